@@ -1,0 +1,126 @@
+// Package cli is the percolate command line: a function of its arguments
+// and streams, so tests run the real CLI into buffers.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/project"
+)
+
+// Exit codes, documented in the README and in `percolate --help`.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // a run, load, model build or check failed
+	ExitUsage   = 2 // bad flags, arguments, pipelines.yaml or model files
+	ExitBusy    = 3 // another run holds the lock on the database
+)
+
+// app holds what every command shares: the global flags and the streams.
+type app struct {
+	dir, configPath, dbURL string
+	stdin                  io.Reader
+	stdout, stderr         io.Writer
+	log                    *slog.Logger
+	started                bool
+}
+
+// Main runs percolate with args (without the program name) and returns the
+// exit code. Ctrl-C cancels the context: the command stops cleanly.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, args, stdin, stdout, stderr)
+}
+
+// Run is Main with a context of the caller's.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	root := a.root()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := a.exitCode(err)
+	fmt.Fprintln(stderr, "percolate:", err)
+	if code == ExitUsage && !a.started {
+		fmt.Fprintln(stderr, "Run 'percolate --help' for usage.")
+	}
+	return code
+}
+
+func (a *app) exitCode(err error) int {
+	var cfgErr *config.Error
+	var modelErr *dag.Error
+	switch {
+	case !a.started:
+		return ExitUsage
+	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage):
+		return ExitUsage
+	case errors.Is(err, pg.ErrBusy):
+		return ExitBusy
+	}
+	return ExitFailure
+}
+
+var errUsage = errors.New("usage")
+
+func usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "percolate",
+		Short: "Load raw files into PostgreSQL and build SQL models on them",
+		Long: `Percolate runs the pipelines declared in pipelines.yaml: it loads each source's
+files (CSV) into typed staging tables, with personal data dropped and row keys
+hashed, then builds the SQL models under models/ in dependency order.
+
+The database is --database-url, else $PERCOLATE_DATABASE_URL, else the embedded
+default: a PostgreSQL cluster that percolate creates under .percolate/ from the
+machine's PostgreSQL binaries and leaves running (see 'percolate db').
+
+Exit codes: 0 ok; 1 a run, load or build failed; 2 bad usage, pipelines.yaml
+or model; 3 another run holds the database (see run --wait).`,
+		Example: `  percolate run                         # load the sample data, build every model
+  percolate run cafe --source transactions='incoming/*.csv'
+  percolate validate                    # check pipelines.yaml and models, no database
+  percolate db psql                     # open the embedded database`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			a.started = true
+		},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%s: %w", cmd.CommandPath(), err)
+	})
+	pf := root.PersistentFlags()
+	pf.StringVarP(&a.dir, "project", "C", ".", "project folder (holds pipelines.yaml, models/, .percolate/)")
+	pf.StringVarP(&a.configPath, "config", "f", "pipelines.yaml", "pipelines file, relative to the project folder")
+	pf.StringVar(&a.dbURL, "database-url", "", "PostgreSQL URL (default $"+pg.EnvURL+", else the embedded database)")
+	root.AddCommand(a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.generateCmd())
+	return root
+}
+
+func (a *app) project() (*project.Project, error) {
+	return project.Open(a.dir, a.configPath)
+}

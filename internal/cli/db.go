@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/pressly/goose/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/project"
+)
+
+func (a *app) dbCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the embedded PostgreSQL database",
+		Long: `Without --database-url or $PERCOLATE_DATABASE_URL, percolate keeps a PostgreSQL
+cluster of its own under .percolate/pg in the project folder, made from the
+machine's PostgreSQL binaries (PATH, then /usr/lib/postgresql/*/bin). It listens
+on 127.0.0.1 only, on a port of its own, with a generated password, and stays
+running after 'percolate run' so that psql or Grafana can read it.`,
+	}
+	cluster := func() (*pg.Cluster, error) {
+		p, err := a.project()
+		if err != nil {
+			return nil, err
+		}
+		return p.Cluster()
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "start",
+		Short: "Create the embedded database if needed and start it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cluster()
+			if err != nil {
+				return err
+			}
+			if err := c.Start(cmd.Context()); err != nil {
+				return err
+			}
+			u, err := c.URL()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "embedded database running in %s\n%s\n", c.Dir, u)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "stop",
+		Short: "Stop the embedded database (its data stays)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cluster()
+			if err != nil {
+				return err
+			}
+			if err := c.Stop(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "embedded database stopped")
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "status",
+		Short: "Say whether the embedded database runs, and where",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cluster()
+			if err != nil {
+				return err
+			}
+			if !c.Running(cmd.Context()) {
+				fmt.Fprintf(a.stdout, "stopped (%s); start it with: percolate db start\n", c.Dir)
+				return nil
+			}
+			u, err := c.URL()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "running (%s)\n%s\n", c.Dir, u)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "url",
+		Short: "Print the database URL (starting the embedded database if needed)",
+		Long:  "Print the URL percolate uses, e.g. for Grafana's PostgreSQL data source or for psql.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			u, err := p.DatabaseURL(cmd.Context(), a.dbURL)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, u)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "psql [-- PSQL ARGS]",
+		Short: "Open psql on the database",
+		Example: `  percolate db psql
+  percolate db psql -- -c 'TABLE marts.branch_daily_sales'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			u, err := p.DatabaseURL(cmd.Context(), a.dbURL)
+			if err != nil {
+				return err
+			}
+			bin, err := exec.LookPath("psql")
+			if err != nil {
+				dir, derr := pg.FindBinaries()
+				if derr != nil {
+					return fmt.Errorf("psql not found: install it with: apt-get install -y postgresql-client")
+				}
+				bin = filepath.Join(dir, "psql")
+			}
+			c := exec.CommandContext(cmd.Context(), bin, append([]string{u}, args...)...)
+			c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
+			return c.Run()
+		},
+	})
+	return cmd
+}
+
+func (a *app) migrateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Manage the warehouse schema with goose migrations",
+		Long: `The warehouse schema (schemas, ledger, staging tables, roles) is owned by goose
+migrations in migrations/. 'percolate run' applies pending ones itself.`,
+	}
+	withProvider := func(cmd *cobra.Command, fn func(*goose.Provider) error) error {
+		p, err := a.project()
+		if err != nil {
+			return err
+		}
+		pool, err := p.Connect(cmd.Context(), a.dbURL)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		prov, db, err := project.Migrator(cmd.Context(), pool, p.Migrations())
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return fn(prov)
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "up",
+		Short: "Apply every pending migration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withProvider(cmd, func(prov *goose.Provider) error {
+				res, err := prov.Up(cmd.Context())
+				for _, r := range res {
+					fmt.Fprintf(a.stdout, "applied %s (%s)\n", filepath.Base(r.Source.Path), r.Duration.Round(1e6))
+				}
+				if err == nil && len(res) == 0 {
+					fmt.Fprintln(a.stdout, "no pending migrations")
+				}
+				return err
+			})
+		},
+	}, &cobra.Command{
+		Use:   "down",
+		Short: "Roll back the most recent migration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withProvider(cmd, func(prov *goose.Provider) error {
+				r, err := prov.Down(cmd.Context())
+				if r != nil {
+					fmt.Fprintf(a.stdout, "rolled back %s\n", filepath.Base(r.Source.Path))
+				}
+				return err
+			})
+		},
+	}, &cobra.Command{
+		Use:   "status",
+		Short: "List migrations and whether each is applied",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withProvider(cmd, func(prov *goose.Provider) error {
+				st, err := prov.Status(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "MIGRATION\tSTATE\tAPPLIED AT")
+				for _, s := range st {
+					at := ""
+					if !s.AppliedAt.IsZero() {
+						at = s.AppliedAt.Format("2006-01-02 15:04:05")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", filepath.Base(s.Source.Path), s.State, at)
+				}
+				return tw.Flush()
+			})
+		},
+	}, &cobra.Command{
+		Use:   "create NAME",
+		Short: "Write a new, empty SQL migration into migrations/",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(p.MigrationsDir(), 0o755); err != nil {
+				return err
+			}
+			goose.SetSequential(true)
+			goose.SetLogger(goose.NopLogger())
+			if err := goose.Create(nil, p.MigrationsDir(), args[0], "sql"); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "created a migration for %q in %s\n", args[0], p.MigrationsDir())
+			return nil
+		},
+	})
+	return cmd
+}

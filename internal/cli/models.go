@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check pipelines.yaml and every model, without a database",
+		Long: `Validate decodes pipelines.yaml strictly (an unknown key is an error), parses
+every model's SQL with PostgreSQL's own parser, resolves the dependency graph
+and reports the first problem as FILE:LINE: message. Exit code 2 on a problem.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			for _, name := range p.Config.Names() {
+				pl := p.Config.Pipelines[name]
+				g, err := p.Graph(pl)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "pipeline %s: %d sources, %d models: ok\n", name, len(pl.Sources), len(g.Models))
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) modelsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "models",
+		Short: "Inspect the SQL models",
+	}
+	var pipeline string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the models in build order, with what they read",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			pl, err := p.Config.Pipeline(pipeline)
+			if err != nil {
+				return err
+			}
+			g, err := p.Graph(pl)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MODEL\tMATERIALIZED\tVERSION\tREADS\tPATH")
+			for _, m := range g.Models {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Config.Materialized, m.Version, strings.Join(m.Refs, ", "), m.Path)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
+	cmd.AddCommand(list)
+	return cmd
+}
+
+func (a *app) rejectsCmd() *cobra.Command {
+	var source, file string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "rejects",
+		Short: "List rows that broke their source's contract",
+		Long: `Rejects lists the rows kept aside by loads (newest file first): file, line,
+column, reason and the row with personal fields masked as ***. Fix the file and
+deliver it again: its new content replaces the old rows.`,
+		Example: `  percolate rejects --source transactions
+  percolate rejects --file testdata/cafe/layout_a/leeds_01-03-2022_09-00-00.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			pool, err := p.Connect(ctx, a.dbURL)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			rows, err := pool.Query(ctx, `SELECT r.source, r.file, r.line, coalesce(r.column_name, ''), r.reason, r.raw
+				FROM percolate.rejects r JOIN percolate.files f USING (load_id)
+				WHERE f.status = 'loaded' AND ($1 = '' OR r.source = $1) AND ($2 = '' OR r.file = $2)
+				ORDER BY f.load_id DESC, r.line LIMIT $3`, source, file, limit)
+			if err != nil {
+				return err
+			}
+			type reject struct {
+				Source, File string
+				Line         int
+				Column       string
+				Reason, Raw  string
+			}
+			list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[reject])
+			if err != nil {
+				return err
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(a.stdout, "no rejects")
+				return nil
+			}
+			for _, r := range list {
+				col := ""
+				if r.Column != "" {
+					col = " column " + r.Column
+				}
+				fmt.Fprintf(a.stdout, "%s:%d:%s %s\n    %s\n", r.File, r.Line, col, r.Reason, r.Raw)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", "", "only this source")
+	cmd.Flags().StringVar(&file, "file", "", "only this file (as shown in the run summary)")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	return cmd
+}

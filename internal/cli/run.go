@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/loaders"
+)
+
+type runFlags struct {
+	sources []string
+	jobs    int
+	wait    bool
+}
+
+func (f *runFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "replace a source's path glob for this run: NAME=GLOB (repeatable)")
+	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 0, "files loaded at once, each in its own transaction (default: the number of cores)")
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for a run already in progress instead of exiting 3")
+}
+
+func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
+	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, LoadOnly: loadOnly, Sources: map[string]string{}}
+	if len(args) > 0 {
+		opt.Pipeline = args[0]
+	}
+	for _, s := range f.sources {
+		name, glob, ok := strings.Cut(s, "=")
+		if !ok || name == "" || glob == "" {
+			return opt, usagef("--source %q: want NAME=GLOB, e.g. --source transactions='incoming/*.csv'", s)
+		}
+		opt.Sources[name] = glob
+	}
+	return opt, nil
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [PIPELINE]",
+		Short: "Load new files and build every model",
+		Long: `Run applies pending migrations, loads every file of the pipeline's sources that
+is not loaded yet (a file is known by its content, so a file delivered twice is
+skipped, and a changed file replaces its earlier rows), then builds the models
+in dependency order and publishes them in one transaction.
+
+PIPELINE may be left out when pipelines.yaml declares only one.
+Rows that break a source's contract go to the rejects table (see 'percolate
+rejects'); a file with more than its max_rejects is refused whole and the run
+exits 1 after loading the other files and building the models.`,
+		Example: `  percolate run
+  percolate run cafe --source legacy_transactions='archive/2021-*.csv' --jobs 4`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := f.options(args, false)
+			if err != nil {
+				return err
+			}
+			return a.run(cmd, opt)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (a *app) loadCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "load [PIPELINE]",
+		Short: "Load new files into staging without building models",
+		Long: `Load does the loading half of 'run': new files into their staging tables, one
+transaction per file, recorded in the file manifest. Build later with 'run'.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opt, err := f.options(args, true)
+			if err != nil {
+				return err
+			}
+			return a.run(cmd, opt)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (a *app) run(cmd *cobra.Command, opt project.RunOptions) error {
+	ctx := cmd.Context()
+	p, err := a.project()
+	if err != nil {
+		return err
+	}
+	pool, err := p.Connect(ctx, a.dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	done := a.progress(&opt)
+	sum, err := p.Run(ctx, pool, opt)
+	done()
+	if sum != nil {
+		a.printSummary(sum)
+	}
+	return err
+}
+
+// progress reports each file: a bar on a terminal, a log line otherwise.
+func (a *app) progress(opt *project.RunOptions) func() {
+	f, isFile := a.stderr.(*os.File)
+	if !isFile || !term.IsTerminal(int(f.Fd())) {
+		opt.OnFile = func(r loaders.Result) {
+			a.log.Info("file", "source", r.Source, "path", r.Path, "status", r.Status, "rows", r.Loaded, "rejected", r.Rejected)
+		}
+		return func() {}
+	}
+	var rows int64
+	start := time.Now()
+	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("loading"),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
+	opt.OnFile = func(r loaders.Result) {
+		rows += r.Loaded
+		bar.Describe(fmt.Sprintf("files: %s %s · %d rows · %.0f rows/s", r.Source, r.Status, rows, float64(rows)/time.Since(start).Seconds()))
+		bar.Add(1)
+	}
+	return func() { bar.Finish() }
+}
+
+func (a *app) printSummary(s *project.Summary) {
+	w := a.stdout
+	loaded, items, rejected := s.Rows()
+	fmt.Fprintf(w, "run %d of pipeline %s\n", s.RunID, s.Pipeline)
+	fmt.Fprintf(w, "  files:   %d loaded, %d replaced, %d skipped (already loaded), %d refused\n",
+		s.Count(loaders.Loaded), s.Count(loaders.Replaced), s.Count(loaders.Skipped), s.Count(loaders.Refused))
+	fmt.Fprintf(w, "  rows:    %d loaded (%d items), %d rejected\n", loaded, items, rejected)
+	for _, f := range s.Files {
+		if f.Status == loaders.Refused {
+			fmt.Fprintf(w, "  refused: %v\n", f.Err)
+		} else if f.Rejected > 0 {
+			fmt.Fprintf(w, "  rejects: %s: %d (first: %s); see: percolate rejects --file %s\n", f.Path, f.Rejected, f.Rejects[0], f.Path)
+		}
+	}
+	if len(s.Built) > 0 {
+		fmt.Fprintf(w, "  models:  %d built\n", len(s.Built))
+		for _, b := range s.Built {
+			rows := "view"
+			if b.Rows >= 0 {
+				rows = fmt.Sprintf("%d rows", b.Rows)
+			}
+			fmt.Fprintf(w, "    %-28s %-6s %-12s %s\n", b.Model.Name, b.Model.Config.Materialized, rows, b.Duration.Round(time.Millisecond))
+		}
+	}
+	fmt.Fprintf(w, "  time:    %s\n", s.Duration.Round(time.Millisecond))
+}

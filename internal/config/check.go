@@ -1,0 +1,303 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+var relName = regexp.MustCompile(`^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$`)
+
+// check validates what the YAML decoder cannot: required fields, references
+// between fields, time zones and layouts. Each error names its line.
+func (f *File) check(root *yaml.Node) error {
+	doc := root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	errf := func(n *yaml.Node, format string, args ...any) error {
+		line := 0
+		if n != nil {
+			line = n.Line
+		}
+		return &Error{File: f.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	if f.Version != Version {
+		return errf(child(doc, "version"), "version must be %d (got %d): put `version: %d` first", Version, f.Version, Version)
+	}
+	if len(f.Pipelines) == 0 {
+		return errf(doc, "no pipelines declared")
+	}
+	pipes := child(doc, "pipelines")
+	for _, pname := range f.Names() {
+		p := f.Pipelines[pname]
+		pn := child(pipes, pname)
+		p.Name, p.Line = pname, line(pn)
+		if p.Models == "" {
+			return errf(pn, "pipeline %s: models: the folder of its SQL models is required", pname)
+		}
+		sources := child(pn, "sources")
+		for _, sname := range p.SourceNames() {
+			s := p.Sources[sname]
+			sn := child(sources, sname)
+			s.Name, s.Line = sname, line(sn)
+			if err := s.check(sn, errf); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type errorf func(n *yaml.Node, format string, args ...any) error
+
+func (s *Source) check(sn *yaml.Node, errf errorf) error {
+	at := func(key string) *yaml.Node {
+		if n := child(sn, key); n != nil {
+			return n
+		}
+		return sn
+	}
+	if s.Path == "" {
+		return errf(sn, "source %s: path is required (a glob of its files)", s.Name)
+	}
+	if s.Format == "" {
+		s.Format = "csv"
+	}
+	if s.Format != "csv" {
+		return errf(at("format"), "source %s: format %q is not supported (only csv)", s.Name, s.Format)
+	}
+	if s.Header == "" {
+		s.Header = HeaderNo
+	}
+	if !relName.MatchString(s.Table) {
+		return errf(at("table"), "source %s: table must be a schema-qualified staging table such as staging.%s, not %q", s.Name, s.Name, s.Table)
+	}
+	if s.TimeZone == "" {
+		s.TimeZone = "UTC"
+	}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return errf(at("time_zone"), "source %s: time_zone %q: %v", s.Name, s.TimeZone, err)
+	}
+	s.Location = loc
+	if len(s.Columns) == 0 {
+		return errf(sn, "source %s: columns: the column contract is required", s.Name)
+	}
+	cols := child(sn, "columns")
+	seen := map[string]bool{}
+	for i, c := range s.Columns {
+		cn := item(cols, i)
+		c.Line = line(cn)
+		if err := c.check(s, cn, errf); err != nil {
+			return err
+		}
+		if seen[c.Name] {
+			return errf(cn, "source %s: column %s declared twice", s.Name, c.Name)
+		}
+		seen[c.Name] = true
+	}
+	kn := at("key")
+	if s.Key.Column == "" || len(s.Key.From) == 0 {
+		return errf(kn, "source %s: key: column (the id to make) and from (the columns it is made of) are required", s.Name)
+	}
+	for _, k := range s.Key.From {
+		if !seen[k] {
+			return errf(kn, "source %s: key: from names %q, which is not a column", s.Name, k)
+		}
+	}
+	return nil
+}
+
+func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
+	at := func(key string) *yaml.Node {
+		if n := child(cn, key); n != nil {
+			return n
+		}
+		return cn
+	}
+	if c.Name == "" {
+		return errf(cn, "source %s: a column needs a name", s.Name)
+	}
+	where := fmt.Sprintf("source %s: column %s", s.Name, c.Name)
+	switch c.Personal {
+	case "", Drop, Hash:
+	default:
+		return errf(at("personal"), "%s: personal must be drop or hash, not %q", where, c.Personal)
+	}
+	if c.Type == "" {
+		c.Type = Text
+	}
+	switch c.Type {
+	case Text, Integer:
+	case Numeric:
+		if c.Scale < 0 || c.Scale > 6 {
+			return errf(at("scale"), "%s: scale must be between 0 and 6", where)
+		}
+	case Timestamp:
+		if len(c.Layouts) == 0 {
+			return errf(cn, "%s: a timestamp needs layouts, such as [\"%%d/%%m/%%Y %%H:%%M\"]", where)
+		}
+		c.GoLayouts = nil
+		for _, l := range c.Layouts {
+			g, err := goLayout(l)
+			if err != nil {
+				return errf(at("layouts"), "%s: layout %q: %v", where, l, err)
+			}
+			c.GoLayouts = append(c.GoLayouts, g)
+		}
+	case List:
+		if c.Items == nil {
+			return errf(cn, "%s: an items column needs items: {table, separator, format or fields}", where)
+		}
+		return c.Items.check(where, at("items"), errf)
+	default:
+		return errf(at("type"), "%s: type %q is not one of text, numeric, integer, timestamp, items", where, c.Type)
+	}
+	if c.Type != Timestamp && (c.Local != "" || c.Date != "") {
+		return errf(cn, "%s: local and date derive columns from a timestamp only", where)
+	}
+	return nil
+}
+
+func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
+	if !relName.MatchString(it.Table) {
+		return errf(n, "%s: items: table must be a schema-qualified staging table, not %q", where, it.Table)
+	}
+	if it.Separator == "" {
+		return errf(n, "%s: items: separator is required", where)
+	}
+	if (it.Format == "") == (len(it.Fields) == 0) {
+		return errf(n, "%s: items: give either format (one item per separated part, e.g. \"{size} {product} - {price}\") or fields (items as flat tuples, e.g. [size, product, price])", where)
+	}
+	if it.Scale == 0 {
+		it.Scale = 2
+	}
+	names := it.Fields
+	if it.Format != "" {
+		toks, err := ParseFormat(it.Format)
+		if err != nil {
+			return errf(n, "%s: items: format %q: %v", where, it.Format, err)
+		}
+		names = nil
+		for _, t := range toks {
+			if t.Field != "" {
+				names = append(names, t.Field)
+			}
+		}
+	}
+	has := map[string]bool{}
+	for _, f := range names {
+		switch f {
+		case "size", "product", "price":
+		default:
+			return errf(n, "%s: items: unknown item field %q (fields are size, product, price)", where, f)
+		}
+		has[f] = true
+	}
+	if !has["product"] || !has["price"] {
+		return errf(n, "%s: items: an item needs at least {product} and {price}", where)
+	}
+	return nil
+}
+
+// Token is a piece of an item format: a literal or a {field}.
+type Token struct {
+	Literal string
+	Field   string
+}
+
+// ParseFormat splits "{size} {product} - {price}" into tokens. Two fields
+// must be parted by a literal, or the split would be ambiguous.
+func ParseFormat(format string) ([]Token, error) {
+	var toks []Token
+	rest := format
+	for rest != "" {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			toks = append(toks, Token{Literal: rest})
+			break
+		}
+		if i > 0 {
+			toks = append(toks, Token{Literal: rest[:i]})
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return nil, fmt.Errorf("unclosed {")
+		}
+		name := rest[i+1 : i+j]
+		if len(toks) > 0 && toks[len(toks)-1].Field != "" {
+			return nil, fmt.Errorf("{%s} follows {%s} with nothing between them", name, toks[len(toks)-1].Field)
+		}
+		toks = append(toks, Token{Field: name})
+		rest = rest[i+j+1:]
+	}
+	return toks, nil
+}
+
+// goLayout translates a strftime layout (%d/%m/%Y %H:%M) into Go's.
+func goLayout(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		if i == len(s) {
+			return "", fmt.Errorf("ends with %%")
+		}
+		switch s[i] {
+		case 'd':
+			b.WriteString("02")
+		case 'm':
+			b.WriteString("01")
+		case 'Y':
+			b.WriteString("2006")
+		case 'y':
+			b.WriteString("06")
+		case 'H':
+			b.WriteString("15")
+		case 'M':
+			b.WriteString("04")
+		case 'S':
+			b.WriteString("05")
+		case 'f':
+			b.WriteString("999999")
+		case '%':
+			b.WriteByte('%')
+		default:
+			return "", fmt.Errorf("%%%c is not supported (use %%d %%m %%Y %%y %%H %%M %%S %%f)", s[i])
+		}
+	}
+	return b.String(), nil
+}
+
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func item(n *yaml.Node, i int) *yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+		return nil
+	}
+	return n.Content[i]
+}
+
+func line(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	return n.Line
+}

@@ -1,0 +1,293 @@
+// Package config decodes pipelines.yaml strictly: a misspelt key, a missing
+// field or a value of the wrong kind is an error that names the file and
+// the line, before anything touches a database.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Version is the only pipelines.yaml version this Percolate reads.
+const Version = 1
+
+// File is a decoded pipelines.yaml.
+type File struct {
+	Version   int                  `yaml:"version"`
+	Pipelines map[string]*Pipeline `yaml:"pipelines"`
+
+	// Path is where the file was read from; Dir is its folder, against which
+	// relative paths in it are resolved.
+	Path string `yaml:"-"`
+	Dir  string `yaml:"-"`
+}
+
+// Pipeline is one named entry: its sources and the folder of its models.
+type Pipeline struct {
+	Description string             `yaml:"description"`
+	Models      string             `yaml:"models"`
+	Sources     map[string]*Source `yaml:"sources"`
+
+	Name string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// Source is a set of raw files with a declared column contract.
+type Source struct {
+	Description string     `yaml:"description"`
+	Path        string     `yaml:"path"`
+	Format      string     `yaml:"format"`
+	Header      Header     `yaml:"header"`
+	TimeZone    string     `yaml:"time_zone"`
+	Table       string     `yaml:"table"`
+	MaxRejects  MaxRejects `yaml:"max_rejects"`
+	Key         Key        `yaml:"key"`
+	Columns     []*Column  `yaml:"columns"`
+
+	Name     string         `yaml:"-"`
+	Line     int            `yaml:"-"`
+	Location *time.Location `yaml:"-"`
+}
+
+// Key says how a row's id is made: a keyed hash (HMAC-SHA256) of the named
+// columns' canonical parsed values. Personal columns may take part: only
+// the keyed hash leaves the loader.
+type Key struct {
+	Column string   `yaml:"column"`
+	From   []string `yaml:"from"`
+}
+
+// Column is one field of a source row, in file order.
+type Column struct {
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type"`
+	Personal string   `yaml:"personal"`
+	Layouts  []string `yaml:"layouts"`
+	Local    string   `yaml:"local"`
+	Date     string   `yaml:"date"`
+	Scale    int      `yaml:"scale"`
+	Values   []string `yaml:"values"`
+	Items    *Items   `yaml:"items"`
+
+	Line int `yaml:"-"`
+	// GoLayouts are Layouts translated from strftime to Go's time layouts.
+	GoLayouts []string `yaml:"-"`
+}
+
+// Items declares a nested list field (the basket) that the loader explodes
+// into a child staging table, one row per item with size, product and price.
+type Items struct {
+	Table     string   `yaml:"table"`
+	Separator string   `yaml:"separator"`
+	Format    string   `yaml:"format"`
+	Fields    []string `yaml:"fields"`
+	Sizes     []string `yaml:"sizes"`
+	Scale     int      `yaml:"scale"`
+}
+
+// Column types.
+const (
+	Text      = "text"
+	Numeric   = "numeric"
+	Integer   = "integer"
+	Timestamp = "timestamp"
+	List      = "items"
+)
+
+// Personal data treatments.
+const (
+	Drop = "drop"
+	Hash = "hash"
+)
+
+// Header says whether files start with a header line.
+type Header string
+
+// Header values.
+const (
+	HeaderNo   Header = "false"
+	HeaderYes  Header = "true"
+	HeaderAuto Header = "auto"
+)
+
+// UnmarshalYAML takes true, false or auto.
+func (h *Header) UnmarshalYAML(n *yaml.Node) error {
+	switch strings.ToLower(n.Value) {
+	case "true", "yes":
+		*h = HeaderYes
+	case "false", "no", "":
+		*h = HeaderNo
+	case "auto":
+		*h = HeaderAuto
+	default:
+		return fmt.Errorf("line %d: header must be true, false or auto, not %q", n.Line, n.Value)
+	}
+	return nil
+}
+
+// MaxRejects bounds the rejected rows a file may have before it is refused
+// whole: a count (10) or a fraction of its rows (0.01 or "1%").
+type MaxRejects struct {
+	Count    int
+	Fraction float64
+	Set      bool
+}
+
+// UnmarshalYAML takes an integer, a fraction below 1, or a percentage.
+func (m *MaxRejects) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	m.Set = true
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || f < 0 || f > 100 {
+			return fmt.Errorf("line %d: max_rejects: %q is not a percentage", n.Line, v)
+		}
+		m.Fraction = f / 100
+		return nil
+	}
+	if i, err := strconv.Atoi(v); err == nil && i >= 0 {
+		m.Count = i
+		return nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < 1 {
+		m.Fraction = f
+		return nil
+	}
+	return fmt.Errorf("line %d: max_rejects must be a count (10), a fraction (0.01) or a percentage (\"1%%\"), not %q", n.Line, v)
+}
+
+// Allows reports whether rejected rejects out of total rows are tolerated.
+func (m MaxRejects) Allows(rejected, total int64) bool {
+	if !m.Set {
+		return rejected == 0
+	}
+	if m.Fraction > 0 {
+		return float64(rejected) <= m.Fraction*float64(total)
+	}
+	return rejected <= int64(m.Count)
+}
+
+func (m MaxRejects) String() string {
+	if m.Fraction > 0 {
+		return strconv.FormatFloat(m.Fraction*100, 'f', -1, 64) + "%"
+	}
+	return strconv.Itoa(m.Count)
+}
+
+// Error is a problem in pipelines.yaml at a line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Load reads and checks the pipelines file at path.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, b)
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// Parse decodes and checks a pipelines file read from path.
+func Parse(path string, b []byte) (*File, error) {
+	f := &File{Path: path, Dir: filepath.Dir(path)}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil {
+		return nil, yamlError(path, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, yamlError(path, err)
+	}
+	if err := f.check(&root); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// yamlError rewrites yaml.v3's messages as file:line: message.
+func yamlError(path string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		err = errors.New(te.Errors[0])
+	}
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		text := m[2]
+		if f := unknownField.FindStringSubmatch(text); f != nil {
+			text = fmt.Sprintf("unknown key %q in %s", f[1], strings.ToLower(f[2]))
+		}
+		return &Error{File: path, Line: line, Msg: text}
+	}
+	return &Error{File: path, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+var unknownField = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+
+// Pipeline returns the named pipeline; with name empty, the only one.
+func (f *File) Pipeline(name string) (*Pipeline, error) {
+	if name == "" {
+		if len(f.Pipelines) == 1 {
+			for _, p := range f.Pipelines {
+				return p, nil
+			}
+		}
+		return nil, fmt.Errorf("%s declares %d pipelines (%s): name one", f.Path, len(f.Pipelines), strings.Join(f.Names(), ", "))
+	}
+	p, ok := f.Pipelines[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no pipeline %q (it has: %s)", f.Path, name, strings.Join(f.Names(), ", "))
+	}
+	return p, nil
+}
+
+// Names lists the pipelines in name order.
+func (f *File) Names() []string {
+	var names []string
+	for n := range f.Pipelines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SourceNames lists a pipeline's sources in name order.
+func (p *Pipeline) SourceNames() []string {
+	var names []string
+	for n := range p.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Resolve makes a path from pipelines.yaml absolute against its folder.
+func (f *File) Resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(f.Dir, p)
+}

@@ -1,0 +1,159 @@
+package dag
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+)
+
+// Graph is a project's models in dependency order.
+type Graph struct {
+	// Models in an order where every model comes after its parents; ties
+	// are broken by name so the order is the same on every machine.
+	Models []*Model
+	byName map[string]*Model
+}
+
+// Load discovers the models under root in fsys and resolves their
+// dependencies. sources are relations that exist outside the models (the
+// staging tables); schemas in external may be read freely (the ledger).
+func Load(fsys fs.FS, root string, sources []string, external []string) (*Graph, error) {
+	models, err := discover(fsys, root)
+	if err != nil {
+		return nil, err
+	}
+	return New(models, sources, external)
+}
+
+// New resolves the dependencies of models.
+func New(models []*Model, sources []string, external []string) (*Graph, error) {
+	g := &Graph{byName: map[string]*Model{}}
+	for _, m := range models {
+		if other, ok := g.byName[m.Name]; ok {
+			return nil, &Error{Path: m.Path, Msg: fmt.Sprintf("%s is also built by %s", m.Name, other.Path)}
+		}
+		g.byName[m.Name] = m
+	}
+	for _, m := range models {
+		m.Parents, m.Sources = nil, nil
+		for _, ref := range m.Refs {
+			schema, _, _ := strings.Cut(ref, ".")
+			switch {
+			case ref == m.Name:
+				return nil, &Error{Path: m.Path, Line: m.LineOf(ref), Msg: fmt.Sprintf("%s reads itself", m.Name)}
+			case g.byName[ref] != nil:
+				m.Parents = append(m.Parents, ref)
+			case slices.Contains(sources, ref) || slices.Contains(external, schema):
+				m.Sources = append(m.Sources, ref)
+			default:
+				return nil, &Error{Path: m.Path, Line: m.LineOf(ref), Msg: fmt.Sprintf("relation %s is neither a model nor a source table%s", ref, suggest(ref, g, sources))}
+			}
+		}
+	}
+	order, err := g.sort(models)
+	if err != nil {
+		return nil, err
+	}
+	g.Models = order
+	for _, m := range g.Models {
+		m.Version = version(m, g)
+	}
+	return g, nil
+}
+
+// sort orders models parents-first (Kahn's algorithm, smallest name first).
+func (g *Graph) sort(models []*Model) ([]*Model, error) {
+	indeg := map[string]int{}
+	children := map[string][]string{}
+	for _, m := range models {
+		indeg[m.Name] += 0
+		for _, p := range m.Parents {
+			indeg[m.Name]++
+			children[p] = append(children[p], m.Name)
+		}
+	}
+	var ready []string
+	for n, d := range indeg {
+		if d == 0 {
+			ready = append(ready, n)
+		}
+	}
+	var order []*Model
+	for len(ready) > 0 {
+		slices.Sort(ready)
+		n := ready[0]
+		ready = ready[1:]
+		order = append(order, g.byName[n])
+		for _, c := range children[n] {
+			if indeg[c]--; indeg[c] == 0 {
+				ready = append(ready, c)
+			}
+		}
+	}
+	if len(order) < len(models) {
+		return nil, g.cycle(indeg)
+	}
+	return order, nil
+}
+
+// cycle names one cycle among the models left unsorted.
+func (g *Graph) cycle(indeg map[string]int) error {
+	var start string
+	for n, d := range indeg {
+		if d > 0 && (start == "" || n < start) {
+			start = n
+		}
+	}
+	path := []string{start}
+	seen := map[string]int{start: 0}
+	cur := start
+	for {
+		var next string
+		for _, p := range g.byName[cur].Parents {
+			if indeg[p] > 0 {
+				next = p
+				break
+			}
+		}
+		if i, ok := seen[next]; ok {
+			loop := append(path[i:], next)
+			slices.Reverse(loop)
+			m := g.byName[next]
+			return &Error{Path: m.Path, Msg: "dependency cycle: " + strings.Join(loop, " → ")}
+		}
+		seen[next] = len(path)
+		path = append(path, next)
+		cur = next
+	}
+}
+
+// Model returns the named model, or nil.
+func (g *Graph) Model(name string) *Model { return g.byName[name] }
+
+func version(m *Model, g *Graph) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", m.normalized, m.Config.Materialized, strings.Join(m.Config.Tags, ","))
+	for _, p := range m.Parents {
+		fmt.Fprintf(h, "%s=%s\x00", p, g.byName[p].Version)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func suggest(ref string, g *Graph, sources []string) string {
+	_, rel, _ := strings.Cut(ref, ".")
+	var known []string
+	for n := range g.byName {
+		known = append(known, n)
+	}
+	known = append(known, sources...)
+	slices.Sort(known)
+	for _, k := range known {
+		if _, r, _ := strings.Cut(k, "."); r == rel {
+			return fmt.Sprintf(" (did you mean %s?)", k)
+		}
+	}
+	return ""
+}

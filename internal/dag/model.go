@@ -1,0 +1,222 @@
+// Package dag finds the SQL models of a project, reads their header
+// config, works out from the SQL itself which relations each one reads,
+// and orders them into a dependency graph with a version per model.
+package dag
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"github.com/pganalyze/pg_query_go/v6/parser"
+)
+
+// Materializations.
+const (
+	View  = "view"
+	Table = "table"
+)
+
+// Model is one SQL model: a SELECT that builds relation Name.
+type Model struct {
+	Name   string // schema.name
+	Schema string
+	Rel    string // the name without its schema
+	Path   string // as found under the models folder's parent, e.g. models/marts/x.sql
+	SQL    string // the file's text, header included: it runs as written
+	Config Config
+
+	// Refs are the relations the SQL reads, schema-qualified, sorted.
+	Refs []string
+	// Parents are the Refs that are models; Sources the rest.
+	Parents []string
+	Sources []string
+	// Version fingerprints the normalised SQL, the config and the parents'
+	// versions: it changes when what the model builds may change.
+	Version string
+
+	normalized string
+}
+
+// Config is a model's header: `-- key: value` comment lines at its top.
+type Config struct {
+	Materialized string
+	Description  string
+	Tags         []string
+}
+
+// Error is a problem in a model file at a line.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// ErrNoModels is returned when a models folder holds no .sql file.
+var ErrNoModels = errors.New("no models")
+
+var (
+	headerLine = regexp.MustCompile(`^--\s*([a-z_]+)\s*:\s*(.*?)\s*$`)
+	identRe    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+)
+
+// parseModel reads one model file, found at file under the models folder root.
+func parseModel(root, file, sql string) (*Model, error) {
+	inner := strings.TrimPrefix(file, root+"/")
+	schema, _, nested := strings.Cut(inner, "/")
+	rel := strings.TrimSuffix(path.Base(file), ".sql")
+	if !nested || !identRe.MatchString(schema) || !identRe.MatchString(rel) {
+		return nil, &Error{Path: file, Msg: "a model lives at models/<schema>/<name>.sql, both lower-case identifiers"}
+	}
+	m := &Model{Name: schema + "." + rel, Schema: schema, Rel: rel, Path: file, SQL: sql}
+	if len(m.Name) > 45 {
+		return nil, &Error{Path: file, Msg: fmt.Sprintf("%s is longer than 45 bytes, which distributed engines need for shard suffixes", m.Name)}
+	}
+	if err := m.parseHeader(); err != nil {
+		return nil, err
+	}
+	if err := m.parseSQL(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Model) parseHeader() error {
+	m.Config.Materialized = View
+	for i, l := range strings.Split(m.SQL, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if !strings.HasPrefix(l, "--") {
+			break
+		}
+		kv := headerLine.FindStringSubmatch(l)
+		if kv == nil {
+			continue
+		}
+		bad := func(format string, args ...any) error {
+			return &Error{Path: m.Path, Line: i + 1, Msg: fmt.Sprintf(format, args...)}
+		}
+		switch key, v := kv[1], kv[2]; key {
+		case "materialized":
+			if v != View && v != Table {
+				return bad("materialized must be view or table, not %q", v)
+			}
+			m.Config.Materialized = v
+		case "description":
+			m.Config.Description = v
+		case "tags":
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					m.Config.Tags = append(m.Config.Tags, t)
+				}
+			}
+			slices.Sort(m.Config.Tags)
+		default:
+			return bad("unknown header key %q (known: materialized, description, tags)", key)
+		}
+	}
+	return nil
+}
+
+// parseSQL checks the model is one SELECT and finds the relations it reads.
+func (m *Model) parseSQL() error {
+	tree, err := pg_query.Parse(m.SQL)
+	if err != nil {
+		var pe *parser.Error
+		if errors.As(err, &pe) {
+			return &Error{Path: m.Path, Line: lineAt(m.SQL, pe.Cursorpos-1), Msg: pe.Message}
+		}
+		return &Error{Path: m.Path, Msg: err.Error()}
+	}
+	if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return &Error{Path: m.Path, Msg: "a model is exactly one SELECT statement (no DDL, no DML, no second statement)"}
+	}
+	if m.normalized, err = pg_query.Deparse(tree); err != nil {
+		return &Error{Path: m.Path, Msg: err.Error()}
+	}
+	sum, err := pg_query.Summary(m.SQL, -1)
+	if err != nil {
+		return &Error{Path: m.Path, Msg: err.Error()}
+	}
+	seen := map[string]bool{}
+	for _, t := range sum.Tables {
+		if t.SchemaName == "" {
+			if slices.Contains(sum.CteNames, t.TableName) {
+				continue
+			}
+			return &Error{Path: m.Path, Line: m.LineOf(t.TableName),
+				Msg: fmt.Sprintf("relation %q has no schema: write it schema-qualified (staging.%s, core.%s, …) so the dependency is unambiguous", t.TableName, t.TableName, t.TableName)}
+		}
+		name := t.SchemaName + "." + t.TableName
+		if !seen[name] {
+			seen[name] = true
+			m.Refs = append(m.Refs, name)
+		}
+	}
+	slices.Sort(m.Refs)
+	return nil
+}
+
+// LineOf returns the line of the first mention of name in the SQL, or 0.
+func (m *Model) LineOf(name string) int {
+	lower := strings.ToLower(m.SQL)
+	i := strings.Index(lower, strings.ToLower(name))
+	if i < 0 {
+		return 0
+	}
+	return lineAt(m.SQL, i)
+}
+
+func lineAt(s string, offset int) int {
+	if offset < 0 {
+		offset = 0
+	}
+	if offset > len(s) {
+		offset = len(s)
+	}
+	return strings.Count(s[:offset], "\n") + 1
+}
+
+// discover reads every models/<schema>/**/*.sql under root in fsys.
+func discover(fsys fs.FS, root string) ([]*Model, error) {
+	var models []*Model
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".sql") {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		m, err := parseModel(root, p, string(b))
+		if err != nil {
+			return err
+		}
+		models = append(models, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(models) == 0 {
+		return nil, fmt.Errorf("%s: %w", root, ErrNoModels)
+	}
+	return models, nil
+}

@@ -1,0 +1,321 @@
+// Package pg connects Percolate to PostgreSQL: a server named by URL, or the
+// local cluster that Percolate creates and keeps itself from the machine's
+// PostgreSQL binaries (the embedded default).
+package pg
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNoBinaries is returned when no PostgreSQL server binaries can be found.
+var ErrNoBinaries = errors.New("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql/*/bin; install them with: apt-get install -y postgresql")
+
+// Database is the name of the database Percolate creates in its own cluster.
+const Database = "percolate"
+
+const superuser = "percolate"
+
+// Cluster is a PostgreSQL cluster owned by Percolate. Its files live under
+// Dir: the data directory, the port and password it was given, and the
+// server log. It listens on 127.0.0.1 only and has no Unix socket, so it
+// never collides with a system PostgreSQL.
+type Cluster struct {
+	Dir string
+	// Durable keeps fsync on. Test clusters turn it off: they are thrown away.
+	Durable bool
+
+	bin  string
+	cred *syscall.Credential
+}
+
+// NewCluster returns the cluster kept under dir, which need not exist yet.
+// It finds the PostgreSQL binaries and, when running as root, the
+// unprivileged user the server will run as (PostgreSQL refuses root).
+func NewCluster(dir string) (*Cluster, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := FindBinaries()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: abs, Durable: true, bin: bin}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root: PostgreSQL will not run as root and there is no \"postgres\" user to run it as (create one with: useradd --system postgres): %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	return c, nil
+}
+
+// FindBinaries returns the directory that holds initdb, pg_ctl and postgres:
+// from PATH first, else the newest /usr/lib/postgresql/*/bin.
+func FindBinaries() (string, error) {
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		dir := filepath.Dir(p)
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
+			return dir, nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	return "", ErrNoBinaries
+}
+
+func version(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
+func (c *Cluster) logFile() string { return filepath.Join(c.Dir, "server.log") }
+
+// Running reports whether the cluster's server is up.
+func (c *Cluster) Running(ctx context.Context) bool {
+	if _, err := os.Stat(filepath.Join(c.dataDir(), "PG_VERSION")); err != nil {
+		return false
+	}
+	return c.pgctl(ctx, "status", "-D", c.dataDir()) == nil
+}
+
+// Start creates the cluster if it does not exist and starts it if it is not
+// running. It is safe to call while another process does the same: a file
+// lock under Dir serialises them, and the loser finds the server up.
+func (c *Cluster) Start(ctx context.Context) error {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockFile(filepath.Join(c.Dir, "lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	if _, err := os.Stat(filepath.Join(c.dataDir(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := c.initdb(ctx); err != nil {
+			return err
+		}
+	}
+	if c.Running(ctx) {
+		return nil
+	}
+	c.removeStalePID()
+	port, err := c.choosePort()
+	if err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", port)
+	if !c.Durable {
+		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	if err := c.pgctl(ctx, "start", "-w", "-t", "60", "-D", c.dataDir(), "-l", c.logFile(), "-o", opts); err != nil {
+		return fmt.Errorf("start PostgreSQL in %s (its log: %s): %w", c.Dir, c.logFile(), err)
+	}
+	return c.ensureDatabase(ctx)
+}
+
+// Stop stops the server if it runs.
+func (c *Cluster) Stop(ctx context.Context) error {
+	if !c.Running(ctx) {
+		return nil
+	}
+	return c.pgctl(ctx, "stop", "-w", "-m", "fast", "-D", c.dataDir())
+}
+
+// URL is the connection URL of the cluster's percolate database.
+func (c *Cluster) URL() (string, error) {
+	pw, err := os.ReadFile(filepath.Join(c.Dir, "password"))
+	if err != nil {
+		return "", fmt.Errorf("embedded database in %s is not initialised (run: percolate db start): %w", c.Dir, err)
+	}
+	port, err := os.ReadFile(filepath.Join(c.Dir, "port"))
+	if err != nil {
+		return "", fmt.Errorf("embedded database in %s has never started (run: percolate db start): %w", c.Dir, err)
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(superuser, strings.TrimSpace(string(pw))),
+		Host:     "127.0.0.1:" + strings.TrimSpace(string(port)),
+		Path:     "/" + Database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String(), nil
+}
+
+func (c *Cluster) initdb(ctx context.Context) error {
+	if err := os.RemoveAll(c.dataDir()); err != nil {
+		return err
+	}
+	pw := make([]byte, 16)
+	if _, err := rand.Read(pw); err != nil {
+		return err
+	}
+	password := hex.EncodeToString(pw)
+	if err := os.WriteFile(filepath.Join(c.Dir, "password"), []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	pwfile := filepath.Join(c.Dir, "initdb.pw")
+	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	if err := os.Mkdir(c.dataDir(), 0o700); err != nil {
+		return err
+	}
+	if err := c.chown(pwfile, c.dataDir(), c.Dir); err != nil {
+		return err
+	}
+	args := []string{"-D", c.dataDir(), "-U", superuser, "--auth=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--no-locale"}
+	if !c.Durable {
+		args = append(args, "--no-sync")
+	}
+	if err := c.run(ctx, "initdb", args...); err != nil {
+		os.RemoveAll(c.dataDir())
+		return fmt.Errorf("initdb in %s: %w", c.dataDir(), err)
+	}
+	return nil
+}
+
+// choosePort keeps the port the cluster had, unless something else took it.
+func (c *Cluster) choosePort() (int, error) {
+	file := filepath.Join(c.Dir, "port")
+	if b, err := os.ReadFile(file); err == nil {
+		if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && portFree(p) {
+			return p, nil
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	p := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return p, os.WriteFile(file, []byte(strconv.Itoa(p)+"\n"), 0o644)
+}
+
+func portFree(p int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// removeStalePID deletes a postmaster.pid left by a crash when its pid now
+// belongs to some other process, which would make PostgreSQL refuse to start.
+func (c *Cluster) removeStalePID() {
+	file := filepath.Join(c.dataDir(), "postmaster.pid")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		os.Remove(file)
+		return
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(comm)), "postgres") {
+		os.Remove(file)
+	}
+}
+
+func (c *Cluster) ensureDatabase(ctx context.Context) error {
+	u, err := c.URL()
+	if err != nil {
+		return err
+	}
+	admin := strings.Replace(u, "/"+Database+"?", "/postgres?", 1)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", Database).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{Database}.Sanitize())
+	return err
+}
+
+func (c *Cluster) pgctl(ctx context.Context, args ...string) error {
+	return c.run(ctx, "pg_ctl", args...)
+}
+
+func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// chown hands the paths to the server's user when running as root.
+func (c *Cluster) chown(paths ...string) error {
+	if c.cred == nil {
+		return nil
+	}
+	for _, p := range paths {
+		if err := os.Chown(p, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

@@ -1,0 +1,87 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EnvURL is the environment variable that names the database to use.
+const EnvURL = "PERCOLATE_DATABASE_URL"
+
+// ErrBusy is returned by Lock when another process holds the lock and the
+// caller asked not to wait.
+var ErrBusy = errors.New("another percolate run holds the lock on this database")
+
+// Connect opens a pool on url and checks that the server answers.
+func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	return pool, nil
+}
+
+// Lock takes a session-level advisory lock named by name on its own
+// connection, so that two runs against one database never interleave. With
+// wait false it returns ErrBusy at once when the lock is held. The returned
+// function releases the lock.
+func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (func(), error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h := fnv.New64a()
+	h.Write([]byte("percolate:" + name))
+	key := int64(h.Sum64())
+	if wait {
+		_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key)
+	} else {
+		var ok bool
+		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok)
+		if err == nil && !ok {
+			err = ErrBusy
+		}
+	}
+	if err != nil {
+		conn.Release()
+		return nil, err
+	}
+	return func() {
+		// A fresh context: the lock must be released even when ctx was cancelled.
+		conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key)
+		conn.Release()
+	}, nil
+}
+
+// Describe turns a PostgreSQL error into one line a person can act on.
+func Describe(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err.Error()
+	}
+	msg := pgErr.Message
+	if pgErr.Detail != "" {
+		msg += " (" + pgErr.Detail + ")"
+	}
+	if pgErr.Hint != "" {
+		msg += "; hint: " + pgErr.Hint
+	}
+	return msg + " [SQLSTATE " + pgErr.Code + "]"
+}
+
+// Ident quotes a possibly schema-qualified relation name.
+func Ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }

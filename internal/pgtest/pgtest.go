@@ -1,0 +1,115 @@
+// Package pgtest gives tests a real PostgreSQL: one throwaway cluster per
+// test binary, started from the machine's PostgreSQL binaries, and a fresh
+// database per test. Set PERCOLATE_TEST_DATABASE_URL to use a server of your
+// own instead (the tests create and drop databases on it).
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/pg"
+)
+
+// EnvURL names a server for the tests to use instead of their own cluster.
+const EnvURL = "PERCOLATE_TEST_DATABASE_URL"
+
+var (
+	adminURL string
+	counter  atomic.Int64
+)
+
+// Main starts the cluster, runs the tests and removes the cluster. Call it
+// from TestMain. A missing PostgreSQL fails the whole binary: tests never
+// skip for want of a database.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	if u := os.Getenv(EnvURL); u != "" {
+		adminURL = u
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "percolate-test-pg-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	c, err := pg.NewCluster(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	c.Durable = false
+	if err := c.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	defer c.Stop(ctx)
+	if adminURL, err = c.URL(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// URL creates a fresh, empty database for this test, dropped when the test
+// ends, and returns its URL.
+func URL(t testing.TB) string {
+	t.Helper()
+	if adminURL == "" {
+		t.Fatal("pgtest: no database server; call pgtest.Main from TestMain")
+	}
+	ctx := context.Background()
+	name := fmt.Sprintf("t%d_%d", os.Getpid(), counter.Add(1))
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			return
+		}
+		defer conn.Close(ctx)
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Pool opens a pool on a fresh database, closed when the test ends.
+func Pool(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	u := URL(t)
+	pool, err := pg.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, u
+}
+
+// Quote is pgx.Identifier for one name, for tests that build SQL.
+func Quote(name string) string {
+	return pgx.Identifier(strings.Split(name, ".")).Sanitize()
+}

@@ -1,0 +1,178 @@
+package project
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/loaders"
+)
+
+// RunOptions say what a run does.
+type RunOptions struct {
+	Pipeline string
+	// Sources overrides source paths for this run: name → glob.
+	Sources map[string]string
+	// Jobs is how many files load at once (default: the number of cores).
+	Jobs int
+	// Wait makes a run wait for another one holding the lock instead of
+	// failing with pg.ErrBusy.
+	Wait bool
+	// LoadOnly stops after loading: no models are built.
+	LoadOnly bool
+	// OnFile is told of each file as it finishes loading.
+	OnFile func(loaders.Result)
+}
+
+// Summary is what a run did.
+type Summary struct {
+	RunID    int64
+	Pipeline string
+	Files    []loaders.Result
+	Built    []build.Built
+	Duration time.Duration
+}
+
+// Count returns how many files ended with status s.
+func (s *Summary) Count(st loaders.Status) int {
+	n := 0
+	for _, f := range s.Files {
+		if f.Status == st {
+			n++
+		}
+	}
+	return n
+}
+
+// Rows adds up rows loaded, items exploded and rows rejected.
+func (s *Summary) Rows() (loaded, items, rejected int64) {
+	for _, f := range s.Files {
+		loaded += f.Loaded
+		items += f.Items
+		rejected += f.Rejected
+	}
+	return
+}
+
+// ErrRefused is wrapped by the error a run returns when it refused files.
+var ErrRefused = errors.New("files refused")
+
+// Run loads new files of every source of the pipeline and builds its
+// models, under an advisory lock, recording the run in the ledger. Refused
+// files do not stop the other files or the build; the run then returns an
+// error wrapping ErrRefused along with its summary.
+func (p *Project) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*Summary, error) {
+	start := time.Now()
+	pl, err := p.Config.Pipeline(opt.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	for name := range opt.Sources {
+		if pl.Sources[name] == nil {
+			return nil, &config.Error{File: p.Config.Path, Line: pl.Line, Msg: fmt.Sprintf("--source %s: pipeline %s has no such source (it has: %v)", name, pl.Name, pl.SourceNames())}
+		}
+	}
+	// Models are checked before anything is loaded: a broken model is a
+	// configuration error, found without touching the database.
+	var g *dag.Graph
+	if !opt.LoadOnly {
+		if g, err = p.Graph(pl); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := pg.Lock(ctx, pool, "run", opt.Wait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := Migrate(ctx, pool, p.Migrations()); err != nil {
+		return nil, err
+	}
+	key, err := loaders.Key(p.KeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("hash key: %w", err)
+	}
+	if err := loaders.CheckKey(ctx, pool, key); err != nil {
+		return nil, err
+	}
+	command := "run"
+	if opt.LoadOnly {
+		command = "load"
+	}
+	sum := &Summary{Pipeline: pl.Name}
+	if err := pool.QueryRow(ctx, `INSERT INTO percolate.runs (pipeline, command) VALUES ($1, $2) RETURNING run_id`, pl.Name, command).Scan(&sum.RunID); err != nil {
+		return nil, err
+	}
+	runErr := p.run(ctx, pool, pl, g, key, opt, sum)
+	sum.Duration = time.Since(start)
+	p.finish(pool, sum, runErr)
+	return sum, runErr
+}
+
+func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, g *dag.Graph, key []byte, opt RunOptions, sum *Summary) error {
+	ld := loaders.New(pool, key)
+	ld.Root = p.Dir
+	ld.Jobs = opt.Jobs
+	if ld.Jobs <= 0 {
+		ld.Jobs = runtime.NumCPU()
+	}
+	ld.OnFile = opt.OnFile
+	for _, name := range pl.SourceNames() {
+		src := pl.Sources[name]
+		paths, err := p.Paths(src, opt.Sources[name])
+		if err != nil {
+			return err
+		}
+		res, err := ld.Load(ctx, sum.RunID, src, paths)
+		for _, r := range res {
+			if r.Path != "" {
+				sum.Files = append(sum.Files, r)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !opt.LoadOnly {
+		built, err := build.Run(ctx, pool, g, sum.RunID)
+		sum.Built = built
+		if err != nil {
+			return err
+		}
+	}
+	if n := sum.Count(loaders.Refused); n > 0 {
+		var first error
+		for _, f := range sum.Files {
+			if f.Status == loaders.Refused {
+				first = f.Err
+				break
+			}
+		}
+		return fmt.Errorf("%w: %d file(s); the first: %v", ErrRefused, n, first)
+	}
+	return nil
+}
+
+// finish records the run's outcome; it uses a fresh context so that a
+// cancelled run is still recorded as failed.
+func (p *Project) finish(pool *pgxpool.Pool, sum *Summary, runErr error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	status, msg := "ok", ""
+	if runErr != nil {
+		status, msg = "failed", runErr.Error()
+	}
+	loaded, _, rejected := sum.Rows()
+	pool.Exec(ctx, `UPDATE percolate.runs SET finished_at = now(), status = $2, files_loaded = $3, files_skipped = $4,
+		rows_loaded = $5, rows_rejected = $6, models_built = $7, error = NULLIF($8, '') WHERE run_id = $1`,
+		sum.RunID, status, sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced), sum.Count(loaders.Skipped),
+		loaded, rejected, len(sum.Built), msg)
+}

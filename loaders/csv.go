@@ -1,0 +1,172 @@
+package loaders
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ErrNotText is returned for a file that holds NUL bytes or is not UTF-8
+// text: a binary file delivered by mistake.
+var ErrNotText = errors.New("not a text file")
+
+// csvReader splits a CSV stream into records, leniently in the ways real
+// cafe files need: a UTF-8 byte-order mark, LF or CRLF, spaces around
+// fields and after a closing quote, whitespace-only lines. Fields are
+// substrings of one string per record, so a record costs one allocation.
+type csvReader struct {
+	r      *bufio.Reader
+	line   int // lines consumed so far
+	start  bool
+	rec    []byte
+	fields []string
+}
+
+func newCSVReader(r io.Reader) *csvReader {
+	return &csvReader{r: bufio.NewReaderSize(r, 1<<16), start: true}
+}
+
+// syntaxError is a record that is not CSV (an unterminated quote, text after
+// a closing quote); col is the 1-based field number.
+type syntaxError struct {
+	col int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return e.msg }
+
+// Read returns the next record's fields and the line it starts on. A record
+// with a CSV syntax error comes back with err a *syntaxError; io.EOF ends
+// the stream.
+func (c *csvReader) Read() (fields []string, line int, err error) {
+	for {
+		c.rec = c.rec[:0]
+		l, err := c.readLine()
+		if err != nil {
+			return nil, 0, err
+		}
+		line = c.line
+		if isBlank(l) {
+			continue
+		}
+		c.rec = append(c.rec, l...)
+		for {
+			fields, more, serr := c.split(string(c.rec))
+			if serr != nil {
+				return nil, line, serr
+			}
+			if !more {
+				return fields, line, nil
+			}
+			// A quoted field runs on over the line break.
+			next, err := c.readLine()
+			if err == io.EOF {
+				return nil, line, &syntaxError{col: len(fields) + 1, msg: "quoted field is never closed"}
+			}
+			if err != nil {
+				return nil, line, err
+			}
+			c.rec = append(c.rec, '\n')
+			c.rec = append(c.rec, next...)
+		}
+	}
+}
+
+// readLine returns the next line without its line ending.
+func (c *csvReader) readLine() ([]byte, error) {
+	l, err := c.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		// A long line: gather it whole.
+		buf := append([]byte(nil), l...)
+		for err == bufio.ErrBufferFull {
+			l, err = c.r.ReadSlice('\n')
+			buf = append(buf, l...)
+		}
+		l = buf
+	}
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if len(l) == 0 && err == io.EOF {
+		return nil, io.EOF
+	}
+	c.line++
+	if c.start {
+		c.start = false
+		l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
+	}
+	if bytes.IndexByte(l, 0) >= 0 {
+		return nil, fmt.Errorf("line %d: %w (it holds NUL bytes)", c.line, ErrNotText)
+	}
+	l = bytes.TrimSuffix(l, []byte("\n"))
+	l = bytes.TrimSuffix(l, []byte("\r"))
+	return l, nil
+}
+
+func isBlank(l []byte) bool {
+	return len(bytes.TrimSpace(l)) == 0
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' }
+
+// split parses one record. more reports an open quote at the end: the
+// record continues on the next line.
+func (c *csvReader) split(s string) (fields []string, more bool, err error) {
+	fields = c.fields[:0]
+	defer func() { c.fields = fields[:0] }()
+	i, n := 0, len(s)
+	for {
+		for i < n && isSpace(s[i]) {
+			i++
+		}
+		if i < n && s[i] == '"' {
+			i++
+			var field string
+			var b *strings.Builder
+			for {
+				j := strings.IndexByte(s[i:], '"')
+				if j < 0 {
+					return fields, true, nil
+				}
+				if i+j+1 < n && s[i+j+1] == '"' {
+					if b == nil {
+						b = &strings.Builder{}
+					}
+					b.WriteString(s[i : i+j+1])
+					i += j + 2
+					continue
+				}
+				if b != nil {
+					b.WriteString(s[i : i+j])
+					field = b.String()
+				} else {
+					field = s[i : i+j]
+				}
+				i += j + 1
+				break
+			}
+			fields = append(fields, field)
+			for i < n && isSpace(s[i]) {
+				i++
+			}
+			if i == n {
+				return fields, false, nil
+			}
+			if s[i] != ',' {
+				return fields, false, &syntaxError{col: len(fields), msg: fmt.Sprintf("unexpected %q after a closing quote", s[i])}
+			}
+			i++
+			continue
+		}
+		j := strings.IndexByte(s[i:], ',')
+		if j < 0 {
+			fields = append(fields, strings.TrimRight(s[i:], " \t"))
+			return fields, false, nil
+		}
+		fields = append(fields, strings.TrimRight(s[i:i+j], " \t"))
+		i += j + 1
+	}
+}

@@ -1,0 +1,272 @@
+package loaders
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/percolate/percolate/internal/config"
+)
+
+// batchRows is how many rows an Arrow record holds: big enough that the
+// per-record cost vanishes, small enough that memory stays flat.
+const batchRows = 8192
+
+// Reject is a row that broke its source's contract.
+type Reject struct {
+	Line   int
+	Col    int // 1-based field number; 0 for the whole row
+	Column string
+	Reason string
+	Raw    string // the row with personal fields masked
+}
+
+func (r Reject) String() string {
+	if r.Col > 0 {
+		return fmt.Sprintf("line %d, column %d (%s): %s", r.Line, r.Col, r.Column, r.Reason)
+	}
+	return fmt.Sprintf("line %d: %s", r.Line, r.Reason)
+}
+
+// fileLoad turns one file into Arrow records of its staging tables. The
+// streamed table (the items table when there is one, else the parent) is
+// pulled by COPY through next; the other is encoded into a spool.
+type fileLoad struct {
+	c      *contract
+	rd     *csvReader
+	loadID int64
+	name   string
+
+	parent, child *array.RecordBuilder
+	spool         *spool
+	spoolBuf      []byte
+
+	rows, items int64
+	rejects     []Reject
+	fieldCounts int64 // rejects for a wrong field count
+	header      bool
+	err         error
+}
+
+func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
+	mem := memory.DefaultAllocator
+	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name,
+		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo}
+	if c.child != nil {
+		f.child = array.NewRecordBuilder(mem, c.child.schema)
+		f.spool = &spool{}
+	}
+	return f
+}
+
+func (f *fileLoad) release() {
+	f.parent.Release()
+	if f.child != nil {
+		f.child.Release()
+		f.spool.close()
+	}
+}
+
+// streamed is the table that COPY reads through next.
+func (f *fileLoad) streamed() *table {
+	if f.c.child != nil {
+		return f.c.child
+	}
+	return f.c.parent
+}
+
+// next parses rows until the streamed table has a full batch, and returns
+// it; io.EOF when the file is done.
+func (f *fileLoad) next() (arrow.Record, error) {
+	out := f.parent
+	if f.child != nil {
+		out = f.child
+	}
+	for out.Field(0).Len() < batchRows {
+		fields, line, err := f.rd.Read()
+		if err == io.EOF {
+			break
+		}
+		var se *syntaxError
+		if errors.As(err, &se) {
+			f.reject(Reject{Line: line, Col: se.col, Reason: "not CSV: " + se.msg, Raw: "(withheld: the row could not be split into fields)"})
+			continue
+		}
+		if err != nil {
+			f.err = err
+			return nil, err
+		}
+		if f.header {
+			f.header = false
+			if f.c.src.Header == config.HeaderYes || f.looksLikeHeader(fields) {
+				continue
+			}
+		}
+		f.row(fields, line)
+		if f.child != nil && f.parent.Field(0).Len() >= batchRows {
+			f.flushParent()
+		}
+	}
+	if out.Field(0).Len() == 0 {
+		if f.child != nil {
+			f.flushParent()
+		}
+		return nil, io.EOF
+	}
+	return out.NewRecord(), nil
+}
+
+func (f *fileLoad) flushParent() {
+	if f.parent.Field(0).Len() == 0 {
+		return
+	}
+	rec := f.parent.NewRecord()
+	f.spoolBuf = encodeRecord(f.spoolBuf[:0], f.c.parent, rec)
+	rec.Release()
+	if _, err := f.spool.Write(f.spoolBuf); err != nil && f.err == nil {
+		f.err = err
+	}
+}
+
+// looksLikeHeader reports whether a first line is column names rather than
+// data: it breaks the contract and not one of its typed fields parses.
+func (f *fileLoad) looksLikeHeader(fields []string) bool {
+	if _, rerr := f.c.parse(fields); rerr == nil {
+		return false
+	}
+	c := f.c
+	for i, col := range c.src.Columns {
+		if i >= len(fields) || col.Personal != "" {
+			continue
+		}
+		var v value
+		switch col.Type {
+		case config.Numeric:
+			if _, err := parseDecimal(fields[i], col.Scale); err == nil {
+				return false
+			}
+		case config.Timestamp:
+			if c.parseTime(col, fields[i], &v) == nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (f *fileLoad) reject(r Reject) {
+	f.rows++
+	f.rejects = append(f.rejects, r)
+}
+
+func (f *fileLoad) row(fields []string, line int) {
+	key, rerr := f.c.parse(fields)
+	if rerr != nil {
+		if rerr.col == 0 {
+			f.fieldCounts++
+		}
+		f.reject(Reject{Line: line, Col: rerr.col, Column: rerr.column, Reason: rerr.reason, Raw: f.c.mask(fields)})
+		return
+	}
+	f.rows++
+	c := f.c
+	p := f.parent
+	p.Field(0).(*array.Int64Builder).Append(f.loadID)
+	p.Field(1).(*array.StringBuilder).Append(f.name)
+	p.Field(2).(*array.Int32Builder).Append(int32(line))
+	p.Field(3).(*array.StringBuilder).Append(key)
+	pos := 4
+	for i, col := range c.src.Columns {
+		v := &c.vals[i]
+		switch {
+		case col.Personal == config.Drop:
+		case col.Personal == config.Hash:
+			p.Field(pos).(*array.StringBuilder).Append(c.hashPersonal(v.str))
+			pos++
+		case col.Type == config.Timestamp:
+			p.Field(pos).(*array.TimestampBuilder).Append(arrow.Timestamp(v.at))
+			pos++
+			if col.Local != "" {
+				p.Field(pos).(*array.TimestampBuilder).Append(arrow.Timestamp(v.local))
+				pos++
+			}
+			if col.Date != "" {
+				p.Field(pos).(*array.Date32Builder).Append(arrow.Date32(floorDiv(v.local, 86400e6)))
+				pos++
+			}
+		case col.Type == config.Numeric:
+			p.Field(pos).(*array.Decimal128Builder).Append(decimal128.FromI64(v.num))
+			pos++
+		case col.Type == config.Integer:
+			p.Field(pos).(*array.Int64Builder).Append(v.num)
+			pos++
+		case col.Type == config.List:
+			f.appendItems(key, line, v.items)
+		default:
+			p.Field(pos).(*array.StringBuilder).Append(v.str)
+			pos++
+		}
+	}
+}
+
+func (f *fileLoad) appendItems(key string, line int, items []item) {
+	ch := f.child
+	for n, it := range items {
+		f.items++
+		ch.Field(0).(*array.Int64Builder).Append(f.loadID)
+		ch.Field(1).(*array.StringBuilder).Append(f.name)
+		ch.Field(2).(*array.Int32Builder).Append(int32(line))
+		ch.Field(3).(*array.StringBuilder).Append(key)
+		ch.Field(4).(*array.Int32Builder).Append(int32(n + 1))
+		if it.size == "" {
+			ch.Field(5).AppendNull()
+		} else {
+			ch.Field(5).(*array.StringBuilder).Append(it.size)
+		}
+		ch.Field(6).(*array.StringBuilder).Append(it.product)
+		ch.Field(7).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// mask rebuilds a row as CSV with personal fields replaced, for the rejects
+// table. When the field count is off, no field can be trusted to be what
+// the contract says, so every field is masked.
+func (c *contract) mask(fields []string) string {
+	var b strings.Builder
+	wrong := len(fields) != len(c.src.Columns)
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if wrong || c.src.Columns[i].Personal != "" {
+			b.WriteString("***")
+			continue
+		}
+		if strings.ContainsAny(f, ",\"\n") {
+			b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
+		} else {
+			b.WriteString(f)
+		}
+	}
+	return b.String()
+}
+
+func (c *contract) hashPersonal(s string) string {
+	c.mac.Reset()
+	c.mac.Write([]byte(s))
+	return fmt.Sprintf("%x", c.mac.Sum(nil)[:16])
+}

@@ -1,0 +1,142 @@
+package loaders
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/percolate/percolate/internal/config"
+)
+
+// itemParser explodes a nested list field (the basket) into items, in one
+// of two declared shapes: a separator between items each read by a format
+// ("{size} {product} - {price}"), or a flat list of fields taken a tuple at
+// a time ("size,product,price,size,product,price").
+type itemParser struct {
+	sep    string
+	format []config.Token
+	fields []string
+	sizes  []string
+	scale  int
+}
+
+func newItemParser(it *config.Items) (*itemParser, error) {
+	p := &itemParser{sep: it.Separator, fields: it.Fields, sizes: it.Sizes, scale: it.Scale}
+	if it.Format != "" {
+		toks, err := config.ParseFormat(it.Format)
+		if err != nil {
+			return nil, err
+		}
+		p.format = toks
+	}
+	return p, nil
+}
+
+// parse appends the items of s to dst.
+func (p *itemParser) parse(s string, dst []item) ([]item, error) {
+	if strings.TrimSpace(s) == "" {
+		return dst, fmt.Errorf("no items")
+	}
+	if p.format != nil {
+		for n := 1; s != ""; n++ {
+			part, rest, _ := strings.Cut(s, p.sep)
+			s = rest
+			it, err := p.match(strings.TrimSpace(part))
+			if err != nil {
+				return dst, fmt.Errorf("item %d %q: %v", n, part, err)
+			}
+			dst = append(dst, it)
+		}
+		return dst, nil
+	}
+	parts := strings.Split(s, p.sep)
+	if len(parts)%len(p.fields) != 0 {
+		return dst, fmt.Errorf("%d parts is not a whole number of %d-field items", len(parts), len(p.fields))
+	}
+	for i := 0; i < len(parts); i += len(p.fields) {
+		var it item
+		for j, name := range p.fields {
+			if err := p.set(&it, name, strings.TrimSpace(parts[i+j])); err != nil {
+				return dst, fmt.Errorf("item %d: %v", i/len(p.fields)+1, err)
+			}
+		}
+		if it.product == "" {
+			return dst, fmt.Errorf("item %d: no product", i/len(p.fields)+1)
+		}
+		dst = append(dst, it)
+	}
+	return dst, nil
+}
+
+// match reads one item by the format. A field runs to the last occurrence of
+// the literal after it, so a product may itself hold " - "
+// ("Flavoured iced latte - Hazelnut - 2.75"); a size is optional and is
+// taken only when the item starts with one of the declared sizes.
+func (p *itemParser) match(s string) (item, error) {
+	var it item
+	toks := p.format
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.Literal != "" {
+			rest, ok := strings.CutPrefix(s, t.Literal)
+			if !ok {
+				return it, fmt.Errorf("expected %q", t.Literal)
+			}
+			s = rest
+			continue
+		}
+		var next string
+		if i+1 < len(toks) {
+			next = toks[i+1].Literal
+		}
+		if t.Field == "size" && len(p.sizes) > 0 {
+			for _, size := range p.sizes {
+				if rest, ok := strings.CutPrefix(s, size+next); ok && next != "" {
+					it.size, s = size, rest
+					break
+				}
+			}
+			i++ // the literal after the size goes with it, or with its absence
+			continue
+		}
+		var f string
+		if next == "" {
+			f, s = s, ""
+		} else {
+			j := strings.LastIndex(s, next)
+			if j < 0 {
+				return it, fmt.Errorf("expected %q after {%s}", next, t.Field)
+			}
+			f, s = s[:j], s[j:]
+		}
+		if err := p.set(&it, t.Field, strings.TrimSpace(f)); err != nil {
+			return it, err
+		}
+	}
+	if s != "" {
+		return it, fmt.Errorf("unexpected %q at the end", s)
+	}
+	if it.product == "" {
+		return it, fmt.Errorf("no product")
+	}
+	return it, nil
+}
+
+func (p *itemParser) set(it *item, field, v string) error {
+	switch field {
+	case "size":
+		if v != "" && len(p.sizes) > 0 && !slices.Contains(p.sizes, v) {
+			return fmt.Errorf("size %q is not one of %s", v, strings.Join(p.sizes, ", "))
+		}
+		it.size = v
+	case "product":
+		it.product = v
+	case "price":
+		n, err := parseDecimal(v, p.scale)
+		if err != nil {
+			return fmt.Errorf("price %q %v", v, err)
+		}
+		it.price = n
+	}
+	return nil
+}

@@ -1,0 +1,329 @@
+// Package loaders moves raw source files into staging: each file is read as
+// a stream of Apache Arrow record batches under its source's contract
+// (typed, personal data dropped, row keys hashed, nested lists exploded) and
+// written with PostgreSQL's binary COPY, one transaction per file, recorded
+// in the file manifest.
+package loaders
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/pg"
+)
+
+// Status is what became of a file.
+type Status string
+
+// File statuses.
+const (
+	Loaded   Status = "loaded"   // new content, rows in staging
+	Replaced Status = "replaced" // new content at a known path: its old rows were replaced
+	Skipped  Status = "skipped"  // this content was loaded before
+	Refused  Status = "refused"  // too many rejects or not CSV: nothing of it stays
+)
+
+// Result is the outcome of one file.
+type Result struct {
+	Source   string
+	Path     string // as recorded: relative to the project when inside it
+	Status   Status
+	LoadID   int64
+	Rows     int64 // data rows read, rejected ones included
+	Loaded   int64
+	Items    int64
+	Rejected int64
+	Rejects  []Reject // the first few, for messages
+	Err      error    // why the file was refused
+}
+
+// RefusedError says why a file was refused whole.
+type RefusedError struct {
+	Path     string
+	Rejected int64
+	Rows     int64
+	Max      string
+	Reason   string
+	First    []Reject
+}
+
+func (e *RefusedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: refused: %s", e.Path, e.Reason)
+	for _, r := range e.First {
+		fmt.Fprintf(&b, "\n  %s:%s", e.Path, strings.TrimPrefix(r.String(), "line "))
+	}
+	return b.String()
+}
+
+// Loader loads source files into their staging tables.
+type Loader struct {
+	pool *pgxpool.Pool
+	key  []byte
+	// Root is the folder that recorded paths are made relative to.
+	Root string
+	// Jobs is how many files load at once, each on its own connection.
+	Jobs int
+	// OnFile, when set, is told of each file as it finishes.
+	OnFile func(Result)
+}
+
+// New returns a Loader writing through pool, hashing row keys with key.
+func New(pool *pgxpool.Pool, key []byte) *Loader {
+	return &Loader{pool: pool, key: key, Jobs: 1}
+}
+
+// Load loads the files of src, in parallel, each in its own transaction.
+// A refused file does not stop the others; its error is in its Result.
+// The error returned is for what stops the whole load (a cancelled
+// context, a lost database).
+func (l *Loader) Load(ctx context.Context, runID int64, src *config.Source, paths []string) ([]Result, error) {
+	results := make([]Result, len(paths))
+	jobs := max(1, min(l.Jobs, len(paths)))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var fatal error
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r, err := l.loadFile(ctx, runID, src, paths[i])
+				results[i] = r
+				if err != nil {
+					mu.Lock()
+					if fatal == nil {
+						fatal = err
+					}
+					mu.Unlock()
+					continue
+				}
+				if l.OnFile != nil {
+					mu.Lock()
+					l.OnFile(r)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range paths {
+		mu.Lock()
+		stop := fatal != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if fatal == nil {
+		fatal = ctx.Err()
+	}
+	return results, fatal
+}
+
+func (l *Loader) record(path string) string {
+	if l.Root == "" {
+		return path
+	}
+	if rel, err := filepath.Rel(l.Root, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+
+// loadFile loads one file in one transaction: the manifest row, its staging
+// rows, its rejects, and the replacement of an earlier version of the same
+// path all commit together or not at all.
+func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, path string) (Result, error) {
+	res := Result{Source: src.Name, Path: l.record(path)}
+	sum, size, err := hashFile(path)
+	if err != nil {
+		return res, fmt.Errorf("load %s: %w", res.Path, err)
+	}
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback(context.Background())
+
+	err = tx.QueryRow(ctx, `SELECT load_id FROM percolate.files WHERE source = $1 AND content_hash = $2 AND status = 'loaded'`, src.Name, sum).Scan(&res.LoadID)
+	if err == nil {
+		res.Status = Skipped
+		return res, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return res, err
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO percolate.files (run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status)
+		VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, 0, 'loaded') RETURNING load_id`,
+		runID, src.Name, res.Path, size, sum).Scan(&res.LoadID)
+	if isUniqueViolation(err) {
+		// Another process loaded the same content meanwhile.
+		res.Status = Skipped
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+
+	c, err := newContract(src, l.key)
+	if err != nil {
+		return res, err
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return res, err
+	}
+	defer fh.Close()
+	fl := newFileLoad(c, fh, res.LoadID, res.Path)
+	defer fl.release()
+	if err := copyFile(ctx, tx.Conn().PgConn(), fl); err != nil {
+		if errors.Is(err, ErrNotText) {
+			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV text file (" + err.Error() + ")"})
+		}
+		return res, fmt.Errorf("load %s: %w", res.Path, err)
+	}
+	res.Rows, res.Items, res.Rejected = fl.rows, fl.items, int64(len(fl.rejects))
+	res.Loaded = res.Rows - res.Rejected
+	res.Rejects = fl.rejects[:min(len(fl.rejects), 5)]
+	switch {
+	case res.Rows == 0:
+		return l.refuse(res, &RefusedError{Path: res.Path, Reason: "no data rows (an empty file)"})
+	case fl.fieldCounts == res.Rows:
+		return l.refuse(res, &RefusedError{Path: res.Path, Rows: res.Rows, Rejected: res.Rejected, First: res.Rejects[:1],
+			Reason: fmt.Sprintf("not a %s file: no row has the %d fields of its contract", src.Name, len(src.Columns))})
+	case !src.MaxRejects.Allows(res.Rejected, res.Rows):
+		return l.refuse(res, &RefusedError{Path: res.Path, Rows: res.Rows, Rejected: res.Rejected, Max: src.MaxRejects.String(), First: res.Rejects,
+			Reason: fmt.Sprintf("%d of %d rows rejected, more than max_rejects (%s) allows; nothing of it was loaded; first bad lines:", res.Rejected, res.Rows, src.MaxRejects)})
+	}
+	if err := insertRejects(ctx, tx, res, fl.rejects); err != nil {
+		return res, err
+	}
+	replaced, err := l.replaceEarlier(ctx, tx, c, res)
+	if err != nil {
+		return res, err
+	}
+	res.Status = Loaded
+	if replaced {
+		res.Status = Replaced
+	}
+	if _, err := tx.Exec(ctx, `UPDATE percolate.files SET rows_loaded = $2, rows_rejected = $3 WHERE load_id = $1`, res.LoadID, res.Loaded, res.Rejected); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (l *Loader) refuse(res Result, e *RefusedError) (Result, error) {
+	res.Status, res.Err = Refused, e
+	return res, nil
+}
+
+// copyFile streams the file into its staging tables: the streamed table
+// straight from the parser, then the spooled one.
+func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
+	t := fl.streamed()
+	if _, err := conn.CopyFrom(ctx, newCopyReader(t, fl.next), copySQL(t)); err != nil {
+		if fl.err != nil {
+			return fl.err
+		}
+		return fmt.Errorf("copy into %s: %s", t.name, pg.Describe(err))
+	}
+	if fl.err != nil {
+		return fl.err
+	}
+	if fl.child == nil {
+		return nil
+	}
+	r, err := fl.spool.reader()
+	if err != nil {
+		return err
+	}
+	data := io.MultiReader(strings.NewReader(string(copyHeader)), r, strings.NewReader("\xff\xff"))
+	if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
+		return fmt.Errorf("copy into %s: %s", fl.c.parent.name, pg.Describe(err))
+	}
+	return fl.err
+}
+
+func insertRejects(ctx context.Context, tx pgx.Tx, res Result, rejects []Reject) error {
+	if len(rejects) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"percolate", "rejects"},
+		[]string{"load_id", "source", "file", "line", "column_name", "reason", "raw"},
+		pgx.CopyFromSlice(len(rejects), func(i int) ([]any, error) {
+			r := rejects[i]
+			var col any
+			if r.Column != "" {
+				col = fmt.Sprintf("%d (%s)", r.Col, r.Column)
+			}
+			return []any{res.LoadID, res.Source, res.Path, r.Line, col, r.Reason, r.Raw}, nil
+		}))
+	return err
+}
+
+// replaceEarlier retires earlier content of the same path: its staging rows
+// go, in this same transaction, and the manifest says what replaced them.
+func (l *Loader) replaceEarlier(ctx context.Context, tx pgx.Tx, c *contract, res Result) (bool, error) {
+	rows, err := tx.Query(ctx, `UPDATE percolate.files SET status = 'replaced', replaced_by = $3
+		WHERE source = $1 AND path = $2 AND status = 'loaded' AND load_id <> $3 RETURNING load_id`, res.Source, res.Path, res.LoadID)
+	if err != nil {
+		return false, err
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(old) == 0 {
+		return false, err
+	}
+	for _, t := range []*table{c.parent, c.child} {
+		if t == nil {
+			continue
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM "+pg.Ident(strings.Split(t.name, ".")...)+" WHERE load_id = ANY($1)", old); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

@@ -1,0 +1,8 @@
+-- materialized: table
+-- description: Every branch that has traded, with the first and last day it has data for.
+-- tags: core
+SELECT branch,
+       min(sales_date) AS first_sales_date,
+       max(sales_date) AS last_sales_date
+FROM core.orders
+GROUP BY branch

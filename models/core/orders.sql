@@ -1,0 +1,19 @@
+-- materialized: table
+-- description: One row per order from both layouts. An order delivered in several files (or twice in one) has one order_id, the keyed hash of its content, and appears once.
+-- tags: core
+SELECT DISTINCT ON (order_id)
+       order_id,
+       branch,
+       ordered_at,
+       ordered_local,
+       sales_date,
+       total,
+       payment_method
+FROM (
+    SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, load_id, source_line
+    FROM staging.transactions
+    UNION ALL
+    SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, load_id, source_line
+    FROM staging.legacy_transactions
+) AS delivered
+ORDER BY order_id, load_id, source_line
