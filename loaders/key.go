@@ -76,4 +76,3 @@ func CheckKey(ctx context.Context, pool *pgxpool.Pool, key []byte) error {
 	}
 	return nil
 }
-

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/pg"
-	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/migrations"
 )
 
 func (a *app) dbCmd() *cobra.Command {
@@ -149,7 +149,7 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 			return err
 		}
 		defer pool.Close()
-		prov, db, err := project.Migrator(cmd.Context(), pool, p.Migrations())
+		prov, db, err := migrations.Provider(cmd.Context(), pool, p.Migrations())
 		if err != nil {
 			return err
 		}

@@ -255,11 +255,11 @@ func (f *File) Pipeline(name string) (*Pipeline, error) {
 				return p, nil
 			}
 		}
-		return nil, fmt.Errorf("%s declares %d pipelines (%s): name one", f.Path, len(f.Pipelines), strings.Join(f.Names(), ", "))
+		return nil, &Error{File: f.Path, Msg: fmt.Sprintf("it declares %d pipelines (%s): name one", len(f.Pipelines), strings.Join(f.Names(), ", "))}
 	}
 	p, ok := f.Pipelines[name]
 	if !ok {
-		return nil, fmt.Errorf("%s: no pipeline %q (it has: %s)", f.Path, name, strings.Join(f.Names(), ", "))
+		return nil, &Error{File: f.Path, Msg: fmt.Sprintf("no pipeline %q (it has: %s)", name, strings.Join(f.Names(), ", "))}
 	}
 	return p, nil
 }

@@ -120,9 +120,8 @@ func (g *Graph) cycle(indeg map[string]int) error {
 		}
 		if i, ok := seen[next]; ok {
 			loop := append(path[i:], next)
-			slices.Reverse(loop)
 			m := g.byName[next]
-			return &Error{Path: m.Path, Msg: "dependency cycle: " + strings.Join(loop, " → ")}
+			return &Error{Path: m.Path, Msg: "dependency cycle: " + strings.Join(loop, " reads ")}
 		}
 		seen[next] = len(path)
 		path = append(path, next)

@@ -195,6 +195,12 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	if err := c.chown(pwfile, c.dataDir(), c.Dir); err != nil {
 		return err
 	}
+	if c.cred != nil {
+		// The server runs as another user, who must be able to reach Dir.
+		if err := c.run(ctx, "", "/usr/bin/test", "-r", pwfile); err != nil {
+			return fmt.Errorf("the postgres user cannot reach %s: let it through the folders above (chmod o+x on each)", c.Dir)
+		}
+	}
 	args := []string{"-D", c.dataDir(), "-U", superuser, "--auth=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8", "--no-locale"}
 	if !c.Durable {
 		args = append(args, "--no-sync")
@@ -278,8 +284,15 @@ func (c *Cluster) pgctl(ctx context.Context, args ...string) error {
 	return c.run(ctx, "pg_ctl", args...)
 }
 
+// run runs a PostgreSQL program of c.bin, or with name "" the program at
+// args[0], as the server's user.
 func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
+	prog := filepath.Join(c.bin, name)
+	if name == "" {
+		prog, args = args[0], args[1:]
+		name = filepath.Base(prog)
+	}
+	cmd := exec.CommandContext(ctx, prog, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(), "LC_ALL=C")

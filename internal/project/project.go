@@ -5,7 +5,6 @@ package project
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
@@ -121,39 +118,6 @@ func (p *Project) Migrations() fs.FS {
 		return os.DirFS(p.MigrationsDir())
 	}
 	return migrations.FS
-}
-
-// VersionTable is where goose records applied migrations: in the ledger's
-// schema, named in full so that no search_path can hide it.
-const VersionTable = "percolate.goose_db_version"
-
-// Migrator returns a goose provider for the project's migrations. Close
-// the returned *sql.DB when done.
-func Migrator(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) (*goose.Provider, *sql.DB, error) {
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS percolate"); err != nil {
-		return nil, nil, fmt.Errorf("migrations: %w", err)
-	}
-	db := stdlib.OpenDBFromPool(pool)
-	prov, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithTableName(VersionTable))
-	if err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("migrations: %w", err)
-	}
-	return prov, db, nil
-}
-
-// Migrate applies pending migrations.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) ([]*goose.MigrationResult, error) {
-	prov, db, err := Migrator(ctx, pool, fsys)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	res, err := prov.Up(ctx)
-	if err != nil {
-		return res, fmt.Errorf("migrate: %w", err)
-	}
-	return res, nil
 }
 
 // Paths expands a source's glob (relative to pipelines.yaml) into files,

@@ -14,6 +14,7 @@ import (
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/loaders"
+	"github.com/percolate/percolate/migrations"
 )
 
 // RunOptions say what a run does.
@@ -93,7 +94,7 @@ func (p *Project) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 		return nil, err
 	}
 	defer unlock()
-	if _, err := Migrate(ctx, pool, p.Migrations()); err != nil {
+	if _, err := migrations.Up(ctx, pool, p.Migrations()); err != nil {
 		return nil, err
 	}
 	key, err := loaders.Key(p.KeyFile())

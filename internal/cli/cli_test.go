@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// root is the project folder: the tests run the real pipeline, models and
+// migrations.
+const root = "../.."
+
+// sharedData is where the real sample files are; tests that need them are
+// skipped, saying so, where the folder is absent.
+var sharedData = filepath.Join(root, "..", "shared", "data")
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// percolate runs the CLI against a database url in project folder dir.
+func percolate(t *testing.T, dir, url string, args ...string) result {
+	t.Helper()
+	t.Setenv("PERCOLATE_HASH_KEY", "cli test key")
+	var out, errOut bytes.Buffer
+	full := append([]string{"-C", dir, "--database-url", url}, args...)
+	code := Run(context.Background(), full, strings.NewReader(""), &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+func mustRun(t *testing.T, dir, url string, args ...string) result {
+	t.Helper()
+	r := percolate(t, dir, url, args...)
+	if r.code != 0 {
+		t.Fatalf("percolate %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func scalar[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) T {
+	t.Helper()
+	var v T
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+func connect(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pg.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+var filesLine = regexp.MustCompile(`files:\s+(\d+) loaded, (\d+) replaced, (\d+) skipped`)
+
+func TestRunTwiceChangesNothing(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	first := mustRun(t, root, url, "run")
+	m := filesLine.FindStringSubmatch(first.stdout)
+	if m == nil || m[1] == "0" || m[3] != "0" {
+		t.Fatalf("first run: want files loaded and none skipped, got:\n%s", first.stdout)
+	}
+	counts := func() string {
+		return scalar[string](t, pool, `SELECT (SELECT count(*) FROM core.orders) || '/' || (SELECT count(*) FROM core.order_items) || '/' ||
+			(SELECT sum(revenue) FROM marts.branch_daily_sales) || '/' || (SELECT count(*) FROM staging.transactions)`)
+	}
+	before := counts()
+	second := mustRun(t, root, url, "run")
+	m2 := filesLine.FindStringSubmatch(second.stdout)
+	if m2 == nil || m2[1] != "0" || m2[3] != m[1] {
+		t.Errorf("second run: want 0 loaded and %s skipped, got:\n%s", m[1], second.stdout)
+	}
+	if after := counts(); after != before {
+		t.Errorf("second run changed the warehouse: %s, then %s", before, after)
+	}
+	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.runs WHERE status = 'ok'`); n != 2 {
+		t.Errorf("ledger: %d ok runs, want 2", n)
+	}
+}
+
+func TestRedeliveryAddsNoOrder(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	mustRun(t, root, url, "run")
+	orders := scalar[int](t, pool, `SELECT count(*) FROM core.orders`)
+
+	// The same files again, renamed and with CRLF line endings.
+	dir := t.TempDir()
+	srcs, _ := filepath.Glob(filepath.Join(root, "testdata/cafe/layout_a/*.csv"))
+	for i, src := range srcs {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crlf := bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+		if err := os.WriteFile(filepath.Join(dir, "again-"+string(rune('a'+i))+".csv"), crlf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustRun(t, root, url, "run", "--source", "transactions="+filepath.Join(dir, "*.csv"))
+	if m := filesLine.FindStringSubmatch(r.stdout); m == nil || m[1] != "9" {
+		t.Fatalf("want the 9 renamed files loaded as new files, got:\n%s", r.stdout)
+	}
+	if got := scalar[int](t, pool, `SELECT count(*) FROM core.orders`); got != orders {
+		t.Errorf("orders: got %d after redelivery, want %d", got, orders)
+	}
+	if got := scalar[int](t, pool, `SELECT count(*) FROM staging.transactions`); got <= orders {
+		t.Errorf("staging holds %d rows: the redelivered rows should be there, deduplicated only in core", got)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	url := pgtest.URL(t)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"unknown command", []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"run", "--jbos", "2"}, ExitUsage, "unknown flag: --jbos"},
+		{"bad --source", []string{"run", "--source", "transactions"}, ExitUsage, "want NAME=GLOB"},
+		{"unknown source", []string{"run", "--source", "nope=x.csv"}, ExitUsage, "--source nope: pipeline cafe has no such source"},
+		{"unknown pipeline", []string{"run", "shop"}, ExitUsage, `no pipeline "shop"`},
+		{"bad database", []string{"run", "--database-url", "postgres://nobody@127.0.0.1:1/x"}, ExitFailure, "connect to 127.0.0.1:1/x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := percolate(t, root, url, tt.args...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.stderr) {
+				t.Errorf("got exit %d, stderr %q; want exit %d and %q", r.code, r.stderr, tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestBusy(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	unlock, err := pg.Lock(context.Background(), pool, "run", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	r := percolate(t, root, url, "run")
+	if r.code != ExitBusy || !strings.Contains(r.stderr, "another percolate run holds the lock") {
+		t.Errorf("got exit %d, stderr %q; want exit 3 saying another run holds the lock", r.code, r.stderr)
+	}
+}
+
+func TestValidateAndList(t *testing.T) {
+	r := mustRun(t, root, "postgres://unused", "validate")
+	if !strings.Contains(r.stdout, "pipeline cafe: 2 sources, 7 models: ok") {
+		t.Errorf("validate: got %q", r.stdout)
+	}
+	r = mustRun(t, root, "postgres://unused", "models", "list")
+	for _, m := range []string{"core.orders", "marts.branch_daily_sales", "marts.product_daily_sales", "marts.hourly_sales"} {
+		if !strings.Contains(r.stdout, m) {
+			t.Errorf("models list does not show %s:\n%s", m, r.stdout)
+		}
+	}
+	if strings.Index(r.stdout, "core.orders") > strings.Index(r.stdout, "marts.branch_daily_sales") {
+		t.Errorf("models list is not in build order:\n%s", r.stdout)
+	}
+}
+
+// TestNoPersonalData loads every file there is, dumps the whole database
+// and looks for every customer name and card number of the input.
+func TestNoPersonalData(t *testing.T) {
+	url := pgtest.URL(t)
+	mustRun(t, root, url, "run")
+	files, _ := filepath.Glob(filepath.Join(root, "testdata/cafe/*/*.csv"))
+	if real, _ := filepath.Glob(filepath.Join(sharedData, "*.csv")); len(real) > 0 {
+		a, b := sampleA(t), sampleB(t)
+		mustRun(t, root, url, "run", "--source", "transactions="+a, "--source", "legacy_transactions="+b)
+		files = append(files, a, b)
+	}
+	personal := map[string]bool{}
+	for _, f := range files {
+		for _, rec := range readCSV(t, f) {
+			personal[rec[2]] = true
+			card := rec[6]
+			if _, num, ok := strings.Cut(card, ","); ok {
+				card = num
+			}
+			if card != "" && card != "None" {
+				personal[card] = true
+			}
+		}
+	}
+	if len(personal) < 100 {
+		t.Fatalf("found only %d personal values in the input; the test would prove little", len(personal))
+	}
+	dump := pgDump(t, url)
+	if !bytes.Contains(dump, []byte("Chesterfield")) {
+		t.Fatal("the dump does not hold the loaded data")
+	}
+	for v := range personal {
+		if bytes.Contains(dump, []byte(v)) {
+			t.Errorf("personal value %q is in the database", v)
+		}
+	}
+}
+
+func pgDump(t *testing.T, url string) []byte {
+	t.Helper()
+	bin, err := exec.LookPath("pg_dump")
+	if err != nil {
+		dir, derr := pg.FindBinaries()
+		if derr != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(dir, "pg_dump")
+	}
+	out, err := exec.Command(bin, "--data-only", "--inserts", url).Output()
+	if err != nil {
+		t.Fatalf("pg_dump: %v", err)
+	}
+	return out
+}

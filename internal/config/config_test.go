@@ -1,0 +1,115 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestLoadProjectFile(t *testing.T) {
+	f, err := Load("../../pipelines.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.Pipeline("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(p.SourceNames(), ","), "legacy_transactions,transactions"; got != want {
+		t.Errorf("sources: got %s, want %s", got, want)
+	}
+	for _, s := range p.Sources {
+		if s.Location.String() != "Europe/London" {
+			t.Errorf("%s: time zone %s, want Europe/London", s.Name, s.Location)
+		}
+		var dropped []string
+		for _, c := range s.Columns {
+			if c.Personal == Drop {
+				dropped = append(dropped, c.Name)
+			}
+		}
+		if len(dropped) != 2 {
+			t.Errorf("%s: personal columns %v, want the customer name and the card", s.Name, dropped)
+		}
+	}
+}
+
+const valid = `version: 1
+pipelines:
+  cafe:
+    models: models
+    sources:
+      tx:
+        path: in/*.csv
+        table: staging.tx
+        key: {column: id, from: [at]}
+        columns:
+          - name: at
+            type: timestamp
+            layouts: ["%d/%m/%Y %H:%M"]
+          - name: total
+            type: numeric
+            scale: 2
+`
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"misspelt key", strings.Replace(valid, "        table:", "        tabel:", 1), `pipelines.yaml:8: unknown key "tabel" in source`},
+		{"misspelt column key", strings.Replace(valid, "scale: 2", "scael: 2", 1), `pipelines.yaml:16: unknown key "scael" in column`},
+		{"no version", strings.Replace(valid, "version: 1\n", "", 1), "version must be 1"},
+		{"bad type", strings.Replace(valid, "type: numeric", "type: money", 1), `pipelines.yaml:15: source tx: column total: type "money" is not one of`},
+		{"bad layout", strings.Replace(valid, "%d/%m/%Y", "%d/%q/%Y", 1), `pipelines.yaml:13: source tx: column at: layout "%d/%q/%Y %H:%M": %q is not supported`},
+		{"bad time zone", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        time_zone: Europe/Londres", 1), `pipelines.yaml:9: source tx: time_zone "Europe/Londres"`},
+		{"key of unknown column", strings.Replace(valid, "from: [at]", "from: [at, branch]", 1), `pipelines.yaml:9: source tx: key: from names "branch"`},
+		{"unqualified table", strings.Replace(valid, "table: staging.tx", "table: tx", 1), `pipelines.yaml:8: source tx: table must be a schema-qualified`},
+		{"bad max_rejects", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_rejects: lots", 1), `pipelines.yaml:9: max_rejects must be a count`},
+		{"bad header", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        header: maybe", 1), `pipelines.yaml:9: header must be true, false or auto`},
+		{"not yaml", "version: [1\n", "pipelines.yaml:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("pipelines.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.want)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("got %T, want *config.Error", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMaxRejects(t *testing.T) {
+	tests := []struct {
+		yaml            string
+		rejected, total int64
+		want            bool
+	}{
+		{"max_rejects: 2", 2, 10, true},
+		{"max_rejects: 2", 3, 10, false},
+		{`max_rejects: "10%"`, 1, 10, true},
+		{`max_rejects: "10%"`, 2, 10, false},
+		{"max_rejects: 0.5", 5, 10, true},
+		{"max_rejects: 0.5", 6, 10, false},
+		{"", 0, 10, true},
+		{"", 1, 10, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.yaml, func(t *testing.T) {
+			y := strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        "+tt.yaml, 1)
+			f, err := Parse("p.yaml", []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Pipelines["cafe"].Sources["tx"].MaxRejects.Allows(tt.rejected, tt.total); got != tt.want {
+				t.Errorf("Allows(%d, %d) = %v, want %v", tt.rejected, tt.total, got, tt.want)
+			}
+		})
+	}
+}

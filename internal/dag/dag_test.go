@@ -1,0 +1,137 @@
+package dag
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+var sources = []string{"staging.orders"}
+
+func load(t *testing.T, files map[string]string) (*Graph, error) {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, sql := range files {
+		fsys["models/"+name] = &fstest.MapFile{Data: []byte(sql)}
+	}
+	return Load(fsys, "models", sources, []string{"percolate"})
+}
+
+func names(ms []*Model) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, m.Name)
+	}
+	return strings.Join(s, " ")
+}
+
+func TestOrderAndRefs(t *testing.T) {
+	g, err := load(t, map[string]string{
+		"marts/daily.sql":  "-- materialized: table\nSELECT d, count(*) FROM core.orders GROUP BY d",
+		"core/orders.sql":  "WITH x AS (SELECT * FROM staging.orders) SELECT * FROM x",
+		"marts/health.sql": "SELECT * FROM percolate.runs JOIN marts.daily ON true",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(g.Models), "core.orders marts.daily marts.health"; got != want {
+		t.Errorf("order: got %q, want %q", got, want)
+	}
+	daily := g.Model("marts.daily")
+	if daily.Config.Materialized != Table || strings.Join(daily.Parents, ",") != "core.orders" {
+		t.Errorf("marts.daily: got %s with parents %v, want table with parents [core.orders]", daily.Config.Materialized, daily.Parents)
+	}
+	if got := strings.Join(g.Model("core.orders").Sources, ","); got != "staging.orders" {
+		t.Errorf("core.orders sources: got %q, want staging.orders (the CTE x is not a relation)", got)
+	}
+	if got := strings.Join(g.Model("marts.health").Sources, ","); got != "percolate.runs" {
+		t.Errorf("marts.health sources: got %q, want percolate.runs", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"syntax error names the line", map[string]string{"core/a.sql": "-- a model\nSELECT 1\nFROM staging.orders\nWHER x = 1"},
+			`models/core/a.sql:4: syntax error at or near "x"`},
+		{"missing relation", map[string]string{"core/a.sql": "SELECT 1\nFROM core.nope"},
+			"models/core/a.sql:2: relation core.nope is neither a model nor a source table"},
+		{"missing relation suggests", map[string]string{"core/a.sql": "SELECT 1 FROM marts.orders"},
+			"did you mean staging.orders?"},
+		{"cycle", map[string]string{"core/a.sql": "SELECT * FROM core.b", "core/b.sql": "SELECT * FROM core.c", "core/c.sql": "SELECT * FROM core.a"},
+			"dependency cycle: core.a reads core.b reads core.c reads core.a"},
+		{"reads itself", map[string]string{"core/a.sql": "SELECT * FROM core.a"}, "core.a reads itself"},
+		{"unqualified", map[string]string{"core/a.sql": "SELECT * FROM orders"}, `relation "orders" has no schema`},
+		{"not a select", map[string]string{"core/a.sql": "DELETE FROM staging.orders"}, "exactly one SELECT"},
+		{"two statements", map[string]string{"core/a.sql": "SELECT 1; SELECT 2"}, "exactly one SELECT"},
+		{"unknown header key", map[string]string{"core/a.sql": "-- materialised: table\nSELECT 1"}, `models/core/a.sql:1: unknown header key "materialised"`},
+		{"bad materialization", map[string]string{"core/a.sql": "-- materialized: tabel\nSELECT 1"}, `materialized must be view or table`},
+		{"bad path", map[string]string{"a.sql": "SELECT 1"}, "models/<schema>/<name>.sql"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.files)
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.want)
+			}
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Errorf("got %T (%v), want *dag.Error", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNoModels(t *testing.T) {
+	_, err := Load(fstest.MapFS{"models/README": {}}, "models", nil, nil)
+	if !errors.Is(err, ErrNoModels) {
+		t.Errorf("got %v, want ErrNoModels", err)
+	}
+}
+
+func TestVersions(t *testing.T) {
+	base := map[string]string{
+		"core/a.sql": "SELECT id, total FROM staging.orders WHERE total > 1",
+		"core/b.sql": "SELECT * FROM core.a",
+	}
+	version := func(files map[string]string) (string, string) {
+		t.Helper()
+		g, err := load(t, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.Model("core.a").Version, g.Model("core.b").Version
+	}
+	with := func(a string) map[string]string {
+		return map[string]string{"core/a.sql": a, "core/b.sql": base["core/b.sql"]}
+	}
+	a0, b0 := version(base)
+	tests := []struct {
+		name    string
+		sql     string
+		changed bool
+	}{
+		{"reformatted", "-- the orders\nselect id,\n       total\n  from staging.orders -- raw\n where total > 1\n", false},
+		{"description only", "-- description: orders\nSELECT id, total FROM staging.orders WHERE total > 1", false},
+		{"constant changed", "SELECT id, total FROM staging.orders WHERE total > 2", true},
+		{"materialization changed", "-- materialized: table\nSELECT id, total FROM staging.orders WHERE total > 1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := version(with(tt.sql))
+			if (a != a0) != tt.changed {
+				t.Errorf("a's version changed = %v, want %v", a != a0, tt.changed)
+			}
+			if (b != b0) != tt.changed {
+				t.Errorf("b's version (a child) changed = %v, want %v", b != b0, tt.changed)
+			}
+		})
+	}
+}

@@ -1,0 +1,167 @@
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestCluster drives one real embedded cluster through what users do to
+// it: start it twice at once, stop it, crash it (a stale pid file), start it
+// again; it must answer every time.
+func TestCluster(t *testing.T) {
+	ctx := context.Background()
+	dir := tempDir(t)
+	c, err := NewCluster(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Durable = false
+	t.Cleanup(func() { c.Stop(context.Background()) })
+
+	ping := func(t *testing.T) {
+		t.Helper()
+		u, err := c.URL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool, err := Connect(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		var user string
+		if err := pool.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("two starts at once", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				other, _ := NewCluster(dir)
+				other.Durable = false
+				errs[i] = other.Start(ctx)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		ping(t)
+	})
+	t.Run("start when running", func(t *testing.T) {
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ping(t)
+	})
+	t.Run("listens on loopback with a password", func(t *testing.T) {
+		s, err := c.URL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(s)
+		if u.Hostname() != "127.0.0.1" {
+			t.Errorf("listens on %s, want 127.0.0.1", u.Hostname())
+		}
+		u.User = url.UserPassword("percolate", "wrong")
+		if _, err := Connect(ctx, u.String()); err == nil {
+			t.Error("a wrong password was accepted")
+		}
+	})
+	t.Run("stop and start", func(t *testing.T) {
+		if err := c.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if c.Running(ctx) {
+			t.Fatal("running after stop")
+		}
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ping(t)
+	})
+	t.Run("stale pid file after a crash", func(t *testing.T) {
+		if err := c.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A crash leaves postmaster.pid naming a pid that is now another
+		// process: this test's own.
+		pidFile := filepath.Join(dir, "data", "postmaster.pid")
+		stale := fmt.Sprintf("%d\n%s\n", os.Getpid(), filepath.Join(dir, "data"))
+		if err := os.WriteFile(pidFile, []byte(stale), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ping(t)
+	})
+}
+
+// tempDir is a t.TempDir that the postgres user can reach when the test
+// runs as root.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestUnreachableDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root hands the server to another user")
+	}
+	c, err := NewCluster(t.TempDir()) // its parent is 0700, root's
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "the postgres user cannot reach") {
+		t.Errorf("got %v, want an error saying the postgres user cannot reach the folder", err)
+	}
+}
+
+func TestLock(t *testing.T) {
+	ctx := context.Background()
+	dir := tempDir(t)
+	c, err := NewCluster(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Durable = false
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	u, _ := c.URL()
+	a, _ := Connect(ctx, u)
+	b, _ := Connect(ctx, u)
+	defer a.Close()
+	defer b.Close()
+	unlock, err := Lock(ctx, a, "run", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(ctx, b, "run", false); !errors.Is(err, ErrBusy) {
+		t.Errorf("second lock: got %v, want ErrBusy", err)
+	}
+	unlock()
+	unlock2, err := Lock(ctx, b, "run", false)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	unlock2()
+}

@@ -1,0 +1,313 @@
+package loaders
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/pgtest"
+	"github.com/percolate/percolate/migrations"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var testKey = []byte("test key")
+
+// cafe returns the project's cafe pipeline.
+func cafe(t *testing.T) *config.Pipeline {
+	t.Helper()
+	f, err := config.Load("../pipelines.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.Pipeline("cafe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func warehouse(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, _ := pgtest.Pool(t)
+	if _, err := migrations.Up(context.Background(), pool, migrations.FS); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, pool *pgxpool.Pool, src *config.Source, paths ...string) []Result {
+	t.Helper()
+	res, err := New(pool, testKey).Load(context.Background(), 0, src, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+const (
+	rowA1 = `25/08/2021 09:00,Chesterfield,Richard Copeland,"Regular Flavoured iced latte - Hazelnut - 2.75, Large Latte - 2.45",5.2,CARD,5494173772652516` + "\n"
+	rowA2 = `25/08/2021 09:02,Chesterfield,Scott Owens,"Large Flat white - 2.45, Regular Latte - 2.15",4.6,CASH,` + "\n"
+	rowA3 = `25/12/2021 17:59,Chesterfield,Francis Strayhorn,"Glass of milk - 0.7",0.70,CASH,` + "\n"
+)
+
+func TestLoadTypesAndScrubs(t *testing.T) {
+	ctx := context.Background()
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	dir := t.TempDir()
+	res := load(t, pool, src, write(t, dir, "chesterfield.csv", rowA1+rowA2+rowA3))
+	if res[0].Status != Loaded || res[0].Loaded != 3 || res[0].Items != 5 {
+		t.Fatalf("got %+v, want 3 rows and 5 items loaded", res[0])
+	}
+	type order struct {
+		At, Local, Date, Total, Method, Branch string
+	}
+	rows, _ := pool.Query(ctx, `SELECT to_char(ordered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), ordered_local::text,
+		sales_date::text, total::text, payment_method, branch FROM staging.transactions ORDER BY source_line`)
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[order])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []order{
+		// August is summer time: 09:00 in London is 08:00 UTC.
+		{"2021-08-25 08:00:00", "2021-08-25 09:00:00", "2021-08-25", "5.20", "CARD", "Chesterfield"},
+		{"2021-08-25 08:02:00", "2021-08-25 09:02:00", "2021-08-25", "4.60", "CASH", "Chesterfield"},
+		{"2021-12-25 17:59:00", "2021-12-25 17:59:00", "2021-12-25", "0.70", "CASH", "Chesterfield"},
+	}
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			t.Errorf("row %d: got %+v, want %+v", i+1, got, want)
+			break
+		}
+	}
+	var items string
+	if err := pool.QueryRow(ctx, `SELECT string_agg(coalesce(size, '-') || '|' || product || '|' || price, ';' ORDER BY source_line, item_no)
+		FROM staging.transaction_items`).Scan(&items); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Regular|Flavoured iced latte - Hazelnut|2.75;Large|Latte|2.45;Large|Flat white|2.45;Regular|Latte|2.15;-|Glass of milk|0.70"; items != want {
+		t.Errorf("items: got %s, want %s", items, want)
+	}
+	if n := count(t, pool, `SELECT count(DISTINCT order_id) FROM staging.transaction_items`); n != 3 {
+		t.Errorf("items belong to %d orders, want 3", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM staging.transactions t WHERE t::text ~ '(Copeland|Owens|Strayhorn|5494173772652516)'`); n != 0 {
+		t.Errorf("%d staging rows hold personal data", n)
+	}
+}
+
+func TestManifest(t *testing.T) {
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	dir := t.TempDir()
+	first := write(t, dir, "a.csv", rowA1+rowA2)
+	if r := load(t, pool, src, first); r[0].Status != Loaded {
+		t.Fatalf("first load: got %s, want loaded", r[0].Status)
+	}
+
+	t.Run("same content is skipped", func(t *testing.T) {
+		if r := load(t, pool, src, first); r[0].Status != Skipped {
+			t.Errorf("got %s, want skipped", r[0].Status)
+		}
+	})
+	t.Run("same orders under another name, CRLF and padding, get the same ids", func(t *testing.T) {
+		crlf := strings.ReplaceAll(rowA2+rowA1, "\n", "\r\n")
+		crlf = strings.Replace(crlf, ",4.6,CASH,", " ,4.60   , CASH ,", 1)
+		other := write(t, dir, "b.csv", "\xef\xbb\xbf"+crlf)
+		if r := load(t, pool, src, other); r[0].Status != Loaded || r[0].Loaded != 2 {
+			t.Fatalf("got %+v, want a new file with 2 rows", r[0])
+		}
+		if n := count(t, pool, `SELECT count(DISTINCT order_id) FROM staging.transactions`); n != 2 {
+			t.Errorf("got %d distinct order ids over 4 rows, want 2", n)
+		}
+	})
+	t.Run("same name, other content, in another folder is a new file", func(t *testing.T) {
+		sub := filepath.Join(dir, "sub")
+		os.Mkdir(sub, 0o755)
+		if r := load(t, pool, src, write(t, sub, "a.csv", rowA3)); r[0].Status != Loaded {
+			t.Errorf("got %s, want loaded", r[0].Status)
+		}
+	})
+	t.Run("changed content at a known path replaces its rows", func(t *testing.T) {
+		before := count(t, pool, `SELECT count(*) FROM staging.transactions`)
+		write(t, dir, "a.csv", rowA1+rowA2+rowA3)
+		r := load(t, pool, src, first)
+		if r[0].Status != Replaced {
+			t.Fatalf("got %s, want replaced", r[0].Status)
+		}
+		if got := count(t, pool, `SELECT count(*) FROM staging.transactions`); got != before+1 {
+			t.Errorf("staging rows: got %d, want %d (2 old rows replaced by 3)", got, before+1)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path = $1 AND status = 'replaced' AND replaced_by = $2`, first, r[0].LoadID); n != 1 {
+			t.Errorf("manifest: %d replaced rows point at the new load, want 1", n)
+		}
+	})
+}
+
+func TestRejects(t *testing.T) {
+	pool := warehouse(t)
+	pl := cafe(t)
+	src := pl.Sources["transactions"]
+	dir := t.TempDir()
+	bad := `25/08/2021 09:05,Chesterfield,Jane Doe,"Large Latte - 2.45",2.45,CARD` + "\n" + // 6 fields
+		`32/08/2021 09:06,Chesterfield,John Roe,"Large Latte - 2.45",2.45,CARD,4111111111111111` + "\n" +
+		`25/08/2021 09:07,Chesterfield,Ann Poe,"Large Latte - 2.45",two,CASH,` + "\n" +
+		`25/08/2021 09:08,Chesterfield,Bob Loe,"Large Latte",2.45,CASH,` + "\n" +
+		`25/08/2021 09:09,Chesterfield,Cy Moe,"Large Latte - 2.45",2.45,BITCOIN,` + "\n"
+	var good strings.Builder
+	for i := 0; i < 500; i++ {
+		good.WriteString(strings.Replace(rowA2, "09:02", "10:"+string(rune('0'+i/100%6))+string(rune('0'+i%10)), 1))
+	}
+
+	t.Run("a few bad rows are kept aside", func(t *testing.T) {
+		path := write(t, dir, "some-bad.csv", rowA1+good.String()+bad)
+		r := load(t, pool, src, path)[0]
+		if r.Status != Loaded || r.Rejected != 5 || r.Loaded != 501 {
+			t.Fatalf("got %s with %d loaded, %d rejected (%v); want loaded, 501, 5", r.Status, r.Loaded, r.Rejected, r.Err)
+		}
+		rows, _ := pool.Query(context.Background(), `SELECT line, coalesce(column_name, ''), reason, raw FROM percolate.rejects ORDER BY line`)
+		type rej struct {
+			Line              int
+			Column, Why, Raw string
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rej])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []rej{
+			{502, "", "6 fields, the contract has 7", "***,***,***,***,***,***"},
+			{503, "1 (ordered_at)", `"32/08/2021 09:06" does not match`, `32/08/2021 09:06,Chesterfield,***,Large Latte - 2.45,2.45,CARD,***`},
+			{504, "5 (total)", `"two" is not a number`, ""},
+			{505, "4 (basket)", `item 1 "Large Latte": expected " - " after {product}`, ""},
+			{506, "6 (payment_method)", `"BITCOIN" is not one of CASH, CARD`, ""},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d rejects %+v, want %d", len(got), got, len(want))
+		}
+		for i, w := range want {
+			g := got[i]
+			if g.Line != w.Line || g.Column != w.Column || !strings.Contains(g.Why, w.Why) || (w.Raw != "" && g.Raw != w.Raw) {
+				t.Errorf("reject %d: got %+v, want %+v", i, g, w)
+			}
+			for _, name := range []string{"Jane Doe", "John Roe", "Ann Poe", "Bob Loe", "Cy Moe", "4111111111111111"} {
+				if strings.Contains(g.Raw, name) {
+					t.Errorf("reject %d: raw %q holds personal data %q", i, g.Raw, name)
+				}
+			}
+		}
+	})
+
+	t.Run("past max_rejects the file is refused whole", func(t *testing.T) {
+		before := count(t, pool, `SELECT count(*) FROM staging.transactions`)
+		path := write(t, dir, "mostly-bad.csv", strings.Replace(rowA1, "09:00", "11:00", 1)+bad)
+		r := load(t, pool, src, path)[0]
+		var re *RefusedError
+		if r.Status != Refused || !errors.As(r.Err, &re) {
+			t.Fatalf("got %s (%v), want refused", r.Status, r.Err)
+		}
+		msg := r.Err.Error()
+		for _, want := range []string{"mostly-bad.csv: refused: 5 of 6 rows rejected", "mostly-bad.csv:2: 6 fields", "mostly-bad.csv:3, column 1 (ordered_at)"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message %q does not say %q", msg, want)
+			}
+		}
+		if got := count(t, pool, `SELECT count(*) FROM staging.transactions`); got != before {
+			t.Errorf("staging rows: got %d, want %d: nothing of a refused file stays", got, before)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%mostly-bad.csv'`); n != 0 {
+			t.Errorf("manifest holds %d rows for the refused file, want 0", n)
+		}
+	})
+}
+
+func TestNotCSV(t *testing.T) {
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	dir := t.TempDir()
+	tests := []struct {
+		name, content, want string
+	}{
+		{"binary", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV text file"},
+		{"empty", "", "no data rows"},
+		{"blank", "\n  \n", "no data rows"},
+		{"other layout", "2021-02-23 09:00:48,Isle of Wight,Morgan Berka,\"Large,Hot chocolate,2.9\",CASH,2.90,None,extra\n", "not a transactions file: no row has the 7 fields"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := load(t, pool, src, write(t, dir, tt.name+".csv", tt.content))[0]
+			if r.Status != Refused || r.Err == nil || !strings.Contains(r.Err.Error(), tt.want) {
+				t.Errorf("got %s (%v), want refused saying %q", r.Status, r.Err, tt.want)
+			}
+			if strings.Count(r.Err.Error(), "\n") > 1 {
+				t.Errorf("got a stack of errors %q, want one clear line", r.Err)
+			}
+		})
+	}
+}
+
+func TestNumericEncoding(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := pgtest.Pool(t)
+	if _, err := pool.Exec(ctx, `CREATE TABLE n (v numeric(18,2), w numeric(18,4))`); err != nil {
+		t.Fatal(err)
+	}
+	vals := []int64{0, 1, 5, 70, 100, 520, 1305, -75, -310, 9999, 10000, 123456789, 100000000, -100000001, 922337203685477}
+	var buf []byte
+	buf = append(buf, copyHeader...)
+	for _, v := range vals {
+		buf = append(buf, 0, 2)
+		buf = appendNumeric(buf, v, 2)
+		buf = appendNumeric(buf, v, 4)
+	}
+	buf = append(buf, 0xff, 0xff)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Conn().PgConn().CopyFrom(ctx, strings.NewReader(string(buf)), "COPY n FROM STDIN (FORMAT binary)"); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := conn.Query(ctx, "SELECT v::text, w::text FROM n")
+	i := 0
+	for rows.Next() {
+		var v, w string
+		rows.Scan(&v, &w)
+		if want := string(appendDecimal(nil, vals[i], 2)); v != want {
+			t.Errorf("numeric(18,2) %d: got %s, want %s", vals[i], v, want)
+		}
+		if want := string(appendDecimal(nil, vals[i], 4)); w != want {
+			t.Errorf("numeric(18,4) %d: got %s, want %s", vals[i], w, want)
+		}
+		i++
+	}
+	if i != len(vals) {
+		t.Errorf("got %d rows, want %d", i, len(vals))
+	}
+}

@@ -1,0 +1,161 @@
+package loaders
+
+import (
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/percolate/percolate/internal/config"
+)
+
+func readAll(t *testing.T, in string) (recs [][]string, lines []int, err error) {
+	t.Helper()
+	r := newCSVReader(strings.NewReader(in))
+	for {
+		f, line, err := r.Read()
+		if err == io.EOF {
+			return recs, lines, nil
+		}
+		if err != nil {
+			return recs, lines, err
+		}
+		recs = append(recs, append([]string(nil), f...))
+		lines = append(lines, line)
+	}
+}
+
+func TestCSVReader(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		want  [][]string
+		lines []int
+	}{
+		{"plain LF", "a,b\nc,d\n", [][]string{{"a", "b"}, {"c", "d"}}, []int{1, 2}},
+		{"CRLF", "a,b\r\nc,d\r\n", [][]string{{"a", "b"}, {"c", "d"}}, []int{1, 2}},
+		{"no final newline", "a,b\nc,d", [][]string{{"a", "b"}, {"c", "d"}}, []int{1, 2}},
+		{"byte-order mark", "\xef\xbb\xbfa,b\n", [][]string{{"a", "b"}}, []int{1}},
+		{"quoted with separator", `x,"a, b",y` + "\n", [][]string{{"x", "a, b", "y"}}, []int{1}},
+		{"padded fields", "  a ,\t b  , c\n", [][]string{{"a", "b", "c"}}, []int{1}},
+		{"spaces after closing quote", `"Large Latte - 2.45"   ,5.2   ,CARD ` + "\n", [][]string{{"Large Latte - 2.45", "5.2", "CARD"}}, []int{1}},
+		{"escaped quote", `"say ""hi""",b` + "\n", [][]string{{`say "hi"`, "b"}}, []int{1}},
+		{"empty fields", "a,,\n", [][]string{{"a", "", ""}}, []int{1}},
+		{"whitespace-only last line", "a,b\n \n", [][]string{{"a", "b"}}, []int{1}},
+		{"blank lines between", "a\n\n\r\nb\n", [][]string{{"a"}, {"b"}}, []int{1, 4}},
+		{"quoted newline", "\"a\nb\",c\nd,e\n", [][]string{{"a\nb", "c"}, {"d", "e"}}, []int{1, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, lines, err := readAll(t, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) || !reflect.DeepEqual(lines, tt.lines) {
+				t.Errorf("got %q at lines %v, want %q at lines %v", got, lines, tt.want, tt.lines)
+			}
+		})
+	}
+}
+
+func TestCSVReaderErrors(t *testing.T) {
+	tests := []struct {
+		name, in string
+		col      int
+		notText  bool
+	}{
+		{"text after closing quote", `a,"b"c,d` + "\n", 2, false},
+		{"unterminated quote", "a,\"b\n", 2, false},
+		{"binary", "PK\x03\x04\x00\x00", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := readAll(t, tt.in)
+			var se *syntaxError
+			switch {
+			case tt.notText && !errors.Is(err, ErrNotText):
+				t.Errorf("got %v, want ErrNotText", err)
+			case !tt.notText && !errors.As(err, &se):
+				t.Errorf("got %v, want a syntax error", err)
+			case !tt.notText && se.col != tt.col:
+				t.Errorf("column: got %d, want %d", se.col, tt.col)
+			}
+		})
+	}
+}
+
+func TestItems(t *testing.T) {
+	layoutA := &config.Items{Separator: ",", Format: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2}
+	layoutB := &config.Items{Separator: ",", Fields: []string{"size", "product", "price"}, Sizes: []string{"Regular", "Large"}, Scale: 2}
+	tests := []struct {
+		name  string
+		items *config.Items
+		in    string
+		want  []item
+		err   string
+	}{
+		{"A: flavour inside the name", layoutA, "Regular Flavoured iced latte - Hazelnut - 2.75, Large Latte - 2.45",
+			[]item{{"Regular", "Flavoured iced latte - Hazelnut", 275}, {"Large", "Latte", 245}}, ""},
+		{"A: no size", layoutA, "Glass of milk - 0.7", []item{{"", "Glass of milk", 70}}, ""},
+		{"A: padded", layoutA, "  Large Latte - 2.45 ,Regular Latte - 2.1",
+			[]item{{"Large", "Latte", 245}, {"Regular", "Latte", 210}}, ""},
+		{"A: bad second item", layoutA, "Large Latte - 2.45, Regular Latte", nil, `item 2 " Regular Latte": expected " - "`},
+		{"A: no price", layoutA, "Large Latte", nil, `expected " - " after {product}`},
+		{"A: bad price", layoutA, "Large Latte - two", nil, `price "two" is not a number`},
+		{"A: too many decimals", layoutA, "Large Latte - 2.455", nil, "has more than 2 decimals"},
+		{"A: empty basket", layoutA, " ", nil, "no items"},
+		{"B: empty sizes", layoutB, ",Frappes - Coffee,2.75,Large,Latte,2.45",
+			[]item{{"", "Frappes - Coffee", 275}, {"Large", "Latte", 245}}, ""},
+		{"B: case kept", layoutB, ",Hot Chocolate,1.4,Large,Hot chocolate,2.9",
+			[]item{{"", "Hot Chocolate", 140}, {"Large", "Hot chocolate", 290}}, ""},
+		{"B: broken tuple", layoutB, "Large,Latte,2.45,Large", nil, "4 parts is not a whole number of 3-field items"},
+		{"B: unknown size", layoutB, "Huge,Latte,2.45", nil, `size "Huge" is not one of Regular, Large`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := newItemParser(tt.items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.parse(tt.in, nil)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("got error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecimal(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+		back string
+	}{
+		{"5.2", 520, true, "5.20"}, {"5.20", 520, true, "5.20"}, {"4.0", 400, true, "4.00"}, {"4", 400, true, "4.00"},
+		{"13.05", 1305, true, "13.05"}, {"-0.75", -75, true, "-0.75"}, {".5", 50, true, "0.50"}, {"0.0", 0, true, "0.00"},
+		{"", 0, false, ""}, {"abc", 0, false, ""}, {"1.234", 0, false, ""}, {"1,5", 0, false, ""}, {"1e3", 0, false, ""}, {".", 0, false, ""},
+	}
+	for _, tt := range tests {
+		got, err := parseDecimal(tt.in, 2)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseDecimal(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+			continue
+		}
+		if tt.ok {
+			if back := string(appendDecimal(nil, got, 2)); back != tt.back {
+				t.Errorf("appendDecimal(%d) = %q, want %q", got, back, tt.back)
+			}
+		}
+	}
+}
