@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/percolate/percolate/internal/pgtest"
+)
+
+// tempProject copies the project's pipelines.yaml, models and sample data
+// into a folder the test may break.
+func tempProject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range []string{"pipelines.yaml", "models", "migrations", "testdata/cafe"} {
+		if err := os.CopyFS(filepath.Join(dir, p), os.DirFS(filepath.Join(root, p))); err != nil {
+			if err := copyFile(filepath.Join(root, p), filepath.Join(dir, p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
+}
+
+func edit(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMisspeltKey(t *testing.T) {
+	dir := tempProject(t)
+	edit(t, filepath.Join(dir, "pipelines.yaml"), "        max_rejects: 5%\n        table: staging.legacy", "        max_reject: 5%\n        table: staging.legacy")
+	for _, cmd := range []string{"validate", "run"} {
+		r := percolate(t, dir, pgtest.URL(t), cmd)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, `pipelines.yaml:50: unknown key "max_reject" in source`) {
+			t.Errorf("%s: got exit %d, stderr %q; want exit 2 naming pipelines.yaml:50", cmd, r.code, r.stderr)
+		}
+	}
+}
+
+func TestModelSyntaxError(t *testing.T) {
+	dir := tempProject(t)
+	edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "GROUP BY branch,", "GROUP BY BY branch,")
+	r := percolate(t, dir, pgtest.URL(t), "validate")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `models/marts/hourly_sales.sql:10: syntax error at or near "branch"`) {
+		t.Errorf("got exit %d, stderr %q; want exit 2 naming models/marts/hourly_sales.sql:10", r.code, r.stderr)
+	}
+}
+
+// TestModelDatabaseError breaks a model in a way only the database sees,
+// after a good run: the run fails naming the model's file and line, the
+// newly loaded files stay loaded, and the published marts stay as they were.
+func TestModelDatabaseError(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	mustRun(t, dir, url, "run", "--source", "legacy_transactions="+filepath.Join(dir, "testdata/cafe/layout_b/*-22-*.csv"))
+	revenue := scalar[string](t, pool, `SELECT sum(revenue)::text FROM marts.branch_daily_sales`)
+
+	edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "sum(o.total) AS revenue", "sum(o.totl) AS revenue")
+	r := percolate(t, dir, url, "run")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, `models/marts/branch_daily_sales.sql:8: column o.totl does not exist`) {
+		t.Errorf("got exit %d, stderr %q; want exit 1 naming models/marts/branch_daily_sales.sql:8", r.code, r.stderr)
+	}
+	if got := scalar[string](t, pool, `SELECT sum(revenue)::text FROM marts.branch_daily_sales`); got != revenue {
+		t.Errorf("marts changed by a failed run: revenue %s, then %s", revenue, got)
+	}
+	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%-23-%'`); n != 2 {
+		t.Errorf("the files loaded before the failed build: %d in the manifest, want 2", n)
+	}
+	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.runs WHERE status = 'failed' AND error LIKE '%o.totl%'`); n != 1 {
+		t.Errorf("ledger: %d failed runs naming the error, want 1", n)
+	}
+}
+
+func TestBadRowNamed(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	file := filepath.Join(dir, "testdata/cafe/layout_a/leeds_01-03-2022_09-00-00.csv")
+	b, _ := os.ReadFile(file)
+	lines := strings.Split(string(b), "\n")
+	lines[9] = strings.TrimSuffix(lines[9], ",") + ",extra,field"
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644)
+
+	r := mustRun(t, dir, url, "run")
+	if !strings.Contains(r.stdout, "testdata/cafe/layout_a/leeds_01-03-2022_09-00-00.csv: 1 (first: line 10:") {
+		t.Errorf("the summary does not name the file and line of the bad row:\n%s", r.stdout)
+	}
+	r = mustRun(t, dir, url, "rejects", "--file", "testdata/cafe/layout_a/leeds_01-03-2022_09-00-00.csv")
+	if !strings.Contains(r.stdout, "leeds_01-03-2022_09-00-00.csv:10:") || !strings.Contains(r.stdout, "fields, the contract has 7") {
+		t.Errorf("rejects: got %q", r.stdout)
+	}
+	if n := scalar[int](t, pool, `SELECT count(*) FROM staging.transactions WHERE source_file LIKE '%leeds_01-03%'`); n != len(lines)-2 {
+		t.Errorf("the rest of the file: %d rows loaded, want %d", n, len(lines)-2)
+	}
+}
