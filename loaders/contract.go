@@ -3,7 +3,6 @@ package loaders
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash"
 	"slices"
@@ -58,6 +57,7 @@ const (
 	kTimestampTZ
 	kTimestamp
 	kDate
+	kUUID
 )
 
 func (k kind) arrow(scale int) arrow.DataType {
@@ -74,6 +74,8 @@ func (k kind) arrow(scale int) arrow.DataType {
 		return &arrow.TimestampType{Unit: arrow.Microsecond}
 	case kDate:
 		return arrow.FixedWidthTypes.Date32
+	case kUUID:
+		return &arrow.FixedSizeBinaryType{ByteWidth: 16}
 	}
 	return arrow.BinaryTypes.String
 }
@@ -100,13 +102,17 @@ func newTable(name string, cols []column) *table {
 	return &table{name: name, cols: cols, schema: arrow.NewSchema(fields, nil)}
 }
 
-// Lineage columns every staging row carries.
-var lineage = []column{{"load_id", kInt64, 0}, {"source_file", kText, 0}, {"source_line", kInt32, 0}}
+// Lineage columns every staging row carries; item rows leave out the file,
+// which their load_id names, since they outnumber the orders.
+var (
+	lineage     = []column{{"load_id", kInt64, 0}, {"source_file", kText, 0}, {"source_line", kInt32, 0}}
+	itemLineage = []column{{"load_id", kInt64, 0}, {"source_line", kInt32, 0}}
+)
 
 func newContract(src *config.Source, key []byte) (*contract, error) {
 	c := &contract{src: src, itemsAt: -1, mac: hmac.New(sha256.New, key)}
 	cols := slices.Clone(lineage)
-	cols = append(cols, column{src.Key.Column, kText, 0})
+	cols = append(cols, column{src.Key.Column, kUUID, 0})
 	c.keyFrom = make([]bool, len(src.Columns))
 	for i, col := range src.Columns {
 		c.keyFrom[i] = slices.Contains(src.Key.From, col.Name)
@@ -136,9 +142,9 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 				return nil, err
 			}
 			c.items = p
-			childCols := slices.Clone(lineage)
+			childCols := slices.Clone(itemLineage)
 			childCols = append(childCols,
-				column{src.Key.Column, kText, 0},
+				column{src.Key.Column, kUUID, 0},
 				column{"item_no", kInt32, 0},
 				column{"size", kText, 0},
 				column{"product", kText, 0},
@@ -168,11 +174,13 @@ func (e *rowError) Error() string {
 	return e.column + ": " + e.reason
 }
 
-// parse types a record's fields into c.vals and returns the row key. Nothing
-// is written anywhere until the whole row is known to be good.
-func (c *contract) parse(fields []string) (string, *rowError) {
+// parse types a record's fields into c.vals and returns the row key: the
+// first 128 bits of the HMAC, stored as a uuid. Nothing is written anywhere
+// until the whole row is known to be good.
+func (c *contract) parse(fields []string) ([16]byte, *rowError) {
+	var key [16]byte
 	if len(fields) != len(c.src.Columns) {
-		return "", &rowError{reason: fmt.Sprintf("%d fields, the contract has %d", len(fields), len(c.src.Columns))}
+		return key, &rowError{reason: fmt.Sprintf("%d fields, the contract has %d", len(fields), len(c.src.Columns))}
 	}
 	c.mac.Reset()
 	for i, col := range c.src.Columns {
@@ -192,31 +200,31 @@ func (c *contract) parse(fields []string) (string, *rowError) {
 		switch col.Type {
 		case config.Text:
 			if len(col.Values) > 0 && !slices.Contains(col.Values, f) {
-				return "", bad("%q is not one of %s", f, strings.Join(col.Values, ", "))
+				return key, bad("%q is not one of %s", f, strings.Join(col.Values, ", "))
 			}
 			if f == "" {
-				return "", bad("is empty")
+				return key, bad("is empty")
 			}
 		case config.Integer:
 			n, err := strconv.ParseInt(f, 10, 64)
 			if err != nil {
-				return "", bad("%q is not a whole number", f)
+				return key, bad("%q is not a whole number", f)
 			}
 			v.num = n
 		case config.Numeric:
 			n, err := parseDecimal(f, col.Scale)
 			if err != nil {
-				return "", bad("%q %v", f, err)
+				return key, bad("%q %v", f, err)
 			}
 			v.num = n
 		case config.Timestamp:
 			if err := c.parseTime(col, f, v); err != nil {
-				return "", bad("%q does not match %s", f, strings.Join(col.Layouts, " or "))
+				return key, bad("%q does not match %s", f, strings.Join(col.Layouts, " or "))
 			}
 		case config.List:
 			items, err := c.items.parse(f, v.items)
 			if err != nil {
-				return "", bad("%v", err)
+				return key, bad("%v", err)
 			}
 			v.items = items
 		}
@@ -226,7 +234,8 @@ func (c *contract) parse(fields []string) (string, *rowError) {
 		}
 	}
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(c.mac.Sum(sum[:0])[:16]), nil
+	copy(key[:], c.mac.Sum(sum[:0]))
+	return key, nil
 }
 
 func (c *contract) parseTime(col *config.Column, f string, v *value) error {

@@ -53,6 +53,10 @@ func encodeRecord(b []byte, t *table, rec arrow.Record) []byte {
 				s := a.Value(r)
 				b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 				b = append(b, s...)
+			case *array.FixedSizeBinary:
+				v := a.Value(r)
+				b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+				b = append(b, v...)
 			case *array.Int64:
 				b = binary.BigEndian.AppendUint32(b, 8)
 				b = binary.BigEndian.AppendUint64(b, uint64(a.Value(r)))

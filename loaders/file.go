@@ -9,10 +9,15 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
-	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/arrow/memory/mallocator"
 
 	"github.com/percolate/percolate/internal/config"
 )
+
+// allocator holds Arrow buffers outside Go's heap: batches are released
+// explicitly as soon as they are encoded, so the garbage collector never
+// has to chase them.
+var allocator = mallocator.NewMallocator()
 
 // batchRows is how many rows an Arrow record holds: big enough that the
 // per-record cost vanishes, small enough that memory stays flat.
@@ -55,7 +60,7 @@ type fileLoad struct {
 }
 
 func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
-	mem := memory.DefaultAllocator
+	mem := allocator
 	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name,
 		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo}
 	if c.child != nil {
@@ -180,7 +185,7 @@ func (f *fileLoad) row(fields []string, line int) {
 	p.Field(0).(*array.Int64Builder).Append(f.loadID)
 	p.Field(1).(*array.StringBuilder).Append(f.name)
 	p.Field(2).(*array.Int32Builder).Append(int32(line))
-	p.Field(3).(*array.StringBuilder).Append(key)
+	p.Field(3).(*array.FixedSizeBinaryBuilder).Append(key[:])
 	pos := 4
 	for i, col := range c.src.Columns {
 		v := &c.vals[i]
@@ -215,22 +220,21 @@ func (f *fileLoad) row(fields []string, line int) {
 	}
 }
 
-func (f *fileLoad) appendItems(key string, line int, items []item) {
+func (f *fileLoad) appendItems(key [16]byte, line int, items []item) {
 	ch := f.child
 	for n, it := range items {
 		f.items++
 		ch.Field(0).(*array.Int64Builder).Append(f.loadID)
-		ch.Field(1).(*array.StringBuilder).Append(f.name)
-		ch.Field(2).(*array.Int32Builder).Append(int32(line))
-		ch.Field(3).(*array.StringBuilder).Append(key)
-		ch.Field(4).(*array.Int32Builder).Append(int32(n + 1))
+		ch.Field(1).(*array.Int32Builder).Append(int32(line))
+		ch.Field(2).(*array.FixedSizeBinaryBuilder).Append(key[:])
+		ch.Field(3).(*array.Int32Builder).Append(int32(n + 1))
 		if it.size == "" {
-			ch.Field(5).AppendNull()
+			ch.Field(4).AppendNull()
 		} else {
-			ch.Field(5).(*array.StringBuilder).Append(it.size)
+			ch.Field(4).(*array.StringBuilder).Append(it.size)
 		}
-		ch.Field(6).(*array.StringBuilder).Append(it.product)
-		ch.Field(7).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
+		ch.Field(5).(*array.StringBuilder).Append(it.product)
+		ch.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
 	}
 }
 

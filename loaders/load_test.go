@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 var testKey = []byte("test key")
 
 // cafe returns the project's cafe pipeline.
-func cafe(t *testing.T) *config.Pipeline {
+func cafe(t testing.TB) *config.Pipeline {
 	t.Helper()
 	f, err := config.Load("../pipelines.yaml")
 	if err != nil {
@@ -34,7 +34,7 @@ func cafe(t *testing.T) *config.Pipeline {
 	return p
 }
 
-func warehouse(t *testing.T) *pgxpool.Pool {
+func warehouse(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
 	if _, err := migrations.Up(context.Background(), pool, migrations.FS); err != nil {
@@ -193,7 +193,7 @@ func TestRejects(t *testing.T) {
 		}
 		rows, _ := pool.Query(context.Background(), `SELECT line, coalesce(column_name, ''), reason, raw FROM percolate.rejects ORDER BY line`)
 		type rej struct {
-			Line              int
+			Line             int
 			Column, Why, Raw string
 		}
 		got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rej])

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,7 @@ const (
 // app holds what every command shares: the global flags and the streams.
 type app struct {
 	dir, configPath, dbURL string
+	cpuProfile             string
 	stdin                  io.Reader
 	stdout, stderr         io.Writer
 	log                    *slog.Logger
@@ -106,8 +108,21 @@ or model; 3 another run holds the database (see run --wait).`,
   percolate db psql                     # open the embedded database`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			a.started = true
+			if a.cpuProfile == "" {
+				return nil
+			}
+			f, err := os.Create(a.cpuProfile)
+			if err != nil {
+				return err
+			}
+			return pprof.StartCPUProfile(f)
+		},
+		PersistentPostRun: func(cmd *cobra.Command, args []string) {
+			if a.cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -117,7 +132,8 @@ or model; 3 another run holds the database (see run --wait).`,
 	pf.StringVarP(&a.dir, "project", "C", ".", "project folder (holds pipelines.yaml, models/, .percolate/)")
 	pf.StringVarP(&a.configPath, "config", "f", "pipelines.yaml", "pipelines file, relative to the project folder")
 	pf.StringVar(&a.dbURL, "database-url", "", "PostgreSQL URL (default $"+pg.EnvURL+", else the embedded database)")
-	root.AddCommand(a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.generateCmd())
+	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
+	root.AddCommand(a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.generateCmd(), a.benchCmd())
 	return root
 }
 

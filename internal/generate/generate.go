@@ -125,7 +125,7 @@ func writeFile(opt Options, branch string, bi int, day time.Time, rng *rand.Rand
 	// Branches differ in price (up to 20p) and opening hours.
 	surcharge := int64(bi%5) * 5
 	open, close := 8+bi%2, 17+bi%3
-	n := opt.Orders/2 + rng.IntN(opt.Orders+1)
+	n := opt.Orders*3/4 + rng.IntN(opt.Orders/2+1)
 	minutes := (close - open) * 60
 	line := make([]byte, 0, 512)
 	for i := 0; i < n; i++ {

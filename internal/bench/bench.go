@@ -1,0 +1,190 @@
+// Package bench times Percolate's load against psql's \copy of the same
+// files, side by side on the same server, and reports the ratio.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/percolate/percolate/internal/generate"
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/project"
+)
+
+// Shape is a set of files to load.
+type Shape struct {
+	Name     string
+	Branches int
+	Days     int
+	Orders   int // mean orders per file
+}
+
+// Shapes are the two the issue asks for: one big file, and a year of daily
+// files from ten branches.
+var Shapes = map[string]Shape{
+	"one-file": {Name: "one-file", Branches: 1, Days: 1, Orders: 1_000_000},
+	"daily":    {Name: "daily", Branches: 10, Days: 365, Orders: 300},
+}
+
+// Result is one timed load.
+type Result struct {
+	What     string
+	Rows     int64
+	Duration time.Duration
+}
+
+// RowsPerSec is the load's speed in orders per second.
+func (r Result) RowsPerSec() float64 { return float64(r.Rows) / r.Duration.Seconds() }
+
+// Options say what to run.
+type Options struct {
+	Shape   Shape
+	DataDir string // where generated files are kept between runs
+	URL     string // a server to create the benchmark databases on
+	Project *project.Project
+	Jobs    int
+	Out     io.Writer
+}
+
+// Run generates the shape's files (once), then loads them with psql's \copy
+// and with Percolate into fresh databases, and prints both and the ratio.
+func Run(ctx context.Context, opt Options) ([]Result, error) {
+	dir := filepath.Join(opt.DataDir, opt.Shape.Name)
+	files, err := ensureData(dir, opt.Shape)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opt.Out, "%s: %d files in %s\n", opt.Shape.Name, len(files), dir)
+
+	psqlURL, err := freshDB(ctx, opt.URL, "bench_psql")
+	if err != nil {
+		return nil, err
+	}
+	copyRes, err := psqlCopy(ctx, psqlURL, files)
+	if err != nil {
+		return nil, err
+	}
+	report(opt.Out, copyRes)
+
+	percURL, err := freshDB(ctx, opt.URL, "bench_percolate")
+	if err != nil {
+		return nil, err
+	}
+	percRes, err := percolateLoad(ctx, opt, percURL, filepath.Join(dir, "*.csv"))
+	if err != nil {
+		return nil, err
+	}
+	report(opt.Out, percRes)
+	if percRes.Rows != copyRes.Rows {
+		return nil, fmt.Errorf("percolate loaded %d orders, psql %d: the loads differ", percRes.Rows, copyRes.Rows)
+	}
+	fmt.Fprintf(opt.Out, "  ratio: percolate / psql \\copy = %.2f×\n", percRes.RowsPerSec()/copyRes.RowsPerSec())
+	return []Result{copyRes, percRes}, nil
+}
+
+func report(w io.Writer, r Result) {
+	fmt.Fprintf(w, "  %-34s %9d orders in %8.2fs = %9.0f orders/s\n", r.What, r.Rows, r.Duration.Seconds(), r.RowsPerSec())
+}
+
+func ensureData(dir string, s Shape) ([]string, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if len(files) == s.Branches*s.Days {
+		return files, nil
+	}
+	os.RemoveAll(dir)
+	from := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: dir, Layout: generate.LayoutA, Branches: generate.Branches(s.Branches),
+		From: from, To: from.AddDate(0, 0, s.Days-1), Orders: s.Orders, Seed: 42}); err != nil {
+		return nil, err
+	}
+	return filepath.Glob(filepath.Join(dir, "*.csv"))
+}
+
+// freshDB drops and creates database name on the server of base.
+func freshDB(ctx context.Context, base, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	id := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+id); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// rawTable has the raw CSV's columns, typed as psql's COPY can type them.
+const rawTable = `CREATE TABLE raw_transactions (
+	ordered_at timestamp, branch text, customer_name text, basket text,
+	total numeric(10,2), payment_method text, card_number text)`
+
+// psqlCopy runs one psql session with a \copy per file: the fastest way
+// psql has, with no process start per file.
+func psqlCopy(ctx context.Context, dbURL string, files []string) (Result, error) {
+	res := Result{What: `psql \copy (raw CSV, text COPY)`}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, rawTable); err != nil {
+		return res, err
+	}
+	var script strings.Builder
+	script.WriteString("SET datestyle = 'ISO, DMY';\n")
+	for _, f := range files {
+		fmt.Fprintf(&script, "\\copy raw_transactions FROM '%s' WITH (FORMAT csv)\n", f)
+	}
+	bin, err := exec.LookPath("psql")
+	if err != nil {
+		dir, derr := pg.FindBinaries()
+		if derr != nil {
+			return res, derr
+		}
+		bin = filepath.Join(dir, "psql")
+	}
+	cmd := exec.CommandContext(ctx, bin, "-q", "-v", "ON_ERROR_STOP=1", dbURL)
+	cmd.Stdin = strings.NewReader(script.String())
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return res, fmt.Errorf("psql: %w: %s", err, out)
+	}
+	res.Duration = time.Since(start)
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM raw_transactions").Scan(&res.Rows)
+	return res, err
+}
+
+func percolateLoad(ctx context.Context, opt Options, dbURL, glob string) (Result, error) {
+	res := Result{What: "percolate load (typed, scrubbed, hashed, exploded)"}
+	pool, err := pg.Connect(ctx, dbURL)
+	if err != nil {
+		return res, err
+	}
+	defer pool.Close()
+	sum, err := opt.Project.Run(ctx, pool, project.RunOptions{LoadOnly: true, Jobs: opt.Jobs,
+		Sources: map[string]string{"transactions": glob, "legacy_transactions": filepath.Join(os.TempDir(), "percolate-bench-none", "*.csv")}})
+	if err != nil {
+		return res, err
+	}
+	res.Duration = sum.Duration
+	res.Rows, _, _ = sum.Rows()
+	return res, nil
+}

@@ -1,0 +1,45 @@
+package loaders
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/percolate/percolate/internal/generate"
+)
+
+// BenchmarkLoadDailyFile loads cafe files of ~300 orders, one transaction
+// each: the shape of a backfill. Reported: orders/s.
+func BenchmarkLoadDailyFile(b *testing.B) {
+	benchmarkLoad(b, 300)
+}
+
+// BenchmarkLoadBigFile loads files of ~100,000 orders.
+func BenchmarkLoadBigFile(b *testing.B) {
+	benchmarkLoad(b, 100_000)
+}
+
+func benchmarkLoad(b *testing.B, orders int) {
+	pool := warehouse(b)
+	src := cafe(b).Sources["transactions"]
+	dir := b.TempDir()
+	day := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: dir, Layout: generate.LayoutA, Branches: generate.Branches(1),
+		From: day, To: day.AddDate(0, 0, b.N-1), Orders: orders, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	ld := New(pool, testKey)
+	b.ResetTimer()
+	res, err := ld.Load(context.Background(), 0, src, paths)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	var n int64
+	for _, r := range res {
+		n += r.Loaded
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "orders/s")
+}
