@@ -233,9 +233,36 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 			c.mac.Write(c.keyBuf)
 		}
 	}
+	if rerr := c.checkSums(); rerr != nil {
+		return key, rerr
+	}
 	var sum [sha256.Size]byte
 	copy(key[:], c.mac.Sum(sum[:0]))
 	return key, nil
+}
+
+// checkSums holds numeric columns declared `sum_of` an items column to
+// the sum of its prices.
+func (c *contract) checkSums() *rowError {
+	for i, col := range c.src.Columns {
+		if col.SumOf == "" {
+			continue
+		}
+		for j, other := range c.src.Columns {
+			if other.Name != col.SumOf {
+				continue
+			}
+			var sum int64
+			for _, it := range c.vals[j].items {
+				sum += it.price
+			}
+			if sum != c.vals[i].num {
+				return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("%s is not the sum of the %s prices (%s)",
+					appendDecimal(nil, c.vals[i].num, col.Scale), other.Name, appendDecimal(nil, sum, col.Scale))}
+			}
+		}
+	}
+	return nil
 }
 
 func (c *contract) parseTime(col *config.Column, f string, v *value) error {

@@ -11,7 +11,7 @@ import (
 
 // ErrNotText is returned for a file that holds NUL bytes or is not UTF-8
 // text: a binary file delivered by mistake.
-var ErrNotText = errors.New("not a text file")
+var ErrNotText = errors.New("binary data")
 
 // csvReader splits a CSV stream into records, leniently in the ways real
 // cafe files need: a UTF-8 byte-order mark, LF or CRLF, spaces around
@@ -99,7 +99,7 @@ func (c *csvReader) readLine() ([]byte, error) {
 		l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
 	}
 	if bytes.IndexByte(l, 0) >= 0 {
-		return nil, fmt.Errorf("line %d: %w (it holds NUL bytes)", c.line, ErrNotText)
+		return nil, fmt.Errorf("%w: line %d holds NUL bytes", ErrNotText, c.line)
 	}
 	l = bytes.TrimSuffix(l, []byte("\n"))
 	l = bytes.TrimSuffix(l, []byte("\r"))

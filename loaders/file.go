@@ -100,7 +100,11 @@ func (f *fileLoad) next() (arrow.Record, error) {
 		}
 		var se *syntaxError
 		if errors.As(err, &se) {
-			f.reject(Reject{Line: line, Col: se.col, Reason: "not CSV: " + se.msg, Raw: "(withheld: the row could not be split into fields)"})
+			r := Reject{Line: line, Col: se.col, Reason: "not CSV: " + se.msg, Raw: "(withheld: the row could not be split into fields)"}
+			if se.col >= 1 && se.col <= len(f.c.src.Columns) {
+				r.Column = f.c.src.Columns[se.col-1].Name
+			}
+			f.reject(r)
 			continue
 		}
 		if err != nil {

@@ -200,7 +200,7 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	defer fl.release()
 	if err := copyFile(ctx, tx.Conn().PgConn(), fl); err != nil {
 		if errors.Is(err, ErrNotText) {
-			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV text file (" + err.Error() + ")"})
+			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()})
 		}
 		return res, fmt.Errorf("load %s: %w", res.Path, err)
 	}

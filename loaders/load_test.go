@@ -253,7 +253,7 @@ func TestNotCSV(t *testing.T) {
 	tests := []struct {
 		name, content, want string
 	}{
-		{"binary", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV text file"},
+		{"binary", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV file: binary data"},
 		{"empty", "", "no data rows"},
 		{"blank", "\n  \n", "no data rows"},
 		{"other layout", "2021-02-23 09:00:48,Isle of Wight,Morgan Berka,\"Large,Hot chocolate,2.9\",CASH,2.90,None,extra\n", "not a transactions file: no row has the 7 fields"},

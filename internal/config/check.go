@@ -100,6 +100,22 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 		}
 		seen[c.Name] = true
 	}
+	for i, c := range s.Columns {
+		if c.SumOf == "" {
+			continue
+		}
+		cn := item(cols, i)
+		if c.Type != Numeric {
+			return errf(cn, "source %s: column %s: sum_of checks a numeric column", s.Name, c.Name)
+		}
+		ok := false
+		for _, o := range s.Columns {
+			ok = ok || (o.Name == c.SumOf && o.Type == List && o.Items.Scale == c.Scale)
+		}
+		if !ok {
+			return errf(cn, "source %s: column %s: sum_of names %q, which is not an items column of the same scale", s.Name, c.Name, c.SumOf)
+		}
+	}
 	kn := at("key")
 	if s.Key.Column == "" || len(s.Key.From) == 0 {
 		return errf(kn, "source %s: key: column (the id to make) and from (the columns it is made of) are required", s.Name)

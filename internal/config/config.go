@@ -77,6 +77,7 @@ type Column struct {
 	Date     string   `yaml:"date"`
 	Scale    int      `yaml:"scale"`
 	Values   []string `yaml:"values"`
+	SumOf    string   `yaml:"sum_of"`
 	Items    *Items   `yaml:"items"`
 
 	Line int `yaml:"-"`
@@ -146,7 +147,7 @@ type MaxRejects struct {
 // UnmarshalYAML takes an integer, a fraction below 1, or a percentage.
 func (m *MaxRejects) UnmarshalYAML(n *yaml.Node) error {
 	v := strings.TrimSpace(n.Value)
-	m.Set = true
+	*m = MaxRejects{Set: true}
 	if p, ok := strings.CutSuffix(v, "%"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || f < 0 || f > 100 {
