@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,11 +49,15 @@ func edit(t *testing.T, path, old, new string) {
 
 func TestMisspeltKey(t *testing.T) {
 	dir := tempProject(t)
-	edit(t, filepath.Join(dir, "pipelines.yaml"), "        max_rejects: 5%\n        table: staging.legacy", "        max_reject: 5%\n        table: staging.legacy")
+	path := filepath.Join(dir, "pipelines.yaml")
+	edit(t, path, "        max_rejects: 5%\n        table: staging.legacy", "        max_reject: 5%\n        table: staging.legacy")
+	b, _ := os.ReadFile(path)
+	line := strings.Count(string(b[:strings.Index(string(b), "max_reject:")]), "\n") + 1
+	want := fmt.Sprintf(`pipelines.yaml:%d: unknown key "max_reject" in source`, line)
 	for _, cmd := range []string{"validate", "run"} {
 		r := percolate(t, dir, pgtest.URL(t), cmd)
-		if r.code != ExitUsage || !strings.Contains(r.stderr, `pipelines.yaml:50: unknown key "max_reject" in source`) {
-			t.Errorf("%s: got exit %d, stderr %q; want exit 2 naming pipelines.yaml:50", cmd, r.code, r.stderr)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: got exit %d, stderr %q; want exit 2 and %q", cmd, r.code, r.stderr, want)
 		}
 	}
 }
