@@ -3,9 +3,11 @@ package loaders
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -132,12 +134,18 @@ func appendNumeric(b []byte, v int64, scale int) []byte {
 // copyReader is the io.Reader a COPY reads from: it pulls Arrow records
 // from next on demand, so parsing runs as fast as the server takes rows
 // and only one batch is in memory.
+//
+// pgconn may return from a COPY (on a cancelled context or a server error)
+// while its goroutine is still inside Read, so close waits for any Read in
+// progress and makes later ones fail: the batch builders can then be freed.
 type copyReader struct {
-	t    *table
-	next func() (arrow.Record, error)
-	buf  []byte
-	off  int
-	done bool
+	mu     sync.Mutex
+	closed bool
+	t      *table
+	next   func() (arrow.Record, error)
+	buf    []byte
+	off    int
+	done   bool
 }
 
 func newCopyReader(t *table, next func() (arrow.Record, error)) *copyReader {
@@ -145,6 +153,11 @@ func newCopyReader(t *table, next func() (arrow.Record, error)) *copyReader {
 }
 
 func (r *copyReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, errReaderClosed
+	}
 	for r.off == len(r.buf) {
 		if r.done {
 			return 0, io.EOF
@@ -165,6 +178,14 @@ func (r *copyReader) Read(p []byte) (int, error) {
 	n := copy(p, r.buf[r.off:])
 	r.off += n
 	return n, nil
+}
+
+var errReaderClosed = errors.New("copy reader closed")
+
+func (r *copyReader) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 }
 
 // spool keeps COPY data for a second table while the first streams: in

@@ -246,11 +246,14 @@ func (l *Loader) refuse(res Result, e *RefusedError) (Result, error) {
 // straight from the parser, then the spooled one.
 func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	t := fl.streamed()
-	if _, err := conn.CopyFrom(ctx, newCopyReader(t, fl.next), copySQL(t)); err != nil {
+	cr := newCopyReader(t, fl.next)
+	_, err := conn.CopyFrom(ctx, cr, copySQL(t))
+	cr.close()
+	if err != nil {
 		if fl.err != nil {
 			return fl.err
 		}
-		return fmt.Errorf("copy into %s: %s", t.name, pg.Describe(err))
+		return fmt.Errorf("copy into %s: %w", t.name, err)
 	}
 	if fl.err != nil {
 		return fl.err
@@ -264,7 +267,7 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	}
 	data := io.MultiReader(strings.NewReader(string(copyHeader)), r, strings.NewReader("\xff\xff"))
 	if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
-		return fmt.Errorf("copy into %s: %s", fl.c.parent.name, pg.Describe(err))
+		return fmt.Errorf("copy into %s: %w", fl.c.parent.name, err)
 	}
 	return fl.err
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -112,4 +113,27 @@ func Pool(t testing.TB) (*pgxpool.Pool, string) {
 // Quote is pgx.Identifier for one name, for tests that build SQL.
 func Quote(name string) string {
 	return pgx.Identifier(strings.Split(name, ".")).Sanitize()
+}
+
+// WaitForCopy returns once a COPY on the database has sent rows, by asking
+// the server (pg_stat_progress_copy), not by waiting a while. done closing
+// first means the work ended before any COPY was seen.
+func WaitForCopy(t testing.TB, pool *pgxpool.Pool, done <-chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			t.Fatal("pgtest: the work finished before any COPY was seen")
+		default:
+		}
+		var n int64
+		if err := pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatal("pgtest: no COPY started within two minutes")
 }
