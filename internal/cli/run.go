@@ -119,13 +119,14 @@ func (a *app) progress(opt *project.RunOptions) func() {
 		}
 		return func() {}
 	}
-	var rows int64
+	var rows, rejected int64
 	start := time.Now()
 	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("loading"),
 		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
 	opt.OnFile = func(r loaders.Result) {
 		rows += r.Loaded
-		bar.Describe(fmt.Sprintf("files: %s %s · %d rows · %.0f rows/s", r.Source, r.Status, rows, float64(rows)/time.Since(start).Seconds()))
+		rejected += r.Rejected
+		bar.Describe(fmt.Sprintf("files · %d rows · %.0f rows/s · %d rejects · last: %s %s", rows, float64(rows)/time.Since(start).Seconds(), rejected, r.Path, r.Status))
 		bar.Add(1)
 	}
 	return func() { bar.Finish() }
