@@ -330,3 +330,31 @@ func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
+
+// Pending returns the paths whose content is not loaded for src yet: what
+// a load would take.
+func Pending(ctx context.Context, pool *pgxpool.Pool, src *config.Source, paths []string) ([]string, error) {
+	rows, err := pool.Query(ctx, `SELECT content_hash FROM percolate.files WHERE source = $1 AND status = 'loaded'`, src.Name)
+	if err != nil {
+		return nil, err
+	}
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, h := range known {
+		have[h] = true
+	}
+	var out []string
+	for _, p := range paths {
+		sum, _, err := hashFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if !have[sum] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -7,6 +7,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
+
+	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/dag"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -41,6 +44,7 @@ func (a *app) modelsCmd() *cobra.Command {
 		Short: "Inspect the SQL models",
 	}
 	var pipeline string
+	var sel, exclude []string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the models in build order, with what they read",
@@ -58,16 +62,125 @@ func (a *app) modelsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var modified func(*dag.Model) bool
+			if usesState(sel, exclude) {
+				pool, err := p.Connect(cmd.Context(), a.dbURL)
+				if err != nil {
+					return err
+				}
+				defer pool.Close()
+				state, err := build.State(cmd.Context(), pool, g)
+				if err != nil {
+					return err
+				}
+				modified = build.Modified(state)
+			}
+			models, err := g.Select(sel, exclude, modified)
+			if err != nil {
+				return usagef("%v", err)
+			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "MODEL\tMATERIALIZED\tVERSION\tREADS\tPATH")
-			for _, m := range g.Models {
+			for _, m := range models {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Config.Materialized, m.Version, strings.Join(m.Refs, ", "), m.Path)
 			}
 			return tw.Flush()
 		},
 	}
 	list.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
-	cmd.AddCommand(list)
+	registerSelect(list, &sel, &exclude)
+	cmd.AddCommand(list, a.graphCmd(), a.compileCmd())
+	return cmd
+}
+
+func usesState(sel ...[]string) bool {
+	for _, s := range sel {
+		for _, t := range s {
+			if strings.Contains(t, "state:") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (a *app) graphCmd() *cobra.Command {
+	var pipeline, format string
+	cmd := &cobra.Command{
+		Use:   "graph",
+		Short: "Print the dependency graph of the models",
+		Example: `  percolate models graph --format dot | dot -Tsvg > models.svg
+  percolate models graph --format mermaid`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			pl, err := p.Config.Pipeline(pipeline)
+			if err != nil {
+				return err
+			}
+			g, err := p.Graph(pl)
+			if err != nil {
+				return err
+			}
+			if err := g.WriteGraph(a.stdout, format); err != nil {
+				return usagef("%v", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
+	cmd.Flags().StringVar(&format, "format", "dot", "dot, mermaid or json")
+	return cmd
+}
+
+func (a *app) compileCmd() *cobra.Command {
+	var pipeline string
+	cmd := &cobra.Command{
+		Use:   "compile NAME",
+		Short: "Print the exact SQL a run executes for a model",
+		Long: `Compile prints the statements a full run executes to build the model: it is
+built beside the live relation as NAME__next, reading its parents' new
+relations, and renamed into place by the swap.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			pl, err := p.Config.Pipeline(pipeline)
+			if err != nil {
+				return err
+			}
+			g, err := p.Graph(pl)
+			if err != nil {
+				return err
+			}
+			models, err := g.Select(args, nil, nil)
+			if err != nil || len(models) != 1 {
+				return usagef("no model %q (see: percolate models list)", args[0])
+			}
+			m := models[0]
+			all := map[string]bool{}
+			for _, o := range g.Models {
+				all[o.Name] = true
+			}
+			sql, err := build.Compile(m, all)
+			if err != nil {
+				return err
+			}
+			next := m.Name + "__next"
+			if m.Config.Materialized == dag.View {
+				fmt.Fprintf(a.stdout, "CREATE VIEW %s AS\n%s;\n", next, sql)
+			} else {
+				fmt.Fprintf(a.stdout, "CREATE TABLE %s AS\n%s\nWITH NO DATA;\n\nINSERT INTO %s\n%s;\n", next, sql, next, sql)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
 	return cmd
 }
 

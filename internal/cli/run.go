@@ -15,19 +15,38 @@ import (
 )
 
 type runFlags struct {
-	sources []string
-	jobs    int
-	wait    bool
+	sources     []string
+	jobs        int
+	wait        bool
+	selectors   []string
+	exclude     []string
+	fullRefresh bool
+	output      string
 }
 
-func (f *runFlags) register(cmd *cobra.Command) {
+func (f *runFlags) register(cmd *cobra.Command, models bool) {
 	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "replace a source's path glob for this run: NAME=GLOB (repeatable)")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 0, "files loaded at once, each in its own transaction (default: the number of cores)")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for a run already in progress instead of exiting 3")
+	if models {
+		registerSelect(cmd, &f.selectors, &f.exclude)
+		cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "rebuild the selected models whatever their state")
+	}
+}
+
+// selectHelp documents the selector syntax shared by run, plan, test and models list.
+const selectHelp = `models to consider: NAME, NAME+ (and downstream), +NAME (and upstream),
+tag:X, path:models/marts, state:modified; several separated by commas or
+repeated flags (a union)`
+
+func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
+	cmd.Flags().StringArrayVarP(sel, "select", "s", nil, selectHelp)
+	cmd.Flags().StringArrayVar(exclude, "exclude", nil, "models to leave out, same syntax as --select")
 }
 
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
-	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, LoadOnly: loadOnly, Sources: map[string]string{}}
+	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, LoadOnly: loadOnly, Sources: map[string]string{},
+		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh}
 	if len(args) > 0 {
 		opt.Pipeline = args[0]
 	}
@@ -51,12 +70,20 @@ is not loaded yet (a file is known by its content, so a file delivered twice is
 skipped, and a changed file replaces its earlier rows), then builds the models
 in dependency order and publishes them in one transaction.
 
+A model is rebuilt only when its version (its normalised SQL, its config and
+its parents' versions) changed, or its inputs got new data; otherwise it says
+skip (unchanged). New tables are built beside the live ones, their checks run,
+and only then are they swapped in: a failing error-severity check publishes
+nothing and the run exits 1 with sample rows.
+
 PIPELINE may be left out when pipelines.yaml declares only one.
 Rows that break a source's contract go to the rejects table (see 'percolate
 rejects'); a file with more than its max_rejects is refused whole and the run
 exits 1 after loading the other files and building the models.`,
 		Example: `  percolate run
-  percolate run cafe --source legacy_transactions='archive/2021-*.csv' --jobs 4`,
+  percolate run cafe --source legacy_transactions='archive/2021-*.csv' --jobs 4
+  percolate run --select marts.branch_daily_sales+ --select tag:core --exclude marts.hourly_sales
+  percolate run --select state:modified+      # what you edited, and everything downstream`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, err := f.options(args, false)
@@ -66,7 +93,7 @@ exits 1 after loading the other files and building the models.`,
 			return a.run(cmd, opt)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, true)
 	return cmd
 }
 
@@ -86,7 +113,7 @@ transaction per file, recorded in the file manifest. Build later with 'run'.`,
 			return a.run(cmd, opt)
 		},
 	}
-	f.register(cmd)
+	f.register(cmd, false)
 	return cmd
 }
 
@@ -146,14 +173,28 @@ func (a *app) printSummary(s *project.Summary) {
 			fmt.Fprintf(w, "  rejects: %s: %d (first: %s); see: percolate rejects --file %s\n", f.Path, f.Rejected, f.Rejects[0], f.Path)
 		}
 	}
-	if len(s.Built) > 0 {
-		fmt.Fprintf(w, "  models:  %d built\n", len(s.Built))
-		for _, b := range s.Built {
-			rows := "view"
-			if b.Rows >= 0 {
-				rows = fmt.Sprintf("%d rows", b.Rows)
+	if s.Build != nil {
+		fmt.Fprintf(w, "  models:  %d built, %d skipped\n", len(s.Build.Built), len(s.Build.Plan.Steps)-len(s.Build.Built))
+		for _, st := range s.Build.Plan.Steps {
+			line := "skip (" + st.Reason + ")"
+			for _, b := range s.Build.Built {
+				if b.Model == st.Model {
+					rows := "view"
+					if b.Rows >= 0 {
+						rows = fmt.Sprintf("%d rows", b.Rows)
+					}
+					line = fmt.Sprintf("%-6s %-12s %-8s %s", b.Model.Config.Materialized, rows, b.Duration.Round(time.Millisecond), st.Reason)
+				}
 			}
-			fmt.Fprintf(w, "    %-28s %-6s %-12s %s\n", b.Model.Name, b.Model.Config.Materialized, rows, b.Duration.Round(time.Millisecond))
+			fmt.Fprintf(w, "    %-28s %s\n", st.Name, line)
+		}
+		for _, c := range s.Build.Checks {
+			if c.Failures > 0 {
+				fmt.Fprintf(w, "  check:   %s %s [%s]: %d failing rows (%s:%d)\n", c.Model, c.Check, c.Severity, c.Failures, c.Path, c.Line)
+				for _, row := range c.Sample {
+					fmt.Fprintf(w, "             %s\n", row)
+				}
+			}
 		}
 	}
 	fmt.Fprintf(w, "  time:    %s\n", s.Duration.Round(time.Millisecond))

@@ -135,3 +135,85 @@ func TestVersions(t *testing.T) {
 		})
 	}
 }
+
+func TestSelect(t *testing.T) {
+	g, err := load(t, map[string]string{
+		"core/a.sql":  "-- tags: core\nSELECT * FROM staging.orders",
+		"core/b.sql":  "-- tags: core\nSELECT * FROM core.a",
+		"marts/c.sql": "SELECT * FROM core.b",
+		"marts/d.sql": "SELECT * FROM core.a",
+		"marts/e.sql": "SELECT 1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	modified := func(m *Model) bool { return m.Name == "core.b" }
+	tests := []struct {
+		sel, exclude []string
+		want         string
+	}{
+		{nil, nil, "core.a core.b marts.c marts.d marts.e"},
+		{[]string{"b"}, nil, "core.b"},
+		{[]string{"core.b+"}, nil, "core.b marts.c"},
+		{[]string{"+marts.c"}, nil, "core.a core.b marts.c"},
+		{[]string{"a+"}, []string{"marts.d"}, "core.a core.b marts.c"},
+		{[]string{"tag:core"}, nil, "core.a core.b"},
+		{[]string{"path:models/marts"}, nil, "marts.c marts.d marts.e"},
+		{[]string{"state:modified+"}, nil, "core.b marts.c"},
+		{[]string{"marts.e, core.a"}, nil, "core.a marts.e"},
+		{[]string{"marts.e", "core.a"}, nil, "core.a marts.e"},
+		{nil, []string{"tag:core"}, "marts.c marts.d marts.e"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.sel, "|")+"-"+strings.Join(tt.exclude, "|"), func(t *testing.T) {
+			got, err := g.Select(tt.sel, tt.exclude, modified)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if names(got) != tt.want {
+				t.Errorf("got %q, want %q", names(got), tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"nope", "state:new", "tag"} {
+		if _, err := g.Select([]string{bad}, nil, modified); !errors.Is(err, ErrSelector) {
+			t.Errorf("select %q: got %v, want a selector error", bad, err)
+		}
+	}
+}
+
+func TestRewrite(t *testing.T) {
+	sql := "-- reads orders\nSELECT *\nFROM core.orders o JOIN \"core\".\"items\" i USING (id) -- core.orders again\nWHERE o.x IN (SELECT x FROM staging.t)"
+	got, err := Rewrite(sql, func(rel string) (string, bool) {
+		if strings.HasPrefix(rel, "core.") {
+			return rel + "__next", true
+		}
+		return rel, false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "-- reads orders\nSELECT *\nFROM \"core\".\"orders__next\" o JOIN \"core\".\"items__next\" i USING (id) -- core.orders again\nWHERE o.x IN (SELECT x FROM staging.t)"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestCheckDeclarations(t *testing.T) {
+	_, err := load(t, map[string]string{"core/a.sql": "-- check: unique(id)\n-- check: relationships(id -> core.nope.id)\nSELECT 1 AS id"})
+	if err == nil || !strings.Contains(err.Error(), "models/core/a.sql:2: check relationships(id -> core.nope.id): relation core.nope") {
+		t.Errorf("got %v, want an error naming line 2", err)
+	}
+	_, err = load(t, map[string]string{"core/a.sql": "-- check: uniq(id)\nSELECT 1 AS id"})
+	if err == nil || !strings.Contains(err.Error(), `models/core/a.sql:1: check kind "uniq"`) {
+		t.Errorf("got %v, want an error naming the unknown kind", err)
+	}
+	g, err := load(t, map[string]string{"core/a.sql": "-- check: accepted_values(m: CASH, CARD) [warn]\n-- check: row_count(min: 1)\nSELECT 'CASH' AS m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := g.Model("core.a").Config.Checks
+	if len(cs) != 2 || cs[0].Severity != SeverityWarn || cs[1].Severity != SeverityError {
+		t.Errorf("got %+v, want a warn and an error check", cs)
+	}
+}

@@ -53,6 +53,16 @@ func New(models []*Model, sources []string, external []string) (*Graph, error) {
 			}
 		}
 	}
+	for _, m := range models {
+		for _, c := range m.Config.Checks {
+			for _, ref := range c.refs {
+				schema, _, _ := strings.Cut(ref, ".")
+				if g.byName[ref] == nil && !slices.Contains(sources, ref) && !slices.Contains(external, schema) {
+					return nil, &Error{Path: m.Path, Line: c.Line, Msg: fmt.Sprintf("check %s: relation %s is neither a model nor a source table", c.Name, ref)}
+				}
+			}
+		}
+	}
 	order, err := g.sort(models)
 	if err != nil {
 		return nil, err
@@ -133,8 +143,10 @@ func (g *Graph) cycle(indeg map[string]int) error {
 func (g *Graph) Model(name string) *Model { return g.byName[name] }
 
 func version(m *Model, g *Graph) string {
+	own := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00", m.normalized, m.Config.Materialized, strings.Join(m.Config.Tags, ",")))
+	m.OwnVersion = hex.EncodeToString(own[:8])
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", m.normalized, m.Config.Materialized, strings.Join(m.Config.Tags, ","))
+	h.Write(own[:])
 	for _, p := range m.Parents {
 		fmt.Fprintf(h, "%s=%s\x00", p, g.byName[p].Version)
 	}

@@ -39,8 +39,11 @@ type Model struct {
 	// Version fingerprints the normalised SQL, the config and the parents'
 	// versions: it changes when what the model builds may change.
 	Version string
+	// OwnVersion fingerprints the model alone, without its parents.
+	OwnVersion string
 
 	normalized string
+	refLines   map[string]int
 }
 
 // Config is a model's header: `-- key: value` comment lines at its top.
@@ -48,6 +51,7 @@ type Config struct {
 	Materialized string
 	Description  string
 	Tags         []string
+	Checks       []*Check
 }
 
 // Error is a problem in a model file at a line.
@@ -118,6 +122,12 @@ func (m *Model) parseHeader() error {
 			m.Config.Materialized = v
 		case "description":
 			m.Config.Description = v
+		case "check":
+			c, err := parseCheck(v, i+1)
+			if err != nil {
+				return bad("%v", err)
+			}
+			m.Config.Checks = append(m.Config.Checks, c)
 		case "tags":
 			for _, t := range strings.Split(v, ",") {
 				if t = strings.TrimSpace(t); t != "" {
@@ -126,7 +136,7 @@ func (m *Model) parseHeader() error {
 			}
 			slices.Sort(m.Config.Tags)
 		default:
-			return bad("unknown header key %q (known: materialized, description, tags)", key)
+			return bad("unknown header key %q (known: materialized, description, tags, check)", key)
 		}
 	}
 	return nil
@@ -148,23 +158,24 @@ func (m *Model) parseSQL() error {
 	if m.normalized, err = pg_query.Deparse(tree); err != nil {
 		return &Error{Path: m.Path, Msg: err.Error()}
 	}
-	sum, err := pg_query.Summary(m.SQL, -1)
-	if err != nil {
-		return &Error{Path: m.Path, Msg: err.Error()}
-	}
+	refs, ctes := relations(tree)
 	seen := map[string]bool{}
-	for _, t := range sum.Tables {
-		if t.SchemaName == "" {
-			if slices.Contains(sum.CteNames, t.TableName) {
+	for _, r := range refs {
+		if r.schema == "" {
+			if slices.Contains(ctes, r.name) {
 				continue
 			}
-			return &Error{Path: m.Path, Line: m.LineOf(t.TableName),
-				Msg: fmt.Sprintf("relation %q has no schema: write it schema-qualified (staging.%s, core.%s, …) so the dependency is unambiguous", t.TableName, t.TableName, t.TableName)}
+			return &Error{Path: m.Path, Line: lineAt(m.SQL, r.offset),
+				Msg: fmt.Sprintf("relation %q has no schema: write it schema-qualified (staging.%s, core.%s, …) so the dependency is unambiguous", r.name, r.name, r.name)}
 		}
-		name := t.SchemaName + "." + t.TableName
+		name := r.schema + "." + r.name
+		if m.refLines == nil {
+			m.refLines = map[string]int{}
+		}
 		if !seen[name] {
 			seen[name] = true
 			m.Refs = append(m.Refs, name)
+			m.refLines[name] = lineAt(m.SQL, r.offset)
 		}
 	}
 	slices.Sort(m.Refs)
@@ -173,6 +184,9 @@ func (m *Model) parseSQL() error {
 
 // LineOf returns the line of the first mention of name in the SQL, or 0.
 func (m *Model) LineOf(name string) int {
+	if l, ok := m.refLines[name]; ok {
+		return l
+	}
 	lower := strings.ToLower(m.SQL)
 	i := strings.Index(lower, strings.ToLower(name))
 	if i < 0 {

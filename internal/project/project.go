@@ -146,3 +146,11 @@ func (p *Project) Paths(src *config.Source, override string) ([]string, error) {
 	sort.Strings(files)
 	return files, nil
 }
+
+// rel shows a path relative to the project when it is inside it.
+func (p *Project) rel(path string) string {
+	if r, err := filepath.Rel(p.Dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}

@@ -29,6 +29,10 @@ type RunOptions struct {
 	Wait bool
 	// LoadOnly stops after loading: no models are built.
 	LoadOnly bool
+	// Select and Exclude pick models (see dag.Graph.Select); FullRefresh
+	// rebuilds them whatever their state.
+	Select, Exclude []string
+	FullRefresh     bool
 	// OnFile is told of each file as it finishes loading.
 	OnFile func(loaders.Result)
 }
@@ -38,7 +42,7 @@ type Summary struct {
 	RunID    int64
 	Pipeline string
 	Files    []loaders.Result
-	Built    []build.Built
+	Build    *build.Result
 	Duration time.Duration
 }
 
@@ -76,10 +80,8 @@ func (p *Project) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	if err != nil {
 		return nil, err
 	}
-	for name := range opt.Sources {
-		if pl.Sources[name] == nil {
-			return nil, &config.Error{File: p.Config.Path, Line: pl.Line, Msg: fmt.Sprintf("--source %s: pipeline %s has no such source (it has: %v)", name, pl.Name, pl.SourceNames())}
-		}
+	if err := p.checkSources(pl, opt); err != nil {
+		return nil, err
 	}
 	// Models are checked before anything is loaded: a broken model is a
 	// configuration error, found without touching the database.
@@ -143,8 +145,8 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 		}
 	}
 	if !opt.LoadOnly {
-		built, err := build.Run(ctx, pool, g, sum.RunID)
-		sum.Built = built
+		res, err := build.Run(ctx, pool, g, sum.RunID, p.buildOptions(pl, opt))
+		sum.Build = res
 		if err != nil {
 			return err
 		}
@@ -175,5 +177,31 @@ func (p *Project) finish(pool *pgxpool.Pool, sum *Summary, runErr error) {
 	pool.Exec(ctx, `UPDATE percolate.runs SET finished_at = now(), status = $2, files_loaded = $3, files_skipped = $4,
 		rows_loaded = $5, rows_rejected = $6, models_built = $7, error = NULLIF($8, '') WHERE run_id = $1`,
 		sum.RunID, status, sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced), sum.Count(loaders.Skipped),
-		loaded, rejected, len(sum.Built), msg)
+		loaded, rejected, sum.built(), msg)
+}
+
+func (s *Summary) built() int {
+	if s.Build == nil {
+		return 0
+	}
+	return len(s.Build.Built)
+}
+
+// buildOptions are the build options of a run of pl.
+func (p *Project) buildOptions(pl *config.Pipeline, opt RunOptions) build.Options {
+	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, Sources: SourceOf(pl)}
+}
+
+// SourceOf maps each staging table of pl to the name of its source.
+func SourceOf(pl *config.Pipeline) map[string]string {
+	out := map[string]string{}
+	for _, s := range pl.Sources {
+		out[s.Table] = s.Name
+		for _, c := range s.Columns {
+			if c.Items != nil {
+				out[c.Items.Table] = s.Name
+			}
+		}
+	}
+	return out
 }

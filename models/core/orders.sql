@@ -1,6 +1,9 @@
 -- materialized: table
 -- description: One row per order from both layouts. An order delivered in several files (or twice in one) has one order_id, the keyed hash of its content, and appears once.
 -- tags: core
+-- check: unique(order_id)
+-- check: not_null(order_id, branch, ordered_at, sales_date, total)
+-- check: accepted_values(payment_method: CASH, CARD)
 SELECT DISTINCT ON (order_id)
        order_id,
        branch,

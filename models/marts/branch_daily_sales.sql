@@ -1,6 +1,8 @@
 -- materialized: table
 -- description: Sales per branch and day: orders, basket items, revenue (sum of order totals) split by payment method, and average order value.
 -- tags: marts
+-- check: unique(branch, sales_date)
+-- check: row_count(min: 1)
 SELECT o.branch,
        o.sales_date,
        count(*)::integer AS orders,

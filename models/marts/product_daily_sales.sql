@@ -1,6 +1,7 @@
 -- materialized: table
 -- description: Sales per branch, day and product by size: quantity sold and revenue (sum of item prices).
 -- tags: marts
+-- check: unique(branch, sales_date, product, size)
 SELECT i.branch,
        i.sales_date,
        p.product,

@@ -1,0 +1,254 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/percolate/percolate/internal/dag"
+)
+
+// Querier is what planning needs of a connection or pool.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Options say which models a build considers and how.
+type Options struct {
+	Select, Exclude []string
+	// FullRefresh rebuilds every selected model whatever its state.
+	FullRefresh bool
+	// Sources maps each staging table to its source's name, to read the
+	// state of its data from the file manifest.
+	Sources map[string]string
+	// Pending names sources with files not loaded yet (for plan): their
+	// models count as having new data.
+	Pending map[string]bool
+}
+
+// Step is what a build does with one selected model, and why.
+type Step struct {
+	Model  *dag.Model `json:"-"`
+	Name   string     `json:"model"`
+	Build  bool       `json:"build"`
+	Reason string     `json:"reason"`
+	inputs string
+}
+
+// Plan is the steps of a build, in dependency order.
+type Plan struct {
+	Steps []*Step
+	graph *dag.Graph
+}
+
+// Builds counts the steps that build.
+func (p *Plan) Builds() int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Build {
+			n++
+		}
+	}
+	return n
+}
+
+// lastBuild is a model's most recent successful build.
+type lastBuild struct {
+	version, own, inputs string
+	exists               bool
+}
+
+// State reads, for every model of g, its last built version, its inputs
+// then, and whether its relation exists.
+func State(ctx context.Context, q Querier, g *dag.Graph) (map[string]lastBuild, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT ON (model) model, version, own_version, inputs, to_regclass(model) IS NOT NULL
+		FROM percolate.model_builds ORDER BY model, finished_at DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	state := map[string]lastBuild{}
+	for rows.Next() {
+		var name string
+		var b lastBuild
+		if err := rows.Scan(&name, &b.version, &b.own, &b.inputs, &b.exists); err != nil {
+			return nil, err
+		}
+		state[name] = b
+	}
+	return state, rows.Err()
+}
+
+// Modified reports models whose version differs from the last built one
+// (or that were never built): the state:modified selector.
+func Modified(state map[string]lastBuild) func(*dag.Model) bool {
+	return func(m *dag.Model) bool {
+		b, ok := state[m.Name]
+		return !ok || b.version != m.Version
+	}
+}
+
+// NewPlan decides, for each selected model, whether it must be built.
+func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, error) {
+	state, err := State(ctx, q, g)
+	if err != nil {
+		return nil, err
+	}
+	selected, err := g.Select(opt.Select, opt.Exclude, Modified(state))
+	if err != nil {
+		return nil, err
+	}
+	data, err := sourceState(ctx, q, opt.Sources)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{graph: g}
+	building := map[string]bool{}
+	for _, m := range selected {
+		s := &Step{Model: m, Name: m.Name, Build: true}
+		tables := upstreamSources(g, m)
+		s.inputs = inputs(tables, data)
+		last, built := state[m.Name]
+		var pendingSources []string
+		for _, t := range tables {
+			if src := opt.Sources[t]; opt.Pending[src] && !slices.Contains(pendingSources, src) {
+				pendingSources = append(pendingSources, src)
+			}
+		}
+		var rebuiltParents []string
+		for _, par := range m.Parents {
+			if building[par] {
+				rebuiltParents = append(rebuiltParents, par)
+			}
+		}
+		switch {
+		case opt.FullRefresh:
+			s.Reason = "full refresh"
+		case !built:
+			s.Reason = "new model"
+		case !last.exists:
+			s.Reason = "relation missing"
+		case last.own != m.OwnVersion:
+			s.Reason = fmt.Sprintf("changed (version %s → %s)", last.version, m.Version)
+		case last.version != m.Version:
+			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
+		case len(pendingSources) > 0:
+			s.Reason = "new files for " + strings.Join(pendingSources, ", ")
+		case last.inputs != s.inputs:
+			s.Reason = "new data in " + strings.Join(changedTables(last.inputs, s.inputs), ", ")
+		case len(rebuiltParents) > 0:
+			s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
+		default:
+			s.Build, s.Reason = false, "unchanged"
+		}
+		building[m.Name] = s.Build
+		p.Steps = append(p.Steps, s)
+	}
+	return p, nil
+}
+
+// sourceState fingerprints, per staging table, the set of files loaded.
+func sourceState(ctx context.Context, q Querier, tables map[string]string) (map[string]string, error) {
+	rows, err := q.Query(ctx, `SELECT source, count(*), coalesce(max(load_id), 0), coalesce(sum(load_id), 0)
+		FROM percolate.files WHERE status = 'loaded' GROUP BY source`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	bySource := map[string]string{}
+	for rows.Next() {
+		var src string
+		var n, hi, sum int64
+		if err := rows.Scan(&src, &n, &hi, &sum); err != nil {
+			return nil, err
+		}
+		bySource[src] = fmt.Sprintf("%d/%d/%d", n, hi, sum)
+	}
+	out := map[string]string{}
+	for t, src := range tables {
+		out[t] = bySource[src]
+	}
+	return out, rows.Err()
+}
+
+// upstreamSources lists every source table m reads, directly or through
+// its ancestors, sorted.
+func upstreamSources(g *dag.Graph, m *dag.Model) []string {
+	seen := map[string]bool{}
+	var out []string
+	var walk func(*dag.Model)
+	walk = func(m *dag.Model) {
+		for _, s := range m.Sources {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+		for _, p := range m.Parents {
+			walk(g.Model(p))
+		}
+	}
+	walk(m)
+	slices.Sort(out)
+	return out
+}
+
+func inputs(tables []string, data map[string]string) string {
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		parts[i] = t + "=" + data[t]
+	}
+	return strings.Join(parts, ";")
+}
+
+func changedTables(old, cur string) []string {
+	was := map[string]string{}
+	for _, p := range strings.Split(old, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		was[k] = v
+	}
+	var out []string
+	for _, p := range strings.Split(cur, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if was[k] != v {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"its sources"}
+	}
+	return out
+}
+
+// changedParents names the ancestors of m whose own version differs from
+// the one last built.
+func changedParents(g *dag.Graph, m *dag.Model, state map[string]lastBuild) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(*dag.Model)
+	walk = func(m *dag.Model) {
+		for _, p := range m.Parents {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			pm := g.Model(p)
+			if state[p].own != pm.OwnVersion {
+				out = append(out, p)
+			}
+			walk(pm)
+		}
+	}
+	walk(m)
+	slices.Sort(out)
+	if len(out) == 0 {
+		out = []string{"a parent's version"}
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/pgtest"
+)
+
+var modelLine = regexp.MustCompile(`(?m)^    (\S+)\s+(skip \((.*)\)|(table|view)\s.*)$`)
+
+// builds reads a run summary: model → "skip" or "build".
+func builds(t *testing.T, stdout string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range modelLine.FindAllStringSubmatch(stdout, -1) {
+		if strings.HasPrefix(m[2], "skip") {
+			out[m[1]] = "skip"
+		} else {
+			out[m[1]] = "build"
+		}
+	}
+	if len(out) != 7 {
+		t.Fatalf("want 7 models in the summary, got %v from:\n%s", out, stdout)
+	}
+	return out
+}
+
+func TestVersionsDecideWhatBuilds(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	mustRun(t, dir, url, "run")
+
+	t.Run("a formatting-only edit rebuilds nothing", func(t *testing.T) {
+		edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "SELECT branch,\n", "-- a new comment\nselect   branch ,\n\n")
+		got := builds(t, mustRun(t, dir, url, "run").stdout)
+		for m, b := range got {
+			if b != "skip" {
+				t.Errorf("%s: %s, want skip", m, b)
+			}
+		}
+	})
+	t.Run("a change rebuilds the model and what is downstream", func(t *testing.T) {
+		edit(t, filepath.Join(dir, "models/core/products.sql"), "split_part(product, ' - ', 1) AS name,", "initcap(split_part(product, ' - ', 1)) AS name,")
+		r := mustRun(t, dir, url, "run")
+		got := builds(t, r.stdout)
+		want := map[string]string{"core.orders": "skip", "core.branches": "skip", "marts.hourly_sales": "skip",
+			"core.products": "build", "core.order_items": "build", "marts.branch_daily_sales": "build", "marts.product_daily_sales": "build"}
+		for m, w := range want {
+			if got[m] != w {
+				t.Errorf("%s: %s, want %s\n%s", m, got[m], w, r.stdout)
+			}
+		}
+		if !strings.Contains(r.stdout, "core.products") || !strings.Contains(r.stdout, "changed (version") || !strings.Contains(r.stdout, "upstream changed: core.products") {
+			t.Errorf("the summary does not say why:\n%s", r.stdout)
+		}
+	})
+	t.Run("new data rebuilds the models that read it", func(t *testing.T) {
+		r := mustRun(t, dir, url, "plan", "--source", "legacy_transactions="+filepath.Join(sharedData, "2021-02-23-isle-of-wight.csv"))
+		if !strings.Contains(r.stdout, "legacy_transactions    1 new of 1") || !strings.Contains(r.stdout, "build core.orders                  new files for legacy_transactions") {
+			t.Errorf("plan:\n%s", r.stdout)
+		}
+	})
+}
+
+func TestFailingCheckPublishesNothing(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	mustRun(t, dir, url, "run")
+	before := scalar[string](t, pool, `SELECT count(*) || '/' || sum(revenue) FROM marts.branch_daily_sales`)
+
+	// A duplicate branch-day breaks the mart's unique check.
+	edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "GROUP BY o.branch, o.sales_date", "GROUP BY o.branch, o.sales_date, o.payment_method")
+	r := percolate(t, dir, url, "run")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "checks failed: models/marts/branch_daily_sales.sql:4: marts.branch_daily_sales unique(branch, sales_date)") ||
+		!strings.Contains(r.stderr, "nothing was published") {
+		t.Errorf("got exit %d, stderr %q; want exit 1 naming the failed check", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"copies": 2`) {
+		t.Errorf("the summary shows no sample failing rows:\n%s", r.stdout)
+	}
+	if after := scalar[string](t, pool, `SELECT count(*) || '/' || sum(revenue) FROM marts.branch_daily_sales`); after != before {
+		t.Errorf("the mart changed although its check failed: %s, then %s", before, after)
+	}
+	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.check_results WHERE check_name = 'unique(branch, sales_date)' AND failures > 0`); n != 1 {
+		t.Errorf("ledger: %d failed check results, want 1", n)
+	}
+	if n := scalar[int](t, pool, `SELECT count(*) FROM pg_class WHERE relname LIKE '%\_\_next'`); n != 0 {
+		t.Errorf("%d half-built relations left behind", n)
+	}
+	r = percolate(t, dir, url, "test", "--select", "tag:marts")
+	if r.code != ExitOK || !regexp.MustCompile(`ok +marts.branch_daily_sales +unique\(branch, sales_date\) \(0 failing rows\)`).MatchString(r.stdout) {
+		t.Errorf("test on the published marts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestReadersDuringRun queries a mart in a loop from another connection
+// while runs rebuild it: every answer is the old table or the new, never
+// an error, an empty table or a half.
+func TestReadersDuringRun(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	glob := filepath.Join(root, "testdata/cafe/layout_b/*-22-*.csv")
+	mustRun(t, root, url, "run", "--source", "legacy_transactions="+glob)
+	read := func() (string, error) {
+		var s string
+		err := pool.QueryRow(context.Background(), `SELECT count(*) || '/' || coalesce(sum(revenue), 0) FROM marts.branch_daily_sales`).Scan(&s)
+		return s, err
+	}
+	first, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var seen sync.Map
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s, err := read()
+			if err != nil {
+				readErr = err
+				return
+			}
+			seen.Store(s, true)
+		}
+	}()
+	mustRun(t, root, url, "run", "--full-refresh")
+	mustRun(t, root, url, "run", "--full-refresh")
+	close(stop)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatalf("a reader failed during the run: %v", readErr)
+	}
+	last, _ := read()
+	seen.Range(func(k, _ any) bool {
+		if k != first && k != last {
+			t.Errorf("a reader saw %v, neither the old table (%s) nor the new (%s)", k, first, last)
+		}
+		return true
+	})
+	if first == last {
+		t.Fatal("the run changed nothing: the test proves nothing")
+	}
+}
+
+// TestWaitForLock: with --wait, a second run waits for the first's lock
+// (seen in pg_locks) and then runs.
+func TestWaitForLock(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	unlock, err := pg.Lock(context.Background(), pool, "run", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() { done <- percolate(t, root, url, "run", "--wait") }()
+	deadline := time.Now().Add(2 * time.Minute)
+	for scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) == 0 {
+		select {
+		case r := <-done:
+			t.Fatalf("the second run did not wait: exit %d\n%s", r.code, r.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second run never waited on the lock")
+		}
+	}
+	unlock()
+	if r := <-done; r.code != ExitOK {
+		t.Errorf("after the lock was released: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestGraphAndCompile(t *testing.T) {
+	for _, f := range []string{"dot", "mermaid", "json"} {
+		r := mustRun(t, root, "postgres://unused", "models", "graph", "--format", f)
+		if !strings.Contains(r.stdout, "core") || !strings.Contains(r.stdout, "branch_daily_sales") {
+			t.Errorf("%s: %s", f, r.stdout)
+		}
+	}
+	r := mustRun(t, root, "postgres://unused", "models", "compile", "branch_daily_sales")
+	if !strings.Contains(r.stdout, `INSERT INTO marts.branch_daily_sales__next`) || !strings.Contains(r.stdout, `FROM "core"."orders__next" AS o`) {
+		t.Errorf("compile:\n%s", r.stdout)
+	}
+}

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/project"
+)
+
+func (a *app) planCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "plan [PIPELINE]",
+		Short: "Say what a run would load and build, and why, changing nothing",
+		Long: `Plan hashes every file of the pipeline's sources against the file manifest and
+compares every selected model's version and inputs with the ledger, then prints
+what 'run' would do: the new files per source, and per model build or skip with
+the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
+		Example: `  percolate plan
+  percolate plan --select state:modified+ --output json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			opt, err := f.options(args, false)
+			if err != nil {
+				return err
+			}
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			pool, err := p.Connect(ctx, a.dbURL)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			rep, err := p.Plan(ctx, pool, opt)
+			if err != nil {
+				return err
+			}
+			return a.printPlan(rep, f.output)
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+func (a *app) printPlan(rep *project.PlanReport, output string) error {
+	switch output {
+	case "json":
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "text":
+	default:
+		return usagef("--output %q: want text or json", output)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "plan for pipeline %s\n  files:\n", rep.Pipeline)
+	for _, s := range rep.Sources {
+		fmt.Fprintf(w, "    %-22s %d new of %d\n", s.Source, len(s.Pending), s.Files)
+		for i, f := range s.Pending {
+			if i == 10 {
+				fmt.Fprintf(w, "      … and %d more\n", len(s.Pending)-10)
+				break
+			}
+			fmt.Fprintf(w, "      %s\n", f)
+		}
+	}
+	builds := 0
+	for _, s := range rep.Models {
+		if s.Build {
+			builds++
+		}
+	}
+	fmt.Fprintf(w, "  models: %d to build, %d to skip\n", builds, len(rep.Models)-builds)
+	for _, s := range rep.Models {
+		what := "skip "
+		if s.Build {
+			what = "build"
+		}
+		fmt.Fprintf(w, "    %s %-28s %s\n", what, s.Name, s.Reason)
+	}
+	return nil
+}
+
+func (a *app) testCmd() *cobra.Command {
+	var sel, exclude []string
+	var pipeline, output string
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Run the models' checks against the published tables",
+		Long: `Test runs the checks declared in the selected models' headers against what
+readers see now, prints each result with sample failing rows, and records them
+in the ledger. It exits 1 when a check of severity error fails.
+
+Checks are header lines of a model:
+  -- check: unique(order_id)
+  -- check: not_null(order_id, branch)
+  -- check: accepted_values(payment_method: CASH, CARD)
+  -- check: relationships(product_id -> core.products.product_id)
+  -- check: row_count(min: 1)
+  -- check: sql SELECT … FROM … WHERE …     (returns the bad rows)
+ending in [warn] to report without failing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			pl, err := p.Config.Pipeline(pipeline)
+			if err != nil {
+				return err
+			}
+			g, err := p.Graph(pl)
+			if err != nil {
+				return err
+			}
+			pool, err := p.Connect(ctx, a.dbURL)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			results, err := build.Test(ctx, pool, g, build.Options{Select: sel, Exclude: exclude})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(results)
+			} else {
+				for _, r := range results {
+					status := "ok  "
+					if r.Failures > 0 {
+						status = "FAIL"
+						if r.Severity == "warn" {
+							status = "WARN"
+						}
+					}
+					fmt.Fprintf(a.stdout, "%s %-28s %s (%d failing rows)\n", status, r.Model, r.Check, r.Failures)
+					for _, row := range r.Sample {
+						fmt.Fprintf(a.stdout, "       %s\n", row)
+					}
+				}
+			}
+			if failed := build.Failed(results); len(failed) > 0 {
+				return fmt.Errorf("%d check(s) failed", len(failed))
+			}
+			return nil
+		},
+	}
+	registerSelect(cmd, &sel, &exclude)
+	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}

@@ -1,0 +1,140 @@
+package dag
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrSelector is wrapped by errors in --select and --exclude.
+var ErrSelector = errors.New("selector")
+
+// Select returns the models that the selectors pick, minus those the
+// exclude selectors pick, in build order. A selector is a union of terms
+// separated by spaces or commas:
+//
+//	name, schema.name   the model
+//	name+               the model and everything downstream of it
+//	+name               the model and everything upstream of it
+//	tag:x               models tagged x
+//	path:models/marts   models under that folder
+//	state:modified      models whose version differs from the last built one
+//
+// No selector selects every model. modified answers state:modified; it
+// may be nil when no selector uses it.
+func (g *Graph) Select(include, exclude []string, modified func(*Model) bool) ([]*Model, error) {
+	picked := map[string]bool{}
+	if len(terms(include)) == 0 {
+		for _, m := range g.Models {
+			picked[m.Name] = true
+		}
+	} else if err := g.pick(include, modified, picked); err != nil {
+		return nil, err
+	}
+	dropped := map[string]bool{}
+	if err := g.pick(exclude, modified, dropped); err != nil {
+		return nil, err
+	}
+	var out []*Model
+	for _, m := range g.Models {
+		if picked[m.Name] && !dropped[m.Name] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func terms(sel []string) []string {
+	var out []string
+	for _, s := range sel {
+		out = append(out, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
+	}
+	return out
+}
+
+func (g *Graph) pick(sel []string, modified func(*Model) bool, into map[string]bool) error {
+	for _, t := range terms(sel) {
+		up, down := strings.HasPrefix(t, "+"), strings.HasSuffix(t, "+")
+		base := map[string]bool{}
+		switch term := strings.Trim(t, "+"); {
+		case strings.HasPrefix(term, "tag:"):
+			for _, m := range g.Models {
+				if slices.Contains(m.Config.Tags, term[4:]) {
+					base[m.Name] = true
+				}
+			}
+		case strings.HasPrefix(term, "path:"):
+			p := strings.TrimSuffix(term[5:], "/")
+			for _, m := range g.Models {
+				if m.Path == p || strings.HasPrefix(m.Path, p+"/") {
+					base[m.Name] = true
+				}
+			}
+		case term == "state:modified":
+			if modified == nil {
+				return fmt.Errorf("%w: state:modified needs the database's record of built versions", ErrSelector)
+			}
+			for _, m := range g.Models {
+				if modified(m) {
+					base[m.Name] = true
+				}
+			}
+		case strings.HasPrefix(term, "state:"):
+			return fmt.Errorf("%w %q: the only state is state:modified", ErrSelector, t)
+		default:
+			m := g.find(term)
+			if m == nil {
+				return fmt.Errorf("%w %q: no model %s", ErrSelector, t, term)
+			}
+			base[m.Name] = true
+		}
+		for name := range base {
+			into[name] = true
+			if up {
+				g.walk(g.byName[name], func(m *Model) []string { return m.Parents }, into)
+			}
+			if down {
+				g.walk(g.byName[name], g.Children, into)
+			}
+		}
+	}
+	return nil
+}
+
+// find looks a model up by schema.name, or by name alone when unambiguous.
+func (g *Graph) find(name string) *Model {
+	if m := g.byName[name]; m != nil {
+		return m
+	}
+	var found *Model
+	for _, m := range g.Models {
+		if m.Rel == name {
+			if found != nil {
+				return nil
+			}
+			found = m
+		}
+	}
+	return found
+}
+
+func (g *Graph) walk(m *Model, next func(*Model) []string, into map[string]bool) {
+	for _, n := range next(m) {
+		if !into[n] {
+			into[n] = true
+			g.walk(g.byName[n], next, into)
+		}
+	}
+}
+
+// Children lists the models that read m.
+func (g *Graph) Children(m *Model) []string {
+	var out []string
+	for _, c := range g.Models {
+		if slices.Contains(c.Parents, m.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
