@@ -25,6 +25,7 @@ type contract struct {
 
 	keyFrom []bool // by column: takes part in the key
 	itemsAt int    // index of the items column, or -1
+	dateAt  int    // index of the timestamp column that derives a date, or -1
 	items   *itemParser
 	mac     hash.Hash
 	keyBuf  []byte
@@ -110,7 +111,12 @@ var (
 )
 
 func newContract(src *config.Source, key []byte) (*contract, error) {
-	c := &contract{src: src, itemsAt: -1, mac: hmac.New(sha256.New, key)}
+	c := &contract{src: src, itemsAt: -1, dateAt: -1, mac: hmac.New(sha256.New, key)}
+	for i, col := range src.Columns {
+		if col.Type == config.Timestamp && col.Date != "" && col.Personal == "" && c.dateAt < 0 {
+			c.dateAt = i
+		}
+	}
 	cols := slices.Clone(lineage)
 	cols = append(cols, column{src.Key.Column, kUUID, 0})
 	c.keyFrom = make([]bool, len(src.Columns))
@@ -149,6 +155,9 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 				column{"size", kText, 0},
 				column{"product", kText, 0},
 				column{"price", kNumeric, col.Items.Scale})
+			if c.dateAt >= 0 {
+				childCols = append(childCols, column{src.Columns[c.dateAt].Date, kDate, 0})
+			}
 			c.child = newTable(col.Items.Table, childCols)
 		default:
 			cols = append(cols, column{col.Name, kText, 0})

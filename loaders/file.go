@@ -53,6 +53,7 @@ type fileLoad struct {
 	spoolBuf      []byte
 
 	rows, items int64
+	days        map[int32]bool // the days of the rows loaded
 	rejects     []Reject
 	fieldCounts int64 // rejects for a wrong field count
 	header      bool
@@ -62,7 +63,7 @@ type fileLoad struct {
 func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
 	mem := allocator
 	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name,
-		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo}
+		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo, days: map[int32]bool{}}
 	if c.child != nil {
 		f.child = array.NewRecordBuilder(mem, c.child.schema)
 		f.spool = &spool{}
@@ -185,6 +186,11 @@ func (f *fileLoad) row(fields []string, line int) {
 	}
 	f.rows++
 	c := f.c
+	var day int32
+	if c.dateAt >= 0 {
+		day = int32(floorDiv(c.vals[c.dateAt].local, 86400e6))
+		f.days[day] = true
+	}
 	p := f.parent
 	p.Field(0).(*array.Int64Builder).Append(f.loadID)
 	p.Field(1).(*array.StringBuilder).Append(f.name)
@@ -206,7 +212,7 @@ func (f *fileLoad) row(fields []string, line int) {
 				pos++
 			}
 			if col.Date != "" {
-				p.Field(pos).(*array.Date32Builder).Append(arrow.Date32(floorDiv(v.local, 86400e6)))
+				p.Field(pos).(*array.Date32Builder).Append(arrow.Date32(day))
 				pos++
 			}
 		case col.Type == config.Numeric:
@@ -216,7 +222,7 @@ func (f *fileLoad) row(fields []string, line int) {
 			p.Field(pos).(*array.Int64Builder).Append(v.num)
 			pos++
 		case col.Type == config.List:
-			f.appendItems(key, line, v.items)
+			f.appendItems(key, line, day, v.items)
 		default:
 			p.Field(pos).(*array.StringBuilder).Append(v.str)
 			pos++
@@ -224,7 +230,7 @@ func (f *fileLoad) row(fields []string, line int) {
 	}
 }
 
-func (f *fileLoad) appendItems(key [16]byte, line int, items []item) {
+func (f *fileLoad) appendItems(key [16]byte, line int, day int32, items []item) {
 	ch := f.child
 	for n, it := range items {
 		f.items++
@@ -239,6 +245,9 @@ func (f *fileLoad) appendItems(key [16]byte, line int, items []item) {
 		}
 		ch.Field(5).(*array.StringBuilder).Append(it.product)
 		ch.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
+		if f.c.dateAt >= 0 {
+			ch.Field(7).(*array.Date32Builder).Append(arrow.Date32(day))
+		}
 	}
 }
 

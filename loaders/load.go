@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -220,6 +221,9 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	if err := insertRejects(ctx, tx, res, fl.rejects); err != nil {
 		return res, err
 	}
+	if err := insertDays(ctx, tx, res.LoadID, fl.days); err != nil {
+		return res, err
+	}
 	replaced, err := l.replaceEarlier(ctx, tx, c, res)
 	if err != nil {
 		return res, err
@@ -286,6 +290,19 @@ func insertRejects(ctx context.Context, tx pgx.Tx, res Result, rejects []Reject)
 			}
 			return []any{res.LoadID, res.Source, res.Path, r.Line, col, r.Reason, r.Raw}, nil
 		}))
+	return err
+}
+
+// insertDays records the days a file has rows for.
+func insertDays(ctx context.Context, tx pgx.Tx, loadID int64, days map[int32]bool) error {
+	if len(days) == 0 {
+		return nil
+	}
+	list := make([]time.Time, 0, len(days))
+	for d := range days {
+		list = append(list, time.Unix(int64(d)*86400, 0).UTC())
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO percolate.file_days (load_id, day) SELECT $1, unnest($2::date[])`, loadID, list)
 	return err
 }
 

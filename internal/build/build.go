@@ -78,12 +78,14 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	}
 	defer tx.Rollback(context.Background())
 
-	building := map[string]bool{}
+	// Models built whole go to NAME__next and are swapped in; incremental
+	// models replace their days in place, inside this transaction.
+	swapped := map[string]bool{}
 	for _, s := range plan.Steps {
-		building[s.Name] = s.Build
+		swapped[s.Name] = s.Build && s.Full
 	}
 	rename := func(rel string) (string, bool) {
-		if building[rel] {
+		if swapped[rel] {
 			return rel + nextSuffix, true
 		}
 		return rel, false
@@ -93,13 +95,21 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 			continue
 		}
 		start := time.Now()
-		rows, err := materialize(ctx, tx, s.Model, rename)
+		var rows int64
+		if s.Full {
+			rows, err = materialize(ctx, tx, s.Model, rename)
+		} else {
+			rows, err = replaceDays(ctx, tx, s, rename)
+		}
 		if err != nil {
+			return nil, err
+		}
+		if err := recordIntervals(ctx, tx, s, runID); err != nil {
 			return nil, err
 		}
 		res.Built = append(res.Built, Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason})
 	}
-	res.Checks, err = runChecks(ctx, tx, res.Built, func(rel string) string {
+	res.Checks, err = runChecks(ctx, tx, plan, func(rel string) string {
 		to, _ := rename(rel)
 		return to
 	})
@@ -111,13 +121,13 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		recordChecks(pool, runID, res.Checks)
 		return res, fmt.Errorf("%w: %s; nothing was published", ErrChecks, describeFailures(failed))
 	}
-	if err := swap(ctx, tx, g, building); err != nil {
+	if err := swap(ctx, tx, g, swapped); err != nil {
 		return nil, err
 	}
 	for _, b := range res.Built {
-		if _, err := tx.Exec(ctx, `INSERT INTO percolate.model_builds (run_id, model, version, own_version, materialization, rows, started_at, finished_at, inputs)
-			VALUES ($1, $2, $3, $4, $5, NULLIF($6, -1), $7, $8, $9)`, runID, b.Model.Name, b.Model.Version, b.Model.OwnVersion, b.Model.Config.Materialized,
-			b.Rows, time.Now().Add(-b.Duration), time.Now(), stepOf(plan, b.Model.Name).inputs); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO percolate.model_builds (run_id, model, version, own_version, materialization, rows, started_at, finished_at, inputs, watermark)
+			VALUES ($1, $2, $3, $4, $5, NULLIF($6, -1), $7, $8, $9, $10)`, runID, b.Model.Name, b.Model.Version, b.Model.OwnVersion, b.Model.Config.Materialized,
+			b.Rows, time.Now().Add(-b.Duration), time.Now(), stepOf(plan, b.Model.Name).inputs, plan.Watermark); err != nil {
 			return nil, err
 		}
 	}
@@ -181,10 +191,103 @@ func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, rename func(strin
 	if err != nil {
 		return 0, modelError(m, err, prefix, sql, offset)
 	}
+	if err := index(ctx, tx, m, m.Rel+nextSuffix); err != nil {
+		return 0, err
+	}
 	if _, err := tx.Exec(ctx, "ANALYZE "+next); err != nil {
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
+}
+
+// index creates a built table's declared indexes, and one on an
+// incremental model's time column, which every day's replacement uses.
+func index(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error {
+	sets := m.Config.Indexes
+	if m.Config.Materialized == dag.Incremental {
+		sets = append([][]string{{m.Config.TimeColumn}}, sets...)
+	}
+	for _, cols := range sets {
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = pg.Ident(c)
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE INDEX ON %s (%s)", pg.Ident(m.Schema, rel), strings.Join(quoted, ", "))); err != nil {
+			return &ModelError{Path: m.Path, Err: fmt.Errorf("index (%s): %w", strings.Join(cols, ", "), err)}
+		}
+	}
+	return nil
+}
+
+// replaceDays rebuilds an incremental model's days in place: for each run
+// of consecutive days, the interval is set for the model's SQL
+// (percolate.interval_start() and interval_end()), its rows are deleted and
+// inserted again. Readers see the old rows until the run commits.
+func replaceDays(ctx context.Context, tx pgx.Tx, s *Step, rename func(string) (string, bool)) (int64, error) {
+	m := s.Model
+	sql, err := dag.Rewrite(body(m), rename)
+	if err != nil {
+		return 0, &ModelError{Path: m.Path, Err: err}
+	}
+	rel, tc := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Config.TimeColumn)
+	offset := len(m.SQL) - len(strings.TrimLeft(m.SQL, " \t\r\n"))
+	var rows int64
+	for _, r := range ranges(s.Days) {
+		if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)", r[0], r[1]); err != nil {
+			return 0, err
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s >= $1 AND %s < $2", rel, tc, tc), r[0], r[1]); err != nil {
+			return 0, fmt.Errorf("%s: %s", m.Path, pg.Describe(err))
+		}
+		prefix := "INSERT INTO " + rel + " SELECT * FROM (\n"
+		tag, err := tx.Exec(ctx, prefix+sql+fmt.Sprintf("\n) AS m WHERE m.%s >= '%s' AND m.%s < '%s'", tc, r[0], tc, r[1]))
+		if err != nil {
+			return 0, modelError(m, err, prefix, sql, offset)
+		}
+		rows += tag.RowsAffected()
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)"); err != nil {
+		return 0, err
+	}
+	return rows, nil
+}
+
+// ranges groups sorted days into half-open runs of consecutive days.
+func ranges(days []string) [][2]string {
+	var out [][2]string
+	for _, d := range days {
+		t, _ := time.Parse(time.DateOnly, d)
+		next := t.AddDate(0, 0, 1).Format(time.DateOnly)
+		if n := len(out); n > 0 && out[n-1][1] == d {
+			out[n-1][1] = next
+			continue
+		}
+		out = append(out, [2]string{d, next})
+	}
+	return out
+}
+
+// recordIntervals notes the days an incremental model now holds at its
+// version: all its sources' days after a full build, else the days built.
+func recordIntervals(ctx context.Context, tx pgx.Tx, s *Step, runID int64) error {
+	m := s.Model
+	if m.Config.Materialized != dag.Incremental {
+		return nil
+	}
+	if s.Full {
+		if _, err := tx.Exec(ctx, `DELETE FROM percolate.model_intervals WHERE model = $1`, m.Name); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
+			SELECT DISTINCT $1, d.day, $2, NULLIF($3, 0) FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+			WHERE f.source = ANY($4) AND f.status = 'loaded'`, m.Name, m.Version, runID, s.sources)
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
+		SELECT $1, unnest($2::date[]), $3, NULLIF($4, 0)
+		ON CONFLICT (model, day) DO UPDATE SET version = EXCLUDED.version, run_id = EXCLUDED.run_id, built_at = now()`,
+		m.Name, s.Days, m.Version, runID)
+	return err
 }
 
 func isWrongObjectType(err error) bool {
@@ -198,6 +301,7 @@ func isWrongObjectType(err error) bool {
 // CASCADE: an object outside the models that depends on a model stops the
 // swap with the database's message, and nothing is published.
 func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building map[string]bool) error {
+	isTable := func(m *dag.Model) bool { return m.Config.Materialized != dag.View }
 	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '60s'"); err != nil {
 		return err
 	}
@@ -212,7 +316,7 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building map[string]bool
 			continue
 		}
 		for _, p := range m.Parents {
-			if (building[p] && g.Model(p).Config.Materialized == dag.Table) || recreate[p] {
+			if (building[p] && isTable(g.Model(p))) || recreate[p] {
 				recreate[m.Name] = true
 			}
 		}
@@ -228,7 +332,7 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building map[string]bool
 	}
 	for _, m := range g.Models {
 		switch {
-		case building[m.Name] && m.Config.Materialized == dag.Table:
+		case building[m.Name] && isTable(m):
 			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", pg.Ident(m.Schema, m.Rel+nextSuffix), pg.Ident(m.Rel))); err != nil {
 				return fmt.Errorf("publish %s: %s", m.Name, pg.Describe(err))
 			}

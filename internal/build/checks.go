@@ -51,13 +51,17 @@ func describeFailures(failed []CheckResult) string {
 	return strings.Join(parts, "; ")
 }
 
-// runChecks runs the checks of the built models against their new
-// relations (name maps a relation to the one to read).
-func runChecks(ctx context.Context, q Querier, built []Built, name func(string) string) ([]CheckResult, error) {
+// runChecks runs the checks of the models the plan builds against their
+// new relations (name maps a relation to the one to read); an incremental
+// model's checks read only the days rebuilt.
+func runChecks(ctx context.Context, q Querier, plan *Plan, name func(string) string) ([]CheckResult, error) {
 	var out []CheckResult
-	for _, b := range built {
-		for _, c := range b.Model.Config.Checks {
-			r, err := runCheck(ctx, q, b.Model, c, name)
+	for _, s := range plan.Steps {
+		if !s.Build {
+			continue
+		}
+		for _, c := range s.Model.Config.Checks {
+			r, err := runCheck(ctx, q, s, c, name)
 			if err != nil {
 				return nil, err
 			}
@@ -67,12 +71,25 @@ func runChecks(ctx context.Context, q Querier, built []Built, name func(string) 
 	return out, nil
 }
 
-func runCheck(ctx context.Context, q Querier, m *dag.Model, c *dag.Check, name func(string) string) (CheckResult, error) {
+func runCheck(ctx context.Context, q Querier, s *Step, c *dag.Check, name func(string) string) (CheckResult, error) {
+	m := s.Model
 	r := CheckResult{Model: m.Name, Path: m.Path, Line: c.Line, Check: c.Name, Severity: c.Severity, Sample: []json.RawMessage{}}
-	sql := c.SQL(m.Name, func(rel string) string {
+	quoted := func(rel string) string {
 		schema, n, _ := strings.Cut(name(rel), ".")
 		return pg.Ident(schema, n)
-	})
+	}
+	from := quoted(m.Name)
+	if !s.Full && len(s.Days) > 0 {
+		from = fmt.Sprintf("(SELECT * FROM %s WHERE %s = ANY('{%s}'::date[]))", from, pg.Ident(m.Config.TimeColumn), strings.Join(s.Days, ","))
+		// Custom checks can narrow themselves to the days built, as models do.
+		end, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
+		if _, err := q.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)",
+			s.Days[0], end.AddDate(0, 0, 1).Format(time.DateOnly)); err != nil {
+			return r, err
+		}
+		defer q.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)")
+	}
+	sql := c.SQL(from, quoted)
 	if c.Kind == "sql" {
 		var err error
 		if sql, err = dag.Rewrite(sql, func(rel string) (string, bool) { return name(rel), name(rel) != rel }); err != nil {
@@ -124,11 +141,11 @@ func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([
 	if err != nil {
 		return nil, err
 	}
-	var built []Built
+	plan := &Plan{}
 	for _, m := range selected {
-		built = append(built, Built{Model: m})
+		plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})
 	}
-	results, err := runChecks(ctx, pool, built, func(rel string) string { return rel })
+	results, err := runChecks(ctx, pool, plan, func(rel string) string { return rel })
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +31,9 @@ type Options struct {
 	// Pending names sources with files not loaded yet (for plan): their
 	// models count as having new data.
 	Pending map[string]bool
+	// From limits the days an incremental model rebuilds after a version
+	// change to those on or after it (zero: all days, as a full build).
+	From time.Time
 }
 
 // Step is what a build does with one selected model, and why.
@@ -38,13 +42,21 @@ type Step struct {
 	Name   string     `json:"model"`
 	Build  bool       `json:"build"`
 	Reason string     `json:"reason"`
-	inputs string
+	// Full builds the whole relation beside the live one and swaps it in;
+	// otherwise an incremental model's Days are replaced in place.
+	Full bool     `json:"full"`
+	Days []string `json:"days,omitempty"`
+
+	inputs  string
+	sources []string
 }
 
 // Plan is the steps of a build, in dependency order.
 type Plan struct {
 	Steps []*Step
-	graph *dag.Graph
+	// Watermark is the newest load when the plan was made: builds record it.
+	Watermark int64
+	graph     *dag.Graph
 }
 
 // Builds counts the steps that build.
@@ -62,12 +74,13 @@ func (p *Plan) Builds() int {
 type lastBuild struct {
 	version, own, inputs string
 	exists               bool
+	watermark            int64
 }
 
 // State reads, for every model of g, its last built version, its inputs
 // then, and whether its relation exists.
 func State(ctx context.Context, q Querier, g *dag.Graph) (map[string]lastBuild, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT ON (model) model, version, own_version, inputs, to_regclass(model) IS NOT NULL
+	rows, err := q.Query(ctx, `SELECT DISTINCT ON (model) model, version, own_version, inputs, to_regclass(model) IS NOT NULL, watermark
 		FROM percolate.model_builds ORDER BY model, finished_at DESC`)
 	if err != nil {
 		return nil, err
@@ -77,7 +90,7 @@ func State(ctx context.Context, q Querier, g *dag.Graph) (map[string]lastBuild, 
 	for rows.Next() {
 		var name string
 		var b lastBuild
-		if err := rows.Scan(&name, &b.version, &b.own, &b.inputs, &b.exists); err != nil {
+		if err := rows.Scan(&name, &b.version, &b.own, &b.inputs, &b.exists, &b.watermark); err != nil {
 			return nil, err
 		}
 		state[name] = b
@@ -109,11 +122,19 @@ func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, 
 		return nil, err
 	}
 	p := &Plan{graph: g}
+	if err := q.QueryRow(ctx, `SELECT coalesce(max(load_id), 0) FROM percolate.files`).Scan(&p.Watermark); err != nil {
+		return nil, err
+	}
 	building := map[string]bool{}
 	for _, m := range selected {
-		s := &Step{Model: m, Name: m.Name, Build: true}
+		s := &Step{Model: m, Name: m.Name, Build: true, Full: true}
 		tables := upstreamSources(g, m)
 		s.inputs = inputs(tables, data)
+		for _, t := range tables {
+			if src := opt.Sources[t]; src != "" && !slices.Contains(s.sources, src) {
+				s.sources = append(s.sources, src)
+			}
+		}
 		last, built := state[m.Name]
 		var pendingSources []string
 		for _, t := range tables {
@@ -138,6 +159,9 @@ func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, 
 			s.Reason = fmt.Sprintf("changed (version %s → %s)", last.version, m.Version)
 		case last.version != m.Version:
 			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
+		case m.Config.Materialized == dag.View:
+			// A view shows its inputs' current data: new data changes nothing.
+			s.Build, s.Reason = false, "unchanged"
 		case len(pendingSources) > 0:
 			s.Reason = "new files for " + strings.Join(pendingSources, ", ")
 		case last.inputs != s.inputs:
@@ -146,6 +170,14 @@ func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, 
 			s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
 		default:
 			s.Build, s.Reason = false, "unchanged"
+		}
+		if s.Build && m.Config.Materialized == dag.Incremental {
+			if err := planDays(ctx, q, s, last, built, opt); err != nil {
+				return nil, err
+			}
+			if !s.Build && len(pendingSources) > 0 {
+				s.Build, s.Reason = true, "new files for "+strings.Join(pendingSources, ", ")+" (their days are known once loaded)"
+			}
 		}
 		building[m.Name] = s.Build
 		p.Steps = append(p.Steps, s)
@@ -251,4 +283,53 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]lastBuild) []st
 		out = []string{"a parent's version"}
 	}
 	return out
+}
+
+// planDays decides whether an incremental model's build is a full one or
+// which days it replaces: those whose files arrived (or were replaced)
+// since its last build, and any day with data it has no interval for at
+// its current version (a gap).
+func planDays(ctx context.Context, q Querier, s *Step, last lastBuild, built bool, opt Options) error {
+	m := s.Model
+	versionChanged := built && last.version != m.Version
+	if opt.FullRefresh || !built || !last.exists || (versionChanged && opt.From.IsZero()) {
+		return nil
+	}
+	from := opt.From
+	if !versionChanged {
+		from = time.Time{}
+	}
+	rows, err := q.Query(ctx, `
+		SELECT DISTINCT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+		WHERE f.source = ANY($1) AND (f.load_id > $2 OR f.replaced_by > $2)
+		UNION
+		(SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+		 WHERE f.source = ANY($1) AND f.status = 'loaded' AND ($4 OR d.day >= $5)
+		 EXCEPT
+		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND version = $6)
+		ORDER BY 1`, s.sources, last.watermark, m.Name, !versionChanged, from, m.Version)
+	if err != nil {
+		return err
+	}
+	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		return err
+	}
+	s.Full = false
+	for _, d := range days {
+		s.Days = append(s.Days, d.Format(time.DateOnly))
+	}
+	if len(days) == 0 {
+		s.Build, s.Reason = false, "unchanged (no day has new data)"
+		return nil
+	}
+	s.Reason = fmt.Sprintf("%d day(s) %s: %s", len(days), span(s.Days), s.Reason)
+	return nil
+}
+
+func span(days []string) string {
+	if len(days) == 1 {
+		return days[0]
+	}
+	return days[0] + " … " + days[len(days)-1]
 }

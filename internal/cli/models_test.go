@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,7 +14,7 @@ import (
 	"github.com/percolate/percolate/internal/pgtest"
 )
 
-var modelLine = regexp.MustCompile(`(?m)^    (\S+)\s+(skip \((.*)\)|(table|view)\s.*)$`)
+var modelLine = regexp.MustCompile(`(?m)^    (\S+)\s+(skip \((.*)\)|(table|view|incremental)\s.*)$`)
 
 // builds reads a run summary: model → "skip" or "build".
 func builds(t *testing.T, stdout string) map[string]string {
@@ -26,8 +27,8 @@ func builds(t *testing.T, stdout string) map[string]string {
 			out[m[1]] = "build"
 		}
 	}
-	if len(out) != 7 {
-		t.Fatalf("want 7 models in the summary, got %v from:\n%s", out, stdout)
+	if len(out) != 8 {
+		t.Fatalf("want 8 models in the summary, got %v from:\n%s", out, stdout)
 	}
 	return out
 }
@@ -47,17 +48,17 @@ func TestVersionsDecideWhatBuilds(t *testing.T) {
 		}
 	})
 	t.Run("a change rebuilds the model and what is downstream", func(t *testing.T) {
-		edit(t, filepath.Join(dir, "models/core/products.sql"), "split_part(product, ' - ', 1) AS name,", "initcap(split_part(product, ' - ', 1)) AS name,")
+		edit(t, filepath.Join(dir, "models/core/product_days.sql"), "SELECT DISTINCT\n", "SELECT DISTINCT ON (sales_date, size, product)\n")
 		r := mustRun(t, dir, url, "run")
 		got := builds(t, r.stdout)
-		want := map[string]string{"core.orders": "skip", "core.branches": "skip", "marts.hourly_sales": "skip",
-			"core.products": "build", "core.order_items": "build", "marts.branch_daily_sales": "build", "marts.product_daily_sales": "build"}
+		want := map[string]string{"core.orders": "skip", "core.order_items": "skip", "marts.branch_daily_sales": "skip", "core.branches": "skip",
+			"marts.hourly_sales": "skip", "core.product_days": "build", "core.products": "build", "marts.product_daily_sales": "build"}
 		for m, w := range want {
 			if got[m] != w {
 				t.Errorf("%s: %s, want %s\n%s", m, got[m], w, r.stdout)
 			}
 		}
-		if !strings.Contains(r.stdout, "core.products") || !strings.Contains(r.stdout, "changed (version") || !strings.Contains(r.stdout, "upstream changed: core.products") {
+		if !strings.Contains(r.stdout, "changed (version") || !strings.Contains(r.stdout, "upstream changed: core.product_days") {
 			t.Errorf("the summary does not say why:\n%s", r.stdout)
 		}
 	})
@@ -77,9 +78,11 @@ func TestFailingCheckPublishesNothing(t *testing.T) {
 	before := scalar[string](t, pool, `SELECT count(*) || '/' || sum(revenue) FROM marts.branch_daily_sales`)
 
 	// A duplicate branch-day breaks the mart's unique check.
-	edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "GROUP BY o.branch, o.sales_date", "GROUP BY o.branch, o.sales_date, o.payment_method")
+	path := filepath.Join(dir, "models/marts/branch_daily_sales.sql")
+	edit(t, path, "GROUP BY o.branch, o.sales_date", "GROUP BY o.branch, o.sales_date, o.payment_method")
+	want := fmt.Sprintf("checks failed: models/marts/branch_daily_sales.sql:%d: marts.branch_daily_sales unique(branch, sales_date)", lineOf(t, path, "check: unique(branch, sales_date)"))
 	r := percolate(t, dir, url, "run")
-	if r.code != ExitFailure || !strings.Contains(r.stderr, "checks failed: models/marts/branch_daily_sales.sql:4: marts.branch_daily_sales unique(branch, sales_date)") ||
+	if r.code != ExitFailure || !strings.Contains(r.stderr, want) ||
 		!strings.Contains(r.stderr, "nothing was published") {
 		t.Errorf("got exit %d, stderr %q; want exit 1 naming the failed check", r.code, r.stderr)
 	}

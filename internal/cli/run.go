@@ -183,7 +183,7 @@ func (a *app) printSummary(s *project.Summary) {
 					if b.Rows >= 0 {
 						rows = fmt.Sprintf("%d rows", b.Rows)
 					}
-					line = fmt.Sprintf("%-6s %-12s %-8s %s", b.Model.Config.Materialized, rows, b.Duration.Round(time.Millisecond), st.Reason)
+					line = fmt.Sprintf("%-11s %-12s %-8s %s", b.Model.Config.Materialized, rows, b.Duration.Round(time.Millisecond), st.Reason)
 				}
 			}
 			fmt.Fprintf(w, "    %-28s %s\n", st.Name, line)

@@ -129,32 +129,32 @@ func parseCheck(text string, line int) (*Check, error) {
 	return c, nil
 }
 
-// SQL is the query that returns the check's failing rows, for a model
-// whose relation is named rel; rename maps relations to the names they
-// have during a build (a rebuilt model's new relation).
-func (c *Check) SQL(rel string, rename func(string) string) string {
+// SQL is the query that returns the check's failing rows, reading the
+// model's rows from from (its relation, or a subquery of the days built);
+// rename maps other relations to the names they have during a build (a
+// rebuilt model's new relation).
+func (c *Check) SQL(from string, rename func(string) string) string {
 	q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
 	cols := make([]string, len(c.cols))
 	for i, col := range c.cols {
 		cols[i] = q(col)
 	}
-	from := rename(rel)
 	switch c.Kind {
 	case "not_null":
 		conds := make([]string, len(cols))
 		for i, col := range cols {
 			conds[i] = col + " IS NULL"
 		}
-		return fmt.Sprintf("SELECT * FROM %s WHERE %s", from, strings.Join(conds, " OR "))
+		return fmt.Sprintf("SELECT * FROM %s AS c WHERE %s", from, strings.Join(conds, " OR "))
 	case "unique":
 		list := strings.Join(cols, ", ")
-		return fmt.Sprintf("SELECT %s, count(*) AS copies FROM %s GROUP BY %s HAVING count(*) > 1", list, from, list)
+		return fmt.Sprintf("SELECT %s, count(*) AS copies FROM %s AS c GROUP BY %s HAVING count(*) > 1", list, from, list)
 	case "accepted_values":
 		lits := make([]string, len(c.values))
 		for i, v := range c.values {
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 		}
-		return fmt.Sprintf("SELECT * FROM %s WHERE %s IS NOT NULL AND %s NOT IN (%s)", from, cols[0], cols[0], strings.Join(lits, ", "))
+		return fmt.Sprintf("SELECT * FROM %s AS c WHERE %s IS NOT NULL AND %s NOT IN (%s)", from, cols[0], cols[0], strings.Join(lits, ", "))
 	case "relationships":
 		return fmt.Sprintf("SELECT * FROM %s AS c WHERE c.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s AS p WHERE p.%s = c.%s)",
 			from, cols[0], rename(c.target), q(c.tcol), cols[0])
@@ -166,7 +166,7 @@ func (c *Check) SQL(rel string, rename func(string) string) string {
 		if c.hasMax {
 			conds = append(conds, fmt.Sprintf("count(*) > %d", c.max))
 		}
-		return fmt.Sprintf("SELECT count(*) AS rows FROM %s HAVING %s", from, strings.Join(conds, " OR "))
+		return fmt.Sprintf("SELECT count(*) AS rows FROM %s AS c HAVING %s", from, strings.Join(conds, " OR "))
 	}
 	return c.custom
 }

@@ -69,7 +69,7 @@ func TestErrors(t *testing.T) {
 		{"not a select", map[string]string{"core/a.sql": "DELETE FROM staging.orders"}, "exactly one SELECT"},
 		{"two statements", map[string]string{"core/a.sql": "SELECT 1; SELECT 2"}, "exactly one SELECT"},
 		{"unknown header key", map[string]string{"core/a.sql": "-- materialised: table\nSELECT 1"}, `models/core/a.sql:1: unknown header key "materialised"`},
-		{"bad materialization", map[string]string{"core/a.sql": "-- materialized: tabel\nSELECT 1"}, `materialized must be view or table`},
+		{"bad materialization", map[string]string{"core/a.sql": "-- materialized: tabel\nSELECT 1"}, `materialized must be view, table or incremental, not "tabel"`},
 		{"bad path", map[string]string{"a.sql": "SELECT 1"}, "models/<schema>/<name>.sql"},
 	}
 	for _, tt := range tests {

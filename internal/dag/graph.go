@@ -143,7 +143,8 @@ func (g *Graph) cycle(indeg map[string]int) error {
 func (g *Graph) Model(name string) *Model { return g.byName[name] }
 
 func version(m *Model, g *Graph) string {
-	own := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00", m.normalized, m.Config.Materialized, strings.Join(m.Config.Tags, ",")))
+	own := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%s\x00%v", m.normalized, m.Config.Materialized,
+		strings.Join(m.Config.Tags, ","), m.Config.TimeColumn, m.Config.Grain, m.Config.Indexes))
 	m.OwnVersion = hex.EncodeToString(own[:8])
 	h := sha256.New()
 	h.Write(own[:])

@@ -18,8 +18,9 @@ import (
 
 // Materializations.
 const (
-	View  = "view"
-	Table = "table"
+	View        = "view"
+	Table       = "table"
+	Incremental = "incremental" // a table built a day at a time
 )
 
 // Model is one SQL model: a SELECT that builds relation Name.
@@ -52,6 +53,12 @@ type Config struct {
 	Description  string
 	Tags         []string
 	Checks       []*Check
+	// TimeColumn and Grain say how an incremental model is sliced: rows
+	// whose TimeColumn falls in a day belong to that day's interval.
+	TimeColumn string
+	Grain      string
+	// Indexes are column lists to index in a built table.
+	Indexes [][]string
 }
 
 // Error is a problem in a model file at a line.
@@ -91,6 +98,14 @@ func parseModel(root, file, sql string) (*Model, error) {
 	if err := m.parseHeader(); err != nil {
 		return nil, err
 	}
+	if m.Config.Materialized == Incremental {
+		if m.Config.TimeColumn == "" {
+			return nil, &Error{Path: file, Msg: "an incremental model needs -- time_column: (the date column its days are cut by)"}
+		}
+		if m.Config.Grain == "" {
+			m.Config.Grain = "day"
+		}
+	}
 	if err := m.parseSQL(); err != nil {
 		return nil, err
 	}
@@ -116,10 +131,29 @@ func (m *Model) parseHeader() error {
 		}
 		switch key, v := kv[1], kv[2]; key {
 		case "materialized":
-			if v != View && v != Table {
-				return bad("materialized must be view or table, not %q", v)
+			if v != View && v != Table && v != Incremental {
+				return bad("materialized must be view, table or incremental, not %q", v)
 			}
 			m.Config.Materialized = v
+		case "time_column":
+			if !identRe.MatchString(v) {
+				return bad("time_column must be a column name, not %q", v)
+			}
+			m.Config.TimeColumn = v
+		case "grain":
+			if v != "day" {
+				return bad("grain must be day (the only grain so far), not %q", v)
+			}
+			m.Config.Grain = v
+		case "index":
+			var cols []string
+			for _, c := range strings.Split(v, ",") {
+				if c = strings.TrimSpace(c); !identRe.MatchString(c) {
+					return bad("index: %q is not a column name", c)
+				}
+				cols = append(cols, c)
+			}
+			m.Config.Indexes = append(m.Config.Indexes, cols)
 		case "description":
 			m.Config.Description = v
 		case "check":
@@ -136,7 +170,7 @@ func (m *Model) parseHeader() error {
 			}
 			slices.Sort(m.Config.Tags)
 		default:
-			return bad("unknown header key %q (known: materialized, description, tags, check)", key)
+			return bad("unknown header key %q (known: materialized, time_column, grain, index, description, tags, check)", key)
 		}
 	}
 	return nil

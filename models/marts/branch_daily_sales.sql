@@ -1,4 +1,5 @@
--- materialized: table
+-- materialized: incremental
+-- time_column: sales_date
 -- description: Sales per branch and day: orders, basket items, revenue (sum of order totals) split by payment method, and average order value.
 -- tags: marts
 -- check: unique(branch, sales_date)
@@ -15,6 +16,8 @@ FROM core.orders AS o
 JOIN (
     SELECT order_id, count(*) AS items
     FROM core.order_items
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     GROUP BY order_id
 ) AS i USING (order_id)
+WHERE o.sales_date >= percolate.interval_start() AND o.sales_date < percolate.interval_end()
 GROUP BY o.branch, o.sales_date
