@@ -77,6 +77,12 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	defer tx.Rollback(context.Background())
+	// The interval bounds are unknown when a model's SQL is planned, and a
+	// new day is not in any statistics yet: the planner would take it for
+	// empty and join row by row. Builds are batch work: hash joins it is.
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = off"); err != nil {
+		return nil, err
+	}
 
 	// Models built whole go to NAME__next and are swapped in; incremental
 	// models replace their days in place, inside this transaction.

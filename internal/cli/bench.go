@@ -25,9 +25,12 @@ load' (parse, type, drop personal data, hash order ids, explode baskets, binary
 COPY). It prints orders/s for both and the ratio.
 
 Shapes: one-file (1,000,000 orders in one file) and daily (10 branches × 365
-days, ~300 orders a file).`,
+days, ~300 orders a file). The shape append-day times the run that adds one
+new day of files after 30 days of history and after 365, and prints the ratio
+(incremental models keep it flat).`,
 		Example: `  percolate bench --shape daily
-  percolate bench --shape one-file --shape daily --data /var/tmp/percolate-bench`,
+  percolate bench --shape one-file --shape daily --data /var/tmp/percolate-bench
+  percolate bench --shape append-day`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -40,6 +43,13 @@ days, ~300 orders a file).`,
 				return err
 			}
 			for _, name := range shapes {
+				if name == "append-day" {
+					fmt.Fprintln(a.stdout, "append-day:")
+					if err := bench.AppendDay(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}); err != nil {
+						return fmt.Errorf("bench append-day: %w", err)
+					}
+					continue
+				}
 				s, ok := bench.Shapes[name]
 				if !ok {
 					var known []string
@@ -56,7 +66,7 @@ days, ~300 orders a file).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "one-file or daily (repeatable)")
+	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "one-file, daily or append-day (repeatable)")
 	cmd.Flags().StringVar(&data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
 	return cmd

@@ -116,6 +116,17 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 			return errf(cn, "source %s: column %s: sum_of names %q, which is not an items column of the same scale", s.Name, c.Name, c.SumOf)
 		}
 	}
+	if fd := s.FileDate; fd != nil {
+		re, err := regexp.Compile(fd.Pattern)
+		if err != nil || re.NumSubexp() != 1 {
+			return errf(at("file_date"), "source %s: file_date: pattern must be a regular expression with one group around the date (%v)", s.Name, err)
+		}
+		l, err := goLayout(fd.Layout)
+		if err != nil || fd.Layout == "" {
+			return errf(at("file_date"), "source %s: file_date: layout %q: want a strftime layout such as %%d-%%m-%%Y", s.Name, fd.Layout)
+		}
+		fd.re, fd.goLayout = re, l
+	}
 	kn := at("key")
 	if s.Key.Column == "" || len(s.Key.From) == 0 {
 		return errf(kn, "source %s: key: column (the id to make) and from (the columns it is made of) are required", s.Name)

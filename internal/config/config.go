@@ -52,11 +52,33 @@ type Source struct {
 	Table       string     `yaml:"table"`
 	MaxRejects  MaxRejects `yaml:"max_rejects"`
 	Key         Key        `yaml:"key"`
+	FileDate    *FileDate  `yaml:"file_date"`
 	Columns     []*Column  `yaml:"columns"`
 
 	Name     string         `yaml:"-"`
 	Line     int            `yaml:"-"`
 	Location *time.Location `yaml:"-"`
+}
+
+// FileDate reads the day a file holds from its name: the first group of
+// Pattern, in Layout (strftime). Backfills use it to pick files by date
+// without opening them.
+type FileDate struct {
+	Pattern string `yaml:"pattern"`
+	Layout  string `yaml:"layout"`
+
+	re       *regexp.Regexp
+	goLayout string
+}
+
+// Date returns the day in the file name, if the pattern finds one.
+func (d *FileDate) Date(name string) (time.Time, bool) {
+	m := d.re.FindStringSubmatch(name)
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(d.goLayout, m[1])
+	return t, err == nil
 }
 
 // Key says how a row's id is made: a keyed hash (HMAC-SHA256) of the named

@@ -50,9 +50,11 @@ func (p *Project) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) 
 	pending := map[string]bool{}
 	for _, name := range pl.SourceNames() {
 		src := pl.Sources[name]
-		paths, err := p.Paths(src, opt.Sources[name])
-		if err != nil {
-			return nil, err
+		paths, ok := opt.Files[name]
+		if !ok {
+			if paths, err = p.Paths(src, opt.Sources[name]); err != nil {
+				return nil, err
+			}
 		}
 		news, err := loaders.Pending(ctx, pool, src, paths)
 		if err != nil {

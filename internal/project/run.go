@@ -35,6 +35,9 @@ type RunOptions struct {
 	FullRefresh     bool
 	// OnFile is told of each file as it finishes loading.
 	OnFile func(loaders.Result)
+	// Files, when set for a source, are the files to load instead of its
+	// glob (backfill chooses them by date).
+	Files map[string][]string
 }
 
 // Summary is what a run did.
@@ -75,7 +78,30 @@ var ErrRefused = errors.New("files refused")
 // files do not stop the other files or the build; the run then returns an
 // error wrapping ErrRefused along with its summary.
 func (p *Project) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*Summary, error) {
-	start := time.Now()
+	w, err := p.prepare(ctx, pool, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer w.unlock()
+	command := "run"
+	if opt.LoadOnly {
+		command = "load"
+	}
+	return p.step(ctx, pool, w, command, opt)
+}
+
+// work is what a run needs once it holds the lock.
+type work struct {
+	pl     *config.Pipeline
+	g      *dag.Graph
+	key    []byte
+	unlock func()
+}
+
+// prepare checks the pipeline and its models (before touching anything, so
+// a broken model is a configuration error), takes the run lock, applies
+// migrations and checks the hash key.
+func (p *Project) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*work, error) {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
 		return nil, err
@@ -83,38 +109,38 @@ func (p *Project) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	if err := p.checkSources(pl, opt); err != nil {
 		return nil, err
 	}
-	// Models are checked before anything is loaded: a broken model is a
-	// configuration error, found without touching the database.
-	var g *dag.Graph
+	w := &work{pl: pl}
 	if !opt.LoadOnly {
-		if g, err = p.Graph(pl); err != nil {
+		if w.g, err = p.Graph(pl); err != nil {
 			return nil, err
 		}
 	}
-	unlock, err := pg.Lock(ctx, pool, "run", opt.Wait)
-	if err != nil {
+	if w.unlock, err = pg.Lock(ctx, pool, "run", opt.Wait); err != nil {
 		return nil, err
 	}
-	defer unlock()
 	if _, err := migrations.Up(ctx, pool, p.Migrations()); err != nil {
+		w.unlock()
 		return nil, err
 	}
-	key, err := loaders.Key(p.KeyFile())
-	if err != nil {
+	if w.key, err = loaders.Key(p.KeyFile()); err != nil {
+		w.unlock()
 		return nil, fmt.Errorf("hash key: %w", err)
 	}
-	if err := loaders.CheckKey(ctx, pool, key); err != nil {
+	if err := loaders.CheckKey(ctx, pool, w.key); err != nil {
+		w.unlock()
 		return nil, err
 	}
-	command := "run"
-	if opt.LoadOnly {
-		command = "load"
-	}
-	sum := &Summary{Pipeline: pl.Name}
-	if err := pool.QueryRow(ctx, `INSERT INTO percolate.runs (pipeline, command) VALUES ($1, $2) RETURNING run_id`, pl.Name, command).Scan(&sum.RunID); err != nil {
+	return w, nil
+}
+
+// step is one recorded run under the lock: load, then build.
+func (p *Project) step(ctx context.Context, pool *pgxpool.Pool, w *work, command string, opt RunOptions) (*Summary, error) {
+	start := time.Now()
+	sum := &Summary{Pipeline: w.pl.Name}
+	if err := pool.QueryRow(ctx, `INSERT INTO percolate.runs (pipeline, command) VALUES ($1, $2) RETURNING run_id`, w.pl.Name, command).Scan(&sum.RunID); err != nil {
 		return nil, err
 	}
-	runErr := p.run(ctx, pool, pl, g, key, opt, sum)
+	runErr := p.run(ctx, pool, w.pl, w.g, w.key, opt, sum)
 	sum.Duration = time.Since(start)
 	p.finish(pool, sum, runErr)
 	return sum, runErr
@@ -130,9 +156,12 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 	ld.OnFile = opt.OnFile
 	for _, name := range pl.SourceNames() {
 		src := pl.Sources[name]
-		paths, err := p.Paths(src, opt.Sources[name])
-		if err != nil {
-			return err
+		paths, ok := opt.Files[name]
+		if !ok {
+			var err error
+			if paths, err = p.Paths(src, opt.Sources[name]); err != nil {
+				return err
+			}
 		}
 		res, err := ld.Load(ctx, sum.RunID, src, paths)
 		for _, r := range res {

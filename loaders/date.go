@@ -1,0 +1,51 @@
+package loaders
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/percolate/percolate/internal/config"
+)
+
+// ErrNoDate is returned for a file whose day cannot be told.
+var ErrNoDate = errors.New("no date")
+
+// Day tells the day a file holds: from its name when the source declares
+// file_date, else from its first row that keeps the contract.
+func Day(src *config.Source, path string) (time.Time, error) {
+	if src.FileDate != nil {
+		if d, ok := src.FileDate.Date(filepath.Base(path)); ok {
+			return d, nil
+		}
+	}
+	c, err := newContract(src, nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if c.dateAt < 0 {
+		return time.Time{}, fmt.Errorf("%s: %w: source %s has no file_date and no column with a date", path, ErrNoDate, src.Name)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	rd := newCSVReader(f)
+	for i := 0; i < 100; i++ {
+		fields, _, err := rd.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			continue
+		}
+		if _, rerr := c.parse(fields); rerr == nil {
+			return time.UnixMicro(c.vals[c.dateAt].local).UTC().Truncate(24 * time.Hour), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s: %w: no row of its first 100 keeps the %s contract", path, ErrNoDate, src.Name)
+}
