@@ -29,6 +29,8 @@ type Chunk struct {
 	From, To time.Time
 	Files    map[string][]string // by source: the files not loaded yet
 	Days     int
+	// DaysLeft counts the days of the chunks after this one.
+	DaysLeft int
 }
 
 // BackfillReport is what a backfill found and did.
@@ -126,6 +128,11 @@ func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt Backfill
 	sort.Strings(rep.Days)
 	chunks := chunk(rep.Days, byDay, opt.PublishEvery)
 	rep.Chunks = len(chunks)
+	left := len(rep.Days)
+	for i := range chunks {
+		left -= chunks[i].Days
+		chunks[i].DaysLeft = left
+	}
 	if opt.DryRun {
 		ro := opt.RunOptions
 		ro.Files = map[string][]string{}

@@ -209,6 +209,9 @@ func (p *Project) finish(pool *pgxpool.Pool, sum *Summary, runErr error) {
 		loaded, rejected, sum.built(), msg)
 }
 
+// Built counts the models the run built.
+func (s *Summary) Built() int { return s.built() }
+
 func (s *Summary) built() int {
 	if s.Build == nil {
 		return 0
