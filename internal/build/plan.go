@@ -171,7 +171,12 @@ func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, 
 		default:
 			s.Build, s.Reason = false, "unchanged"
 		}
-		if s.Build && m.Config.Materialized == dag.Incremental {
+		if m.Config.Materialized == dag.Incremental && (s.Build || built) {
+			// Even an unchanged model is checked for gaps: days with data
+			// and no interval.
+			if !s.Build {
+				s.Build, s.Reason = true, "gap: days with data but no interval"
+			}
 			if err := planDays(ctx, q, s, last, built, opt); err != nil {
 				return nil, err
 			}
@@ -306,7 +311,7 @@ func planDays(ctx context.Context, q Querier, s *Step, last lastBuild, built boo
 		(SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
 		 WHERE f.source = ANY($1) AND f.status = 'loaded' AND ($4 OR d.day >= $5)
 		 EXCEPT
-		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND version = $6)
+		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND ($4 OR version = $6))
 		ORDER BY 1`, s.sources, last.watermark, m.Name, !versionChanged, from, m.Version)
 	if err != nil {
 		return err
@@ -320,7 +325,7 @@ func planDays(ctx context.Context, q Querier, s *Step, last lastBuild, built boo
 		s.Days = append(s.Days, d.Format(time.DateOnly))
 	}
 	if len(days) == 0 {
-		s.Build, s.Reason = false, "unchanged (no day has new data)"
+		s.Build, s.Reason = false, "unchanged"
 		return nil
 	}
 	s.Reason = fmt.Sprintf("%d day(s) %s: %s", len(days), span(s.Days), s.Reason)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -70,3 +71,35 @@ func TestIncrementalBuildsOnlyNewDays(t *testing.T) {
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// TestVersionChangeFrom: after an edit, --from rebuilds only the days from
+// that date; the ledger keeps the older days at the old version.
+func TestVersionChangeFrom(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	mustRun(t, dir, url, "run")
+	edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "sum(total) AS revenue", "sum(total) + 0 AS revenue")
+	r := mustRun(t, dir, url, "run", "--from", "2022-03-02")
+	if !regexpMatch(`(?m)^    marts.hourly_sales\s+incremental .* 2 day\(s\) 2022-03-02 … 2022-03-03: changed`, r.stdout) {
+		t.Errorf("want hourly_sales rebuilt for 2022-03-02 and 03 only:\n%s", r.stdout)
+	}
+	if got := scalar[int](t, pool, `SELECT count(DISTINCT version)::int FROM percolate.model_intervals WHERE model = 'marts.hourly_sales'`); got != 2 {
+		t.Errorf("hourly_sales intervals at %d versions, want 2 (old days keep theirs)", got)
+	}
+	r = mustRun(t, dir, url, "plan")
+	if !strings.Contains(r.stdout, "skip  marts.hourly_sales           unchanged") {
+		t.Errorf("the days before --from keep their version on purpose; plan should skip:\n%s", r.stdout)
+	}
+
+	// A gap (a day with data and no interval) is found and filled.
+	pool.Exec(context.Background(), `DELETE FROM percolate.model_intervals WHERE model = 'marts.hourly_sales' AND day = '2021-02-22'`)
+	pool.Exec(context.Background(), `DELETE FROM marts.hourly_sales WHERE sales_date = '2021-02-22'`)
+	r = mustRun(t, dir, url, "run")
+	if !regexpMatch(`(?m)^    marts.hourly_sales\s+incremental .* 1 day\(s\) 2021-02-22: gap`, r.stdout) {
+		t.Errorf("want the gap filled:\n%s", r.stdout)
+	}
+	if n := scalar[int](t, pool, `SELECT count(*) FROM marts.hourly_sales WHERE sales_date = '2021-02-22'`); n == 0 {
+		t.Error("the gap day is still empty")
+	}
+}

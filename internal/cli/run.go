@@ -21,6 +21,7 @@ type runFlags struct {
 	selectors   []string
 	exclude     []string
 	fullRefresh bool
+	from        string
 	output      string
 }
 
@@ -31,6 +32,9 @@ func (f *runFlags) register(cmd *cobra.Command, models bool) {
 	if models {
 		registerSelect(cmd, &f.selectors, &f.exclude)
 		cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "rebuild the selected models whatever their state")
+		if cmd.Name() != "backfill" {
+			cmd.Flags().StringVar(&f.from, "from", "", "after a version change, rebuild an incremental model's days from this date (YYYY-MM-DD) only")
+		}
 	}
 }
 
@@ -49,6 +53,13 @@ func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, er
 		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh}
 	if len(args) > 0 {
 		opt.Pipeline = args[0]
+	}
+	if f.from != "" {
+		d, err := time.Parse(time.DateOnly, f.from)
+		if err != nil {
+			return opt, usagef("--from %q: want YYYY-MM-DD", f.from)
+		}
+		opt.From = d
 	}
 	for _, s := range f.sources {
 		name, glob, ok := strings.Cut(s, "=")

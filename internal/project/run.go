@@ -33,6 +33,8 @@ type RunOptions struct {
 	// rebuilds them whatever their state.
 	Select, Exclude []string
 	FullRefresh     bool
+	// From limits the days rebuilt after a version change (see build.Options).
+	From time.Time
 	// OnFile is told of each file as it finishes loading.
 	OnFile func(loaders.Result)
 	// Files, when set for a source, are the files to load instead of its
@@ -221,7 +223,7 @@ func (s *Summary) built() int {
 
 // buildOptions are the build options of a run of pl.
 func (p *Project) buildOptions(pl *config.Pipeline, opt RunOptions) build.Options {
-	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, Sources: SourceOf(pl)}
+	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl)}
 }
 
 // SourceOf maps each staging table of pl to the name of its source.
