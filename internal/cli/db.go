@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/migrations"
 )
 
@@ -163,6 +164,9 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withProvider(cmd, func(prov *goose.Provider) error {
 				res, err := prov.Up(cmd.Context())
+				if err == nil {
+					err = setReader(cmd, a)
+				}
 				for _, r := range res {
 					fmt.Fprintf(a.stdout, "applied %s (%s)\n", filepath.Base(r.Source.Path), r.Duration.Round(1e6))
 				}
@@ -229,4 +233,18 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 		},
 	})
 	return cmd
+}
+
+// setReader applies $PERCOLATE_GRAFANA_PASSWORD after migrations.
+func setReader(cmd *cobra.Command, a *app) error {
+	p, err := a.project()
+	if err != nil {
+		return err
+	}
+	pool, err := p.Connect(cmd.Context(), a.dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return project.SetReaderPassword(cmd.Context(), pool)
 }

@@ -27,8 +27,8 @@ func builds(t *testing.T, stdout string) map[string]string {
 			out[m[1]] = "build"
 		}
 	}
-	if len(out) != 8 {
-		t.Fatalf("want 8 models in the summary, got %v from:\n%s", out, stdout)
+	if len(out) != 12 {
+		t.Fatalf("want 12 models in the summary, got %v from:\n%s", out, stdout)
 	}
 	return out
 }
@@ -52,7 +52,8 @@ func TestVersionsDecideWhatBuilds(t *testing.T) {
 		r := mustRun(t, dir, url, "run")
 		got := builds(t, r.stdout)
 		want := map[string]string{"core.orders": "skip", "core.order_items": "skip", "marts.branch_daily_sales": "skip", "core.branches": "skip",
-			"marts.hourly_sales": "skip", "core.product_days": "build", "core.products": "build", "marts.product_daily_sales": "build"}
+			"marts.hourly_sales": "skip", "core.product_days": "build", "core.products": "build", "marts.product_daily_sales": "build",
+			"health.runs": "skip", "health.freshness": "skip"}
 		for m, w := range want {
 			if got[m] != w {
 				t.Errorf("%s: %s, want %s\n%s", m, got[m], w, r.stdout)

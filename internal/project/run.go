@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 
@@ -124,6 +125,10 @@ func (p *Project) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOption
 		w.unlock()
 		return nil, err
 	}
+	if err := SetReaderPassword(ctx, pool); err != nil {
+		w.unlock()
+		return nil, err
+	}
 	if w.key, err = loaders.Key(p.KeyFile()); err != nil {
 		w.unlock()
 		return nil, fmt.Errorf("hash key: %w", err)
@@ -238,4 +243,25 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 		}
 	}
 	return out
+}
+
+// EnvReaderPassword names the environment variable holding the password of
+// the read-only role Grafana uses.
+const EnvReaderPassword = "PERCOLATE_GRAFANA_PASSWORD"
+
+// SetReaderPassword sets the password of the role percolate_grafana from
+// $PERCOLATE_GRAFANA_PASSWORD, when it is set: it is never committed.
+func SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) error {
+	pw := os.Getenv(EnvReaderPassword)
+	if pw == "" {
+		return nil
+	}
+	var stmt string
+	if err := pool.QueryRow(ctx, `SELECT format('ALTER ROLE percolate_grafana PASSWORD %L', $1::text)`, pw).Scan(&stmt); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("set the password of percolate_grafana from $%s: %w", EnvReaderPassword, err)
+	}
+	return nil
 }
