@@ -52,11 +52,7 @@ nothing and says so.`,
 			if f.output != "text" && f.output != "json" {
 				return usagef("--output %q: want text or json", f.output)
 			}
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			pool, err := p.Connect(ctx, a.dbURL)
+			p, pool, err := a.connect(ctx)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/config"
@@ -139,4 +140,28 @@ or model; 3 another run holds the database (see run --wait).`,
 
 func (a *app) project() (*project.Project, error) {
 	return project.Open(a.dir, a.configPath)
+}
+
+// graph opens the project and loads the models of the named pipeline.
+func (a *app) graph(pipeline string) (*project.Project, *dag.Graph, error) {
+	p, err := a.project()
+	if err != nil {
+		return nil, nil, err
+	}
+	pl, err := p.Config.Pipeline(pipeline)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := p.Graph(pl)
+	return p, g, err
+}
+
+// connect opens the project and its database; close the pool when done.
+func (a *app) connect(ctx context.Context) (*project.Project, *pgxpool.Pool, error) {
+	p, err := a.project()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := p.Connect(ctx, a.dbURL)
+	return p, pool, err
 }

@@ -141,11 +141,7 @@ func (a *app) migrateCmd() *cobra.Command {
 migrations in migrations/. 'percolate run' applies pending ones itself.`,
 	}
 	withProvider := func(cmd *cobra.Command, fn func(*goose.Provider) error) error {
-		p, err := a.project()
-		if err != nil {
-			return err
-		}
-		pool, err := p.Connect(cmd.Context(), a.dbURL)
+		p, pool, err := a.connect(cmd.Context())
 		if err != nil {
 			return err
 		}
@@ -237,11 +233,7 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 
 // setReader applies $PERCOLATE_GRAFANA_PASSWORD after migrations.
 func setReader(cmd *cobra.Command, a *app) error {
-	p, err := a.project()
-	if err != nil {
-		return err
-	}
-	pool, err := p.Connect(cmd.Context(), a.dbURL)
+	_, pool, err := a.connect(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -50,15 +50,7 @@ func (a *app) modelsCmd() *cobra.Command {
 		Short: "List the models in build order, with what they read",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			pl, err := p.Config.Pipeline(pipeline)
-			if err != nil {
-				return err
-			}
-			g, err := p.Graph(pl)
+			p, g, err := a.graph(pipeline)
 			if err != nil {
 				return err
 			}
@@ -113,15 +105,7 @@ func (a *app) graphCmd() *cobra.Command {
   percolate models graph --format mermaid`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			pl, err := p.Config.Pipeline(pipeline)
-			if err != nil {
-				return err
-			}
-			g, err := p.Graph(pl)
+			_, g, err := a.graph(pipeline)
 			if err != nil {
 				return err
 			}
@@ -146,15 +130,7 @@ built beside the live relation as NAME__next, reading its parents' new
 relations, and renamed into place by the swap.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			pl, err := p.Config.Pipeline(pipeline)
-			if err != nil {
-				return err
-			}
-			g, err := p.Graph(pl)
+			_, g, err := a.graph(pipeline)
 			if err != nil {
 				return err
 			}
@@ -198,11 +174,7 @@ deliver it again: its new content replaces the old rows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			pool, err := p.Connect(ctx, a.dbURL)
+			_, pool, err := a.connect(ctx)
 			if err != nil {
 				return err
 			}

@@ -28,11 +28,7 @@ the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
 			if err != nil {
 				return err
 			}
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			pool, err := p.Connect(ctx, a.dbURL)
+			p, pool, err := a.connect(ctx)
 			if err != nil {
 				return err
 			}
@@ -109,15 +105,7 @@ ending in [warn] to report without failing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			pl, err := p.Config.Pipeline(pipeline)
-			if err != nil {
-				return err
-			}
-			g, err := p.Graph(pl)
+			p, g, err := a.graph(pipeline)
 			if err != nil {
 				return err
 			}

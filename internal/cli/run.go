@@ -130,11 +130,7 @@ transaction per file, recorded in the file manifest. Build later with 'run'.`,
 
 func (a *app) run(cmd *cobra.Command, opt project.RunOptions) error {
 	ctx := cmd.Context()
-	p, err := a.project()
-	if err != nil {
-		return err
-	}
-	pool, err := p.Connect(ctx, a.dbURL)
+	p, pool, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
