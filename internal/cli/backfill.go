@@ -60,9 +60,17 @@ nothing and says so.`,
 			start := time.Now()
 			var files, daysDone int
 			var rows int64
+			var done func() = func() {}
+			if f.output == "text" && !dryRun {
+				done = a.progress(&opt.RunOptions)
+			}
+			perFile := opt.OnFile
 			opt.OnFile = func(r loaders.Result) {
 				files++
 				rows += r.Loaded
+				if perFile != nil {
+					perFile(r)
+				}
 			}
 			opt.OnChunk = func(c project.Chunk, s *project.Summary) {
 				daysDone += c.Days
@@ -75,6 +83,7 @@ nothing and says so.`,
 					c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), daysDone, files, rows, float64(rows)/el.Seconds(), s.Built(), c.DaysLeft, left.Round(time.Second))
 			}
 			rep, err := p.Backfill(ctx, pool, opt)
+			done()
 			if rep != nil {
 				a.printBackfill(rep, f.output, dryRun)
 			}
