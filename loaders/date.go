@@ -1,10 +1,10 @@
 package loaders
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -15,8 +15,9 @@ import (
 var ErrNoDate = errors.New("no date")
 
 // Day tells the day a file holds: from its name when the source declares
-// file_date, else from its first row that keeps the contract.
-func Day(src *config.Source, path string) (time.Time, error) {
+// file_date, else from its first row that keeps the contract (read from
+// the bucket through s3 for an s3:// path).
+func Day(ctx context.Context, src *config.Source, path string, s3 func(context.Context) (*S3, error)) (time.Time, error) {
 	if src.FileDate != nil {
 		if d, ok := src.FileDate.Date(filepath.Base(path)); ok {
 			return d, nil
@@ -29,7 +30,8 @@ func Day(src *config.Source, path string) (time.Time, error) {
 	if c.dateAt < 0 {
 		return time.Time{}, fmt.Errorf("%s: %w: source %s has no file_date and no column with a date", path, ErrNoDate, src.Name)
 	}
-	f, err := os.Open(path)
+	ld := &Loader{NewS3: s3}
+	f, err := ld.open(ctx, path)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -35,7 +35,18 @@ const (
 	Replaced Status = "replaced" // new content at a known path: its old rows were replaced
 	Skipped  Status = "skipped"  // this content was loaded before
 	Refused  Status = "refused"  // too many rejects or not CSV: nothing of it stays
+	Failed   Status = "failed"   // it could not be read (a bucket that kept failing): nothing of it stays
 )
+
+// SourceError is a file or object that could not be read: the file fails,
+// the others go on.
+type SourceError struct {
+	Path string
+	Err  error
+}
+
+func (e *SourceError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
 
 // Result is the outcome of one file.
 type Result struct {
@@ -80,6 +91,31 @@ type Loader struct {
 	Jobs int
 	// OnFile, when set, is told of each file as it finishes.
 	OnFile func(Result)
+	// S3 reads s3:// paths. When nil, NewS3 makes it on first use.
+	S3    *S3
+	NewS3 func(context.Context) (*S3, error)
+	s3mu  sync.Mutex
+}
+
+// open reads a local file or an object in a bucket.
+func (l *Loader) open(ctx context.Context, path string) (io.ReadCloser, error) {
+	if IsS3(path) {
+		l.s3mu.Lock()
+		if l.S3 == nil && l.NewS3 != nil {
+			c, err := l.NewS3(ctx)
+			if err != nil {
+				l.s3mu.Unlock()
+				return nil, err
+			}
+			l.S3 = c
+		}
+		l.s3mu.Unlock()
+		if l.S3 == nil {
+			return nil, fmt.Errorf("%s: no S3 client configured", path)
+		}
+		return l.S3.Open(ctx, path)
+	}
+	return os.Open(path)
 }
 
 // New returns a Loader writing through pool, hashing row keys with key.
@@ -104,6 +140,10 @@ func (l *Loader) Load(ctx context.Context, runID int64, src *config.Source, path
 			defer wg.Done()
 			for i := range next {
 				r, err := l.loadFile(ctx, runID, src, paths[i])
+				var se *SourceError
+				if errors.As(err, &se) && ctx.Err() == nil {
+					r.Status, r.Err, err = Failed, se, nil
+				}
 				results[i] = r
 				if err != nil {
 					mu.Lock()
@@ -158,9 +198,9 @@ func (l *Loader) record(path string) string {
 // path all commit together or not at all.
 func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, path string) (Result, error) {
 	res := Result{Source: src.Name, Path: l.record(path)}
-	sum, size, err := hashFile(path)
+	sum, size, err := l.hash(ctx, path)
 	if err != nil {
-		return res, fmt.Errorf("load %s: %w", res.Path, err)
+		return res, &SourceError{Path: res.Path, Err: err}
 	}
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
@@ -192,9 +232,9 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	if err != nil {
 		return res, err
 	}
-	fh, err := os.Open(path)
+	fh, err := l.open(ctx, path)
 	if err != nil {
-		return res, err
+		return res, &SourceError{Path: res.Path, Err: err}
 	}
 	defer fh.Close()
 	fl := newFileLoad(c, fh, res.LoadID, res.Path)
@@ -202,6 +242,10 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	if err := copyFile(ctx, tx.Conn().PgConn(), fl); err != nil {
 		if errors.Is(err, ErrNotText) {
 			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()})
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) && fl.err != nil {
+			return res, &SourceError{Path: res.Path, Err: err}
 		}
 		return res, fmt.Errorf("load %s: %w", res.Path, err)
 	}
@@ -329,8 +373,9 @@ func (l *Loader) replaceEarlier(ctx context.Context, tx pgx.Tx, c *contract, res
 	return true, nil
 }
 
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+// hash reads a file or object once for its content hash and size.
+func (l *Loader) hash(ctx context.Context, path string) (string, int64, error) {
+	f, err := l.open(ctx, path)
 	if err != nil {
 		return "", 0, err
 	}
@@ -350,7 +395,8 @@ func isUniqueViolation(err error) bool {
 
 // Pending returns the paths whose content is not loaded for src yet: what
 // a load would take.
-func Pending(ctx context.Context, pool *pgxpool.Pool, src *config.Source, paths []string) ([]string, error) {
+func (l *Loader) Pending(ctx context.Context, src *config.Source, paths []string) ([]string, error) {
+	pool := l.pool
 	rows, err := pool.Query(ctx, `SELECT content_hash FROM percolate.files WHERE source = $1 AND status = 'loaded'`, src.Name)
 	if err != nil {
 		return nil, err
@@ -365,7 +411,7 @@ func Pending(ctx context.Context, pool *pgxpool.Pool, src *config.Source, paths 
 	}
 	var out []string
 	for _, p := range paths {
-		sum, _, err := hashFile(p)
+		sum, _, err := l.hash(ctx, p)
 		if err != nil {
 			return nil, err
 		}

@@ -170,12 +170,16 @@ func (a *app) printSummary(s *project.Summary) {
 	w := a.stdout
 	loaded, items, rejected := s.Rows()
 	fmt.Fprintf(w, "run %d of pipeline %s\n", s.RunID, s.Pipeline)
-	fmt.Fprintf(w, "  files:   %d loaded, %d replaced, %d skipped (already loaded), %d refused\n",
+	fmt.Fprintf(w, "  files:   %d loaded, %d replaced, %d skipped (already loaded), %d refused",
 		s.Count(loaders.Loaded), s.Count(loaders.Replaced), s.Count(loaders.Skipped), s.Count(loaders.Refused))
+	if n := s.Count(loaders.Failed); n > 0 {
+		fmt.Fprintf(w, ", %d failed", n)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  rows:    %d loaded (%d items), %d rejected\n", loaded, items, rejected)
 	for _, f := range s.Files {
-		if f.Status == loaders.Refused {
-			fmt.Fprintf(w, "  refused: %v\n", f.Err)
+		if f.Status == loaders.Refused || f.Status == loaders.Failed {
+			fmt.Fprintf(w, "  %-8s %v\n", string(f.Status)+":", f.Err)
 		} else if f.Rejected > 0 {
 			fmt.Fprintf(w, "  rejects: %s: %d (first: %s); see: percolate rejects --file %s\n", f.Path, f.Rejected, f.Rejects[0], f.Path)
 		}

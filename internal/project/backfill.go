@@ -71,13 +71,13 @@ func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt Backfill
 	byDay := map[string]map[string][]string{} // day → source → files
 	for _, name := range pl.SourceNames() {
 		src := pl.Sources[name]
-		paths, err := p.Paths(src, opt.Sources[name])
+		paths, err := p.Paths(ctx, src, opt.Sources[name])
 		if err != nil {
 			return nil, err
 		}
 		var inRange []string
 		for _, path := range paths {
-			day, err := loaders.Day(src, path)
+			day, err := loaders.Day(ctx, src, path, p.S3)
 			if err != nil {
 				rep.Undated = append(rep.Undated, p.rel(path))
 				continue
@@ -224,5 +224,9 @@ func (p *Project) pending(ctx context.Context, pool *pgxpool.Pool, src *config.S
 	if !ready {
 		return paths, nil
 	}
-	return loaders.Pending(ctx, pool, src, paths)
+	ld, err := p.Loader(ctx, pool, nil)
+	if err != nil {
+		return nil, err
+	}
+	return ld.Pending(ctx, src, paths)
 }

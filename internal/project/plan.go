@@ -8,7 +8,6 @@ import (
 
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/config"
-	"github.com/percolate/percolate/loaders"
 )
 
 // SourcePlan is what a run would load of one source.
@@ -52,11 +51,15 @@ func (p *Project) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) 
 		src := pl.Sources[name]
 		paths, ok := opt.Files[name]
 		if !ok {
-			if paths, err = p.Paths(src, opt.Sources[name]); err != nil {
+			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
 				return nil, err
 			}
 		}
-		news, err := loaders.Pending(ctx, pool, src, paths)
+		ld, err := p.Loader(ctx, pool, nil)
+		if err != nil {
+			return nil, err
+		}
+		news, err := ld.Pending(ctx, src, paths)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/loaders"
 	"github.com/percolate/percolate/migrations"
 )
 
@@ -28,6 +29,8 @@ const StateDir = ".percolate"
 type Project struct {
 	Dir    string
 	Config *config.File
+
+	s3 *loaders.S3 // made on first use of an s3:// source
 }
 
 // Open reads the pipelines file (configPath, relative to dir unless
@@ -120,10 +123,45 @@ func (p *Project) Migrations() fs.FS {
 	return migrations.FS
 }
 
-// Paths expands a source's glob (relative to pipelines.yaml) into files,
-// sorted; override replaces the glob for this run.
-func (p *Project) Paths(src *config.Source, override string) ([]string, error) {
+// S3 returns the project's S3 client, made from the environment on first
+// use.
+func (p *Project) S3(ctx context.Context) (*loaders.S3, error) {
+	if p.s3 == nil {
+		c, err := loaders.NewS3(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		p.s3 = c
+	}
+	return p.s3, nil
+}
+
+// Loader returns a loader writing through pool, able to read the
+// project's sources wherever they are.
+func (p *Project) Loader(ctx context.Context, pool *pgxpool.Pool, key []byte) (*loaders.Loader, error) {
+	ld := loaders.New(pool, key)
+	ld.Root = p.Dir
+	ld.S3 = p.s3
+	ld.NewS3 = p.S3
+	return ld, nil
+}
+
+// Paths expands a source's glob (relative to pipelines.yaml, or an
+// s3://bucket/prefix/*.csv address) into files, sorted; override replaces
+// the glob for this run.
+func (p *Project) Paths(ctx context.Context, src *config.Source, override string) ([]string, error) {
 	glob := src.Path
+	if override != "" {
+		glob = override
+	}
+	if loaders.IsS3(glob) {
+		c, err := p.S3(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return c.Glob(ctx, glob)
+	}
+	glob = src.Path
 	if override != "" {
 		glob = override
 		if !filepath.IsAbs(glob) {

@@ -154,8 +154,10 @@ func (p *Project) step(ctx context.Context, pool *pgxpool.Pool, w *work, command
 }
 
 func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, g *dag.Graph, key []byte, opt RunOptions, sum *Summary) error {
-	ld := loaders.New(pool, key)
-	ld.Root = p.Dir
+	ld, err := p.Loader(ctx, pool, key)
+	if err != nil {
+		return err
+	}
 	ld.Jobs = opt.Jobs
 	if ld.Jobs <= 0 {
 		ld.Jobs = runtime.NumCPU()
@@ -166,7 +168,7 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 		paths, ok := opt.Files[name]
 		if !ok {
 			var err error
-			if paths, err = p.Paths(src, opt.Sources[name]); err != nil {
+			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
 				return err
 			}
 		}
@@ -187,10 +189,10 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 			return err
 		}
 	}
-	if n := sum.Count(loaders.Refused); n > 0 {
+	if n := sum.Count(loaders.Refused) + sum.Count(loaders.Failed); n > 0 {
 		var first error
 		for _, f := range sum.Files {
-			if f.Status == loaders.Refused {
+			if f.Status == loaders.Refused || f.Status == loaders.Failed {
 				first = f.Err
 				break
 			}

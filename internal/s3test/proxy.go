@@ -1,0 +1,95 @@
+package s3test
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Proxy forwards TCP connections to a server and, while it has cuts left,
+// drops a connection once the server has sent it After bytes: a download
+// broken mid-object, as a flaky network does it.
+type Proxy struct {
+	Addr  string
+	After int64
+
+	cuts atomic.Int64 // cuts left; negative: every connection
+	done atomic.Int64 // connections cut so far
+}
+
+// NewProxy listens on 127.0.0.1 and forwards to upstream until the test ends.
+func NewProxy(t *testing.T, upstream string, after int64) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{Addr: l.Addr().String(), After: after}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.serve(c, upstream)
+			}()
+		}
+	}()
+	return p
+}
+
+// Cut sets how many connections to drop from now on (negative: all).
+func (p *Proxy) Cut(n int64) { p.cuts.Store(n) }
+
+// Cuts reports how many connections were dropped.
+func (p *Proxy) Cuts() int64 { return p.done.Load() }
+
+func (p *Proxy) serve(c net.Conn, upstream string) {
+	defer c.Close()
+	u, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	go io.Copy(u, c)
+	var sent int64
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := u.Read(buf)
+		if n > 0 {
+			if sent+int64(n) > p.After && p.take() {
+				c.Write(buf[:p.After-sent])
+				return // drop the connection mid-response
+			}
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+			sent += int64(n)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *Proxy) take() bool {
+	for {
+		left := p.cuts.Load()
+		if left == 0 {
+			return false
+		}
+		if left < 0 || p.cuts.CompareAndSwap(left, left-1) {
+			p.done.Add(1)
+			return true
+		}
+	}
+}
