@@ -40,14 +40,8 @@ nothing and says so.`,
 				return err
 			}
 			opt := project.BackfillOptions{RunOptions: ro, PublishEvery: every, DryRun: dryRun}
-			if opt.From, err = time.Parse(time.DateOnly, from); err != nil {
-				return usagef("--from %q: want YYYY-MM-DD", from)
-			}
-			if opt.To, err = time.Parse(time.DateOnly, to); err != nil {
-				return usagef("--to %q: want YYYY-MM-DD", to)
-			}
-			if opt.To.Before(opt.From) {
-				return usagef("--to %s is before --from %s", to, from)
+			if opt.From, opt.To, err = dayRange(from, to); err != nil {
+				return err
 			}
 			if f.output != "text" && f.output != "json" {
 				return usagef("--output %q: want text or json", f.output)

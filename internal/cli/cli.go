@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -164,4 +165,20 @@ func (a *app) connect(ctx context.Context) (*project.Project, *pgxpool.Pool, err
 	}
 	pool, err := p.Connect(ctx, a.dbURL)
 	return p, pool, err
+}
+
+// dayRange parses --from and --to as days, the first not after the second.
+func dayRange(from, to string) (time.Time, time.Time, error) {
+	f, err := time.Parse(time.DateOnly, from)
+	if err != nil {
+		return f, f, usagef("--from %q: want YYYY-MM-DD", from)
+	}
+	t, err := time.Parse(time.DateOnly, to)
+	if err != nil {
+		return f, t, usagef("--to %q: want YYYY-MM-DD", to)
+	}
+	if t.Before(f) {
+		return f, t, usagef("--to %s is before --from %s", to, from)
+	}
+	return f, t, nil
 }

@@ -28,14 +28,8 @@ The same flags and --seed always write the same bytes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if opt.From, err = time.Parse(time.DateOnly, from); err != nil {
-				return usagef("--from %q: want YYYY-MM-DD", from)
-			}
-			if opt.To, err = time.Parse(time.DateOnly, to); err != nil {
-				return usagef("--to %q: want YYYY-MM-DD", to)
-			}
-			if opt.To.Before(opt.From) {
-				return usagef("--to %s is before --from %s", to, from)
+			if opt.From, opt.To, err = dayRange(from, to); err != nil {
+				return err
 			}
 			if opt.Layout != generate.LayoutA && opt.Layout != generate.LayoutB {
 				return usagef("--layout must be a or b")

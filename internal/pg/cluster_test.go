@@ -18,12 +18,7 @@ import (
 func TestCluster(t *testing.T) {
 	ctx := context.Background()
 	dir := tempDir(t)
-	c, err := NewCluster(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Durable = false
-	t.Cleanup(func() { c.Stop(context.Background()) })
+	c := newCluster(t, dir)
 
 	ping := func(t *testing.T) {
 		t.Helper()
@@ -134,18 +129,24 @@ func TestUnreachableDir(t *testing.T) {
 	}
 }
 
-func TestLock(t *testing.T) {
-	ctx := context.Background()
-	dir := tempDir(t)
+// newCluster is a test cluster in dir, stopped when the test ends.
+func newCluster(t *testing.T, dir string) *Cluster {
+	t.Helper()
 	c, err := NewCluster(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Durable = false
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	return c
+}
+
+func TestLock(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, tempDir(t))
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Stop(context.Background()) })
 	u, _ := c.URL()
 	a, _ := Connect(ctx, u)
 	b, _ := Connect(ctx, u)
