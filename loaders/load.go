@@ -240,6 +240,9 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	fl := newFileLoad(c, fh, res.LoadID, res.Path)
 	defer fl.release()
 	if err := copyFile(ctx, tx.Conn().PgConn(), fl); err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("load %s: %w", res.Path, ctx.Err())
+		}
 		if errors.Is(err, ErrNotText) {
 			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()})
 		}
@@ -297,6 +300,10 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	cr := newCopyReader(t, fl.next)
 	_, err := conn.CopyFrom(ctx, cr, copySQL(t))
 	cr.close()
+	if err != nil && ctx.Err() != nil {
+		// A cancelled COPY can surface as a write on the closed connection.
+		return fmt.Errorf("copy into %s: %w", t.name, ctx.Err())
+	}
 	if err != nil {
 		if fl.err != nil {
 			return fl.err
