@@ -237,3 +237,10 @@ func pgDump(t *testing.T, url string) []byte {
 	}
 	return out
 }
+
+func TestGlobMatchingNothingWarns(t *testing.T) {
+	r := mustRun(t, root, pgtest.URL(t), "load", "--source", "transactions=/nonexistent/*.csv")
+	if !strings.Contains(r.stdout, "warning: source transactions: no file matches /nonexistent/*.csv") {
+		t.Errorf("a glob that matches nothing should be said:\n%s", r.stdout)
+	}
+}

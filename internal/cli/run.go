@@ -208,5 +208,8 @@ func (a *app) printSummary(s *project.Summary) {
 			}
 		}
 	}
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
 	fmt.Fprintf(w, "  time:    %s\n", s.Duration.Round(time.Millisecond))
 }

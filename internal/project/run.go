@@ -49,6 +49,9 @@ type Summary struct {
 	Pipeline string
 	Files    []loaders.Result
 	Build    *build.Result
+	// Warnings are things a person should know, such as a glob that
+	// matched no file.
+	Warnings []string
 	Duration time.Duration
 }
 
@@ -170,6 +173,13 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 			var err error
 			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
 				return err
+			}
+			if len(paths) == 0 {
+				glob := opt.Sources[name]
+				if glob == "" {
+					glob = src.Path
+				}
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("source %s: no file matches %s", name, glob))
 			}
 		}
 		res, err := ld.Load(ctx, sum.RunID, src, paths)
