@@ -183,11 +183,15 @@ feed:
 	return results, fatal
 }
 
-func (l *Loader) record(path string) string {
-	if l.Root == "" {
+func (l *Loader) record(path string) string { return RelPath(l.Root, path) }
+
+// RelPath shows path relative to root when it is inside it, else as given:
+// how files are recorded in the manifest and shown to people.
+func RelPath(root, path string) string {
+	if root == "" {
 		return path
 	}
-	if rel, err := filepath.Rel(l.Root, path); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(rel, "..") {
 		return rel
 	}
 	return path

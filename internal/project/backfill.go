@@ -184,7 +184,7 @@ func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt Backfill
 
 func builtNothing(runs []*Summary) bool {
 	for _, r := range runs {
-		if r.built() > 0 {
+		if r.Built() > 0 {
 			return false
 		}
 	}

@@ -186,9 +186,4 @@ func (p *Project) Paths(ctx context.Context, src *config.Source, override string
 }
 
 // rel shows a path relative to the project when it is inside it.
-func (p *Project) rel(path string) string {
-	if r, err := filepath.Rel(p.Dir, path); err == nil && !strings.HasPrefix(r, "..") {
-		return r
-	}
-	return path
-}
+func (p *Project) rel(path string) string { return loaders.RelPath(p.Dir, path) }

@@ -225,13 +225,11 @@ func (p *Project) finish(pool *pgxpool.Pool, sum *Summary, runErr error) {
 	pool.Exec(ctx, `UPDATE percolate.runs SET finished_at = now(), status = $2, files_loaded = $3, files_skipped = $4,
 		rows_loaded = $5, rows_rejected = $6, models_built = $7, error = NULLIF($8, '') WHERE run_id = $1`,
 		sum.RunID, status, sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced), sum.Count(loaders.Skipped),
-		loaded, rejected, sum.built(), msg)
+		loaded, rejected, sum.Built(), msg)
 }
 
 // Built counts the models the run built.
-func (s *Summary) Built() int { return s.built() }
-
-func (s *Summary) built() int {
+func (s *Summary) Built() int {
 	if s.Build == nil {
 		return 0
 	}
