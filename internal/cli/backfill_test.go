@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,30 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 	r = mustRun(t, root, url, "backfill", "--from", "2022-05-01", "--to", "2022-05-31", "--source", src, "--source", none)
 	if !strings.Contains(r.stdout, "up to date") {
 		t.Errorf("an identical backfill should do nothing:\n%s", r.stdout)
+	}
+}
+
+// TestBackfillGoesOnPastABadFile: a refused file is reported (exit 1) but
+// the days after it are loaded and published.
+func TestBackfillGoesOnPastABadFile(t *testing.T) {
+	data := t.TempDir()
+	from := time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: []string{"York"},
+		From: from, To: from.AddDate(0, 0, 3), Orders: 20, Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(data, "york_01-06-2022_09-00-00.csv")
+	if err := os.WriteFile(bad, []byte("\x00\x01binary"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	r := percolate(t, root, url, "backfill", "--from", "2022-06-01", "--to", "2022-06-04", "--publish-every", "1",
+		"--source", "transactions="+filepath.Join(data, "*.csv"), "--source", "legacy_transactions="+filepath.Join(data, "none-*.csv"))
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "york_01-06-2022_09-00-00.csv: refused: not a CSV file") {
+		t.Errorf("got exit %d, stderr %q; want exit 1 naming the refused file", r.code, r.stderr)
+	}
+	if got := scalar[string](t, pool, `SELECT string_agg(sales_date::text, ',' ORDER BY sales_date) FROM marts.branch_daily_sales`); got != "2022-06-02,2022-06-03,2022-06-04" {
+		t.Errorf("published days: %s, want the three after the bad file", got)
 	}
 }

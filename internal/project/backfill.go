@@ -2,6 +2,7 @@ package project
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -157,6 +158,7 @@ func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt Backfill
 		// Nothing new to load; still build what is stale (a gap, an edit).
 		chunks = []Chunk{{From: opt.From, To: opt.To, Files: map[string][]string{}}}
 	}
+	var refused []error
 	for _, c := range chunks {
 		ro := opt.RunOptions
 		ro.Files = c.Files
@@ -172,10 +174,19 @@ func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt Backfill
 				opt.OnChunk(c, sum)
 			}
 		}
+		if errors.Is(err, ErrRefused) {
+			// A bad file is reported, not a reason to stop the years after it.
+			refused = append(refused, err)
+			continue
+		}
 		if err != nil {
 			rep.Duration = time.Since(start)
 			return rep, err
 		}
+	}
+	rep.Duration = time.Since(start)
+	if len(refused) > 0 {
+		return rep, fmt.Errorf("%w in %d publish(es): %w", ErrRefused, len(refused), errors.Join(refused...))
 	}
 	rep.UpToDate = len(rep.Days) == 0 && builtNothing(rep.Runs)
 	rep.Duration = time.Since(start)

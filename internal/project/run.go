@@ -192,7 +192,11 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 			return err
 		}
 	}
-	if !opt.LoadOnly {
+	// A backfill chunk whose every file was refused has nothing to build:
+	// the next chunk builds whatever is stale.
+	chunkFailed := opt.Files != nil && len(sum.Files) > 0 &&
+		sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced)+sum.Count(loaders.Skipped) == 0
+	if !opt.LoadOnly && !chunkFailed {
 		res, err := build.Run(ctx, pool, g, sum.RunID, p.buildOptions(pl, opt))
 		sum.Build = res
 		if err != nil {
