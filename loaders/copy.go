@@ -149,7 +149,20 @@ type copyReader struct {
 }
 
 func newCopyReader(t *table, next func() (arrow.Record, error)) *copyReader {
-	return &copyReader{t: t, next: next, buf: append([]byte(nil), copyHeader...)}
+	return &copyReader{t: t, next: next, buf: append(getBuf(), copyHeader...)}
+}
+
+// bufs recycles encoding buffers between files: a backfill loads thousands
+// of small files, and growing a fresh buffer for each was most of the
+// loader's allocation.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+func getBuf() []byte { return (*bufs.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) <= 16<<20 {
+		bufs.Put(&b)
+	}
 }
 
 func (r *copyReader) Read(p []byte) (int, error) {
@@ -185,6 +198,8 @@ var errReaderClosed = errors.New("copy reader closed")
 func (r *copyReader) close() {
 	r.mu.Lock()
 	r.closed = true
+	putBuf(r.buf)
+	r.buf = nil
 	r.mu.Unlock()
 }
 

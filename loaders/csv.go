@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // ErrNotText is returned for a file that holds NUL bytes or is not UTF-8
@@ -25,8 +26,19 @@ type csvReader struct {
 	fields []string
 }
 
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<16) }}
+
 func newCSVReader(r io.Reader) *csvReader {
-	return &csvReader{r: bufio.NewReaderSize(r, 1<<16), start: true}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &csvReader{r: br, start: true}
+}
+
+// release returns the reader's buffer for the next file.
+func (c *csvReader) release() {
+	c.r.Reset(nil)
+	readers.Put(c.r)
+	c.r = nil
 }
 
 // syntaxError is a record that is not CSV (an unterminated quote, text after

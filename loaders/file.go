@@ -77,6 +77,10 @@ func (f *fileLoad) release() {
 		f.child.Release()
 		f.spool.close()
 	}
+	if f.spoolBuf != nil {
+		putBuf(f.spoolBuf)
+	}
+	f.rd.release()
 }
 
 // streamed is the table that COPY reads through next.
@@ -137,6 +141,9 @@ func (f *fileLoad) flushParent() {
 		return
 	}
 	rec := f.parent.NewRecord()
+	if f.spoolBuf == nil {
+		f.spoolBuf = getBuf()
+	}
 	f.spoolBuf = encodeRecord(f.spoolBuf[:0], f.c.parent, rec)
 	rec.Release()
 	if _, err := f.spool.Write(f.spoolBuf); err != nil && f.err == nil {
