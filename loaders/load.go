@@ -206,31 +206,22 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	if err != nil {
 		return res, &SourceError{Path: res.Path, Err: err}
 	}
-	tx, err := l.pool.Begin(ctx)
+	// A file's commit need not wait for its WAL to reach disk: a crash can
+	// lose only whole, recent files — manifest row and rows together — and
+	// the next run loads them again. It saves a disk flush per file.
+	tx, err := l.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"})
 	if err != nil {
 		return res, err
 	}
 	defer tx.Rollback(context.Background())
-	// A file's commit need not wait for its WAL to reach disk: a crash can
-	// lose only whole, recent files — manifest row and rows together — and
-	// the next run loads them again. It saves a disk flush per file.
-	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-		return res, err
-	}
 
-	err = tx.QueryRow(ctx, `SELECT load_id FROM percolate.files WHERE source = $1 AND content_hash = $2 AND status = 'loaded'`, src.Name, sum).Scan(&res.LoadID)
-	if err == nil {
-		res.Status = Skipped
-		return res, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return res, err
-	}
+	// Known content, loaded before or by another process meanwhile, inserts
+	// nothing: the partial unique index on (source, content_hash) decides.
 	err = tx.QueryRow(ctx, `INSERT INTO percolate.files (run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status)
-		VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, 0, 'loaded') RETURNING load_id`,
-		runID, src.Name, res.Path, size, sum).Scan(&res.LoadID)
-	if isUniqueViolation(err) {
-		// Another process loaded the same content meanwhile.
+		VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, 0, 'loaded')
+		ON CONFLICT (source, content_hash) WHERE status = 'loaded' DO NOTHING
+		RETURNING load_id`, runID, src.Name, res.Path, size, sum).Scan(&res.LoadID)
+	if errors.Is(err, pgx.ErrNoRows) {
 		res.Status = Skipped
 		return res, nil
 	}
@@ -278,19 +269,13 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	if err := insertRejects(ctx, tx, res, fl.rejects); err != nil {
 		return res, err
 	}
-	if err := insertDays(ctx, tx, res.LoadID, fl.days); err != nil {
-		return res, err
-	}
-	replaced, err := l.replaceEarlier(ctx, tx, c, res)
+	replaced, err := l.finish(ctx, tx, c, res, fl.days)
 	if err != nil {
 		return res, err
 	}
 	res.Status = Loaded
 	if replaced {
 		res.Status = Replaced
-	}
-	if _, err := tx.Exec(ctx, `UPDATE percolate.files SET rows_loaded = $2, rows_rejected = $3 WHERE load_id = $1`, res.LoadID, res.Loaded, res.Rejected); err != nil {
-		return res, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, err
@@ -354,28 +339,27 @@ func insertRejects(ctx context.Context, tx pgx.Tx, res Result, rejects []Reject)
 	return err
 }
 
-// insertDays records the days a file has rows for.
-func insertDays(ctx context.Context, tx pgx.Tx, loadID int64, days map[int32]bool) error {
-	if len(days) == 0 {
-		return nil
-	}
+// finish records, in one statement, the days the file has rows for, its
+// counts, and the retirement of earlier content of the same path; the
+// retired content's staging rows then go, in this same transaction.
+func (l *Loader) finish(ctx context.Context, tx pgx.Tx, c *contract, res Result, days map[int32]bool) (bool, error) {
 	list := make([]time.Time, 0, len(days))
 	for d := range days {
 		list = append(list, time.Unix(int64(d)*86400, 0).UTC())
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO percolate.file_days (load_id, day) SELECT $1, unnest($2::date[])`, loadID, list)
-	return err
-}
-
-// replaceEarlier retires earlier content of the same path: its staging rows
-// go, in this same transaction, and the manifest says what replaced them.
-func (l *Loader) replaceEarlier(ctx context.Context, tx pgx.Tx, c *contract, res Result) (bool, error) {
-	rows, err := tx.Query(ctx, `UPDATE percolate.files SET status = 'replaced', replaced_by = $3
-		WHERE source = $1 AND path = $2 AND status = 'loaded' AND load_id <> $3 RETURNING load_id`, res.Source, res.Path, res.LoadID)
-	if err != nil {
-		return false, err
-	}
-	old, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	var old []int64
+	err := tx.QueryRow(ctx, `
+		WITH days AS (
+		    INSERT INTO percolate.file_days (load_id, day) SELECT $1, unnest($4::date[])
+		), counts AS (
+		    UPDATE percolate.files SET rows_loaded = $5, rows_rejected = $6 WHERE load_id = $1
+		), retired AS (
+		    UPDATE percolate.files SET status = 'replaced', replaced_by = $1
+		    WHERE source = $2 AND path = $3 AND status = 'loaded' AND load_id <> $1
+		    RETURNING load_id
+		)
+		SELECT coalesce(array_agg(load_id), '{}') FROM retired`,
+		res.LoadID, res.Source, res.Path, list, res.Loaded, res.Rejected).Scan(&old)
 	if err != nil || len(old) == 0 {
 		return false, err
 	}
@@ -403,11 +387,6 @@ func (l *Loader) hash(ctx context.Context, path string) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // Pending returns the paths whose content is not loaded for src yet: what
