@@ -244,3 +244,38 @@ func TestGlobMatchingNothingWarns(t *testing.T) {
 		t.Errorf("a glob that matches nothing should be said:\n%s", r.stdout)
 	}
 }
+
+// TestEmbeddedDatabase drives the embedded default through the CLI in a
+// project folder of its own: start, status, url, a run with no URL given,
+// stop.
+func TestEmbeddedDatabase(t *testing.T) {
+	dir := tempProject(t)
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // the server's user must reach it
+		t.Fatal(err)
+	}
+	t.Setenv(pg.EnvURL, "")
+	run := func(args ...string) result {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), append([]string{"-C", dir}, args...), strings.NewReader(""), &out, &errOut)
+		return result{code, out.String(), errOut.String()}
+	}
+	t.Cleanup(func() { run("db", "stop") })
+	if r := run("db", "start"); r.code != 0 || !strings.Contains(r.stdout, "embedded database running in") {
+		t.Fatalf("db start: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("db", "start"); r.code != 0 {
+		t.Fatalf("a second db start: exit %d\n%s", r.code, r.stderr)
+	}
+	r := run("db", "url")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "postgres://percolate:") || !strings.Contains(r.stdout, "@127.0.0.1:") {
+		t.Fatalf("db url: %q", r.stdout)
+	}
+	t.Setenv("PERCOLATE_HASH_KEY", "embedded test key")
+	if r := run("run"); r.code != 0 || !strings.Contains(r.stdout, "13 loaded") {
+		t.Fatalf("run on the embedded database: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("db", "stop"); r.code != 0 || !strings.Contains(run("db", "status").stdout, "stopped") {
+		t.Fatalf("db stop: exit %d\n%s", r.code, r.stderr)
+	}
+}
