@@ -97,23 +97,43 @@ type Loader struct {
 	s3mu  sync.Mutex
 }
 
+// s3 returns the S3 client, made with NewS3 on first use.
+func (l *Loader) s3(ctx context.Context) (*S3, error) {
+	l.s3mu.Lock()
+	defer l.s3mu.Unlock()
+	if l.S3 == nil && l.NewS3 != nil {
+		c, err := l.NewS3(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.S3 = c
+	}
+	if l.S3 == nil {
+		return nil, fmt.Errorf("no S3 client configured")
+	}
+	return l.S3, nil
+}
+
+// s3Meta is what the bucket listing said of an s3:// path.
+func (l *Loader) s3Meta(ctx context.Context, path string) (objectMeta, bool) {
+	if !IsS3(path) {
+		return objectMeta{}, false
+	}
+	c, err := l.s3(ctx)
+	if err != nil {
+		return objectMeta{}, false
+	}
+	return c.listed(path)
+}
+
 // open reads a local file or an object in a bucket.
 func (l *Loader) open(ctx context.Context, path string) (io.ReadCloser, error) {
 	if IsS3(path) {
-		l.s3mu.Lock()
-		if l.S3 == nil && l.NewS3 != nil {
-			c, err := l.NewS3(ctx)
-			if err != nil {
-				l.s3mu.Unlock()
-				return nil, err
-			}
-			l.S3 = c
+		c, err := l.s3(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		l.s3mu.Unlock()
-		if l.S3 == nil {
-			return nil, fmt.Errorf("%s: no S3 client configured", path)
-		}
-		return l.S3.Open(ctx, path)
+		return c.Open(ctx, path)
 	}
 	return os.Open(path)
 }
@@ -202,9 +222,13 @@ func RelPath(root, path string) string {
 // path all commit together or not at all.
 func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, path string) (Result, error) {
 	res := Result{Source: src.Name, Path: l.record(path)}
-	sum, size, err := l.hash(ctx, path)
+	sum, size, err := l.hash(ctx, src, path)
 	if err != nil {
 		return res, &SourceError{Path: res.Path, Err: err}
+	}
+	var etag *string
+	if meta, ok := l.s3Meta(ctx, path); ok {
+		etag = &meta.etag
 	}
 	// A file's commit need not wait for its WAL to reach disk: a crash can
 	// lose only whole, recent files — manifest row and rows together — and
@@ -217,10 +241,10 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 
 	// Known content, loaded before or by another process meanwhile, inserts
 	// nothing: the partial unique index on (source, content_hash) decides.
-	err = tx.QueryRow(ctx, `INSERT INTO percolate.files (run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status)
-		VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, 0, 'loaded')
+	err = tx.QueryRow(ctx, `INSERT INTO percolate.files (run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag)
+		VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, 0, 'loaded', $6)
 		ON CONFLICT (source, content_hash) WHERE status = 'loaded' DO NOTHING
-		RETURNING load_id`, runID, src.Name, res.Path, size, sum).Scan(&res.LoadID)
+		RETURNING load_id`, runID, src.Name, res.Path, size, sum, etag).Scan(&res.LoadID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		res.Status = Skipped
 		return res, nil
@@ -374,8 +398,22 @@ func (l *Loader) finish(ctx context.Context, tx pgx.Tx, c *contract, res Result,
 	return true, nil
 }
 
-// hash reads a file or object once for its content hash and size.
-func (l *Loader) hash(ctx context.Context, path string) (string, int64, error) {
+// hash reads a file or object once for its content hash and size. An
+// object listed with the ETag and size it had when it was loaded is not
+// read again: the manifest knows its hash.
+func (l *Loader) hash(ctx context.Context, src *config.Source, path string) (string, int64, error) {
+	if meta, ok := l.s3Meta(ctx, path); ok {
+		var sum string
+		err := l.pool.QueryRow(ctx, `SELECT content_hash FROM percolate.files
+			WHERE source = $1 AND path = $2 AND etag = $3 AND size = $4 AND status = 'loaded'`,
+			src.Name, path, meta.etag, meta.size).Scan(&sum)
+		if err == nil {
+			return sum, meta.size, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", 0, err
+		}
+	}
 	f, err := l.open(ctx, path)
 	if err != nil {
 		return "", 0, err
@@ -407,7 +445,7 @@ func (l *Loader) Pending(ctx context.Context, src *config.Source, paths []string
 	}
 	var out []string
 	for _, p := range paths {
-		sum, _, err := l.hash(ctx, p)
+		sum, _, err := l.hash(ctx, src, p)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,11 +27,19 @@ func IsS3(p string) bool { return strings.HasPrefix(p, "s3://") }
 // config (profiles); the endpoint from $PERCOLATE_S3_ENDPOINT when set.
 type S3 struct {
 	client *s3.Client
+	mu     sync.Mutex
+	meta   map[string]objectMeta // what the last listing said of each object
 	// Retries is how many times a read that breaks mid-object is resumed
 	// (from where it broke) before the file fails.
 	Retries int
 	// Backoff is the wait before the first resumption; it doubles.
 	Backoff time.Duration
+}
+
+// objectMeta is what a listing says of an object.
+type objectMeta struct {
+	etag string
+	size int64
 }
 
 // NewS3 builds a client from the environment; endpoint, when not empty,
@@ -54,7 +63,7 @@ func NewS3(ctx context.Context, endpoint string) (*S3, error) {
 		// Ranged reads (resumed downloads) carry no whole-object checksum.
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	return &S3{client: client, Retries: 5, Backoff: 200 * time.Millisecond}, nil
+	return &S3{client: client, Retries: 5, Backoff: 200 * time.Millisecond, meta: map[string]objectMeta{}}, nil
 }
 
 // splitURL splits s3://bucket/key into bucket and key.
@@ -87,11 +96,23 @@ func (s *S3) Glob(ctx context.Context, pattern string) ([]string, error) {
 		}
 		for _, o := range page.Contents {
 			if ok, _ := path.Match(keyPattern, *o.Key); ok {
-				out = append(out, "s3://"+bucket+"/"+*o.Key)
+				u := "s3://" + bucket + "/" + *o.Key
+				out = append(out, u)
+				s.mu.Lock()
+				s.meta[u] = objectMeta{etag: aws.ToString(o.ETag), size: aws.ToInt64(o.Size)}
+				s.mu.Unlock()
 			}
 		}
 	}
 	return out, nil
+}
+
+// listed returns what the last listing said of an object.
+func (s *S3) listed(u string) (objectMeta, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.meta[u]
+	return m, ok && m.etag != ""
 }
 
 // Open streams an object. A read that breaks mid-object is resumed from

@@ -27,9 +27,21 @@ func TestS3Source(t *testing.T) {
 	mustRun(t, root, local, "run")
 	url := pgtest.URL(t)
 	pool := connect(t, url)
+	proxy := s3test.NewProxy(t, srv.Addr, 1<<40) // counts the bytes; cuts nothing
+	srv.Env(t, "http://"+proxy.Addr)
 	r := mustRun(t, root, url, append([]string{"run"}, bucket...)...)
 	if !strings.Contains(r.stdout, "13 loaded, 0 replaced, 0 skipped") {
 		t.Fatalf("want the 13 objects loaded:\n%s", r.stdout)
+	}
+	first := proxy.Sent()
+	r = mustRun(t, root, url, append([]string{"run"}, bucket...)...)
+	if !strings.Contains(r.stdout, "0 loaded, 0 replaced, 13 skipped") {
+		t.Errorf("a second run should skip every object:\n%s", r.stdout)
+	}
+	if again := proxy.Sent() - first; srv.NoETags {
+		t.Logf("this folder keeps no extended attributes, so versitygw lists no ETags: the second run read %d bytes", again)
+	} else if again > first/10 {
+		t.Errorf("a second run read %d bytes from the bucket (the first %d): objects listed with their known ETag should not be downloaded\n%s", again, first, r.stdout)
 	}
 	want, got := snapshot(t, local), snapshot(t, url)
 	for rel, w := range want {

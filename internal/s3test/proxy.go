@@ -17,6 +17,7 @@ type Proxy struct {
 
 	cuts atomic.Int64 // cuts left; negative: every connection
 	done atomic.Int64 // connections cut so far
+	sent atomic.Int64 // bytes the server sent through the proxy
 }
 
 // NewProxy listens on 127.0.0.1 and forwards to upstream until the test ends.
@@ -50,6 +51,9 @@ func NewProxy(t *testing.T, upstream string, after int64) *Proxy {
 // Cut sets how many connections to drop from now on (negative: all).
 func (p *Proxy) Cut(n int64) { p.cuts.Store(n) }
 
+// Sent reports how many bytes the server has sent to clients.
+func (p *Proxy) Sent() int64 { return p.sent.Load() }
+
 // Cuts reports how many connections were dropped.
 func (p *Proxy) Cuts() int64 { return p.done.Load() }
 
@@ -74,6 +78,7 @@ func (p *Proxy) serve(c net.Conn, upstream string) {
 				return
 			}
 			sent += int64(n)
+			p.sent.Add(int64(n))
 		}
 		if err != nil {
 			return

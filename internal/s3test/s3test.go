@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ const Version = "v1.8.0"
 type Server struct {
 	Endpoint string // http://127.0.0.1:PORT
 	Addr     string // 127.0.0.1:PORT
+	// NoETags is set where the temporary folder has no extended attributes:
+	// versitygw then keeps no metadata and lists objects without ETags.
+	NoETags bool
 }
 
 const (
@@ -66,7 +70,12 @@ func Start(t *testing.T) *Server {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--access", access, "--secret", secret, "--port", addr, "posix", "--nometa", root)
+	args := []string{"--access", access, "--secret", secret, "--port", addr, "posix"}
+	noETags := syscall.Setxattr(root, "user.percolate", []byte("1"), 0) != nil
+	if noETags {
+		args = append(args, "--nometa")
+	}
+	cmd := exec.Command(bin, append(args, root)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -84,7 +93,7 @@ func Start(t *testing.T) *Server {
 			t.Fatalf("s3test: versitygw did not listen on %s: %s", addr, out.String())
 		}
 	}
-	s := &Server{Endpoint: "http://" + addr, Addr: addr}
+	s := &Server{Endpoint: "http://" + addr, Addr: addr, NoETags: noETags}
 	s.Env(t, s.Endpoint)
 	return s
 }
