@@ -157,6 +157,7 @@ func (a *app) progress(opt *project.RunOptions) func() {
 	start := time.Now()
 	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("loading"),
 		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
+	opt.OnFiles = func(total int) { bar.ChangeMax(total) }
 	opt.OnFile = func(r loaders.Result) {
 		rows += r.Loaded
 		rejected += r.Rejected

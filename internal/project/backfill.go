@@ -68,6 +68,9 @@ func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt Backfill
 	if err := p.checkSources(pl, opt.RunOptions); err != nil {
 		return nil, err
 	}
+	// The steps load chunk by chunk; progress wants the whole count once.
+	onFiles := opt.OnFiles
+	opt.OnFiles = nil
 	rep := &BackfillReport{Pipeline: pl.Name, From: opt.From.Format(time.DateOnly), To: opt.To.Format(time.DateOnly), Pending: map[string][]string{}}
 	byDay := map[string]map[string][]string{} // day → source → files
 	for _, name := range pl.SourceNames() {
@@ -149,6 +152,13 @@ func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt Backfill
 		return rep, nil
 	}
 
+	if onFiles != nil {
+		pending := 0
+		for _, fs := range rep.Pending {
+			pending += len(fs)
+		}
+		onFiles(pending)
+	}
 	w, err := p.prepare(ctx, pool, opt.RunOptions)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ type RunOptions struct {
 	From time.Time
 	// OnFile is told of each file as it finishes loading.
 	OnFile func(loaders.Result)
+	// OnFiles, when set, is told how many files a step will look at,
+	// before it loads any.
+	OnFiles func(total int)
 	// Files, when set for a source, are the files to load instead of its
 	// glob (backfill chooses them by date).
 	Files map[string][]string
@@ -166,6 +169,8 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 		ld.Jobs = runtime.NumCPU()
 	}
 	ld.OnFile = opt.OnFile
+	files := map[string][]string{}
+	total := 0
 	for _, name := range pl.SourceNames() {
 		src := pl.Sources[name]
 		paths, ok := opt.Files[name]
@@ -182,7 +187,14 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 				sum.Warnings = append(sum.Warnings, fmt.Sprintf("source %s: no file matches %s", name, glob))
 			}
 		}
-		res, err := ld.Load(ctx, sum.RunID, src, paths)
+		files[name] = paths
+		total += len(paths)
+	}
+	if opt.OnFiles != nil {
+		opt.OnFiles(total)
+	}
+	for _, name := range pl.SourceNames() {
+		res, err := ld.Load(ctx, sum.RunID, pl.Sources[name], files[name])
 		for _, r := range res {
 			if r.Path != "" {
 				sum.Files = append(sum.Files, r)
