@@ -175,7 +175,6 @@ func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, rename func(strin
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
 	next := pg.Ident(m.Schema, m.Rel+nextSuffix)
-	offset := len(m.SQL) - len(strings.TrimLeft(m.SQL, " \t\r\n"))
 	for _, kind := range []string{"VIEW", "TABLE"} {
 		if _, err := tx.Exec(ctx, fmt.Sprintf("DROP %s IF EXISTS %s", kind, next)); err != nil && !isWrongObjectType(err) {
 			return 0, err
@@ -184,18 +183,18 @@ func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, rename func(strin
 	if m.Config.Materialized == dag.View {
 		prefix := "CREATE VIEW " + next + " AS\n"
 		if _, err := tx.Exec(ctx, prefix+sql+"\n"); err != nil {
-			return 0, modelError(m, err, prefix, sql, offset)
+			return 0, modelError(m, err, prefix, sql)
 		}
 		return -1, nil
 	}
 	prefix := "CREATE TABLE " + next + " AS\n"
 	if _, err := tx.Exec(ctx, prefix+sql+"\nWITH NO DATA"); err != nil {
-		return 0, modelError(m, err, prefix, sql, offset)
+		return 0, modelError(m, err, prefix, sql)
 	}
 	prefix = "INSERT INTO " + next + "\n"
 	tag, err := tx.Exec(ctx, prefix+sql+"\n")
 	if err != nil {
-		return 0, modelError(m, err, prefix, sql, offset)
+		return 0, modelError(m, err, prefix, sql)
 	}
 	if err := index(ctx, tx, m, m.Rel+nextSuffix); err != nil {
 		return 0, err
@@ -236,7 +235,6 @@ func replaceDays(ctx context.Context, tx pgx.Tx, s *Step, rename func(string) (s
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
 	rel, tc := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Config.TimeColumn)
-	offset := len(m.SQL) - len(strings.TrimLeft(m.SQL, " \t\r\n"))
 	var rows int64
 	for _, r := range ranges(s.Days) {
 		if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)", r[0], r[1]); err != nil {
@@ -248,7 +246,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, s *Step, rename func(string) (s
 		prefix := "INSERT INTO " + rel + " SELECT * FROM (\n"
 		tag, err := tx.Exec(ctx, prefix+sql+fmt.Sprintf("\n) AS m WHERE m.%s >= '%s' AND m.%s < '%s'", tc, r[0], tc, r[1]))
 		if err != nil {
-			return 0, modelError(m, err, prefix, sql, offset)
+			return 0, modelError(m, err, prefix, sql)
 		}
 		rows += tag.RowsAffected()
 	}
@@ -349,9 +347,8 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building map[string]bool
 				}
 			}
 			prefix := "CREATE VIEW " + pg.Ident(m.Schema, m.Rel) + " AS\n"
-			offset := len(m.SQL) - len(strings.TrimLeft(m.SQL, " \t\r\n"))
 			if _, err := tx.Exec(ctx, prefix+body(m)+"\n"); err != nil {
-				return modelError(m, err, prefix, body(m), offset)
+				return modelError(m, err, prefix, body(m))
 			}
 		}
 	}
@@ -380,7 +377,9 @@ func dropRelation(ctx context.Context, tx pgx.Tx, schema, rel string) error {
 // modelError maps the database's error position (in characters, in the
 // statement as sent) back to a line of the model file. The SQL sent keeps
 // the file's lines: only relation names are rewritten.
-func modelError(m *dag.Model, err error, prefix, sent string, leading int) error {
+func modelError(m *dag.Model, err error, prefix, sent string) error {
+	// The SQL sent starts at the model's first non-blank character.
+	leading := len(m.SQL) - len(strings.TrimLeft(m.SQL, " \t\r\n"))
 	var pgErr *pgconn.PgError
 	line := 0
 	if errors.As(err, &pgErr) && pgErr.Position > 0 {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -44,17 +43,7 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 	if _, err := blocker.Exec(ctx, "LOCK TABLE marts.hourly_sales IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "percolate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/percolate").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "-C", root, "--database-url", url, "backfill", "--from", "2022-05-16", "--to", "2022-05-31", "--source", src, "--source", none)
-	cmd.Env = append(cmd.Environ(), "PERCOLATE_HASH_KEY=cli test key")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	cmd, done := startPercolate(t, "-C", root, "--database-url", url, "backfill", "--from", "2022-05-16", "--to", "2022-05-31", "--source", src, "--source", none)
 	deadline := time.Now().Add(2 * time.Minute)
 	for scalar[int](t, pool, `SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'hourly_sales' AND NOT l.granted`) == 0 {
 		select {

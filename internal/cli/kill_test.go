@@ -16,10 +16,6 @@ import (
 // runs: staging and the manifest hold none of the file, and the next run
 // loads it exactly once.
 func TestKillMidFile(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "percolate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/percolate").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	dir := t.TempDir()
 	day := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := generate.Write(generate.Options{Dir: dir, Layout: generate.LayoutA, Branches: generate.Branches(1), From: day, To: day, Orders: 200_000, Seed: 3}); err != nil {
@@ -30,13 +26,7 @@ func TestKillMidFile(t *testing.T) {
 	pool := connect(t, url)
 	mustRun(t, root, url, "migrate", "up")
 
-	cmd := exec.Command(bin, "-C", root, "--database-url", url, "load", "--source", "transactions="+glob, "--source", "legacy_transactions="+filepath.Join(dir, "none-*.csv"))
-	cmd.Env = append(cmd.Environ(), "PERCOLATE_HASH_KEY=cli test key")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	cmd, done := startPercolate(t, "-C", root, "--database-url", url, "load", "--source", "transactions="+glob, "--source", "legacy_transactions="+filepath.Join(dir, "none-*.csv"))
 	pgtest.WaitForCopy(t, pool, done)
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-done
@@ -62,4 +52,22 @@ func TestKillMidFile(t *testing.T) {
 	if n := scalar[int](t, pool, `SELECT count(*) FROM staging.transactions`); n != rows || n < 100_000 {
 		t.Errorf("staging: %d rows, manifest says %d: want the file exactly once", n, rows)
 	}
+}
+
+// startPercolate builds the real binary and starts it in the background,
+// as a user would; done closes when it exits.
+func startPercolate(t *testing.T, args ...string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "percolate")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/percolate").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(cmd.Environ(), "PERCOLATE_HASH_KEY=cli test key")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	return cmd, done
 }

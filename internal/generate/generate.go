@@ -191,11 +191,7 @@ func writeFile(opt Options, branch string, bi int, day time.Time, rng *rand.Rand
 
 // short writes pence as the real files do: 5.2, 13.05, 4.0.
 func short(p int64) string {
-	s := cents(p)
-	if strings.HasSuffix(s, "0") {
-		s = s[:len(s)-1]
-	}
-	return s
+	return strings.TrimSuffix(cents(p), "0")
 }
 
 func cents(p int64) string {

@@ -99,13 +99,8 @@ func (p *Project) Graph(pl *config.Pipeline) (*dag.Graph, error) {
 // SourceTables lists the staging tables a pipeline's sources write.
 func SourceTables(pl *config.Pipeline) []string {
 	var tables []string
-	for _, s := range pl.Sources {
-		tables = append(tables, s.Table)
-		for _, c := range s.Columns {
-			if c.Items != nil {
-				tables = append(tables, c.Items.Table)
-			}
-		}
+	for t := range SourceOf(pl) {
+		tables = append(tables, t)
 	}
 	sort.Strings(tables)
 	return tables
@@ -153,6 +148,8 @@ func (p *Project) Paths(ctx context.Context, src *config.Source, override string
 	glob := src.Path
 	if override != "" {
 		glob = override
+	} else if !loaders.IsS3(glob) {
+		glob = p.Config.Resolve(glob)
 	}
 	if loaders.IsS3(glob) {
 		c, err := p.S3(ctx)
@@ -161,15 +158,10 @@ func (p *Project) Paths(ctx context.Context, src *config.Source, override string
 		}
 		return c.Glob(ctx, glob)
 	}
-	glob = src.Path
-	if override != "" {
-		glob = override
-		if !filepath.IsAbs(glob) {
-			wd, _ := os.Getwd()
-			glob = filepath.Join(wd, glob)
-		}
-	} else {
-		glob = p.Config.Resolve(glob)
+	// An override is typed on the command line: relative to where it was typed.
+	glob, err := filepath.Abs(glob)
+	if err != nil {
+		return nil, err
 	}
 	paths, err := filepath.Glob(glob)
 	if err != nil {
