@@ -31,7 +31,7 @@ func benchmarkLoad(b *testing.B, orders int) {
 		b.Fatal(err)
 	}
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-	ld := New(pool, testKey)
+	ld := csvLoader(b, pool, Options{})
 	b.ResetTimer()
 	res, err := ld.Load(context.Background(), 0, src, paths)
 	if err != nil {
@@ -58,7 +58,7 @@ func BenchmarkBasket(b *testing.B) {
 			pool := warehouse(b)
 			src := cafe(b).Sources["transactions"]
 			b.StartTimer()
-			res, err := New(pool, testKey).Load(ctx, 0, src, []string{path})
+			res, err := csvLoader(b, pool, Options{}).Load(ctx, 0, src, []string{path})
 			if err != nil || res[0].Status != Loaded {
 				b.Fatal(err, res[0].Err)
 			}
@@ -88,7 +88,7 @@ func BenchmarkBasket(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			res, err := New(pool, testKey).Load(ctx, 0, &src, []string{path})
+			res, err := csvLoader(b, pool, Options{}).Load(ctx, 0, &src, []string{path})
 			if err != nil || res[0].Status != Loaded {
 				b.Fatal(err, res[0].Err)
 			}

@@ -34,9 +34,10 @@ func TestCancelMidFile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var loadErr error
+	ld := csvLoader(t, pool, Options{})
 	go func() {
 		defer close(done)
-		_, loadErr = New(pool, testKey).Load(ctx, 0, src, []string{path})
+		_, loadErr = ld.Load(ctx, 0, src, []string{path})
 	}()
 	pgtest.WaitForCopy(t, pool, done)
 	cancel()

@@ -20,11 +20,13 @@ import (
 // the row key and explodes nested lists.
 type contract struct {
 	src    *config.Source
+	kinds  []*kind // by source column
 	parent *table
 	child  *table // nil when no column is a list of items
 
+	// spans[i] is the range of parent columns source column i fills.
+	spans   [][2]int
 	keyFrom []bool // by column: takes part in the key
-	itemsAt int    // index of the items column, or -1
 	dateAt  int    // index of the timestamp column that derives a date, or -1
 	items   *itemParser
 	mac     hash.Hash
@@ -41,51 +43,21 @@ type value struct {
 	items []item
 }
 
+// day is the wall-clock day of a timestamp, in days since the Unix epoch.
+func (v *value) day() int32 { return int32(floorDiv(v.local, 86400e6)) }
+
 type item struct {
 	size    string
 	product string
 	price   int64
 }
 
-// kind is how a staging column is typed in Arrow and in PostgreSQL.
-type kind int
-
-const (
-	kText kind = iota
-	kInt64
-	kInt32
-	kNumeric
-	kTimestampTZ
-	kTimestamp
-	kDate
-	kUUID
-)
-
-func (k kind) arrow(scale int) arrow.DataType {
-	switch k {
-	case kInt64:
-		return arrow.PrimitiveTypes.Int64
-	case kInt32:
-		return arrow.PrimitiveTypes.Int32
-	case kNumeric:
-		return &arrow.Decimal128Type{Precision: 18, Scale: int32(scale)}
-	case kTimestampTZ:
-		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-	case kTimestamp:
-		return &arrow.TimestampType{Unit: arrow.Microsecond}
-	case kDate:
-		return arrow.FixedWidthTypes.Date32
-	case kUUID:
-		return &arrow.FixedSizeBinaryType{ByteWidth: 16}
-	}
-	return arrow.BinaryTypes.String
-}
-
 // column is one column of a staging table.
 type column struct {
-	name  string
-	kind  kind
-	scale int
+	name     string
+	typ      *colType
+	scale    int
+	nullable bool // the loader may write NULL into it
 }
 
 // table is a staging table the loader writes, with its Arrow schema.
@@ -98,7 +70,7 @@ type table struct {
 func newTable(name string, cols []column) *table {
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
-		fields[i] = arrow.Field{Name: c.name, Type: c.kind.arrow(c.scale), Nullable: true}
+		fields[i] = arrow.Field{Name: c.name, Type: c.typ.arrow(c.scale), Nullable: true}
 	}
 	return &table{name: name, cols: cols, schema: arrow.NewSchema(fields, nil)}
 }
@@ -106,62 +78,58 @@ func newTable(name string, cols []column) *table {
 // Lineage columns every staging row carries; item rows leave out the file,
 // which their load_id names, since they outnumber the orders.
 var (
-	lineage     = []column{{"load_id", kInt64, 0}, {"source_file", kText, 0}, {"source_line", kInt32, 0}}
-	itemLineage = []column{{"load_id", kInt64, 0}, {"source_line", kInt32, 0}}
+	lineage     = []column{{name: "load_id", typ: tInt8}, {name: "source_file", typ: tText}, {name: "source_line", typ: tInt4}}
+	itemLineage = []column{{name: "load_id", typ: tInt8}, {name: "source_line", typ: tInt4}}
 )
 
+// itemColumns are the columns of an items table after its lineage and the
+// row key: the item, and its row's day when the source derives one.
+func itemColumns(src *config.Source, it *config.Items, dateAt int) []column {
+	cols := []column{
+		{name: "item_no", typ: tInt4},
+		{name: "size", typ: tText, nullable: true}, // an item may have no size
+		{name: "product", typ: tText},
+		{name: "price", typ: tNumeric, scale: it.Scale},
+	}
+	if dateAt >= 0 {
+		cols = append(cols, column{name: src.Columns[dateAt].Date, typ: tDate})
+	}
+	return cols
+}
+
 func newContract(src *config.Source, key []byte) (*contract, error) {
-	c := &contract{src: src, itemsAt: -1, dateAt: -1, mac: hmac.New(sha256.New, key)}
+	c := &contract{src: src, dateAt: -1, mac: hmac.New(sha256.New, key)}
 	for i, col := range src.Columns {
 		if col.Type == config.Timestamp && col.Date != "" && col.Personal == "" && c.dateAt < 0 {
 			c.dateAt = i
 		}
 	}
 	cols := slices.Clone(lineage)
-	cols = append(cols, column{src.Key.Column, kUUID, 0})
+	cols = append(cols, column{name: src.Key.Column, typ: tUUID})
+	c.kinds = make([]*kind, len(src.Columns))
+	c.spans = make([][2]int, len(src.Columns))
 	c.keyFrom = make([]bool, len(src.Columns))
 	for i, col := range src.Columns {
+		k := kindOf(col)
+		c.kinds[i] = k
 		c.keyFrom[i] = slices.Contains(src.Key.From, col.Name)
-		switch {
-		case col.Personal == config.Drop:
-		case col.Personal == config.Hash:
-			cols = append(cols, column{col.Name, kText, 0})
-		case col.Type == config.Timestamp:
-			cols = append(cols, column{col.Name, kTimestampTZ, 0})
-			if col.Local != "" {
-				cols = append(cols, column{col.Local, kTimestamp, 0})
-			}
-			if col.Date != "" {
-				cols = append(cols, column{col.Date, kDate, 0})
-			}
-		case col.Type == config.Numeric:
-			cols = append(cols, column{col.Name, kNumeric, col.Scale})
-		case col.Type == config.Integer:
-			cols = append(cols, column{col.Name, kInt64, 0})
-		case col.Type == config.List:
-			if c.itemsAt >= 0 {
-				return nil, fmt.Errorf("source %s: only one items column is supported", src.Name)
-			}
-			c.itemsAt = i
-			p, err := newItemParser(col.Items)
-			if err != nil {
-				return nil, err
-			}
-			c.items = p
-			childCols := slices.Clone(itemLineage)
-			childCols = append(childCols,
-				column{src.Key.Column, kUUID, 0},
-				column{"item_no", kInt32, 0},
-				column{"size", kText, 0},
-				column{"product", kText, 0},
-				column{"price", kNumeric, col.Items.Scale})
-			if c.dateAt >= 0 {
-				childCols = append(childCols, column{src.Columns[c.dateAt].Date, kDate, 0})
-			}
-			c.child = newTable(col.Items.Table, childCols)
-		default:
-			cols = append(cols, column{col.Name, kText, 0})
+		start := len(cols)
+		cols = append(cols, k.columns(col)...)
+		c.spans[i] = [2]int{start, len(cols)}
+		if col.Type != config.List || col.Personal != "" {
+			continue
 		}
+		if c.child != nil {
+			return nil, fmt.Errorf("source %s: only one items column is supported", src.Name)
+		}
+		p, err := newItemParser(col.Items)
+		if err != nil {
+			return nil, err
+		}
+		c.items = p
+		childCols := slices.Clone(itemLineage)
+		childCols = append(childCols, column{name: src.Key.Column, typ: tUUID})
+		c.child = newTable(col.Items.Table, append(childCols, itemColumns(src, col.Items, c.dateAt)...))
 	}
 	c.parent = newTable(src.Table, cols)
 	c.vals = make([]value, len(src.Columns))
@@ -194,51 +162,13 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 	c.mac.Reset()
 	for i, col := range c.src.Columns {
 		v := &c.vals[i]
-		f := fields[i]
-		*v = value{str: f, items: v.items[:0]}
-		bad := func(format string, args ...any) *rowError {
-			return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf(format, args...)}
-		}
-		if col.Personal != "" {
-			if c.keyFrom[i] {
-				c.keyBuf = append(append(c.keyBuf[:0], f...), 0)
-				c.mac.Write(c.keyBuf)
-			}
-			continue
-		}
-		switch col.Type {
-		case config.Text:
-			if len(col.Values) > 0 && !slices.Contains(col.Values, f) {
-				return key, bad("%q is not one of %s", f, strings.Join(col.Values, ", "))
-			}
-			if f == "" {
-				return key, bad("is empty")
-			}
-		case config.Integer:
-			n, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return key, bad("%q is not a whole number", f)
-			}
-			v.num = n
-		case config.Numeric:
-			n, err := parseDecimal(f, col.Scale)
-			if err != nil {
-				return key, bad("%q %v", f, err)
-			}
-			v.num = n
-		case config.Timestamp:
-			if err := c.parseTime(col, f, v); err != nil {
-				return key, bad("%q does not match %s", f, strings.Join(col.Layouts, " or "))
-			}
-		case config.List:
-			items, err := c.items.parse(f, v.items)
-			if err != nil {
-				return key, bad("%v", err)
-			}
-			v.items = items
+		*v = value{str: fields[i], items: v.items[:0]}
+		k := c.kinds[i]
+		if err := k.parse(c, col, fields[i], v); err != nil {
+			return key, &rowError{col: i + 1, column: col.Name, reason: err.Error()}
 		}
 		if c.keyFrom[i] {
-			c.keyBuf = appendCanonical(c.keyBuf[:0], col, v)
+			c.keyBuf = append(k.key(c.keyBuf[:0], col, v), 0)
 			c.mac.Write(c.keyBuf)
 		}
 	}
@@ -289,32 +219,6 @@ func (c *contract) parseTime(col *config.Column, f string, v *value) error {
 	v.at = at.UnixMicro()
 	v.local = wall.UnixMicro()
 	return nil
-}
-
-// appendCanonical writes the value's canonical form: the same order gives
-// the same bytes whatever its file's padding, line endings or layout of
-// numbers (5.2 and 5.20).
-func appendCanonical(b []byte, col *config.Column, v *value) []byte {
-	switch col.Type {
-	case config.Numeric:
-		b = appendDecimal(b, v.num, col.Scale)
-	case config.Integer:
-		b = strconv.AppendInt(b, v.num, 10)
-	case config.Timestamp:
-		b = strconv.AppendInt(b, v.at, 10)
-	case config.List:
-		for _, it := range v.items {
-			b = append(b, it.size...)
-			b = append(b, 0x1f)
-			b = append(b, it.product...)
-			b = append(b, 0x1f)
-			b = strconv.AppendInt(b, it.price, 10)
-			b = append(b, 0x1e)
-		}
-	default:
-		b = append(b, v.str...)
-	}
-	return append(b, 0)
 }
 
 var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000}

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/percolate/percolate/internal/pg"
 )
@@ -35,14 +34,11 @@ func copySQL(t *table) string {
 	return "COPY " + pg.Ident(strings.Split(t.name, ".")...) + " (" + strings.Join(names, ", ") + ") FROM STDIN (FORMAT binary)"
 }
 
-// encodeRecord appends rec's rows to b in binary COPY format. Arrow's
-// columnar arrays are read directly: no per-value interface boxing.
+// encodeRecord appends rec's rows to b in binary COPY format, reading
+// Arrow's columnar arrays directly: no per-value interface boxing.
 func encodeRecord(b []byte, t *table, rec arrow.Record) []byte {
 	n := int(rec.NumRows())
-	cols := make([]arrow.Array, len(t.cols))
-	for i := range t.cols {
-		cols[i] = rec.Column(i)
-	}
+	cols := rec.Columns()
 	for r := 0; r < n; r++ {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(cols)))
 		for i, a := range cols {
@@ -50,30 +46,8 @@ func encodeRecord(b []byte, t *table, rec arrow.Record) []byte {
 				b = binary.BigEndian.AppendUint32(b, 0xffffffff)
 				continue
 			}
-			switch a := a.(type) {
-			case *array.String:
-				s := a.Value(r)
-				b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-				b = append(b, s...)
-			case *array.FixedSizeBinary:
-				v := a.Value(r)
-				b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-				b = append(b, v...)
-			case *array.Int64:
-				b = binary.BigEndian.AppendUint32(b, 8)
-				b = binary.BigEndian.AppendUint64(b, uint64(a.Value(r)))
-			case *array.Int32:
-				b = binary.BigEndian.AppendUint32(b, 4)
-				b = binary.BigEndian.AppendUint32(b, uint32(a.Value(r)))
-			case *array.Timestamp:
-				b = binary.BigEndian.AppendUint32(b, 8)
-				b = binary.BigEndian.AppendUint64(b, uint64(int64(a.Value(r))-pgEpochMicros))
-			case *array.Date32:
-				b = binary.BigEndian.AppendUint32(b, 4)
-				b = binary.BigEndian.AppendUint32(b, uint32(int32(a.Value(r))-pgEpochDays))
-			case *array.Decimal128:
-				b = appendNumeric(b, int64(a.Value(r).LowBits()), t.cols[i].scale)
-			}
+			c := &t.cols[i]
+			b = c.typ.encode(b, a, r, c.scale)
 		}
 	}
 	return b

@@ -30,8 +30,7 @@ func Day(ctx context.Context, src *config.Source, path string, s3 func(context.C
 	if c.dateAt < 0 {
 		return time.Time{}, fmt.Errorf("%s: %w: source %s has no file_date and no column with a date", path, ErrNoDate, src.Name)
 	}
-	ld := &Loader{NewS3: s3}
-	f, err := ld.open(ctx, path)
+	f, err := open(ctx, path, s3)
 	if err != nil {
 		return time.Time{}, err
 	}

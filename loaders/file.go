@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory/mallocator"
 
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/ledger"
 )
 
 // allocator holds Arrow buffers outside Go's heap: batches are released
@@ -22,22 +23,6 @@ var allocator = mallocator.NewMallocator()
 // batchRows is how many rows an Arrow record holds: big enough that the
 // per-record cost vanishes, small enough that memory stays flat.
 const batchRows = 8192
-
-// Reject is a row that broke its source's contract.
-type Reject struct {
-	Line   int
-	Col    int // 1-based field number; 0 for the whole row
-	Column string
-	Reason string
-	Raw    string // the row with personal fields masked
-}
-
-func (r Reject) String() string {
-	if r.Col > 0 {
-		return fmt.Sprintf("line %d, column %d (%s): %s", r.Line, r.Col, r.Column, r.Reason)
-	}
-	return fmt.Sprintf("line %d: %s", r.Line, r.Reason)
-}
 
 // fileLoad turns one file into Arrow records of its staging tables. The
 // streamed table (the items table when there is one, else the parent) is
@@ -52,9 +37,16 @@ type fileLoad struct {
 	spool         *spool
 	spoolBuf      []byte
 
+	builders []array.Builder // the parent's, by column
+
+	// The row being put: its key, line and day.
+	key  [16]byte
+	line int
+	day  int32
+
 	rows, items int64
 	days        map[int32]bool // the days of the rows loaded
-	rejects     []Reject
+	rejects     []ledger.Reject
 	fieldCounts int64 // rejects for a wrong field count
 	header      bool
 	err         error
@@ -64,6 +56,7 @@ func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad 
 	mem := allocator
 	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name,
 		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo, days: map[int32]bool{}}
+	f.builders = f.parent.Fields()
 	if c.child != nil {
 		f.child = array.NewRecordBuilder(mem, c.child.schema)
 		f.spool = &spool{}
@@ -105,7 +98,7 @@ func (f *fileLoad) next() (arrow.Record, error) {
 		}
 		var se *syntaxError
 		if errors.As(err, &se) {
-			r := Reject{Line: line, Col: se.col, Reason: "not CSV: " + se.msg, Raw: "(withheld: the row could not be split into fields)"}
+			r := ledger.Reject{Line: line, Col: se.col, Reason: "not CSV: " + se.msg, Raw: "(withheld: the row could not be split into fields)"}
 			if se.col >= 1 && se.col <= len(f.c.src.Columns) {
 				r.Column = f.c.src.Columns[se.col-1].Name
 			}
@@ -159,25 +152,19 @@ func (f *fileLoad) looksLikeHeader(fields []string) bool {
 	}
 	c := f.c
 	for i, col := range c.src.Columns {
-		if i >= len(fields) || col.Personal != "" {
+		k := c.kinds[i]
+		if i >= len(fields) || !k.typed {
 			continue
 		}
 		var v value
-		switch col.Type {
-		case config.Numeric:
-			if _, err := parseDecimal(fields[i], col.Scale); err == nil {
-				return false
-			}
-		case config.Timestamp:
-			if c.parseTime(col, fields[i], &v) == nil {
-				return false
-			}
+		if k.parse(c, col, fields[i], &v) == nil {
+			return false
 		}
 	}
 	return true
 }
 
-func (f *fileLoad) reject(r Reject) {
+func (f *fileLoad) reject(r ledger.Reject) {
 	f.rows++
 	f.rejects = append(f.rejects, r)
 }
@@ -188,62 +175,35 @@ func (f *fileLoad) row(fields []string, line int) {
 		if rerr.col == 0 {
 			f.fieldCounts++
 		}
-		f.reject(Reject{Line: line, Col: rerr.col, Column: rerr.column, Reason: rerr.reason, Raw: f.c.mask(fields)})
+		f.reject(ledger.Reject{Line: line, Col: rerr.col, Column: rerr.column, Reason: rerr.reason, Raw: f.c.mask(fields)})
 		return
 	}
 	f.rows++
 	c := f.c
-	var day int32
+	f.key, f.line, f.day = key, line, 0
 	if c.dateAt >= 0 {
-		day = int32(floorDiv(c.vals[c.dateAt].local, 86400e6))
-		f.days[day] = true
+		f.day = c.vals[c.dateAt].day()
+		f.days[f.day] = true
 	}
 	p := f.parent
 	p.Field(0).(*array.Int64Builder).Append(f.loadID)
 	p.Field(1).(*array.StringBuilder).Append(f.name)
 	p.Field(2).(*array.Int32Builder).Append(int32(line))
 	p.Field(3).(*array.FixedSizeBinaryBuilder).Append(key[:])
-	pos := 4
 	for i, col := range c.src.Columns {
-		v := &c.vals[i]
-		switch {
-		case col.Personal == config.Drop:
-		case col.Personal == config.Hash:
-			p.Field(pos).(*array.StringBuilder).Append(c.hashPersonal(v.str))
-			pos++
-		case col.Type == config.Timestamp:
-			p.Field(pos).(*array.TimestampBuilder).Append(arrow.Timestamp(v.at))
-			pos++
-			if col.Local != "" {
-				p.Field(pos).(*array.TimestampBuilder).Append(arrow.Timestamp(v.local))
-				pos++
-			}
-			if col.Date != "" {
-				p.Field(pos).(*array.Date32Builder).Append(arrow.Date32(day))
-				pos++
-			}
-		case col.Type == config.Numeric:
-			p.Field(pos).(*array.Decimal128Builder).Append(decimal128.FromI64(v.num))
-			pos++
-		case col.Type == config.Integer:
-			p.Field(pos).(*array.Int64Builder).Append(v.num)
-			pos++
-		case col.Type == config.List:
-			f.appendItems(key, line, day, v.items)
-		default:
-			p.Field(pos).(*array.StringBuilder).Append(v.str)
-			pos++
-		}
+		span := c.spans[i]
+		c.kinds[i].put(f, f.builders[span[0]:span[1]], col, &c.vals[i])
 	}
 }
 
-func (f *fileLoad) appendItems(key [16]byte, line int, day int32, items []item) {
+// appendItems writes the items of the row being put to the child table.
+func (f *fileLoad) appendItems(items []item) {
 	ch := f.child
 	for n, it := range items {
 		f.items++
 		ch.Field(0).(*array.Int64Builder).Append(f.loadID)
-		ch.Field(1).(*array.Int32Builder).Append(int32(line))
-		ch.Field(2).(*array.FixedSizeBinaryBuilder).Append(key[:])
+		ch.Field(1).(*array.Int32Builder).Append(int32(f.line))
+		ch.Field(2).(*array.FixedSizeBinaryBuilder).Append(f.key[:])
 		ch.Field(3).(*array.Int32Builder).Append(int32(n + 1))
 		if it.size == "" {
 			ch.Field(4).AppendNull()
@@ -253,7 +213,7 @@ func (f *fileLoad) appendItems(key [16]byte, line int, day int32, items []item) 
 		ch.Field(5).(*array.StringBuilder).Append(it.product)
 		ch.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
 		if f.c.dateAt >= 0 {
-			ch.Field(7).(*array.Date32Builder).Append(arrow.Date32(day))
+			ch.Field(7).(*array.Date32Builder).Append(arrow.Date32(f.day))
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 )
 
@@ -58,8 +60,8 @@ type Result struct {
 	Loaded   int64
 	Items    int64
 	Rejected int64
-	Rejects  []Reject // the first few, for messages
-	Err      error    // why the file was refused
+	Rejects  []ledger.Reject // the first few, for messages
+	Err      error           // why the file was refused
 }
 
 // RefusedError says why a file was refused whole.
@@ -69,7 +71,7 @@ type RefusedError struct {
 	Rows     int64
 	Max      string
 	Reason   string
-	First    []Reject
+	First    []ledger.Reject
 }
 
 func (e *RefusedError) Error() string {
@@ -81,75 +83,83 @@ func (e *RefusedError) Error() string {
 	return b.String()
 }
 
-// Loader loads source files into their staging tables.
-type Loader struct {
-	pool *pgxpool.Pool
-	key  []byte
-	// Root is the folder that recorded paths are made relative to.
+// Options configure a CSV loader.
+type Options struct {
+	// Key is the secret row keys are hashed with. Loading needs it;
+	// listing pending files does not.
+	Key []byte
+	// Root is the folder recorded paths are made relative to.
 	Root string
-	// Jobs is how many files load at once, each on its own connection.
+	// Jobs is how many files load at once, each on its own connection;
+	// 0 means one per core.
 	Jobs int
 	// OnFile, when set, is told of each file as it finishes.
 	OnFile func(Result)
-	// S3 reads s3:// paths. When nil, NewS3 makes it on first use.
-	S3    *S3
-	NewS3 func(context.Context) (*S3, error)
-	s3mu  sync.Mutex
+	// S3 returns the client that reads s3:// paths; nil when there is none.
+	S3 func(context.Context) (*S3, error)
 }
 
-// s3 returns the S3 client, made with NewS3 on first use.
-func (l *Loader) s3(ctx context.Context) (*S3, error) {
-	l.s3mu.Lock()
-	defer l.s3mu.Unlock()
-	if l.S3 == nil && l.NewS3 != nil {
-		c, err := l.NewS3(ctx)
-		if err != nil {
-			return nil, err
-		}
-		l.S3 = c
+// ErrNoKey is returned by a load without a hash key.
+var ErrNoKey = errors.New("no hash key to make row ids with")
+
+// CSV loads CSV source files into their staging tables.
+type CSV struct {
+	pool   *pgxpool.Pool
+	opt    Options
+	ledger ledger.Store
+}
+
+// New returns a loader writing through pool.
+func New(pool *pgxpool.Pool, opt Options) (*CSV, error) {
+	if pool == nil {
+		return nil, errors.New("loaders: no database")
 	}
-	if l.S3 == nil {
-		return nil, fmt.Errorf("no S3 client configured")
+	if opt.Jobs < 0 {
+		return nil, fmt.Errorf("loaders: %d jobs: want 1 or more, or 0 for one per core", opt.Jobs)
 	}
-	return l.S3, nil
+	if opt.Jobs == 0 {
+		opt.Jobs = runtime.NumCPU()
+	}
+	return &CSV{pool: pool, opt: opt}, nil
 }
 
 // s3Meta is what the bucket listing said of an s3:// path.
-func (l *Loader) s3Meta(ctx context.Context, path string) (objectMeta, bool) {
-	if !IsS3(path) {
+func (l *CSV) s3Meta(ctx context.Context, path string) (objectMeta, bool) {
+	if !IsS3(path) || l.opt.S3 == nil {
 		return objectMeta{}, false
 	}
-	c, err := l.s3(ctx)
+	c, err := l.opt.S3(ctx)
 	if err != nil {
 		return objectMeta{}, false
 	}
 	return c.listed(path)
 }
 
-// open reads a local file or an object in a bucket.
-func (l *Loader) open(ctx context.Context, path string) (io.ReadCloser, error) {
-	if IsS3(path) {
-		c, err := l.s3(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return c.Open(ctx, path)
+// open reads a local file, or an object in a bucket through s3.
+func open(ctx context.Context, path string, s3 func(context.Context) (*S3, error)) (io.ReadCloser, error) {
+	if !IsS3(path) {
+		return os.Open(path)
 	}
-	return os.Open(path)
-}
-
-// New returns a Loader writing through pool, hashing row keys with key.
-func New(pool *pgxpool.Pool, key []byte) *Loader {
-	return &Loader{pool: pool, key: key, Jobs: 1}
+	if s3 == nil {
+		return nil, fmt.Errorf("%s: no S3 client configured", path)
+	}
+	c, err := s3(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c.Open(ctx, path)
 }
 
 // Load loads the files of src, in parallel, each in its own transaction.
 // A refused file does not stop the others; its error is in its Result.
 // The error returned is for what stops the whole load (a cancelled
 // context, a lost database).
-func (l *Loader) Load(ctx context.Context, runID int64, src *config.Source, paths []string) ([]Result, error) {
+func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths []string) ([]Result, error) {
+	if len(l.opt.Key) == 0 {
+		return nil, ErrNoKey
+	}
 	results := make([]Result, len(paths))
-	jobs := max(1, min(l.Jobs, len(paths)))
+	jobs := max(1, min(l.opt.Jobs, len(paths)))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -173,9 +183,9 @@ func (l *Loader) Load(ctx context.Context, runID int64, src *config.Source, path
 					mu.Unlock()
 					continue
 				}
-				if l.OnFile != nil {
+				if l.opt.OnFile != nil {
 					mu.Lock()
-					l.OnFile(r)
+					l.opt.OnFile(r)
 					mu.Unlock()
 				}
 			}
@@ -203,7 +213,7 @@ feed:
 	return results, fatal
 }
 
-func (l *Loader) record(path string) string { return RelPath(l.Root, path) }
+func (l *CSV) record(path string) string { return RelPath(l.opt.Root, path) }
 
 // RelPath shows path relative to root when it is inside it, else as given:
 // how files are recorded in the manifest and shown to people.
@@ -220,7 +230,7 @@ func RelPath(root, path string) string {
 // loadFile loads one file in one transaction: the manifest row, its staging
 // rows, its rejects, and the replacement of an earlier version of the same
 // path all commit together or not at all.
-func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, path string) (Result, error) {
+func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, path string) (Result, error) {
 	res := Result{Source: src.Name, Path: l.record(path)}
 	sum, size, err := l.hash(ctx, src, path)
 	if err != nil {
@@ -239,25 +249,23 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	}
 	defer tx.Rollback(context.Background())
 
-	// Known content, loaded before or by another process meanwhile, inserts
-	// nothing: the partial unique index on (source, content_hash) decides.
-	err = tx.QueryRow(ctx, `INSERT INTO percolate.files (run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag)
-		VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, 0, 'loaded', $6)
-		ON CONFLICT (source, content_hash) WHERE status = 'loaded' DO NOTHING
-		RETURNING load_id`, runID, src.Name, res.Path, size, sum, etag).Scan(&res.LoadID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	// Known content, loaded before or by another process meanwhile, is
+	// not claimed: nothing is recorded.
+	var claimed bool
+	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag})
+	if err != nil {
+		return res, err
+	}
+	if !claimed {
 		res.Status = Skipped
 		return res, nil
 	}
-	if err != nil {
-		return res, err
-	}
 
-	c, err := newContract(src, l.key)
+	c, err := newContract(src, l.opt.Key)
 	if err != nil {
 		return res, err
 	}
-	fh, err := l.open(ctx, path)
+	fh, err := open(ctx, path, l.opt.S3)
 	if err != nil {
 		return res, &SourceError{Path: res.Path, Err: err}
 	}
@@ -290,7 +298,7 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 		return l.refuse(res, &RefusedError{Path: res.Path, Rows: res.Rows, Rejected: res.Rejected, Max: src.MaxRejects.String(), First: res.Rejects,
 			Reason: fmt.Sprintf("%d of %d rows rejected, more than max_rejects (%s) allows; nothing of it was loaded; first bad lines:", res.Rejected, res.Rows, src.MaxRejects)})
 	}
-	if err := insertRejects(ctx, tx, res, fl.rejects); err != nil {
+	if err := l.ledger.AddRejects(ctx, tx, res.LoadID, res.Source, res.Path, fl.rejects); err != nil {
 		return res, err
 	}
 	replaced, err := l.finish(ctx, tx, c, res, fl.days)
@@ -307,7 +315,7 @@ func (l *Loader) loadFile(ctx context.Context, runID int64, src *config.Source, 
 	return res, nil
 }
 
-func (l *Loader) refuse(res Result, e *RefusedError) (Result, error) {
+func (l *CSV) refuse(res Result, e *RefusedError) (Result, error) {
 	res.Status, res.Err = Refused, e
 	return res, nil
 }
@@ -346,44 +354,15 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	return fl.err
 }
 
-func insertRejects(ctx context.Context, tx pgx.Tx, res Result, rejects []Reject) error {
-	if len(rejects) == 0 {
-		return nil
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"percolate", "rejects"},
-		[]string{"load_id", "source", "file", "line", "column_name", "reason", "raw"},
-		pgx.CopyFromSlice(len(rejects), func(i int) ([]any, error) {
-			r := rejects[i]
-			var col any
-			if r.Column != "" {
-				col = fmt.Sprintf("%d (%s)", r.Col, r.Column)
-			}
-			return []any{res.LoadID, res.Source, res.Path, r.Line, col, r.Reason, r.Raw}, nil
-		}))
-	return err
-}
-
-// finish records, in one statement, the days the file has rows for, its
-// counts, and the retirement of earlier content of the same path; the
-// retired content's staging rows then go, in this same transaction.
-func (l *Loader) finish(ctx context.Context, tx pgx.Tx, c *contract, res Result, days map[int32]bool) (bool, error) {
+// finish records the file's days and counts and retires earlier content
+// of the same path; the retired content's staging rows go in this same
+// transaction.
+func (l *CSV) finish(ctx context.Context, tx pgx.Tx, c *contract, res Result, days map[int32]bool) (bool, error) {
 	list := make([]time.Time, 0, len(days))
 	for d := range days {
 		list = append(list, time.Unix(int64(d)*86400, 0).UTC())
 	}
-	var old []int64
-	err := tx.QueryRow(ctx, `
-		WITH days AS (
-		    INSERT INTO percolate.file_days (load_id, day) SELECT $1, unnest($4::date[])
-		), counts AS (
-		    UPDATE percolate.files SET rows_loaded = $5, rows_rejected = $6 WHERE load_id = $1
-		), retired AS (
-		    UPDATE percolate.files SET status = 'replaced', replaced_by = $1
-		    WHERE source = $2 AND path = $3 AND status = 'loaded' AND load_id <> $1
-		    RETURNING load_id
-		)
-		SELECT coalesce(array_agg(load_id), '{}') FROM retired`,
-		res.LoadID, res.Source, res.Path, list, res.Loaded, res.Rejected).Scan(&old)
+	old, err := l.ledger.FinishFile(ctx, tx, ledger.Loaded{LoadID: res.LoadID, Source: res.Source, Path: res.Path, Days: list, Rows: res.Loaded, Rejected: res.Rejected})
 	if err != nil || len(old) == 0 {
 		return false, err
 	}
@@ -401,20 +380,14 @@ func (l *Loader) finish(ctx context.Context, tx pgx.Tx, c *contract, res Result,
 // hash reads a file or object once for its content hash and size. An
 // object listed with the ETag and size it had when it was loaded is not
 // read again: the manifest knows its hash.
-func (l *Loader) hash(ctx context.Context, src *config.Source, path string) (string, int64, error) {
+func (l *CSV) hash(ctx context.Context, src *config.Source, path string) (string, int64, error) {
 	if meta, ok := l.s3Meta(ctx, path); ok {
-		var sum string
-		err := l.pool.QueryRow(ctx, `SELECT content_hash FROM percolate.files
-			WHERE source = $1 AND path = $2 AND etag = $3 AND size = $4 AND status = 'loaded'`,
-			src.Name, path, meta.etag, meta.size).Scan(&sum)
-		if err == nil {
-			return sum, meta.size, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return "", 0, err
+		sum, known, err := l.ledger.HashByETag(ctx, l.pool, src.Name, path, meta.etag, meta.size)
+		if err != nil || known {
+			return sum, meta.size, err
 		}
 	}
-	f, err := l.open(ctx, path)
+	f, err := open(ctx, path, l.opt.S3)
 	if err != nil {
 		return "", 0, err
 	}
@@ -429,19 +402,10 @@ func (l *Loader) hash(ctx context.Context, src *config.Source, path string) (str
 
 // Pending returns the paths whose content is not loaded for src yet: what
 // a load would take.
-func (l *Loader) Pending(ctx context.Context, src *config.Source, paths []string) ([]string, error) {
-	pool := l.pool
-	rows, err := pool.Query(ctx, `SELECT content_hash FROM percolate.files WHERE source = $1 AND status = 'loaded'`, src.Name)
+func (l *CSV) Pending(ctx context.Context, src *config.Source, paths []string) ([]string, error) {
+	have, err := l.ledger.LoadedHashes(ctx, l.pool, src.Name)
 	if err != nil {
 		return nil, err
-	}
-	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
-	}
-	have := map[string]bool{}
-	for _, h := range known {
-		have[h] = true
 	}
 	var out []string
 	for _, p := range paths {

@@ -52,9 +52,20 @@ func write(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// csvLoader is a loader of one job with the test key, and opt's S3.
+func csvLoader(t testing.TB, pool *pgxpool.Pool, opt Options) *CSV {
+	t.Helper()
+	opt.Key, opt.Jobs = testKey, 1
+	ld, err := New(pool, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ld
+}
+
 func load(t *testing.T, pool *pgxpool.Pool, src *config.Source, paths ...string) []Result {
 	t.Helper()
-	res, err := New(pool, testKey).Load(context.Background(), 0, src, paths)
+	res, err := csvLoader(t, pool, Options{}).Load(context.Background(), 0, src, paths)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -16,23 +15,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// EnvS3Endpoint names an S3-compatible endpoint to use instead of AWS.
-const EnvS3Endpoint = "PERCOLATE_S3_ENDPOINT"
-
 // IsS3 reports whether a source path names objects in a bucket.
 func IsS3(p string) bool { return strings.HasPrefix(p, "s3://") }
 
 // S3 lists and reads objects of S3 or an S3-compatible store. Credentials
 // and region come from the standard AWS environment variables and shared
-// config (profiles); the endpoint from $PERCOLATE_S3_ENDPOINT when set.
+// config (profiles).
 type S3 struct {
 	client *s3.Client
+	opt    S3Options
 	mu     sync.Mutex
 	meta   map[string]objectMeta // what the last listing said of each object
+}
+
+// S3Options configure an S3 client.
+type S3Options struct {
+	// Endpoint is an S3-compatible store to use instead of AWS (path-style).
+	Endpoint string
 	// Retries is how many times a read that breaks mid-object is resumed
-	// (from where it broke) before the file fails.
+	// (from where it broke) before the file fails; 0 means 5.
 	Retries int
-	// Backoff is the wait before the first resumption; it doubles.
+	// Backoff is the wait before the first resumption, doubling after
+	// each; 0 means 200ms.
 	Backoff time.Duration
 }
 
@@ -42,9 +46,17 @@ type objectMeta struct {
 	size int64
 }
 
-// NewS3 builds a client from the environment; endpoint, when not empty,
-// overrides $PERCOLATE_S3_ENDPOINT.
-func NewS3(ctx context.Context, endpoint string) (*S3, error) {
+// NewS3 builds a client from the standard AWS configuration and opt.
+func NewS3(ctx context.Context, opt S3Options) (*S3, error) {
+	if opt.Retries < 0 || opt.Backoff < 0 {
+		return nil, fmt.Errorf("s3: retries and backoff cannot be negative")
+	}
+	if opt.Retries == 0 {
+		opt.Retries = 5
+	}
+	if opt.Backoff == 0 {
+		opt.Backoff = 200 * time.Millisecond
+	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
@@ -52,18 +64,15 @@ func NewS3(ctx context.Context, endpoint string) (*S3, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	if endpoint == "" {
-		endpoint = os.Getenv(EnvS3Endpoint)
-	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
+		if opt.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opt.Endpoint)
 			o.UsePathStyle = true
 		}
 		// Ranged reads (resumed downloads) carry no whole-object checksum.
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	return &S3{client: client, Retries: 5, Backoff: 200 * time.Millisecond, meta: map[string]objectMeta{}}, nil
+	return &S3{client: client, opt: opt, meta: map[string]objectMeta{}}, nil
 }
 
 // splitURL splits s3://bucket/key into bucket and key.
@@ -174,10 +183,10 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 		if r.ctx.Err() != nil {
 			return 0, r.ctx.Err()
 		}
-		if r.resumed >= r.s.Retries {
+		if r.resumed >= r.s.opt.Retries {
 			return 0, fmt.Errorf("read %s: broke at byte %d %d times, giving up: %w", r.url, r.off, r.resumed+1, err)
 		}
-		wait := r.s.Backoff << r.resumed
+		wait := r.s.opt.Backoff << r.resumed
 		r.resumed++
 		r.body.Close()
 		select {
@@ -186,7 +195,7 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 			return 0, r.ctx.Err()
 		}
 		if gerr := r.get(); gerr != nil {
-			if r.resumed >= r.s.Retries {
+			if r.resumed >= r.s.opt.Retries {
 				return 0, fmt.Errorf("read %s: resume at byte %d: %w", r.url, r.off, gerr)
 			}
 			r.body = brokenBody{gerr}

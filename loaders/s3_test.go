@@ -28,16 +28,14 @@ func TestS3Faults(t *testing.T) {
 	srv.Put(t, "cafe", "branches/chesterfield_01-05-2023_09-00-00.csv", data)
 	srv.Put(t, "cafe", "branches/leeds_01-05-2023_09-00-00.csv", []byte(strings.ReplaceAll(string(data), "Chesterfield", "Leeds")))
 	proxy := s3test.NewProxy(t, srv.Addr, 64<<10)
-	client, err := NewS3(ctx, "http://"+proxy.Addr)
+	client, err := NewS3(ctx, S3Options{Endpoint: "http://" + proxy.Addr, Retries: 3, Backoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.Retries, client.Backoff = 3, time.Millisecond
 
 	pool := warehouse(t)
 	src := cafe(t).Sources["transactions"]
-	ld := New(pool, testKey)
-	ld.S3 = client
+	ld := csvLoader(t, pool, Options{S3: func(context.Context) (*S3, error) { return client, nil }})
 	want := int64(strings.Count(string(data), "\n"))
 
 	t.Run("breaks are resumed", func(t *testing.T) {

@@ -9,6 +9,10 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -51,4 +55,49 @@ func Up(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) ([]*goose.Migration
 		return res, fmt.Errorf("migrate: %w", err)
 	}
 	return res, nil
+}
+
+var (
+	versioned     = regexp.MustCompile(`^(\d+)_.+\.sql$`)
+	migrationName = regexp.MustCompile(`^[a-z0-9_]+$`)
+)
+
+// Create writes a new migration into dir, numbered after the newest one
+// there (00009_name.sql after 00008_…), holding up and down, and returns
+// its path. An empty up gets a placeholder to replace.
+func Create(dir, name, up, down string) (string, error) {
+	if !migrationName.MatchString(name) {
+		return "", fmt.Errorf("migration name %q: use lower-case letters, digits and _", name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	last := int64(0)
+	for _, e := range entries {
+		if m := versioned.FindStringSubmatch(e.Name()); m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			last = max(last, n)
+		}
+	}
+	if up == "" {
+		up = "-- Write the change here: goose runs each statement in order, all in one transaction.\n"
+	}
+	if down == "" {
+		down = "-- Undo the change here.\n"
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%05d_%s.sql", last+1, name))
+	body := "-- +goose Up\n" + up + "\n-- +goose Down\n" + down
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(body); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
 }

@@ -50,7 +50,7 @@ type Options struct {
 	Shape   Shape
 	DataDir string // where generated files are kept between runs
 	URL     string // a server to create the benchmark databases on
-	Project *project.Project
+	Project *project.Folder
 	Jobs    int
 	Out     io.Writer
 }

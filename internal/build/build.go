@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 )
 
@@ -69,6 +70,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	res := &Result{Plan: plan}
+	var book ledger.Store
 	if plan.Builds() == 0 {
 		return res, nil
 	}
@@ -110,7 +112,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		if err != nil {
 			return nil, err
 		}
-		if err := recordIntervals(ctx, tx, s, runID); err != nil {
+		if err := recordIntervals(ctx, tx, book, s, runID); err != nil {
 			return nil, err
 		}
 		res.Built = append(res.Built, Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason})
@@ -123,21 +125,32 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	if failed := Failed(res.Checks); len(failed) > 0 {
-		tx.Rollback(ctx)
-		recordChecks(pool, runID, res.Checks)
-		return res, fmt.Errorf("%w: %s; nothing was published", ErrChecks, describeFailures(failed))
+		err := fmt.Errorf("%w: %s; nothing was published", ErrChecks, describeFailures(failed))
+		if rerr := tx.Rollback(ctx); rerr != nil {
+			return res, errors.Join(err, rerr)
+		}
+		// The build's transaction is gone: the results are kept outside it,
+		// even when the run was cancelled meanwhile.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if rerr := recordChecks(rctx, pool, runID, res.Checks); rerr != nil {
+			return res, errors.Join(err, fmt.Errorf("record check results: %w", rerr))
+		}
+		return res, err
 	}
 	if err := swap(ctx, tx, g, swapped); err != nil {
 		return nil, err
 	}
+	now := time.Now()
 	for _, b := range res.Built {
-		if _, err := tx.Exec(ctx, `INSERT INTO percolate.model_builds (run_id, model, version, own_version, materialization, rows, started_at, finished_at, inputs, watermark)
-			VALUES ($1, $2, $3, $4, $5, NULLIF($6, -1), $7, $8, $9, $10)`, runID, b.Model.Name, b.Model.Version, b.Model.OwnVersion, b.Model.Config.Materialized,
-			b.Rows, time.Now().Add(-b.Duration), time.Now(), stepOf(plan, b.Model.Name).inputs, plan.Watermark); err != nil {
+		m := b.Model
+		if err := book.RecordBuild(ctx, tx, runID, ledger.Build{Model: m.Name, Version: m.Version, OwnVersion: m.OwnVersion,
+			Materialization: m.Config.Materialized, Rows: b.Rows, Started: now.Add(-b.Duration), Finished: now,
+			Inputs: stepOf(plan, m.Name).inputs, Watermark: plan.Watermark}); err != nil {
 			return nil, err
 		}
 	}
-	if err := insertChecks(ctx, tx, runID, res.Checks); err != nil {
+	if err := recordChecks(ctx, tx, runID, res.Checks); err != nil {
 		return nil, err
 	}
 	return res, tx.Commit(ctx)
@@ -241,7 +254,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, s *Step, rename func(string) (s
 			return 0, err
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s >= $1 AND %s < $2", rel, tc, tc), r[0], r[1]); err != nil {
-			return 0, fmt.Errorf("%s: %s", m.Path, pg.Describe(err))
+			return 0, &ModelError{Path: m.Path, Err: err}
 		}
 		prefix := "INSERT INTO " + rel + " SELECT * FROM (\n"
 		tag, err := tx.Exec(ctx, prefix+sql+fmt.Sprintf("\n) AS m WHERE m.%s >= '%s' AND m.%s < '%s'", tc, r[0], tc, r[1]))
@@ -273,25 +286,15 @@ func ranges(days []string) [][2]string {
 
 // recordIntervals notes the days an incremental model now holds at its
 // version: all its sources' days after a full build, else the days built.
-func recordIntervals(ctx context.Context, tx pgx.Tx, s *Step, runID int64) error {
+func recordIntervals(ctx context.Context, tx pgx.Tx, book ledger.Store, s *Step, runID int64) error {
 	m := s.Model
 	if m.Config.Materialized != dag.Incremental {
 		return nil
 	}
 	if s.Full {
-		if _, err := tx.Exec(ctx, `DELETE FROM percolate.model_intervals WHERE model = $1`, m.Name); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
-			SELECT DISTINCT $1, d.day, $2, NULLIF($3, 0) FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-			WHERE f.source = ANY($4) AND f.status = 'loaded'`, m.Name, m.Version, runID, s.sources)
-		return err
+		return book.ResetIntervals(ctx, tx, m.Name, m.Version, runID, s.sources)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
-		SELECT $1, unnest($2::date[]), $3, NULLIF($4, 0)
-		ON CONFLICT (model, day) DO UPDATE SET version = EXCLUDED.version, run_id = EXCLUDED.run_id, built_at = now()`,
-		m.Name, s.Days, m.Version, runID)
-	return err
+	return book.AddIntervals(ctx, tx, m.Name, m.Version, runID, s.Days)
 }
 
 func isWrongObjectType(err error) bool {
@@ -331,14 +334,14 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building map[string]bool
 			continue
 		}
 		if err := dropRelation(ctx, tx, m.Schema, m.Rel); err != nil {
-			return fmt.Errorf("publish %s: %s", m.Name, pg.Describe(err))
+			return fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err))
 		}
 	}
 	for _, m := range g.Models {
 		switch {
 		case building[m.Name] && isTable(m):
 			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", pg.Ident(m.Schema, m.Rel+nextSuffix), pg.Ident(m.Rel))); err != nil {
-				return fmt.Errorf("publish %s: %s", m.Name, pg.Describe(err))
+				return fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err))
 			}
 		case recreate[m.Name]:
 			if building[m.Name] {

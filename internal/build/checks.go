@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 )
 
@@ -17,15 +18,11 @@ import (
 // the message.
 const sampleRows = 5
 
-// CheckResult is one check run.
+// CheckResult is one check run, with where the check is declared.
 type CheckResult struct {
-	Model    string            `json:"model"`
-	Path     string            `json:"path"`
-	Line     int               `json:"line"`
-	Check    string            `json:"check"`
-	Severity string            `json:"severity"`
-	Failures int64             `json:"failures"`
-	Sample   []json.RawMessage `json:"sample"`
+	ledger.Check
+	Path string `json:"path"`
+	Line int    `json:"line"`
 }
 
 // Failed returns the results that fail with severity error.
@@ -42,7 +39,7 @@ func Failed(results []CheckResult) []CheckResult {
 func describeFailures(failed []CheckResult) string {
 	var parts []string
 	for _, r := range failed {
-		s := fmt.Sprintf("%s:%d: %s %s: %d failing rows", r.Path, r.Line, r.Model, r.Check, r.Failures)
+		s := fmt.Sprintf("%s:%d: %s %s: %d failing rows", r.Path, r.Line, r.Model, r.Name, r.Failures)
 		if len(r.Sample) > 0 {
 			s += ", e.g. " + string(r.Sample[0])
 		}
@@ -54,7 +51,7 @@ func describeFailures(failed []CheckResult) string {
 // runChecks runs the checks of the models the plan builds against their
 // new relations (name maps a relation to the one to read); an incremental
 // model's checks read only the days rebuilt.
-func runChecks(ctx context.Context, q Querier, plan *Plan, name func(string) string) ([]CheckResult, error) {
+func runChecks(ctx context.Context, q ledger.Querier, plan *Plan, name func(string) string) ([]CheckResult, error) {
 	var out []CheckResult
 	for _, s := range plan.Steps {
 		if !s.Build {
@@ -71,9 +68,9 @@ func runChecks(ctx context.Context, q Querier, plan *Plan, name func(string) str
 	return out, nil
 }
 
-func runCheck(ctx context.Context, q Querier, s *Step, c *dag.Check, name func(string) string) (CheckResult, error) {
+func runCheck(ctx context.Context, q ledger.Querier, s *Step, c *dag.Check, name func(string) string) (r CheckResult, err error) {
 	m := s.Model
-	r := CheckResult{Model: m.Name, Path: m.Path, Line: c.Line, Check: c.Name, Severity: c.Severity, Sample: []json.RawMessage{}}
+	r = CheckResult{Check: ledger.Check{Model: m.Name, Name: c.Name, Severity: c.Severity, Sample: []json.RawMessage{}}, Path: m.Path, Line: c.Line}
 	quoted := func(rel string) string {
 		schema, n, _ := strings.Cut(name(rel), ".")
 		return pg.Ident(schema, n)
@@ -87,18 +84,21 @@ func runCheck(ctx context.Context, q Querier, s *Step, c *dag.Check, name func(s
 			s.Days[0], end.AddDate(0, 0, 1).Format(time.DateOnly)); err != nil {
 			return r, err
 		}
-		defer q.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)")
+		defer func() {
+			if _, uerr := q.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)"); uerr != nil && err == nil {
+				err = uerr
+			}
+		}()
 	}
 	sql := c.SQL(from, quoted)
 	if c.Kind == "sql" {
-		var err error
 		if sql, err = dag.Rewrite(sql, func(rel string) (string, bool) { return name(rel), name(rel) != rel }); err != nil {
 			return r, err
 		}
 	}
 	rows, err := q.Query(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM (%s) AS f), to_jsonb(f) FROM (%s) AS f LIMIT %d", sql, sql, sampleRows))
 	if err != nil {
-		return r, fmt.Errorf("%s:%d: check %s: %s", m.Path, c.Line, c.Name, pg.Describe(err))
+		return r, fmt.Errorf("%s:%d: check %s: %w", m.Path, c.Line, c.Name, pg.Explain(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -111,29 +111,18 @@ func runCheck(ctx context.Context, q Querier, s *Step, c *dag.Check, name func(s
 	return r, rows.Err()
 }
 
-func insertChecks(ctx context.Context, q Querier, runID int64, results []CheckResult) error {
-	for _, r := range results {
-		sample, _ := json.Marshal(r.Sample)
-		if _, err := q.Exec(ctx, `INSERT INTO percolate.check_results (run_id, model, check_name, severity, failures, sample)
-			VALUES (NULLIF($1, 0), $2, $3, $4, $5, $6)`, runID, r.Model, r.Check, r.Severity, r.Failures, sample); err != nil {
-			return err
-		}
+func recordChecks(ctx context.Context, q ledger.Querier, runID int64, results []CheckResult) error {
+	checks := make([]ledger.Check, len(results))
+	for i, r := range results {
+		checks[i] = r.Check
 	}
-	return nil
-}
-
-// recordChecks writes results outside the build's transaction, which a
-// failing check rolls back.
-func recordChecks(pool *pgxpool.Pool, runID int64, results []CheckResult) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	insertChecks(ctx, pool, runID, results)
+	return ledger.Store{}.RecordChecks(ctx, q, runID, checks)
 }
 
 // Test runs the checks of the selected models against the published
 // relations and records the results.
 func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([]CheckResult, error) {
-	state, err := State(ctx, pool, g)
+	state, err := ledger.Store{}.LastBuilds(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
@@ -149,5 +138,5 @@ func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([
 	if err != nil {
 		return nil, err
 	}
-	return results, insertChecks(ctx, pool, 0, results)
+	return results, recordChecks(ctx, pool, 0, results)
 }

@@ -7,18 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/ledger"
 )
-
-// Querier is what planning needs of a connection or pool.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
 
 // Options say which models a build considers and how.
 type Options struct {
@@ -70,46 +61,19 @@ func (p *Plan) Builds() int {
 	return n
 }
 
-// lastBuild is a model's most recent successful build.
-type lastBuild struct {
-	version, own, inputs string
-	exists               bool
-	watermark            int64
-}
-
-// State reads, for every model of g, its last built version, its inputs
-// then, and whether its relation exists.
-func State(ctx context.Context, q Querier, g *dag.Graph) (map[string]lastBuild, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT ON (model) model, version, own_version, inputs, to_regclass(model) IS NOT NULL, watermark
-		FROM percolate.model_builds ORDER BY model, finished_at DESC`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	state := map[string]lastBuild{}
-	for rows.Next() {
-		var name string
-		var b lastBuild
-		if err := rows.Scan(&name, &b.version, &b.own, &b.inputs, &b.exists, &b.watermark); err != nil {
-			return nil, err
-		}
-		state[name] = b
-	}
-	return state, rows.Err()
-}
-
-// Modified reports models whose version differs from the last built one
+// Modified reports models whose version differs from the one last built
 // (or that were never built): the state:modified selector.
-func Modified(state map[string]lastBuild) func(*dag.Model) bool {
+func Modified(last map[string]ledger.LastBuild) func(*dag.Model) bool {
 	return func(m *dag.Model) bool {
-		b, ok := state[m.Name]
-		return !ok || b.version != m.Version
+		b, ok := last[m.Name]
+		return !ok || b.Version != m.Version
 	}
 }
 
 // NewPlan decides, for each selected model, whether it must be built.
-func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, error) {
-	state, err := State(ctx, q, g)
+func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (*Plan, error) {
+	var book ledger.Store
+	state, err := book.LastBuilds(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -117,12 +81,16 @@ func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, 
 	if err != nil {
 		return nil, err
 	}
-	data, err := sourceState(ctx, q, opt.Sources)
+	bySource, err := book.SourceStates(ctx, q)
 	if err != nil {
 		return nil, err
 	}
+	data := map[string]string{}
+	for t, src := range opt.Sources {
+		data[t] = bySource[src]
+	}
 	p := &Plan{graph: g}
-	if err := q.QueryRow(ctx, `SELECT coalesce(max(load_id), 0) FROM percolate.files`).Scan(&p.Watermark); err != nil {
+	if p.Watermark, err = book.Watermark(ctx, q); err != nil {
 		return nil, err
 	}
 	building := map[string]bool{}
@@ -153,19 +121,19 @@ func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, 
 			s.Reason = "full refresh"
 		case !built:
 			s.Reason = "new model"
-		case !last.exists:
+		case !last.Exists:
 			s.Reason = "relation missing"
-		case last.own != m.OwnVersion:
-			s.Reason = fmt.Sprintf("changed (version %s → %s)", last.version, m.Version)
-		case last.version != m.Version:
+		case last.OwnVersion != m.OwnVersion:
+			s.Reason = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version)
+		case last.Version != m.Version:
 			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
 		case m.Config.Materialized == dag.View:
 			// A view shows its inputs' current data: new data changes nothing.
 			s.Build, s.Reason = false, "unchanged"
 		case len(pendingSources) > 0:
 			s.Reason = "new files for " + strings.Join(pendingSources, ", ")
-		case last.inputs != s.inputs:
-			s.Reason = "new data in " + strings.Join(changedTables(last.inputs, s.inputs), ", ")
+		case last.Inputs != s.inputs:
+			s.Reason = "new data in " + strings.Join(changedTables(last.Inputs, s.inputs), ", ")
 		case len(rebuiltParents) > 0:
 			s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
 		default:
@@ -188,30 +156,6 @@ func NewPlan(ctx context.Context, q Querier, g *dag.Graph, opt Options) (*Plan, 
 		p.Steps = append(p.Steps, s)
 	}
 	return p, nil
-}
-
-// sourceState fingerprints, per staging table, the set of files loaded.
-func sourceState(ctx context.Context, q Querier, tables map[string]string) (map[string]string, error) {
-	rows, err := q.Query(ctx, `SELECT source, count(*), coalesce(max(load_id), 0), coalesce(sum(load_id), 0)
-		FROM percolate.files WHERE status = 'loaded' GROUP BY source`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	bySource := map[string]string{}
-	for rows.Next() {
-		var src string
-		var n, hi, sum int64
-		if err := rows.Scan(&src, &n, &hi, &sum); err != nil {
-			return nil, err
-		}
-		bySource[src] = fmt.Sprintf("%d/%d/%d", n, hi, sum)
-	}
-	out := map[string]string{}
-	for t, src := range tables {
-		out[t] = bySource[src]
-	}
-	return out, rows.Err()
 }
 
 // upstreamSources lists every source table m reads, directly or through
@@ -265,7 +209,7 @@ func changedTables(old, cur string) []string {
 
 // changedParents names the ancestors of m whose own version differs from
 // the one last built.
-func changedParents(g *dag.Graph, m *dag.Model, state map[string]lastBuild) []string {
+func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuild) []string {
 	var out []string
 	seen := map[string]bool{}
 	var walk func(*dag.Model)
@@ -276,7 +220,7 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]lastBuild) []st
 			}
 			seen[p] = true
 			pm := g.Model(p)
-			if state[p].own != pm.OwnVersion {
+			if state[p].OwnVersion != pm.OwnVersion {
 				out = append(out, p)
 			}
 			walk(pm)
@@ -294,29 +238,17 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]lastBuild) []st
 // which days it replaces: those whose files arrived (or were replaced)
 // since its last build, and any day with data it has no interval for at
 // its current version (a gap).
-func planDays(ctx context.Context, q Querier, s *Step, last lastBuild, built bool, opt Options) error {
+func planDays(ctx context.Context, q ledger.Querier, s *Step, last ledger.LastBuild, built bool, opt Options) error {
 	m := s.Model
-	versionChanged := built && last.version != m.Version
-	if opt.FullRefresh || !built || !last.exists || (versionChanged && opt.From.IsZero()) {
+	versionChanged := built && last.Version != m.Version
+	if opt.FullRefresh || !built || !last.Exists || (versionChanged && opt.From.IsZero()) {
 		return nil
 	}
-	from := opt.From
-	if !versionChanged {
-		from = time.Time{}
+	stale := ledger.Stale{Model: m.Name, Version: m.Version, Sources: s.sources, Watermark: last.Watermark, Versioned: versionChanged}
+	if versionChanged {
+		stale.From = opt.From
 	}
-	rows, err := q.Query(ctx, `
-		SELECT DISTINCT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		WHERE f.source = ANY($1) AND (f.load_id > $2 OR f.replaced_by > $2)
-		UNION
-		(SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		 WHERE f.source = ANY($1) AND f.status = 'loaded' AND ($4 OR d.day >= $5)
-		 EXCEPT
-		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND ($4 OR version = $6))
-		ORDER BY 1`, s.sources, last.watermark, m.Name, !versionChanged, from, m.Version)
-	if err != nil {
-		return err
-	}
-	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	days, err := ledger.Store{}.StaleDays(ctx, q, stale)
 	if err != nil {
 		return err
 	}

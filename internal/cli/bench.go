@@ -38,7 +38,7 @@ new day of files after 30 days of history and after 365, and prints the ratio
 			if err != nil {
 				return err
 			}
-			u, err := p.DatabaseURL(ctx, a.dbURL)
+			u, err := p.DatabaseURL(ctx)
 			if err != nil {
 				return err
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/loaders"
 )
 
 // Exit codes, documented in the README and in `percolate --help`.
@@ -29,6 +30,15 @@ const (
 	ExitFailure = 1 // a run, load, model build or check failed
 	ExitUsage   = 2 // bad flags, arguments, pipelines.yaml or model files
 	ExitBusy    = 3 // another run holds the lock on the database
+)
+
+// The environment variables percolate reads: only here, at the edge, and
+// handed to the libraries as values.
+const (
+	EnvDatabaseURL    = "PERCOLATE_DATABASE_URL"
+	EnvHashKey        = "PERCOLATE_HASH_KEY"
+	EnvReaderPassword = "PERCOLATE_GRAFANA_PASSWORD"
+	EnvS3Endpoint     = "PERCOLATE_S3_ENDPOINT"
 )
 
 // app holds what every command shares: the global flags and the streams.
@@ -62,6 +72,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
+	err = a.explain(err)
 	code := a.exitCode(err)
 	fmt.Fprintln(stderr, "percolate:", err)
 	if code == ExitUsage && !a.started {
@@ -82,6 +93,19 @@ func (a *app) exitCode(err error) int {
 		return ExitBusy
 	}
 	return ExitFailure
+}
+
+// explain words library errors in the terms of the command line: its
+// flags and environment variables.
+func (a *app) explain(err error) error {
+	var unknown *project.UnknownSourceError
+	switch {
+	case errors.As(err, &unknown):
+		return usagef("--source %s: pipeline %s has no such source (it has: %v)", unknown.Source, unknown.Pipeline, unknown.Known)
+	case errors.Is(err, loaders.ErrKeyMismatch):
+		return fmt.Errorf("%w; set %s to the key the database was loaded with", err, EnvHashKey)
+	}
+	return err
 }
 
 var errUsage = errors.New("usage")
@@ -133,18 +157,30 @@ or model; 3 another run holds the database (see run --wait).`,
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.dir, "project", "C", ".", "project folder (holds pipelines.yaml, models/, .percolate/)")
 	pf.StringVarP(&a.configPath, "config", "f", "pipelines.yaml", "pipelines file, relative to the project folder")
-	pf.StringVar(&a.dbURL, "database-url", "", "PostgreSQL URL (default $"+pg.EnvURL+", else the embedded database)")
+	pf.StringVar(&a.dbURL, "database-url", "", "PostgreSQL URL (default $"+EnvDatabaseURL+", else the embedded database)")
 	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
 	root.AddCommand(a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.backfillCmd())
 	return root
 }
 
-func (a *app) project() (*project.Project, error) {
-	return project.Open(a.dir, a.configPath)
+// project opens the project folder with what the command line and the
+// environment say.
+func (a *app) project() (*project.Folder, error) {
+	url := a.dbURL
+	if url == "" {
+		url = os.Getenv(EnvDatabaseURL)
+	}
+	return project.Open(a.dir, project.Options{
+		Config:         a.configPath,
+		DatabaseURL:    url,
+		HashKey:        os.Getenv(EnvHashKey),
+		ReaderPassword: os.Getenv(EnvReaderPassword),
+		S3:             loaders.S3Options{Endpoint: os.Getenv(EnvS3Endpoint)},
+	})
 }
 
 // graph opens the project and loads the models of the named pipeline.
-func (a *app) graph(pipeline string) (*project.Project, *dag.Graph, error) {
+func (a *app) graph(pipeline string) (*project.Folder, *dag.Graph, error) {
 	p, err := a.project()
 	if err != nil {
 		return nil, nil, err
@@ -158,12 +194,12 @@ func (a *app) graph(pipeline string) (*project.Project, *dag.Graph, error) {
 }
 
 // connect opens the project and its database; close the pool when done.
-func (a *app) connect(ctx context.Context) (*project.Project, *pgxpool.Pool, error) {
+func (a *app) connect(ctx context.Context) (*project.Folder, *pgxpool.Pool, error) {
 	p, err := a.project()
 	if err != nil {
 		return nil, nil, err
 	}
-	pool, err := p.Connect(ctx, a.dbURL)
+	pool, err := p.Connect(ctx)
 	return p, pool, err
 }
 

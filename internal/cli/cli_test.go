@@ -253,7 +253,7 @@ func TestEmbeddedDatabase(t *testing.T) {
 	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil { // the server's user must reach it
 		t.Fatal(err)
 	}
-	t.Setenv(pg.EnvURL, "")
+	t.Setenv(EnvDatabaseURL, "")
 	run := func(args ...string) result {
 		t.Helper()
 		var out, errOut bytes.Buffer

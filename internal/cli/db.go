@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"text/tabwriter"
@@ -11,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/pg"
-	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/loaders"
 	"github.com/percolate/percolate/migrations"
 )
 
@@ -96,7 +95,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 			if err != nil {
 				return err
 			}
-			u, err := p.DatabaseURL(cmd.Context(), a.dbURL)
+			u, err := p.DatabaseURL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -113,7 +112,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 			if err != nil {
 				return err
 			}
-			u, err := p.DatabaseURL(cmd.Context(), a.dbURL)
+			u, err := p.DatabaseURL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -216,15 +215,11 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(p.MigrationsDir(), 0o755); err != nil {
-				return err
+			path, err := migrations.Create(p.MigrationsDir(), args[0], "", "")
+			if err != nil {
+				return usagef("migrate create: %v", err)
 			}
-			goose.SetSequential(true)
-			goose.SetLogger(goose.NopLogger())
-			if err := goose.Create(nil, p.MigrationsDir(), args[0], "sql"); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "created a migration for %q in %s\n", args[0], p.MigrationsDir())
+			fmt.Fprintf(a.stdout, "created %s\n", loaders.RelPath(p.Dir, path))
 			return nil
 		},
 	})
@@ -233,10 +228,10 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 
 // setReader applies $PERCOLATE_GRAFANA_PASSWORD after migrations.
 func setReader(cmd *cobra.Command, a *app) error {
-	_, pool, err := a.connect(cmd.Context())
+	p, pool, err := a.connect(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	return project.SetReaderPassword(cmd.Context(), pool)
+	return p.SetReaderPassword(cmd.Context(), pool)
 }

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/ledger"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -56,16 +56,16 @@ func (a *app) modelsCmd() *cobra.Command {
 			}
 			var modified func(*dag.Model) bool
 			if usesState(sel, exclude) {
-				pool, err := p.Connect(cmd.Context(), a.dbURL)
+				pool, err := p.Connect(cmd.Context())
 				if err != nil {
 					return err
 				}
 				defer pool.Close()
-				state, err := build.State(cmd.Context(), pool, g)
+				last, err := ledger.Store{}.LastBuilds(cmd.Context(), pool)
 				if err != nil {
 					return err
 				}
-				modified = build.Modified(state)
+				modified = build.Modified(last)
 			}
 			models, err := g.Select(sel, exclude, modified)
 			if err != nil {
@@ -179,20 +179,7 @@ deliver it again: its new content replaces the old rows.`,
 				return err
 			}
 			defer pool.Close()
-			rows, err := pool.Query(ctx, `SELECT r.source, r.file, r.line, coalesce(r.column_name, ''), r.reason, r.raw
-				FROM percolate.rejects r JOIN percolate.files f USING (load_id)
-				WHERE f.status = 'loaded' AND ($1 = '' OR r.source = $1) AND ($2 = '' OR r.file = $2)
-				ORDER BY f.load_id DESC, r.line LIMIT $3`, source, file, limit)
-			if err != nil {
-				return err
-			}
-			type reject struct {
-				Source, File string
-				Line         int
-				Column       string
-				Reason, Raw  string
-			}
-			list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[reject])
+			list, err := ledger.Store{}.Rejects(ctx, pool, ledger.RejectFilter{Source: source, File: file, Limit: limit})
 			if err != nil {
 				return err
 			}

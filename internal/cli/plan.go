@@ -109,7 +109,7 @@ ending in [warn] to report without failing.`,
 			if err != nil {
 				return err
 			}
-			pool, err := p.Connect(ctx, a.dbURL)
+			pool, err := p.Connect(ctx)
 			if err != nil {
 				return err
 			}
@@ -131,7 +131,7 @@ ending in [warn] to report without failing.`,
 							status = "WARN"
 						}
 					}
-					fmt.Fprintf(a.stdout, "%s %-28s %s (%d failing rows)\n", status, r.Model, r.Check, r.Failures)
+					fmt.Fprintf(a.stdout, "%s %-28s %s (%d failing rows)\n", status, r.Model, r.Name, r.Failures)
 					for _, row := range r.Sample {
 						fmt.Fprintf(a.stdout, "       %s\n", row)
 					}

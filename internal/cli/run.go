@@ -202,7 +202,7 @@ func (a *app) printSummary(s *project.Summary) {
 		}
 		for _, c := range s.Build.Checks {
 			if c.Failures > 0 {
-				fmt.Fprintf(w, "  check:   %s %s [%s]: %d failing rows (%s:%d)\n", c.Model, c.Check, c.Severity, c.Failures, c.Path, c.Line)
+				fmt.Fprintf(w, "  check:   %s %s [%s]: %d failing rows (%s:%d)\n", c.Model, c.Name, c.Severity, c.Failures, c.Path, c.Line)
 				for _, row := range c.Sample {
 					fmt.Fprintf(w, "             %s\n", row)
 				}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/pgtest"
 	"github.com/percolate/percolate/internal/project"
@@ -140,17 +141,16 @@ func warehouse(t *testing.T) (owner *pgxpool.Pool, reader *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
 	owner, u := pgtest.Pool(t)
-	p, err := project.Open("../..", "pipelines.yaml")
+	p, err := project.Open("../..", project.Options{DatabaseURL: u, HashKey: "grafana test key", ReaderPassword: "reader test password"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("PERCOLATE_HASH_KEY", "grafana test key")
-	t.Setenv(project.EnvReaderPassword, "reader test password")
 	if _, err := p.Run(ctx, owner, project.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// A failed warn check, so the failed-checks panel has something to show.
-	if _, err := owner.Exec(ctx, `INSERT INTO percolate.check_results (model, check_name, severity, failures) VALUES ('core.orders', 'sql … [warn]', 'warn', 3)`); err != nil {
+	failed := ledger.Check{Model: "core.orders", Name: "sql … [warn]", Severity: "warn", Failures: 3}
+	if err := (ledger.Store{}).RecordChecks(ctx, owner, 0, []ledger.Check{failed}); err != nil {
 		t.Fatal(err)
 	}
 	ru, _ := url.Parse(u)

@@ -11,9 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// EnvURL is the environment variable that names the database to use.
-const EnvURL = "PERCOLATE_DATABASE_URL"
-
 // ErrBusy is returned by Lock when another process holds the lock and the
 // caller asked not to wait.
 var ErrBusy = errors.New("another percolate run holds the lock on this database")
@@ -85,3 +82,17 @@ func Describe(err error) string {
 
 // Ident quotes a possibly schema-qualified relation name.
 func Ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+
+// Explain wraps a PostgreSQL error so that it reads as Describe says,
+// while errors.As still finds the *pgconn.PgError inside.
+func Explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &explained{err}
+}
+
+type explained struct{ err error }
+
+func (e *explained) Error() string { return Describe(e.err) }
+func (e *explained) Unwrap() error { return e.err }

@@ -56,10 +56,10 @@ type BackfillReport struct {
 // it does is recorded file by file and run by run, so killing it and
 // running it again carries on where it stopped; a second identical backfill
 // does nothing.
-func (p *Project) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillOptions) (*BackfillReport, error) {
+func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillOptions) (*BackfillReport, error) {
 	start := time.Now()
 	if opt.To.Before(opt.From) {
-		return nil, fmt.Errorf("--to %s is before --from %s", opt.To.Format(time.DateOnly), opt.From.Format(time.DateOnly))
+		return nil, fmt.Errorf("backfill: the range ends on %s, before it starts on %s", opt.To.Format(time.DateOnly), opt.From.Format(time.DateOnly))
 	}
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
@@ -237,15 +237,12 @@ func chunk(days []string, byDay map[string]map[string][]string, every int) []Chu
 
 // pending returns the paths of a source whose content is not loaded yet;
 // on a database without the ledger, all of them.
-func (p *Project) pending(ctx context.Context, pool *pgxpool.Pool, src *config.Source, paths []string) ([]string, error) {
-	var ready bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass('percolate.files') IS NOT NULL`).Scan(&ready); err != nil {
-		return nil, err
+func (p *Folder) pending(ctx context.Context, pool *pgxpool.Pool, src *config.Source, paths []string) ([]string, error) {
+	ready, err := p.ledger.Ready(ctx, pool)
+	if err != nil || !ready {
+		return paths, err
 	}
-	if !ready {
-		return paths, nil
-	}
-	ld, err := p.Loader(ctx, pool, nil)
+	ld, err := p.loader(pool, loaders.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -3,11 +3,14 @@ package project
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/loaders"
 )
 
 // SourcePlan is what a run would load of one source.
@@ -26,7 +29,7 @@ type PlanReport struct {
 
 // Plan works out, without changing anything, which files a run would load
 // and which models it would build.
-func (p *Project) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*PlanReport, error) {
+func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*PlanReport, error) {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
 		return nil, err
@@ -39,12 +42,16 @@ func (p *Project) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) 
 		return nil, err
 	}
 	rep := &PlanReport{Pipeline: pl.Name}
-	var ready bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass('percolate.check_results') IS NOT NULL`).Scan(&ready); err != nil {
+	ready, err := p.ledger.Ready(ctx, pool)
+	if err != nil {
 		return nil, err
 	}
 	if !ready {
-		return nil, fmt.Errorf("the database has no percolate ledger yet: run 'percolate migrate up' (or 'percolate run') first")
+		return nil, ledger.ErrMissing
+	}
+	ld, err := p.loader(pool, loaders.Options{})
+	if err != nil {
+		return nil, err
 	}
 	pending := map[string]bool{}
 	for _, name := range pl.SourceNames() {
@@ -54,10 +61,6 @@ func (p *Project) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) 
 			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
 				return nil, err
 			}
-		}
-		ld, err := p.Loader(ctx, pool, nil)
-		if err != nil {
-			return nil, err
 		}
 		news, err := ld.Pending(ctx, src, paths)
 		if err != nil {
@@ -79,10 +82,21 @@ func (p *Project) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) 
 	return rep, nil
 }
 
-func (p *Project) checkSources(pl *config.Pipeline, opt RunOptions) error {
+// UnknownSourceError is a source named to be read from elsewhere that the
+// pipeline does not have.
+type UnknownSourceError struct {
+	Pipeline, Source string
+	Known            []string
+}
+
+func (e *UnknownSourceError) Error() string {
+	return fmt.Sprintf("pipeline %s has no source %q (it has: %s)", e.Pipeline, e.Source, strings.Join(e.Known, ", "))
+}
+
+func (p *Folder) checkSources(pl *config.Pipeline, opt RunOptions) error {
 	for name := range opt.Sources {
 		if pl.Sources[name] == nil {
-			return &config.Error{File: p.Config.Path, Line: pl.Line, Msg: fmt.Sprintf("--source %s: pipeline %s has no such source (it has: %v)", name, pl.Name, pl.SourceNames())}
+			return &UnknownSourceError{Pipeline: pl.Name, Source: name, Known: pl.SourceNames()}
 		}
 	}
 	return nil

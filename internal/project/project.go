@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/loaders"
 	"github.com/percolate/percolate/migrations"
@@ -25,47 +27,76 @@ import (
 // database and the hash key.
 const StateDir = ".percolate"
 
-// Project is an opened project folder.
-type Project struct {
-	Dir    string
-	Config *config.File
-
-	s3 *loaders.S3 // made on first use of an s3:// source
+// Options are what a project takes from its surroundings (the command
+// line, the environment), read by the caller.
+type Options struct {
+	// Config is the pipelines file, relative to the folder unless
+	// absolute; empty means pipelines.yaml.
+	Config string
+	// DatabaseURL is the database to use; empty means the embedded cluster
+	// under .percolate/pg, started when needed.
+	DatabaseURL string
+	// HashKey is the secret order ids are made with; empty means the one
+	// kept in .percolate/hash.key (made on first use).
+	HashKey string
+	// ReaderPassword, when set, is given to the read-only role
+	// percolate_grafana by every run and migrate up.
+	ReaderPassword string
+	// S3 configures the client that reads sources in buckets.
+	S3 loaders.S3Options
 }
 
-// Open reads the pipelines file (configPath, relative to dir unless
-// absolute) of the project in dir.
-func Open(dir, configPath string) (*Project, error) {
+// Folder is an opened project folder.
+type Folder struct {
+	Dir    string
+	Config *config.File
+	opt    Options
+	ledger ledger.Store
+
+	s3once sync.Once
+	s3     *loaders.S3
+	s3err  error
+}
+
+// Open reads the pipelines file of the project in dir.
+func Open(dir string, opt Options) (*Folder, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	if !filepath.IsAbs(configPath) {
-		configPath = filepath.Join(abs, configPath)
+	if opt.Config == "" {
+		opt.Config = "pipelines.yaml"
 	}
-	cfg, err := config.Load(configPath)
+	path := opt.Config
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(abs, path)
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	return &Project{Dir: abs, Config: cfg}, nil
+	return &Folder{Dir: abs, Config: cfg, opt: opt}, nil
 }
 
 // Cluster is the project's embedded PostgreSQL cluster.
-func (p *Project) Cluster() (*pg.Cluster, error) {
+func (p *Folder) Cluster() (*pg.Cluster, error) {
 	return pg.NewCluster(filepath.Join(p.Dir, StateDir, "pg"))
 }
 
-// KeyFile is where the hash key is kept when $PERCOLATE_HASH_KEY is unset.
-func (p *Project) KeyFile() string { return filepath.Join(p.Dir, StateDir, "hash.key") }
-
-// DatabaseURL returns url if set, else $PERCOLATE_DATABASE_URL, else the
-// embedded cluster's URL, starting the cluster if it is not running.
-func (p *Project) DatabaseURL(ctx context.Context, url string) (string, error) {
-	if url != "" {
-		return url, nil
+// hashKey is the secret order ids are made with.
+func (p *Folder) hashKey() ([]byte, error) {
+	if p.opt.HashKey != "" {
+		return []byte(p.opt.HashKey), nil
 	}
-	if u := os.Getenv(pg.EnvURL); u != "" {
-		return u, nil
+	return loaders.KeyFile(filepath.Join(p.Dir, StateDir, "hash.key"))
+}
+
+// DatabaseURL returns the database the project uses: the one it was
+// opened with, else the embedded cluster's, starting the cluster if it is
+// not running.
+func (p *Folder) DatabaseURL(ctx context.Context) (string, error) {
+	if p.opt.DatabaseURL != "" {
+		return p.opt.DatabaseURL, nil
 	}
 	c, err := p.Cluster()
 	if err != nil {
@@ -78,8 +109,8 @@ func (p *Project) DatabaseURL(ctx context.Context, url string) (string, error) {
 }
 
 // Connect opens the project's database (see DatabaseURL).
-func (p *Project) Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	u, err := p.DatabaseURL(ctx, url)
+func (p *Folder) Connect(ctx context.Context) (*pgxpool.Pool, error) {
+	u, err := p.DatabaseURL(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +118,7 @@ func (p *Project) Connect(ctx context.Context, url string) (*pgxpool.Pool, error
 }
 
 // Graph loads the models of the pipeline.
-func (p *Project) Graph(pl *config.Pipeline) (*dag.Graph, error) {
+func (p *Folder) Graph(pl *config.Pipeline) (*dag.Graph, error) {
 	root := filepath.Join(p.Config.Dir, pl.Models)
 	rel, err := filepath.Rel(p.Dir, root)
 	if err != nil || strings.HasPrefix(rel, "..") {
@@ -107,44 +138,34 @@ func SourceTables(pl *config.Pipeline) []string {
 }
 
 // MigrationsDir is the project's migrations folder.
-func (p *Project) MigrationsDir() string { return filepath.Join(p.Dir, "migrations") }
+func (p *Folder) MigrationsDir() string { return filepath.Join(p.Dir, "migrations") }
 
 // Migrations returns the project's migrations folder, or the migrations
 // built into the binary when the project has none of its own.
-func (p *Project) Migrations() fs.FS {
+func (p *Folder) Migrations() fs.FS {
 	if st, err := os.Stat(p.MigrationsDir()); err == nil && st.IsDir() {
 		return os.DirFS(p.MigrationsDir())
 	}
 	return migrations.FS
 }
 
-// S3 returns the project's S3 client, made from the environment on first
-// use.
-func (p *Project) S3(ctx context.Context) (*loaders.S3, error) {
-	if p.s3 == nil {
-		c, err := loaders.NewS3(ctx, "")
-		if err != nil {
-			return nil, err
-		}
-		p.s3 = c
-	}
-	return p.s3, nil
+// S3 returns the project's S3 client, made on first use.
+func (p *Folder) S3(ctx context.Context) (*loaders.S3, error) {
+	p.s3once.Do(func() { p.s3, p.s3err = loaders.NewS3(ctx, p.opt.S3) })
+	return p.s3, p.s3err
 }
 
-// Loader returns a loader writing through pool, able to read the
+// loader returns a loader writing through pool, able to read the
 // project's sources wherever they are.
-func (p *Project) Loader(ctx context.Context, pool *pgxpool.Pool, key []byte) (*loaders.Loader, error) {
-	ld := loaders.New(pool, key)
-	ld.Root = p.Dir
-	ld.S3 = p.s3
-	ld.NewS3 = p.S3
-	return ld, nil
+func (p *Folder) loader(pool *pgxpool.Pool, opt loaders.Options) (*loaders.CSV, error) {
+	opt.Root, opt.S3 = p.Dir, p.S3
+	return loaders.New(pool, opt)
 }
 
 // Paths expands a source's glob (relative to pipelines.yaml, or an
 // s3://bucket/prefix/*.csv address) into files, sorted; override replaces
 // the glob for this run.
-func (p *Project) Paths(ctx context.Context, src *config.Source, override string) ([]string, error) {
+func (p *Folder) Paths(ctx context.Context, src *config.Source, override string) ([]string, error) {
 	glob := src.Path
 	if override != "" {
 		glob = override
@@ -178,4 +199,4 @@ func (p *Project) Paths(ctx context.Context, src *config.Source, override string
 }
 
 // rel shows a path relative to the project when it is inside it.
-func (p *Project) rel(path string) string { return loaders.RelPath(p.Dir, path) }
+func (p *Folder) rel(path string) string { return loaders.RelPath(p.Dir, path) }

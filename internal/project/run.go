@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,6 +11,7 @@ import (
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/loaders"
 	"github.com/percolate/percolate/migrations"
@@ -23,7 +22,7 @@ type RunOptions struct {
 	Pipeline string
 	// Sources overrides source paths for this run: name → glob.
 	Sources map[string]string
-	// Jobs is how many files load at once (default: the number of cores).
+	// Jobs is how many files load at once; 0 means one per core.
 	Jobs int
 	// Wait makes a run wait for another one holding the lock instead of
 	// failing with pg.ErrBusy.
@@ -86,7 +85,7 @@ var ErrRefused = errors.New("files refused")
 // models, under an advisory lock, recording the run in the ledger. Refused
 // files do not stop the other files or the build; the run then returns an
 // error wrapping ErrRefused along with its summary.
-func (p *Project) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*Summary, error) {
+func (p *Folder) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*Summary, error) {
 	w, err := p.prepare(ctx, pool, opt)
 	if err != nil {
 		return nil, err
@@ -110,7 +109,7 @@ type work struct {
 // prepare checks the pipeline and its models (before touching anything, so
 // a broken model is a configuration error), takes the run lock, applies
 // migrations and checks the hash key.
-func (p *Project) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*work, error) {
+func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*work, error) {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
 		return nil, err
@@ -131,11 +130,11 @@ func (p *Project) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOption
 		w.unlock()
 		return nil, err
 	}
-	if err := SetReaderPassword(ctx, pool); err != nil {
+	if err := p.SetReaderPassword(ctx, pool); err != nil {
 		w.unlock()
 		return nil, err
 	}
-	if w.key, err = loaders.Key(p.KeyFile()); err != nil {
+	if w.key, err = p.hashKey(); err != nil {
 		w.unlock()
 		return nil, fmt.Errorf("hash key: %w", err)
 	}
@@ -147,28 +146,27 @@ func (p *Project) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOption
 }
 
 // step is one recorded run under the lock: load, then build.
-func (p *Project) step(ctx context.Context, pool *pgxpool.Pool, w *work, command string, opt RunOptions) (*Summary, error) {
+func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command string, opt RunOptions) (*Summary, error) {
 	start := time.Now()
 	sum := &Summary{Pipeline: w.pl.Name}
-	if err := pool.QueryRow(ctx, `INSERT INTO percolate.runs (pipeline, command) VALUES ($1, $2) RETURNING run_id`, w.pl.Name, command).Scan(&sum.RunID); err != nil {
+	var err error
+	if sum.RunID, err = p.ledger.StartRun(ctx, pool, w.pl.Name, command); err != nil {
 		return nil, err
 	}
-	runErr := p.run(ctx, pool, w.pl, w.g, w.key, opt, sum)
+	runErr := p.run(ctx, pool, w, opt, sum)
 	sum.Duration = time.Since(start)
-	p.finish(pool, sum, runErr)
+	if err := p.finish(pool, sum, runErr); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("record the run's end: %w", err))
+	}
 	return sum, runErr
 }
 
-func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, g *dag.Graph, key []byte, opt RunOptions, sum *Summary) error {
-	ld, err := p.Loader(ctx, pool, key)
+func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOptions, sum *Summary) error {
+	ld, err := p.loader(pool, loaders.Options{Key: w.key, Jobs: opt.Jobs, OnFile: opt.OnFile})
 	if err != nil {
 		return err
 	}
-	ld.Jobs = opt.Jobs
-	if ld.Jobs <= 0 {
-		ld.Jobs = runtime.NumCPU()
-	}
-	ld.OnFile = opt.OnFile
+	pl := w.pl
 	files := map[string][]string{}
 	total := 0
 	for _, name := range pl.SourceNames() {
@@ -209,7 +207,7 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 	chunkFailed := opt.Files != nil && len(sum.Files) > 0 &&
 		sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced)+sum.Count(loaders.Skipped) == 0
 	if !opt.LoadOnly && !chunkFailed {
-		res, err := build.Run(ctx, pool, g, sum.RunID, p.buildOptions(pl, opt))
+		res, err := build.Run(ctx, pool, w.g, sum.RunID, p.buildOptions(pl, opt))
 		sum.Build = res
 		if err != nil {
 			return err
@@ -230,18 +228,16 @@ func (p *Project) run(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeli
 
 // finish records the run's outcome; it uses a fresh context so that a
 // cancelled run is still recorded as failed.
-func (p *Project) finish(pool *pgxpool.Pool, sum *Summary, runErr error) {
+func (p *Folder) finish(pool *pgxpool.Pool, sum *Summary, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	status, msg := "ok", ""
+	o := ledger.RunOutcome{ID: sum.RunID, Status: ledger.RunOK, FilesLoaded: sum.Count(loaders.Loaded) + sum.Count(loaders.Replaced),
+		FilesSkipped: sum.Count(loaders.Skipped), ModelsBuilt: sum.Built()}
 	if runErr != nil {
-		status, msg = "failed", runErr.Error()
+		o.Status, o.Error = ledger.RunFailed, runErr.Error()
 	}
-	loaded, _, rejected := sum.Rows()
-	pool.Exec(ctx, `UPDATE percolate.runs SET finished_at = now(), status = $2, files_loaded = $3, files_skipped = $4,
-		rows_loaded = $5, rows_rejected = $6, models_built = $7, error = NULLIF($8, '') WHERE run_id = $1`,
-		sum.RunID, status, sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced), sum.Count(loaders.Skipped),
-		loaded, rejected, sum.Built(), msg)
+	o.RowsLoaded, _, o.RowsRejected = sum.Rows()
+	return p.ledger.FinishRun(ctx, pool, o)
 }
 
 // Built counts the models the run built.
@@ -253,7 +249,7 @@ func (s *Summary) Built() int {
 }
 
 // buildOptions are the build options of a run of pl.
-func (p *Project) buildOptions(pl *config.Pipeline, opt RunOptions) build.Options {
+func (p *Folder) buildOptions(pl *config.Pipeline, opt RunOptions) build.Options {
 	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl)}
 }
 
@@ -271,14 +267,11 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 	return out
 }
 
-// EnvReaderPassword names the environment variable holding the password of
-// the read-only role Grafana uses.
-const EnvReaderPassword = "PERCOLATE_GRAFANA_PASSWORD"
-
-// SetReaderPassword sets the password of the role percolate_grafana from
-// $PERCOLATE_GRAFANA_PASSWORD, when it is set: it is never committed.
-func SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) error {
-	pw := os.Getenv(EnvReaderPassword)
+// SetReaderPassword gives the read-only role percolate_grafana the
+// password the project was opened with, when it was given one: it is never
+// committed anywhere.
+func (p *Folder) SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) error {
+	pw := p.opt.ReaderPassword
 	if pw == "" {
 		return nil
 	}
@@ -287,7 +280,7 @@ func SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	if _, err := pool.Exec(ctx, stmt); err != nil {
-		return fmt.Errorf("set the password of percolate_grafana from $%s: %w", EnvReaderPassword, err)
+		return fmt.Errorf("set the password of percolate_grafana: %w", err)
 	}
 	return nil
 }

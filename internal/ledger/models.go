@@ -1,0 +1,114 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Build is one model built by a run.
+type Build struct {
+	Model           string
+	Version         string // of the model and its parents
+	OwnVersion      string // of the model alone
+	Materialization string
+	Rows            int64 // -1 for a view
+	Started         time.Time
+	Finished        time.Time
+	// Inputs fingerprints the source data the build read (see SourceStates).
+	Inputs string
+	// Watermark is the newest load the build had seen.
+	Watermark int64
+}
+
+// LastBuild is a model's most recent build, and whether its relation
+// exists now.
+type LastBuild struct {
+	Build
+	Exists bool
+}
+
+// LastBuilds returns every model's most recent build, by model name.
+func (Store) LastBuilds(ctx context.Context, q Querier) (map[string]LastBuild, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT ON (model) model, version, own_version, materialization, coalesce(rows, -1),
+		    started_at, finished_at, inputs, watermark, to_regclass(model) IS NOT NULL
+		FROM percolate.model_builds ORDER BY model, finished_at DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]LastBuild{}
+	for rows.Next() {
+		var b LastBuild
+		if err := rows.Scan(&b.Model, &b.Version, &b.OwnVersion, &b.Materialization, &b.Rows,
+			&b.Started, &b.Finished, &b.Inputs, &b.Watermark, &b.Exists); err != nil {
+			return nil, err
+		}
+		out[b.Model] = b
+	}
+	return out, rows.Err()
+}
+
+// RecordBuild records a model built by run runID.
+func (Store) RecordBuild(ctx context.Context, q Querier, runID int64, b Build) error {
+	_, err := q.Exec(ctx, `INSERT INTO percolate.model_builds (run_id, model, version, own_version, materialization, rows, started_at, finished_at, inputs, watermark)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, -1), $7, $8, $9, $10)`,
+		runID, b.Model, b.Version, b.OwnVersion, b.Materialization, b.Rows, b.Started, b.Finished, b.Inputs, b.Watermark)
+	return err
+}
+
+// ResetIntervals records that an incremental model, just built whole at
+// version, holds every day its sources have data for.
+func (Store) ResetIntervals(ctx context.Context, q Querier, model, version string, runID int64, sources []string) error {
+	if _, err := q.Exec(ctx, `DELETE FROM percolate.model_intervals WHERE model = $1`, model); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
+		SELECT DISTINCT $1, d.day, $2, NULLIF($3, 0) FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+		WHERE f.source = ANY($4) AND f.status = 'loaded'`, model, version, runID, sources)
+	return err
+}
+
+// AddIntervals records days of an incremental model rebuilt at version.
+func (Store) AddIntervals(ctx context.Context, q Querier, model, version string, runID int64, days []string) error {
+	_, err := q.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
+		SELECT $1, unnest($2::date[]), $3, NULLIF($4, 0)
+		ON CONFLICT (model, day) DO UPDATE SET version = EXCLUDED.version, run_id = EXCLUDED.run_id, built_at = now()`,
+		model, days, version, runID)
+	return err
+}
+
+// Stale says which days of an incremental model to look for.
+type Stale struct {
+	Model   string
+	Version string   // the model's version now
+	Sources []string // the sources it reads, directly or not
+	// Watermark is the newest load its last build saw: days of files
+	// loaded or replaced after it are stale.
+	Watermark int64
+	// Versioned counts a day built at another version as a gap; From, when
+	// not zero, limits those gaps to days on or after it.
+	Versioned bool
+	From      time.Time
+}
+
+// StaleDays returns the days of an incremental model to rebuild, sorted:
+// those whose files arrived or were replaced since its last build, and
+// days with data it holds no interval for (at its version, when
+// s.Versioned).
+func (Store) StaleDays(ctx context.Context, q Querier, s Stale) ([]time.Time, error) {
+	rows, err := q.Query(ctx, `
+		SELECT DISTINCT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+		WHERE f.source = ANY($1) AND (f.load_id > $2 OR f.replaced_by > $2)
+		UNION
+		(SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+		 WHERE f.source = ANY($1) AND f.status = 'loaded' AND (NOT $4 OR d.day >= $5)
+		 EXCEPT
+		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND (NOT $4 OR version = $6))
+		ORDER BY 1`, s.Sources, s.Watermark, s.Model, s.Versioned, s.From, s.Version)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[time.Time])
+}
