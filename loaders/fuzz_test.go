@@ -68,7 +68,7 @@ func FuzzItems(f *testing.F) {
 		f.Add(s)
 	}
 	parsers := []*config.Items{
-		{Separator: ",", Format: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2},
+		{Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2},
 		{Separator: ",", Fields: []string{"size", "product", "price"}, Sizes: []string{"Regular", "Large"}, Scale: 2},
 	}
 	f.Fuzz(func(t *testing.T, s string) {

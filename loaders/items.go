@@ -13,21 +13,21 @@ import (
 // ("{size} {product} - {price}"), or a flat list of fields taken a tuple at
 // a time ("size,product,price,size,product,price").
 type itemParser struct {
-	sep    string
-	format []config.Token
-	fields []string
-	sizes  []string
-	scale  int
+	sep      string
+	template []config.Token
+	fields   []string
+	sizes    []string
+	scale    int
 }
 
 func newItemParser(it *config.Items) (*itemParser, error) {
 	p := &itemParser{sep: it.Separator, fields: it.Fields, sizes: it.Sizes, scale: it.Scale}
-	if it.Format != "" {
-		toks, err := config.ParseFormat(it.Format)
+	if it.Template != "" {
+		toks, err := config.ParseTemplate(it.Template)
 		if err != nil {
 			return nil, err
 		}
-		p.format = toks
+		p.template = toks
 	}
 	return p, nil
 }
@@ -37,7 +37,7 @@ func (p *itemParser) parse(s string, dst []item) ([]item, error) {
 	if strings.TrimSpace(s) == "" {
 		return dst, fmt.Errorf("no items")
 	}
-	if p.format != nil {
+	if p.template != nil {
 		for n := 1; s != ""; n++ {
 			part, rest, _ := strings.Cut(s, p.sep)
 			s = rest
@@ -74,7 +74,7 @@ func (p *itemParser) parse(s string, dst []item) ([]item, error) {
 // taken only when the item starts with one of the declared sizes.
 func (p *itemParser) match(s string) (item, error) {
 	var it item
-	toks := p.format
+	toks := p.template
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		if t.Literal != "" {

@@ -86,7 +86,7 @@ func TestCSVReaderErrors(t *testing.T) {
 }
 
 func TestItems(t *testing.T) {
-	layoutA := &config.Items{Separator: ",", Format: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2}
+	layoutA := &config.Items{Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2}
 	layoutB := &config.Items{Separator: ",", Fields: []string{"size", "product", "price"}, Sizes: []string{"Regular", "Large"}, Scale: 2}
 	tests := []struct {
 		name  string

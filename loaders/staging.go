@@ -8,6 +8,8 @@ import (
 type Table struct {
 	Name    string // schema.name
 	Columns []Column
+	// Line is the line of pipelines.yaml that makes it.
+	Line int
 }
 
 // Column is a staging column the loader writes.
@@ -35,13 +37,14 @@ func Staging(src *config.Source) ([]Table, error) {
 		return nil, err
 	}
 	// Every staging column but the lineage comes from one source column.
-	lines := map[string]int{}
+	lines := map[string]int{src.Table: src.Line}
 	for i, col := range src.Columns {
 		span := c.spans[i]
 		for _, sc := range c.parent.cols[span[0]:span[1]] {
 			lines[src.Table+"."+sc.name] = col.Line
 		}
 		if col.Items != nil && c.child != nil {
+			lines[col.Items.Table] = col.Line
 			for _, sc := range c.child.cols {
 				lines[col.Items.Table+"."+sc.name] = col.Line
 			}
@@ -52,7 +55,7 @@ func Staging(src *config.Source) ([]Table, error) {
 		if t == nil {
 			continue
 		}
-		st := Table{Name: t.name}
+		st := Table{Name: t.name, Line: lines[t.name]}
 		for _, col := range t.cols {
 			line, ok := lines[t.name+"."+col.name]
 			if !ok {

@@ -60,6 +60,35 @@ func TestMisspeltKey(t *testing.T) {
 	}
 }
 
+// TestMisspeltStagingColumn misspells a column of a staging table in its
+// migration: validate (offline, from the migrations' SQL) and run (online,
+// from the database, before loading anything) both name the line of
+// pipelines.yaml that fills the column and the migration line that makes
+// the table, and exit 2 with nothing loaded.
+func TestMisspeltStagingColumn(t *testing.T) {
+	dir := tempProject(t)
+	migration := filepath.Join(dir, "migrations/00003_cafe_staging.sql")
+	edit(t, migration, "    payment_method text          NOT NULL", "    payment_methdo text          NOT NULL")
+	config := filepath.Join(dir, "pipelines.yaml")
+	// legacy_transactions sorts first; its table is made LIKE the other.
+	column := lineOf(t, config, "      - name: payment_method\n            values: [CASH, CARD]\n          - name: total")
+	table := lineOf(t, migration, "CREATE TABLE staging.legacy_transactions")
+	url := pgtest.URL(t)
+	for cmd, want := range map[string]string{
+		"validate": fmt.Sprintf("pipelines.yaml:%d: source legacy_transactions: staging.legacy_transactions in the migrations has no column payment_method (migrations/00003_cafe_staging.sql:%d)", column, table),
+		"run":      fmt.Sprintf("pipelines.yaml:%d: source legacy_transactions: staging.legacy_transactions in the database has no column payment_method, which the contract fills", column),
+	} {
+		r := percolate(t, dir, url, cmd)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: got exit %d, stderr %q; want exit 2 and %q", cmd, r.code, r.stderr, want)
+		}
+	}
+	pool := connect(t, url)
+	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.files`); n != 0 {
+		t.Errorf("%d files loaded into mismatched staging tables, want none", n)
+	}
+}
+
 func TestModelSyntaxError(t *testing.T) {
 	dir := tempProject(t)
 	path := filepath.Join(dir, "models/marts/hourly_sales.sql")

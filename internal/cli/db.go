@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
 	"github.com/percolate/percolate/migrations"
 )
@@ -206,23 +208,68 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 				return tw.Flush()
 			})
 		},
-	}, &cobra.Command{
-		Use:   "create NAME",
-		Short: "Write a new, empty SQL migration into migrations/",
-		Args:  cobra.ExactArgs(1),
+	}, a.migrateCreateCmd())
+	return cmd
+}
+
+func (a *app) migrateCreateCmd() *cobra.Command {
+	var source, pipeline string
+	cmd := &cobra.Command{
+		Use:   "create [NAME] [--source SOURCE]",
+		Short: "Write a new SQL migration into migrations/: empty, or a source's staging tables",
+		Long: `Create writes the next numbered goose migration into migrations/.
+
+With --source it writes the migration that makes the source's staging tables as
+its contract in pipelines.yaml fills them (columns, types, BRIN indexes on
+load_id and the day), or, when the migrations already make them, the columns
+they lack and the types that changed. A new file layout is then: a source
+entry, this migration, and a line in the core models. 'percolate validate'
+checks that the contracts and the migrations agree.`,
+		Example: `  percolate migrate create add_roles
+  percolate migrate create --source kiosk_transactions`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.project()
 			if err != nil {
 				return err
 			}
-			path, err := migrations.Create(p.MigrationsDir(), args[0], "", "")
+			var name, up, down string
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if source != "" {
+				pl, err := p.Config.Pipeline(pipeline)
+				if err != nil {
+					return err
+				}
+				src := pl.Sources[source]
+				if src == nil {
+					return &project.UnknownSourceError{Pipeline: pl.Name, Source: source, Known: pl.SourceNames()}
+				}
+				have, err := p.StagingFromMigrations()
+				if err != nil {
+					return err
+				}
+				if up, down, err = staging.Migration(src, have); err != nil {
+					return err
+				}
+				if name == "" {
+					name = source + "_staging"
+				}
+			}
+			if name == "" {
+				return usagef("migrate create: give the migration a NAME, or --source")
+			}
+			path, err := migrations.Create(p.MigrationsDir(), name, up, down)
 			if err != nil {
 				return usagef("migrate create: %v", err)
 			}
 			fmt.Fprintf(a.stdout, "created %s\n", loaders.RelPath(p.Dir, path))
 			return nil
 		},
-	})
+	}
+	cmd.Flags().StringVar(&source, "source", "", "write the staging tables of this source, from its contract")
+	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline of --source (default: the only one)")
 	return cmd
 }
 

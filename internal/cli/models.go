@@ -17,11 +17,17 @@ func (a *app) validateCmd() *cobra.Command {
 		Use:   "validate",
 		Short: "Check pipelines.yaml and every model, without a database",
 		Long: `Validate decodes pipelines.yaml strictly (an unknown key is an error), parses
-every model's SQL with PostgreSQL's own parser, resolves the dependency graph
-and reports the first problem as FILE:LINE: message. Exit code 2 on a problem.`,
+every model's SQL with PostgreSQL's own parser, resolves the dependency graph,
+checks that the staging tables the migrations make are the ones each source's
+contract fills (column by column, parsing the migrations the same way), and
+reports the first problem as FILE:LINE: message. Exit code 2 on a problem.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			have, err := p.StagingFromMigrations()
 			if err != nil {
 				return err
 			}
@@ -29,6 +35,9 @@ and reports the first problem as FILE:LINE: message. Exit code 2 on a problem.`,
 				pl := p.Config.Pipelines[name]
 				g, err := p.Graph(pl)
 				if err != nil {
+					return err
+				}
+				if err := p.CheckStaging(pl, have); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "pipeline %s: %d sources, %d models: ok\n", name, len(pl.Sources), len(g.Models))

@@ -64,11 +64,11 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 	if s.Path == "" {
 		return errf(sn, "source %s: path is required (a glob of its files)", s.Name)
 	}
-	if s.Format == "" {
-		s.Format = "csv"
+	if s.FileFormat == "" {
+		s.FileFormat = "csv"
 	}
-	if s.Format != "csv" {
-		return errf(at("format"), "source %s: format %q is not supported (only csv)", s.Name, s.Format)
+	if s.FileFormat != "csv" {
+		return errf(at("format"), "source %s: format %q is not supported (only csv)", s.Name, s.FileFormat)
 	}
 	if s.Header == "" {
 		s.Header = HeaderNo
@@ -197,17 +197,17 @@ func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
 	if it.Separator == "" {
 		return errf(n, "%s: items: separator is required", where)
 	}
-	if (it.Format == "") == (len(it.Fields) == 0) {
+	if (it.Template == "") == (len(it.Fields) == 0) {
 		return errf(n, "%s: items: give either format (one item per separated part, e.g. \"{size} {product} - {price}\") or fields (items as flat tuples, e.g. [size, product, price])", where)
 	}
 	if it.Scale == 0 {
 		it.Scale = 2
 	}
 	names := it.Fields
-	if it.Format != "" {
-		toks, err := ParseFormat(it.Format)
+	if it.Template != "" {
+		toks, err := ParseTemplate(it.Template)
 		if err != nil {
-			return errf(n, "%s: items: format %q: %v", where, it.Format, err)
+			return errf(n, "%s: items: format %q: %v", where, it.Template, err)
 		}
 		names = nil
 		for _, t := range toks {
@@ -237,9 +237,10 @@ type Token struct {
 	Field   string
 }
 
-// ParseFormat splits "{size} {product} - {price}" into tokens. Two fields
+// ParseTemplate splits an item template, "{size} {product} - {price}",
+// into tokens. Two fields
 // must be parted by a literal, or the split would be ambiguous.
-func ParseFormat(format string) ([]Token, error) {
+func ParseTemplate(format string) ([]Token, error) {
 	var toks []Token
 	rest := format
 	for rest != "" {

@@ -46,7 +46,7 @@ type Pipeline struct {
 type Source struct {
 	Description string     `yaml:"description"`
 	Path        string     `yaml:"path"`
-	Format      string     `yaml:"format"`
+	FileFormat  string     `yaml:"format"` // of the files: csv
 	Header      Header     `yaml:"header"`
 	TimeZone    string     `yaml:"time_zone"`
 	Table       string     `yaml:"table"`
@@ -112,7 +112,7 @@ type Column struct {
 type Items struct {
 	Table     string   `yaml:"table"`
 	Separator string   `yaml:"separator"`
-	Format    string   `yaml:"format"`
+	Template  string   `yaml:"format"` // of one item: "{size} {product} - {price}"
 	Fields    []string `yaml:"fields"`
 	Sizes     []string `yaml:"sizes"`
 	Scale     int      `yaml:"scale"`

@@ -10,6 +10,7 @@ import (
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
 )
 
@@ -100,4 +101,20 @@ func (p *Folder) checkSources(pl *config.Pipeline, opt RunOptions) error {
 		}
 	}
 	return nil
+}
+
+// CheckStaging compares the staging tables of every source of pl with the
+// contracts that fill them, in have (see staging.Compare).
+func (p *Folder) CheckStaging(pl *config.Pipeline, have *staging.Schema) error {
+	for _, name := range pl.SourceNames() {
+		if err := staging.Compare(p.Config.Path, pl.Sources[name], have); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StagingFromMigrations reads the tables the project's migrations make.
+func (p *Folder) StagingFromMigrations() (*staging.Schema, error) {
+	return staging.FromMigrations(p.Migrations())
 }

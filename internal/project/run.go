@@ -13,6 +13,7 @@ import (
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
 	"github.com/percolate/percolate/migrations"
 )
@@ -127,6 +128,16 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 		return nil, err
 	}
 	if _, err := migrations.Up(ctx, pool, p.Migrations()); err != nil {
+		w.unlock()
+		return nil, err
+	}
+	// A staging table that differs from its contract would fail halfway
+	// through a COPY: say so, and where, before loading anything.
+	have, err := staging.FromDatabase(ctx, pool, SourceTables(pl))
+	if err == nil {
+		err = p.CheckStaging(pl, have)
+	}
+	if err != nil {
 		w.unlock()
 		return nil, err
 	}

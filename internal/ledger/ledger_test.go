@@ -1,0 +1,220 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/pgtest"
+	"github.com/percolate/percolate/migrations"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func ledgerDB(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, _ := pgtest.Pool(t)
+	if _, err := migrations.Up(context.Background(), pool, migrations.FS); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func day(s string) time.Time {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func TestReady(t *testing.T) {
+	ctx := context.Background()
+	var s Store
+	empty, _ := pgtest.Pool(t)
+	if ok, err := s.Ready(ctx, empty); err != nil || ok {
+		t.Errorf("an empty database: got ready %v (%v), want false", ok, err)
+	}
+	if ok, err := s.Ready(ctx, ledgerDB(t)); err != nil || !ok {
+		t.Errorf("after the migrations: got ready %v (%v), want true", ok, err)
+	}
+}
+
+// TestManifest claims, finishes and replaces files the way the loader
+// does: known content is not claimed again, new content at a known path
+// retires the old, and the state of a source changes with every load.
+func TestManifest(t *testing.T) {
+	ctx := context.Background()
+	pool := ledgerDB(t)
+	var s Store
+	run, err := s.StartRun(ctx, pool, "cafe", "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := File{RunID: run, Source: "tx", Path: "a.csv", Size: 10, Hash: "h1"}
+	first, claimed, err := s.ClaimFile(ctx, pool, f)
+	if err != nil || !claimed {
+		t.Fatalf("first claim: %v, %v", claimed, err)
+	}
+	if _, err := s.FinishFile(ctx, pool, Loaded{LoadID: first, Source: "tx", Path: "a.csv", Days: []time.Time{day("2022-03-01")}, Rows: 3}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.SourceStates(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "copy-of-a.csv", Size: 10, Hash: "h1"}); err != nil || claimed {
+		t.Errorf("the same content again: claimed %v (%v), want false", claimed, err)
+	}
+	if have, err := s.LoadedHashes(ctx, pool, "tx"); err != nil || !have["h1"] || len(have) != 1 {
+		t.Errorf("loaded hashes: %v (%v), want h1", have, err)
+	}
+
+	second, claimed, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "a.csv", Size: 12, Hash: "h2"})
+	if err != nil || !claimed {
+		t.Fatalf("changed content: %v, %v", claimed, err)
+	}
+	retired, err := s.FinishFile(ctx, pool, Loaded{LoadID: second, Source: "tx", Path: "a.csv", Days: []time.Time{day("2022-03-02")}, Rows: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(retired, []int64{first}) {
+		t.Errorf("retired %v, want [%d]", retired, first)
+	}
+	after, err := s.SourceStates(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after["tx"] == before["tx"] {
+		t.Errorf("source state %q did not change with a replaced file", after["tx"])
+	}
+	if w, err := s.Watermark(ctx, pool); err != nil || w != second {
+		t.Errorf("watermark %d (%v), want %d", w, err, second)
+	}
+
+	rejects := []Reject{{Line: 3, Col: 5, Column: "total", Reason: "is empty", Raw: "a,***,,"}, {Line: 9, Reason: "2 fields", Raw: "***"}}
+	if err := s.AddRejects(ctx, pool, second, "tx", "a.csv", rejects); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := s.Rejects(ctx, pool, RejectFilter{Source: "tx", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 2 || kept[0].Line != 3 || kept[0].Column != "5 (total)" || kept[1].Column != "" {
+		t.Errorf("rejects: got %+v", kept)
+	}
+
+	if err := s.FinishRun(ctx, pool, RunOutcome{ID: run, Status: RunFailed, FilesLoaded: 2, Error: "boom"}); err != nil {
+		t.Fatal(err)
+	}
+	var status, msg string
+	if err := pool.QueryRow(ctx, `SELECT status, error FROM percolate.runs WHERE run_id = $1`, run).Scan(&status, &msg); err != nil || status != RunFailed || msg != "boom" {
+		t.Errorf("run: %s %q (%v), want failed boom", status, msg, err)
+	}
+}
+
+// TestStaleDays: days whose files are newer than a build's watermark, and
+// days with data but no interval, are stale; an interval at another version
+// counts only when versions matter.
+func TestStaleDays(t *testing.T) {
+	ctx := context.Background()
+	pool := ledgerDB(t)
+	var s Store
+	load := func(path, hash string, days ...string) int64 {
+		t.Helper()
+		id, _, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: path, Hash: hash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds []time.Time
+		for _, d := range days {
+			ds = append(ds, day(d))
+		}
+		if _, err := s.FinishFile(ctx, pool, Loaded{LoadID: id, Source: "tx", Path: path, Days: ds}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	first := load("a.csv", "a", "2022-03-01", "2022-03-02")
+	if err := s.ResetIntervals(ctx, pool, "m.x", "v1", 0, []string{"tx"}); err != nil {
+		t.Fatal(err)
+	}
+	stale := func(st Stale) []string {
+		t.Helper()
+		days, err := s.StaleDays(ctx, pool, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range days {
+			out = append(out, d.Format(time.DateOnly))
+		}
+		return out
+	}
+	base := Stale{Model: "m.x", Version: "v1", Sources: []string{"tx"}, Watermark: first}
+	if got := stale(base); len(got) != 0 {
+		t.Errorf("right after a full build: stale %v, want none", got)
+	}
+	load("b.csv", "b", "2022-03-03")
+	if got := stale(base); !slices.Equal(got, []string{"2022-03-03"}) {
+		t.Errorf("after a new file: stale %v, want 2022-03-03", got)
+	}
+	if err := s.AddIntervals(ctx, pool, "m.x", "v2", 0, []string{"2022-03-02", "2022-03-03"}); err != nil {
+		t.Fatal(err)
+	}
+	v2 := Stale{Model: "m.x", Version: "v2", Sources: []string{"tx"}, Watermark: first + 1, Versioned: true}
+	if got := stale(v2); !slices.Equal(got, []string{"2022-03-01"}) {
+		t.Errorf("at v2: stale %v, want the day still at v1", got)
+	}
+	v2.From = day("2022-03-02")
+	if got := stale(v2); len(got) != 0 {
+		t.Errorf("at v2 from 2022-03-02: stale %v, want none", got)
+	}
+}
+
+func TestBuildsChecksAndKey(t *testing.T) {
+	ctx := context.Background()
+	pool := ledgerDB(t)
+	var s Store
+	now := time.Now().Truncate(time.Millisecond)
+	var run int64
+	for i, v := range []string{"v1", "v2"} { // a build per run, the newest last
+		var err error
+		if run, err = s.StartRun(ctx, pool, "cafe", "run"); err != nil {
+			t.Fatal(err)
+		}
+		b := Build{Model: "core.x", Version: v, OwnVersion: "o" + v, Materialization: "table", Rows: 7,
+			Started: now, Finished: now.Add(time.Duration(i+1) * time.Second), Inputs: "in", Watermark: 3}
+		if err := s.RecordBuild(ctx, pool, run, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := s.LastBuilds(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := last["core.x"]; b.Version != "v2" || b.OwnVersion != "ov2" || b.Rows != 7 || b.Exists {
+		t.Errorf("last build: %+v, want v2 with 7 rows and no relation", b)
+	}
+
+	sample := []json.RawMessage{json.RawMessage(`{"id": 1}`)}
+	if err := s.RecordChecks(ctx, pool, run, []Check{{Model: "core.x", Name: "unique(id)", Severity: "error", Failures: 2, Sample: sample}, {Model: "core.x", Name: "not_null(id)", Severity: "warn"}}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM percolate.check_results WHERE run_id = $1 AND jsonb_typeof(sample) = 'array'`, run).Scan(&n); err != nil || n != 2 {
+		t.Errorf("check results: %d with a sample array (%v), want 2", n, err)
+	}
+
+	got, err := s.KeyFingerprint(ctx, pool, "fp1")
+	if err != nil || got != "fp1" {
+		t.Fatalf("first fingerprint: %q (%v)", got, err)
+	}
+	if got, err := s.KeyFingerprint(ctx, pool, "fp2"); err != nil || got != "fp1" {
+		t.Errorf("a second key: got %q (%v), want the first one kept", got, err)
+	}
+}

@@ -1,0 +1,75 @@
+package staging
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/loaders"
+)
+
+// ErrUpToDate is returned by Migration when the tables already are as the
+// contract fills them.
+var ErrUpToDate = errors.New("the migrations already make the source's tables as its contract fills them")
+
+// Migration writes the goose migration (up and down) that brings a
+// source's staging tables from what have makes to what its contract
+// fills: tables it lacks are created, with BRIN indexes on load_id and the
+// day (loads are appended in order, so these stay small); columns a table
+// lacks are added and columns of another type retyped.
+func Migration(src *config.Source, have *Schema) (up, down string, err error) {
+	want, err := loaders.Staging(src)
+	if err != nil {
+		return "", "", err
+	}
+	var u, d strings.Builder
+	for _, wt := range want {
+		name := pg.Ident(strings.Split(wt.Name, ".")...)
+		t := have.Tables[wt.Name]
+		if t == nil {
+			fmt.Fprintf(&u, "-- %s, as the contract of source %s fills it.\nCREATE TABLE %s (\n", wt.Name, src.Name, name)
+			for i, c := range wt.Columns {
+				null := " NOT NULL"
+				if c.Nullable {
+					null = ""
+				}
+				sep := ","
+				if i == len(wt.Columns)-1 {
+					sep = ""
+				}
+				fmt.Fprintf(&u, "    %s %s%s%s\n", pg.Ident(c.Name), c.SQL, null, sep)
+			}
+			u.WriteString(");\n")
+			_, rel, _ := strings.Cut(wt.Name, ".")
+			for _, c := range wt.Columns {
+				if c.Name == "load_id" || c.Type == "date" {
+					fmt.Fprintf(&u, "CREATE INDEX %s ON %s USING brin (%s);\n", pg.Ident(rel+"_"+c.Name+"_brin"), name, pg.Ident(c.Name))
+				}
+			}
+			u.WriteString("\n")
+			d.WriteString("DROP TABLE " + name + ";\n")
+			continue
+		}
+		for _, c := range wt.Columns {
+			have := t.Column(c.Name)
+			switch {
+			case have == nil:
+				// Rows loaded before have no value: the column starts nullable.
+				fmt.Fprintf(&u, "ALTER TABLE %s ADD COLUMN %s %s;\n", name, pg.Ident(c.Name), c.SQL)
+				fmt.Fprintf(&d, "ALTER TABLE %s DROP COLUMN %s;\n", name, pg.Ident(c.Name))
+			case have.Type != c.Type || c.Type == "numeric" && have.Scale >= 0 && have.Scale != c.Scale:
+				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s;\n", name, pg.Ident(c.Name), c.SQL, pg.Ident(c.Name), c.SQL)
+				fmt.Fprintf(&d, "ALTER TABLE %s ALTER COLUMN %s TYPE %s;\n", name, pg.Ident(c.Name), have.Decl)
+			}
+			if have != nil && have.NotNull && c.Nullable {
+				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n", name, pg.Ident(c.Name))
+			}
+		}
+	}
+	if u.Len() == 0 {
+		return "", "", ErrUpToDate
+	}
+	return u.String(), d.String(), nil
+}
