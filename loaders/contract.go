@@ -25,7 +25,11 @@ type contract struct {
 	child  *table // nil when no column is a list of items
 
 	// spans[i] is the range of parent columns source column i fills.
-	spans   [][2]int
+	spans [][2]int
+	// carried are the source columns copied onto every item row, and
+	// carrySpans the ranges of child columns they fill.
+	carried    []int
+	carrySpans [][2]int
 	keyFrom []bool // by column: takes part in the key
 	dateAt  int    // index of the timestamp column that derives a date, or -1
 	items   *itemParser
@@ -129,7 +133,15 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		c.items = p
 		childCols := slices.Clone(itemLineage)
 		childCols = append(childCols, column{name: src.Key.Column, typ: tUUID})
-		c.child = newTable(col.Items.Table, append(childCols, itemColumns(src, col.Items, c.dateAt)...))
+		childCols = append(childCols, itemColumns(src, col.Items, c.dateAt)...)
+		for _, name := range col.Items.Carry {
+			j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == name })
+			start := len(childCols)
+			childCols = append(childCols, kindOf(src.Columns[j]).columns(src.Columns[j])...)
+			c.carried = append(c.carried, j)
+			c.carrySpans = append(c.carrySpans, [2]int{start, len(childCols)})
+		}
+		c.child = newTable(col.Items.Table, childCols)
 	}
 	c.parent = newTable(src.Table, cols)
 	c.vals = make([]value, len(src.Columns))

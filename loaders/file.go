@@ -37,7 +37,8 @@ type fileLoad struct {
 	spool         *spool
 	spoolBuf      []byte
 
-	builders []array.Builder // the parent's, by column
+	builders      []array.Builder // the parent's, by column
+	childBuilders []array.Builder
 
 	// The row being put: its key, line and day.
 	key  [16]byte
@@ -59,6 +60,7 @@ func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad 
 	f.builders = f.parent.Fields()
 	if c.child != nil {
 		f.child = array.NewRecordBuilder(mem, c.child.schema)
+		f.childBuilders = f.child.Fields()
 		f.spool = &spool{}
 	}
 	return f
@@ -214,6 +216,10 @@ func (f *fileLoad) appendItems(items []item) {
 		ch.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
 		if f.c.dateAt >= 0 {
 			ch.Field(7).(*array.Date32Builder).Append(arrow.Date32(f.day))
+		}
+		for k, j := range f.c.carried {
+			span := f.c.carrySpans[k]
+			f.c.kinds[j].put(f, f.childBuilders[span[0]:span[1]], f.c.src.Columns[j], &f.c.vals[j])
 		}
 	}
 }

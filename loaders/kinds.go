@@ -129,9 +129,20 @@ var kinds = map[string]*kind{
 			}
 			return b
 		},
-		// The items go to a child table of their own (see itemColumns).
-		columns: func(*config.Column) []column { return nil },
-		put:     func(f *fileLoad, _ []array.Builder, _ *config.Column, v *value) { f.appendItems(v.items) },
+		// The items go to a child table of their own (see itemColumns); the
+		// row keeps their count when the contract names a column for it.
+		columns: func(col *config.Column) []column {
+			if col.Items.Count == "" {
+				return nil
+			}
+			return []column{{name: col.Items.Count, typ: tInt4}}
+		},
+		put: func(f *fileLoad, bs []array.Builder, _ *config.Column, v *value) {
+			if len(bs) > 0 {
+				bs[0].(*array.Int32Builder).Append(int32(len(v.items)))
+			}
+			f.appendItems(v.items)
+		},
 	},
 }
 

@@ -356,21 +356,27 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 
 // finish records the file's days and counts and retires earlier content
 // of the same path; the retired content's staging rows go in this same
-// transaction.
+// transaction, found through their days where the tables have one.
 func (l *CSV) finish(ctx context.Context, tx pgx.Tx, c *contract, res Result, days map[int32]bool) (bool, error) {
 	list := make([]time.Time, 0, len(days))
 	for d := range days {
 		list = append(list, time.Unix(int64(d)*86400, 0).UTC())
 	}
 	old, err := l.ledger.FinishFile(ctx, tx, ledger.Loaded{LoadID: res.LoadID, Source: res.Source, Path: res.Path, Days: list, Rows: res.Loaded, Rejected: res.Rejected})
-	if err != nil || len(old) == 0 {
+	if err != nil || len(old.LoadIDs) == 0 {
 		return false, err
 	}
 	for _, t := range []*table{c.parent, c.child} {
 		if t == nil {
 			continue
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM "+pg.Ident(strings.Split(t.name, ".")...)+" WHERE load_id = ANY($1)", old); err != nil {
+		del := "DELETE FROM " + pg.Ident(strings.Split(t.name, ".")...) + " WHERE load_id = ANY($1)"
+		args := []any{old.LoadIDs}
+		if c.dateAt >= 0 {
+			del += " AND " + pg.Ident(c.src.Columns[c.dateAt].Date) + " = ANY($2)"
+			args = append(args, old.Days)
+		}
+		if _, err := tx.Exec(ctx, del, args...); err != nil {
 			return false, err
 		}
 	}

@@ -82,7 +82,8 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	// The interval bounds are unknown when a model's SQL is planned, and a
 	// new day is not in any statistics yet: the planner would take it for
 	// empty and join row by row. Builds are batch work: hash joins it is.
-	if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = off"); err != nil {
+	// Sums over a day's or a year's rows want their hash tables in memory.
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '128MB'"); err != nil {
 		return nil, err
 	}
 
@@ -180,8 +181,8 @@ func body(m *dag.Model) string {
 	return strings.TrimRight(strings.TrimSpace(m.SQL), "; \t\r\n")
 }
 
-// materialize builds m into its __next relation: a table is created empty
-// and then filled (as distributed engines want it), a view is created.
+// materialize builds m into its __next relation: a table with CREATE TABLE
+// AS, a view with CREATE VIEW.
 func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, rename func(string) (string, bool)) (int64, error) {
 	sql, err := dag.Rewrite(body(m), rename)
 	if err != nil {
@@ -200,11 +201,9 @@ func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, rename func(strin
 		}
 		return -1, nil
 	}
+	// One statement: PostgreSQL plans CREATE TABLE AS in parallel where it
+	// pays (INSERT … SELECT never is, in version 15).
 	prefix := "CREATE TABLE " + next + " AS\n"
-	if _, err := tx.Exec(ctx, prefix+sql+"\nWITH NO DATA"); err != nil {
-		return 0, modelError(m, err, prefix, sql)
-	}
-	prefix = "INSERT INTO " + next + "\n"
 	tag, err := tx.Exec(ctx, prefix+sql+"\n")
 	if err != nil {
 		return 0, modelError(m, err, prefix, sql)

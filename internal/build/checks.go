@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/dag"
@@ -96,19 +97,26 @@ func runCheck(ctx context.Context, q ledger.Querier, s *Step, c *dag.Check, name
 			return r, err
 		}
 	}
-	rows, err := q.Query(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM (%s) AS f), to_jsonb(f) FROM (%s) AS f LIMIT %d", sql, sql, sampleRows))
-	if err != nil {
+	// A passing check finds no row: one scan. Only a failing one is
+	// counted whole, by a second query.
+	fail := func(err error) (CheckResult, error) {
 		return r, fmt.Errorf("%s:%d: check %s: %w", m.Path, c.Line, c.Name, pg.Explain(err))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var row json.RawMessage
-		if err := rows.Scan(&r.Failures, &row); err != nil {
-			return r, err
-		}
-		r.Sample = append(r.Sample, row)
+	rows, err := q.Query(ctx, fmt.Sprintf("SELECT to_jsonb(f) FROM (%s) AS f LIMIT %d", sql, sampleRows))
+	if err != nil {
+		return fail(err)
 	}
-	return r, rows.Err()
+	r.Sample, err = pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
+	if err != nil {
+		return fail(err)
+	}
+	r.Failures = int64(len(r.Sample))
+	if r.Failures == sampleRows {
+		if err := q.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (%s) AS f", sql)).Scan(&r.Failures); err != nil {
+			return fail(err)
+		}
+	}
+	return r, nil
 }
 
 func recordChecks(ctx context.Context, q ledger.Querier, runID int64, results []CheckResult) error {

@@ -94,6 +94,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 		return nil, err
 	}
 	building := map[string]bool{}
+	whole := map[string]bool{} // built whole, beside the live relation
 	for _, m := range selected {
 		s := &Step{Model: m, Name: m.Name, Build: true, Full: true}
 		tables := upstreamSources(g, m)
@@ -110,10 +111,13 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 				pendingSources = append(pendingSources, src)
 			}
 		}
-		var rebuiltParents []string
+		var rebuiltParents, wholeParents []string
 		for _, par := range m.Parents {
 			if building[par] {
 				rebuiltParents = append(rebuiltParents, par)
+			}
+			if whole[par] {
+				wholeParents = append(wholeParents, par)
 			}
 		}
 		switch {
@@ -127,6 +131,10 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 			s.Reason = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version)
 		case last.Version != m.Version:
 			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
+		case m.Config.Materialized == dag.View && len(wholeParents) > 0:
+			// The parent is built beside the live one: models below the
+			// view must read it through a view of the new parent.
+			s.Reason = "parent rebuilt: " + strings.Join(wholeParents, ", ")
 		case m.Config.Materialized == dag.View:
 			// A view shows its inputs' current data: new data changes nothing.
 			s.Build, s.Reason = false, "unchanged"
@@ -153,6 +161,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 			}
 		}
 		building[m.Name] = s.Build
+		whole[m.Name] = s.Build && s.Full
 		p.Steps = append(p.Steps, s)
 	}
 	return p, nil

@@ -169,7 +169,7 @@ func TestBusy(t *testing.T) {
 
 func TestValidateAndList(t *testing.T) {
 	r := mustRun(t, root, "postgres://unused", "validate")
-	if !strings.Contains(r.stdout, "pipeline cafe: 2 sources, 12 models: ok") {
+	if !strings.Contains(r.stdout, "pipeline cafe: 2 sources, 13 models: ok") {
 		t.Errorf("validate: got %q", r.stdout)
 	}
 	r = mustRun(t, root, "postgres://unused", "models", "list")

@@ -160,7 +160,7 @@ relations, and renamed into place by the swap.`,
 			if m.Config.Materialized == dag.View {
 				fmt.Fprintf(a.stdout, "CREATE VIEW %s AS\n%s;\n", next, sql)
 			} else {
-				fmt.Fprintf(a.stdout, "CREATE TABLE %s AS\n%s\nWITH NO DATA;\n\nINSERT INTO %s\n%s;\n", next, sql, next, sql)
+				fmt.Fprintf(a.stdout, "CREATE TABLE %s AS\n%s;\n", next, sql)
 			}
 			return nil
 		},

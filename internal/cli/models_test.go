@@ -27,8 +27,8 @@ func builds(t *testing.T, stdout string) map[string]string {
 			out[m[1]] = "build"
 		}
 	}
-	if len(out) != 12 {
-		t.Fatalf("want 12 models in the summary, got %v from:\n%s", out, stdout)
+	if len(out) != 13 {
+		t.Fatalf("want 13 models in the summary, got %v from:\n%s", out, stdout)
 	}
 	return out
 }
@@ -48,24 +48,24 @@ func TestVersionsDecideWhatBuilds(t *testing.T) {
 		}
 	})
 	t.Run("a change rebuilds the model and what is downstream", func(t *testing.T) {
-		edit(t, filepath.Join(dir, "models/core/product_days.sql"), "SELECT DISTINCT\n", "SELECT DISTINCT ON (sales_date, size, product)\n")
+		edit(t, filepath.Join(dir, "models/marts/product_daily_sales.sql"), "sum(price) AS revenue", "sum(price) + 0 AS revenue")
 		r := mustRun(t, dir, url, "run")
 		got := builds(t, r.stdout)
-		want := map[string]string{"core.orders": "skip", "core.order_items": "skip", "marts.branch_daily_sales": "skip", "core.branches": "skip",
-			"marts.hourly_sales": "skip", "core.product_days": "build", "core.products": "build", "marts.product_daily_sales": "build",
+		want := map[string]string{"core.repeated_orders": "skip", "core.orders": "skip", "core.order_items": "skip", "marts.branch_daily_sales": "skip",
+			"core.branches": "skip", "marts.hourly_sales": "skip", "marts.product_daily_sales": "build", "core.product_days": "build", "core.products": "build",
 			"health.runs": "skip", "health.freshness": "skip"}
 		for m, w := range want {
 			if got[m] != w {
 				t.Errorf("%s: %s, want %s\n%s", m, got[m], w, r.stdout)
 			}
 		}
-		if !strings.Contains(r.stdout, "changed (version") || !strings.Contains(r.stdout, "upstream changed: core.product_days") {
+		if !strings.Contains(r.stdout, "changed (version") || !strings.Contains(r.stdout, "upstream changed: marts.product_daily_sales") {
 			t.Errorf("the summary does not say why:\n%s", r.stdout)
 		}
 	})
 	t.Run("new data rebuilds the models that read it", func(t *testing.T) {
 		r := mustRun(t, dir, url, "plan", "--source", "legacy_transactions="+filepath.Join(sharedData, "2021-02-23-isle-of-wight.csv"))
-		if !strings.Contains(r.stdout, "legacy_transactions    1 new of 1") || !strings.Contains(r.stdout, "build core.orders                  new files for legacy_transactions") {
+		if !strings.Contains(r.stdout, "legacy_transactions    1 new of 1") || !strings.Contains(r.stdout, "build core.repeated_orders         new files for legacy_transactions") {
 			t.Errorf("plan:\n%s", r.stdout)
 		}
 	})
@@ -80,7 +80,7 @@ func TestFailingCheckPublishesNothing(t *testing.T) {
 
 	// A duplicate branch-day breaks the mart's unique check.
 	path := filepath.Join(dir, "models/marts/branch_daily_sales.sql")
-	edit(t, path, "GROUP BY o.branch, o.sales_date", "GROUP BY o.branch, o.sales_date, o.payment_method")
+	edit(t, path, "GROUP BY branch, sales_date", "GROUP BY branch, sales_date, payment_method")
 	want := fmt.Sprintf("checks failed: models/marts/branch_daily_sales.sql:%d: marts.branch_daily_sales unique(branch, sales_date)", lineOf(t, path, "check: unique(branch, sales_date)"))
 	r := percolate(t, dir, url, "run")
 	if r.code != ExitFailure || !strings.Contains(r.stderr, want) ||
@@ -198,7 +198,7 @@ func TestGraphAndCompile(t *testing.T) {
 		}
 	}
 	r := mustRun(t, root, "postgres://unused", "models", "compile", "branch_daily_sales")
-	if !strings.Contains(r.stdout, `INSERT INTO marts.branch_daily_sales__next`) || !strings.Contains(r.stdout, `FROM "core"."orders__next" AS o`) {
+	if !strings.Contains(r.stdout, `CREATE TABLE marts.branch_daily_sales__next AS`) || !strings.Contains(r.stdout, `FROM "core"."orders__next"`) {
 		t.Errorf("compile:\n%s", r.stdout)
 	}
 }

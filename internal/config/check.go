@@ -116,6 +116,36 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 			return errf(cn, "source %s: column %s: sum_of names %q, which is not an items column of the same scale", s.Name, c.Name, c.SumOf)
 		}
 	}
+	for i, c := range s.Columns {
+		if c.Type != List || c.Personal != "" {
+			continue
+		}
+		in := at("columns")
+		if n := item(cols, i); n != nil {
+			in = child(n, "items")
+		}
+		if seen[c.Items.Count] {
+			return errf(in, "source %s: column %s: items: count names %q, a column of the contract already: name a new column", s.Name, c.Name, c.Items.Count)
+		}
+		for _, name := range c.Items.Carry {
+			var carried *Column
+			for _, o := range s.Columns {
+				if o.Name == name {
+					carried = o
+				}
+			}
+			switch {
+			case carried == nil:
+				return errf(in, "source %s: column %s: items: carry names %q, which is not a column", s.Name, c.Name, name)
+			case carried.Personal != "":
+				return errf(in, "source %s: column %s: items: carry names %q, which is personal data: it goes nowhere", s.Name, c.Name, name)
+			case carried.Type == List:
+				return errf(in, "source %s: column %s: items: carry names %q, an items column", s.Name, c.Name, name)
+			case carried.Date != "":
+				return errf(in, "source %s: column %s: items: carry names %q, whose day (%s) every item row has already", s.Name, c.Name, name, carried.Date)
+			}
+		}
+	}
 	if fd := s.FileDate; fd != nil {
 		re, err := regexp.Compile(fd.Pattern)
 		if err != nil || re.NumSubexp() != 1 {

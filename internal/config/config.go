@@ -116,6 +116,12 @@ type Items struct {
 	Fields    []string `yaml:"fields"`
 	Sizes     []string `yaml:"sizes"`
 	Scale     int      `yaml:"scale"`
+	// Count, when set, names a column of the source's table that holds
+	// how many items the row has.
+	Count string `yaml:"count"`
+	// Carry names columns of the row copied onto each of its item rows,
+	// so that item rows can be summed without a join to their row.
+	Carry []string `yaml:"carry"`
 }
 
 // Column types.

@@ -44,12 +44,19 @@ type Loaded struct {
 	Rejected int64
 }
 
+// Retired is the earlier content of a path that a new file replaced: its
+// loads, and the days they had rows for.
+type Retired struct {
+	LoadIDs []int64
+	Days    []time.Time
+}
+
 // FinishFile records, in one statement, the days a claimed file has rows
 // for, its counts, and the retirement of earlier content at the same path.
-// It returns the load ids retired: the caller deletes their staging rows in
-// the same transaction.
-func (Store) FinishFile(ctx context.Context, q Querier, l Loaded) ([]int64, error) {
-	var retired []int64
+// It returns what it retired: the caller deletes those staging rows in the
+// same transaction.
+func (Store) FinishFile(ctx context.Context, q Querier, l Loaded) (Retired, error) {
+	var r Retired
 	err := q.QueryRow(ctx, `
 		WITH days AS (
 		    INSERT INTO percolate.file_days (load_id, day) SELECT $1, unnest($4::date[])
@@ -60,9 +67,11 @@ func (Store) FinishFile(ctx context.Context, q Querier, l Loaded) ([]int64, erro
 		    WHERE source = $2 AND path = $3 AND status = 'loaded' AND load_id <> $1
 		    RETURNING load_id
 		)
-		SELECT coalesce(array_agg(load_id), '{}') FROM retired`,
-		l.LoadID, l.Source, l.Path, l.Days, l.Rows, l.Rejected).Scan(&retired)
-	return retired, err
+		SELECT coalesce(array_agg(load_id), '{}'),
+		       coalesce((SELECT array_agg(DISTINCT day) FROM percolate.file_days WHERE load_id IN (SELECT load_id FROM retired)), '{}')
+		FROM retired`,
+		l.LoadID, l.Source, l.Path, l.Days, l.Rows, l.Rejected).Scan(&r.LoadIDs, &r.Days)
+	return r, err
 }
 
 // LoadedHashes returns the content hashes of a source's loaded files.

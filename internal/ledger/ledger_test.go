@@ -82,8 +82,8 @@ func TestManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(retired, []int64{first}) {
-		t.Errorf("retired %v, want [%d]", retired, first)
+	if !slices.Equal(retired.LoadIDs, []int64{first}) || len(retired.Days) != 1 || !retired.Days[0].Equal(day("2022-03-01")) {
+		t.Errorf("retired %+v, want [%d] with its day 2022-03-01", retired, first)
 	}
 	after, err := s.SourceStates(ctx, pool)
 	if err != nil {

@@ -1,26 +1,20 @@
--- materialized: incremental
--- time_column: sales_date
--- index: order_id
--- description: One row per order from both layouts. An order delivered in several files (or twice in one) has one order_id, the keyed hash of its content, and appears once.
+-- materialized: view
+-- description: One row per order from both layouts: the order rows as loaded, less the repeated deliveries in core.repeated_orders, so an order delivered in several files (or twice in one) appears once (core.repeated_orders checks that, on every day it rebuilds). items is how many basket items it has. A view: order rows are written once, in staging, whose columns are NOT NULL.
 -- tags: core
--- check: unique(order_id)
--- check: not_null(order_id, branch, ordered_at, sales_date, total)
 -- check: accepted_values(payment_method: CASH, CARD)
-SELECT DISTINCT ON (order_id)
-       order_id,
-       branch,
-       ordered_at,
-       ordered_local,
-       sales_date,
-       total,
-       payment_method
+SELECT o.order_id,
+       o.branch,
+       o.ordered_at,
+       o.ordered_local,
+       o.sales_date,
+       o.total,
+       o.payment_method,
+       o.item_count AS items
 FROM (
-    SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, load_id, source_line
+    SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, item_count, load_id, source_line
     FROM staging.transactions
-    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     UNION ALL
-    SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, load_id, source_line
+    SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, item_count, load_id, source_line
     FROM staging.legacy_transactions
-    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
-) AS delivered
-ORDER BY order_id, load_id, source_line
+) AS o
+WHERE NOT EXISTS (SELECT FROM core.repeated_orders AS r WHERE r.load_id = o.load_id AND r.source_line = o.source_line)

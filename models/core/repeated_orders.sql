@@ -1,0 +1,25 @@
+-- materialized: incremental
+-- time_column: sales_date
+-- description: Every delivery of an order after its first: the same order id again in a later file, or again in the same file (the first is the lowest load_id, then line). The core views leave these rows out, so an order counts once however often it is delivered. Small: deliveries repeat rarely.
+-- tags: core
+-- check: unique(load_id, source_line)
+-- check: sql SELECT order_id, count(*) AS copies FROM core.orders WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end() GROUP BY order_id HAVING count(*) > 1
+WITH delivered AS NOT MATERIALIZED (
+    SELECT sales_date, order_id, load_id, source_line
+    FROM staging.transactions
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+    UNION ALL
+    SELECT sales_date, order_id, load_id, source_line
+    FROM staging.legacy_transactions
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+), repeated AS (
+    SELECT order_id FROM delivered GROUP BY order_id HAVING count(*) > 1
+)
+SELECT sales_date, order_id, load_id, source_line
+FROM (
+    SELECT d.sales_date, d.order_id, d.load_id, d.source_line,
+           row_number() OVER (PARTITION BY d.order_id ORDER BY d.load_id, d.source_line) AS delivery
+    FROM delivered AS d
+    JOIN repeated USING (order_id)
+) AS deliveries
+WHERE delivery > 1
