@@ -33,6 +33,8 @@ type contract struct {
 	keyFrom []bool // by column: takes part in the key
 	dateAt  int    // index of the timestamp column that derives a date, or -1
 	items   *itemParser
+	walls   [][]wallLayout // by column: its layouts read without time.Parse, where they can be
+	zone    zoneCache
 	mac     hash.Hash
 	keyBuf  []byte
 	vals    []value
@@ -145,6 +147,18 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 	}
 	c.parent = newTable(src.Table, cols)
 	c.vals = make([]value, len(src.Columns))
+	c.zone = zoneCache{loc: src.Location}
+	c.walls = make([][]wallLayout, len(src.Columns))
+	for i, col := range src.Columns {
+		for _, l := range col.Layouts {
+			w, ok := compileWall(l)
+			if !ok {
+				c.walls[i] = nil // one layout time.Parse must read: it reads them all, in order
+				break
+			}
+			c.walls[i] = append(c.walls[i], w)
+		}
+	}
 	return c, nil
 }
 
@@ -176,7 +190,7 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 		v := &c.vals[i]
 		*v = value{str: fields[i], items: v.items[:0]}
 		k := c.kinds[i]
-		if err := k.parse(c, col, fields[i], v); err != nil {
+		if err := k.parse(c, i, col, fields[i], v); err != nil {
 			return key, &rowError{col: i + 1, column: col.Name, reason: err.Error()}
 		}
 		if c.keyFrom[i] {
@@ -216,7 +230,13 @@ func (c *contract) checkSums() *rowError {
 	return nil
 }
 
-func (c *contract) parseTime(col *config.Column, f string, v *value) error {
+func (c *contract) parseTime(i int, col *config.Column, f string, v *value) error {
+	for _, w := range c.walls[i] {
+		if wall, ok := w.parse(f); ok {
+			v.local, v.at = wall, c.zone.instant(wall)
+			return nil
+		}
+	}
 	var wall time.Time
 	var err error
 	for _, l := range col.GoLayouts {
@@ -227,9 +247,8 @@ func (c *contract) parseTime(col *config.Column, f string, v *value) error {
 	if err != nil {
 		return err
 	}
-	at := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), wall.Nanosecond(), c.src.Location)
-	v.at = at.UnixMicro()
 	v.local = wall.UnixMicro()
+	v.at = c.zone.instant(v.local)
 	return nil
 }
 
@@ -279,11 +298,10 @@ func appendDecimal(b []byte, n int64, scale int) []byte {
 	b = strconv.AppendInt(b, n/pow10[scale], 10)
 	if scale > 0 {
 		b = append(b, '.')
-		frac := strconv.FormatInt(n%pow10[scale], 10)
-		for i := len(frac); i < scale; i++ {
-			b = append(b, '0')
+		frac := n % pow10[scale]
+		for p := scale - 1; p >= 0; p-- {
+			b = append(b, byte('0'+frac/pow10[p]%10))
 		}
-		b = append(b, frac...)
 	}
 	return b
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // ErrNotText is returned for a file that holds NUL bytes or is not UTF-8
@@ -52,7 +53,8 @@ func (e *syntaxError) Error() string { return e.msg }
 
 // Read returns the next record's fields and the line it starts on. A record
 // with a CSV syntax error comes back with err a *syntaxError; io.EOF ends
-// the stream.
+// the stream. The fields are valid until the next Read, which reuses their
+// memory: copy what must outlive it.
 func (c *csvReader) Read() (fields []string, line int, err error) {
 	for {
 		c.rec = c.rec[:0]
@@ -66,7 +68,9 @@ func (c *csvReader) Read() (fields []string, line int, err error) {
 		}
 		c.rec = append(c.rec, l...)
 		for {
-			fields, more, serr := c.split(string(c.rec))
+			// The fields are read before the next record overwrites rec:
+			// no copy of each record is made.
+			fields, more, serr := c.split(unsafe.String(unsafe.SliceData(c.rec), len(c.rec)))
 			if serr != nil {
 				return nil, line, serr
 			}

@@ -9,16 +9,11 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
-	"github.com/apache/arrow/go/v17/arrow/memory/mallocator"
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
 )
 
-// allocator holds Arrow buffers outside Go's heap: batches are released
-// explicitly as soon as they are encoded, so the garbage collector never
-// has to chase them.
-var allocator = mallocator.NewMallocator()
 
 // batchRows is how many rows an Arrow record holds: big enough that the
 // per-record cost vanishes, small enough that memory stays flat.
@@ -36,6 +31,7 @@ type fileLoad struct {
 	parent, child *array.RecordBuilder
 	spool         *spool
 	spoolBuf      []byte
+	direct        *[]byte // when set, the parent's rows go here, not to the spool
 
 	builders      []array.Builder // the parent's, by column
 	childBuilders []array.Builder
@@ -131,11 +127,39 @@ func (f *fileLoad) next() (arrow.Record, error) {
 	return out.NewRecord(), nil
 }
 
+// encodeAll parses the whole file and appends its rows in binary COPY
+// format, without COPY's header and trailer, to parent (the source's
+// table) and child (its items table, when it has one).
+func (f *fileLoad) encodeAll(parent, child []byte) ([]byte, []byte, error) {
+	f.direct = &parent
+	for {
+		rec, err := f.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return parent, child, err
+		}
+		if f.child != nil {
+			child = encodeRecord(child, f.c.child, rec)
+		} else {
+			parent = encodeRecord(parent, f.c.parent, rec)
+		}
+		rec.Release()
+	}
+	return parent, child, f.err
+}
+
 func (f *fileLoad) flushParent() {
 	if f.parent.Field(0).Len() == 0 {
 		return
 	}
 	rec := f.parent.NewRecord()
+	if f.direct != nil {
+		*f.direct = encodeRecord(*f.direct, f.c.parent, rec)
+		rec.Release()
+		return
+	}
 	if f.spoolBuf == nil {
 		f.spoolBuf = getBuf()
 	}
@@ -159,7 +183,7 @@ func (f *fileLoad) looksLikeHeader(fields []string) bool {
 			continue
 		}
 		var v value
-		if k.parse(c, col, fields[i], &v) == nil {
+		if k.parse(c, i, col, fields[i], &v) == nil {
 			return false
 		}
 	}

@@ -19,8 +19,9 @@ import (
 // fills. Every place that treats columns by type consults kindOf, so a new
 // column type is one entry here.
 type kind struct {
-	// parse reads field f into v; the error says what is wrong with f.
-	parse func(c *contract, col *config.Column, f string, v *value) error
+	// parse reads field f of column i into v; the error says what is
+	// wrong with f.
+	parse func(c *contract, i int, col *config.Column, f string, v *value) error
 	// key appends v's canonical form: the same value gives the same bytes
 	// however its file spelt it (5.2 and 5.20, padding, layouts).
 	key func(b []byte, col *config.Column, v *value) []byte
@@ -34,7 +35,7 @@ type kind struct {
 
 var kinds = map[string]*kind{
 	config.Text: {
-		parse: func(_ *contract, col *config.Column, f string, v *value) error {
+		parse: func(_ *contract, _ int, col *config.Column, f string, v *value) error {
 			if len(col.Values) > 0 && !slices.Contains(col.Values, f) {
 				return fmt.Errorf("%q is not one of %s", f, strings.Join(col.Values, ", "))
 			}
@@ -50,7 +51,7 @@ var kinds = map[string]*kind{
 		},
 	},
 	config.Integer: {
-		parse: func(_ *contract, _ *config.Column, f string, v *value) error {
+		parse: func(_ *contract, _ int, _ *config.Column, f string, v *value) error {
 			n, err := strconv.ParseInt(f, 10, 64)
 			if err != nil {
 				return fmt.Errorf("%q is not a whole number", f)
@@ -66,7 +67,7 @@ var kinds = map[string]*kind{
 		typed: true,
 	},
 	config.Numeric: {
-		parse: func(_ *contract, col *config.Column, f string, v *value) error {
+		parse: func(_ *contract, _ int, col *config.Column, f string, v *value) error {
 			n, err := parseDecimal(f, col.Scale)
 			if err != nil {
 				return fmt.Errorf("%q %v", f, err)
@@ -82,8 +83,8 @@ var kinds = map[string]*kind{
 		typed: true,
 	},
 	config.Timestamp: {
-		parse: func(c *contract, col *config.Column, f string, v *value) error {
-			if err := c.parseTime(col, f, v); err != nil {
+		parse: func(c *contract, i int, col *config.Column, f string, v *value) error {
+			if err := c.parseTime(i, col, f, v); err != nil {
 				return fmt.Errorf("%q does not match %s", f, strings.Join(col.Layouts, " or "))
 			}
 			return nil
@@ -113,7 +114,7 @@ var kinds = map[string]*kind{
 		typed: true,
 	},
 	config.List: {
-		parse: func(c *contract, _ *config.Column, f string, v *value) error {
+		parse: func(c *contract, _ int, _ *config.Column, f string, v *value) error {
 			items, err := c.items.parse(f, v.items)
 			v.items = items
 			return err
@@ -150,7 +151,7 @@ var kinds = map[string]*kind{
 // hashed, it fills a text column with its keyed hash.
 var (
 	dropped = &kind{
-		parse:   func(*contract, *config.Column, string, *value) error { return nil },
+		parse:   func(*contract, int, *config.Column, string, *value) error { return nil },
 		key:     func(b []byte, _ *config.Column, v *value) []byte { return append(b, v.str...) },
 		columns: func(*config.Column) []column { return nil },
 		put:     func(*fileLoad, []array.Builder, *config.Column, *value) {},

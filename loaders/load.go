@@ -6,6 +6,7 @@
 package loaders
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,12 +21,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
-	"github.com/percolate/percolate/internal/pg"
 )
 
 // Status is what became of a file.
@@ -97,6 +96,10 @@ type Options struct {
 	OnFile func(Result)
 	// S3 returns the client that reads s3:// paths; nil when there is none.
 	S3 func(context.Context) (*S3, error)
+	// Rehash reads and hashes every local file, even one loaded before at
+	// the same path with the same size and modification time (which is
+	// otherwise taken to be unchanged and not read).
+	Rehash bool
 }
 
 // ErrNoKey is returned by a load without a hash key.
@@ -150,49 +153,110 @@ func open(ctx context.Context, path string, s3 func(context.Context) (*S3, error
 	return c.Open(ctx, path)
 }
 
-// Load loads the files of src, in parallel, each in its own transaction.
-// A refused file does not stop the others; its error is in its Result.
-// The error returned is for what stops the whole load (a cancelled
-// context, a lost database).
+// Files up to smallFile bytes load in groups: read, hashed and parsed
+// outside any transaction, then committed together, a group of up to
+// groupBytes and groupFiles in one transaction with one COPY per table.
+// A daily file of a few hundred orders costs little more than its rows.
+const (
+	smallFile  = 4 << 20
+	groupBytes = 8 << 20
+	groupFiles = 256
+)
+
+// fileInfo is what a listing says of a local file.
+type fileInfo struct {
+	size     int64
+	modified time.Time
+}
+
+// Load loads the files of src in parallel: big files and objects each in a
+// transaction of their own, small local files in groups. A refused file
+// does not stop the others; its error is in its Result. The error returned
+// is for what stops the whole load (a cancelled context, a lost
+// database).
 func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths []string) ([]Result, error) {
 	if len(l.opt.Key) == 0 {
 		return nil, ErrNoKey
 	}
 	results := make([]Result, len(paths))
-	jobs := max(1, min(l.opt.Jobs, len(paths)))
-	next := make(chan int)
-	var wg sync.WaitGroup
+	infos, unchanged, err := l.survey(ctx, src, paths)
+	if err != nil {
+		return nil, err
+	}
+	var units [][]int // each a file alone, or a group of small ones
+	var group []int
+	var groupSize int64
+	flush := func() {
+		if len(group) > 0 {
+			units = append(units, group)
+			group, groupSize = nil, 0
+		}
+	}
+	for i, p := range paths {
+		switch {
+		case unchanged[i]:
+			results[i] = Result{Source: src.Name, Path: l.record(p), Status: Skipped}
+		case IsS3(p) || infos[i].size > smallFile:
+			units = append(units, []int{i})
+		default:
+			if len(group) == groupFiles || groupSize+infos[i].size > groupBytes {
+				flush()
+			}
+			group = append(group, i)
+			groupSize += infos[i].size
+		}
+	}
+	flush()
 	var mu sync.Mutex
+	report := func(rs ...Result) {
+		if l.opt.OnFile == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			l.opt.OnFile(r)
+		}
+	}
+	for i := range results {
+		if unchanged[i] {
+			report(results[i])
+		}
+	}
+	work := make(chan []int)
+	var wg sync.WaitGroup
 	var fatal error
-	for range jobs {
+	for range max(1, min(l.opt.Jobs, len(units))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				r, err := l.loadFile(ctx, runID, src, paths[i])
-				var se *SourceError
-				if errors.As(err, &se) && ctx.Err() == nil {
-					r.Status, r.Err, err = Failed, se, nil
+			var buf arenas
+			for unit := range work {
+				var err error
+				if len(unit) == 1 && (IsS3(paths[unit[0]]) || infos[unit[0]].size > smallFile) {
+					i := unit[0]
+					results[i], err = l.loadFile(ctx, runID, src, paths[i], infos[i])
+					var se *SourceError
+					if errors.As(err, &se) && ctx.Err() == nil {
+						results[i].Status, results[i].Err, err = Failed, se, nil
+					}
+				} else {
+					err = l.loadGroup(ctx, runID, src, unit, paths, infos, results, &buf)
 				}
-				results[i] = r
 				if err != nil {
 					mu.Lock()
-					if fatal == nil {
-						fatal = err
-					}
+					fatal = cmp.Or(fatal, err)
 					mu.Unlock()
 					continue
 				}
-				if l.opt.OnFile != nil {
-					mu.Lock()
-					l.opt.OnFile(r)
-					mu.Unlock()
+				for _, i := range unit {
+					report(results[i])
 				}
 			}
 		}()
 	}
 feed:
-	for i := range paths {
+	for _, u := range units {
 		mu.Lock()
 		stop := fatal != nil
 		mu.Unlock()
@@ -200,17 +264,49 @@ feed:
 			break
 		}
 		select {
-		case next <- i:
+		case work <- u:
 		case <-ctx.Done():
 			break feed
 		}
 	}
-	close(next)
+	close(work)
 	wg.Wait()
-	if fatal == nil {
-		fatal = ctx.Err()
+	return results, cmp.Or(fatal, ctx.Err())
+}
+
+// survey stats the local files among paths and tells which are loaded
+// already with the same path, size and modification time: those are not
+// read again (unless Options.Rehash).
+func (l *CSV) survey(ctx context.Context, src *config.Source, paths []string) ([]fileInfo, map[int]bool, error) {
+	infos := make([]fileInfo, len(paths))
+	var local []ledger.File
+	var at []int
+	for i, p := range paths {
+		if IsS3(p) {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			continue // loading it will say why
+		}
+		infos[i] = fileInfo{size: st.Size(), modified: st.ModTime().UTC().Truncate(time.Microsecond)}
+		local = append(local, ledger.File{Path: l.record(p), Size: infos[i].size, Modified: infos[i].modified})
+		at = append(at, i)
 	}
-	return results, fatal
+	unchanged := map[int]bool{}
+	if l.opt.Rehash || len(local) == 0 {
+		return infos, unchanged, nil
+	}
+	same, err := l.ledger.Unchanged(ctx, l.pool, src.Name, local)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, f := range local {
+		if same[f.Path] {
+			unchanged[at[k]] = true
+		}
+	}
+	return infos, unchanged, nil
 }
 
 func (l *CSV) record(path string) string { return RelPath(l.opt.Root, path) }
@@ -227,160 +323,12 @@ func RelPath(root, path string) string {
 	return path
 }
 
-// loadFile loads one file in one transaction: the manifest row, its staging
-// rows, its rejects, and the replacement of an earlier version of the same
-// path all commit together or not at all.
-func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, path string) (Result, error) {
-	res := Result{Source: src.Name, Path: l.record(path)}
-	sum, size, err := l.hash(ctx, src, path)
-	if err != nil {
-		return res, &SourceError{Path: res.Path, Err: err}
-	}
-	var etag *string
-	if meta, ok := l.s3Meta(ctx, path); ok {
-		etag = &meta.etag
-	}
-	// A file's commit need not wait for its WAL to reach disk: a crash can
-	// lose only whole, recent files — manifest row and rows together — and
-	// the next run loads them again. It saves a disk flush per file.
-	tx, err := l.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"})
-	if err != nil {
-		return res, err
-	}
-	defer tx.Rollback(context.Background())
-
-	// Known content, loaded before or by another process meanwhile, is
-	// not claimed: nothing is recorded.
-	var claimed bool
-	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag})
-	if err != nil {
-		return res, err
-	}
-	if !claimed {
-		res.Status = Skipped
-		return res, nil
-	}
-
-	c, err := newContract(src, l.opt.Key)
-	if err != nil {
-		return res, err
-	}
-	fh, err := open(ctx, path, l.opt.S3)
-	if err != nil {
-		return res, &SourceError{Path: res.Path, Err: err}
-	}
-	defer fh.Close()
-	fl := newFileLoad(c, fh, res.LoadID, res.Path)
-	defer fl.release()
-	if err := copyFile(ctx, tx.Conn().PgConn(), fl); err != nil {
-		if ctx.Err() != nil {
-			return res, fmt.Errorf("load %s: %w", res.Path, ctx.Err())
-		}
-		if errors.Is(err, ErrNotText) {
-			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()})
-		}
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) && fl.err != nil {
-			return res, &SourceError{Path: res.Path, Err: err}
-		}
-		return res, fmt.Errorf("load %s: %w", res.Path, err)
-	}
-	res.Rows, res.Items, res.Rejected = fl.rows, fl.items, int64(len(fl.rejects))
-	res.Loaded = res.Rows - res.Rejected
-	res.Rejects = fl.rejects[:min(len(fl.rejects), 5)]
-	switch {
-	case res.Rows == 0:
-		return l.refuse(res, &RefusedError{Path: res.Path, Reason: "no data rows (an empty file)"})
-	case fl.fieldCounts == res.Rows:
-		return l.refuse(res, &RefusedError{Path: res.Path, Rows: res.Rows, Rejected: res.Rejected, First: res.Rejects[:1],
-			Reason: fmt.Sprintf("not a %s file: no row has the %d fields of its contract", src.Name, len(src.Columns))})
-	case !src.MaxRejects.Allows(res.Rejected, res.Rows):
-		return l.refuse(res, &RefusedError{Path: res.Path, Rows: res.Rows, Rejected: res.Rejected, Max: src.MaxRejects.String(), First: res.Rejects,
-			Reason: fmt.Sprintf("%d of %d rows rejected, more than max_rejects (%s) allows; nothing of it was loaded; first bad lines:", res.Rejected, res.Rows, src.MaxRejects)})
-	}
-	if err := l.ledger.AddRejects(ctx, tx, res.LoadID, res.Source, res.Path, fl.rejects); err != nil {
-		return res, err
-	}
-	replaced, err := l.finish(ctx, tx, c, res, fl.days)
-	if err != nil {
-		return res, err
-	}
-	res.Status = Loaded
-	if replaced {
-		res.Status = Replaced
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, err
-	}
-	return res, nil
-}
-
-func (l *CSV) refuse(res Result, e *RefusedError) (Result, error) {
-	res.Status, res.Err = Refused, e
-	return res, nil
-}
-
-// copyFile streams the file into its staging tables: the streamed table
-// straight from the parser, then the spooled one.
-func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
-	t := fl.streamed()
-	cr := newCopyReader(t, fl.next)
-	_, err := conn.CopyFrom(ctx, cr, copySQL(t))
-	cr.close()
-	if err != nil && ctx.Err() != nil {
-		// A cancelled COPY can surface as a write on the closed connection.
-		return fmt.Errorf("copy into %s: %w", t.name, ctx.Err())
-	}
-	if err != nil {
-		if fl.err != nil {
-			return fl.err
-		}
-		return fmt.Errorf("copy into %s: %w", t.name, err)
-	}
-	if fl.err != nil {
-		return fl.err
-	}
-	if fl.child == nil {
-		return nil
-	}
-	r, err := fl.spool.reader()
-	if err != nil {
-		return err
-	}
-	data := io.MultiReader(strings.NewReader(string(copyHeader)), r, strings.NewReader("\xff\xff"))
-	if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
-		return fmt.Errorf("copy into %s: %w", fl.c.parent.name, err)
-	}
-	return fl.err
-}
-
-// finish records the file's days and counts and retires earlier content
-// of the same path; the retired content's staging rows go in this same
-// transaction, found through their days where the tables have one.
-func (l *CSV) finish(ctx context.Context, tx pgx.Tx, c *contract, res Result, days map[int32]bool) (bool, error) {
-	list := make([]time.Time, 0, len(days))
-	for d := range days {
-		list = append(list, time.Unix(int64(d)*86400, 0).UTC())
-	}
-	old, err := l.ledger.FinishFile(ctx, tx, ledger.Loaded{LoadID: res.LoadID, Source: res.Source, Path: res.Path, Days: list, Rows: res.Loaded, Rejected: res.Rejected})
-	if err != nil || len(old.LoadIDs) == 0 {
-		return false, err
-	}
-	for _, t := range []*table{c.parent, c.child} {
-		if t == nil {
-			continue
-		}
-		del := "DELETE FROM " + pg.Ident(strings.Split(t.name, ".")...) + " WHERE load_id = ANY($1)"
-		args := []any{old.LoadIDs}
-		if c.dateAt >= 0 {
-			del += " AND " + pg.Ident(c.src.Columns[c.dateAt].Date) + " = ANY($2)"
-			args = append(args, old.Days)
-		}
-		if _, err := tx.Exec(ctx, del, args...); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+// begin starts a load's transaction. Its commit need not wait for the WAL
+// to reach disk: a crash can lose only whole, recent loads (manifest rows
+// and staging rows together), which the next run loads again. It saves a
+// disk flush per load.
+func (l *CSV) begin(ctx context.Context) (pgx.Tx, error) {
+	return l.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"})
 }
 
 // hash reads a file or object once for its content hash and size. An
@@ -407,19 +355,32 @@ func (l *CSV) hash(ctx context.Context, src *config.Source, path string) (string
 }
 
 // Pending returns the paths whose content is not loaded for src yet: what
-// a load would take.
+// a load would take. Like a load, it does not read a local file loaded
+// before at the same path with the same size and modification time.
 func (l *CSV) Pending(ctx context.Context, src *config.Source, paths []string) ([]string, error) {
-	have, err := l.ledger.LoadedHashes(ctx, l.pool, src.Name)
+	_, unchanged, err := l.survey(ctx, src, paths)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, p := range paths {
+	var left []string
+	var hashes []string
+	for i, p := range paths {
+		if unchanged[i] {
+			continue
+		}
 		sum, _, err := l.hash(ctx, src, p)
 		if err != nil {
 			return nil, err
 		}
-		if !have[sum] {
+		left, hashes = append(left, p), append(hashes, sum)
+	}
+	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, hashes)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, p := range left {
+		if !known[hashes[i]] {
 			out = append(out, p)
 		}
 	}

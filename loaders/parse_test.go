@@ -21,7 +21,11 @@ func readAll(t *testing.T, in string) (recs [][]string, lines []int, err error) 
 		if err != nil {
 			return recs, lines, err
 		}
-		recs = append(recs, append([]string(nil), f...))
+		rec := make([]string, len(f))
+		for i := range f {
+			rec[i] = strings.Clone(f[i]) // the reader reuses its buffer
+		}
+		recs = append(recs, rec)
 		lines = append(lines, line)
 	}
 }

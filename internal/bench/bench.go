@@ -153,13 +153,9 @@ func psqlCopy(ctx context.Context, dbURL string, files []string) (Result, error)
 	for _, f := range files {
 		fmt.Fprintf(&script, "\\copy raw_transactions FROM '%s' WITH (FORMAT csv)\n", f)
 	}
-	bin, err := exec.LookPath("psql")
+	bin, err := psqlBinary()
 	if err != nil {
-		dir, derr := pg.FindBinaries()
-		if derr != nil {
-			return res, derr
-		}
-		bin = filepath.Join(dir, "psql")
+		return res, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "-q", "-v", "ON_ERROR_STOP=1", dbURL)
 	cmd.Stdin = strings.NewReader(script.String())
@@ -170,6 +166,18 @@ func psqlCopy(ctx context.Context, dbURL string, files []string) (Result, error)
 	res.Duration = time.Since(start)
 	err = conn.QueryRow(ctx, "SELECT count(*) FROM raw_transactions").Scan(&res.Rows)
 	return res, err
+}
+
+// psqlBinary finds psql: on PATH, else beside the server binaries.
+func psqlBinary() (string, error) {
+	if bin, err := exec.LookPath("psql"); err == nil {
+		return bin, nil
+	}
+	dir, err := pg.FindBinaries()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "psql"), nil
 }
 
 func percolateLoad(ctx context.Context, opt Options, dbURL, glob string) (Result, error) {

@@ -284,3 +284,25 @@ func TestChecksOnDemand(t *testing.T) {
 		t.Errorf("got %+v, want the two by_shop checks passing", results)
 	}
 }
+
+// TestFailingCheckOnAWholeBuild: models built whole go first, each on its
+// own connection and committed beside the live relations; a check that
+// fails then still publishes nothing and leaves none of them behind.
+func TestFailingCheckOnAWholeBuild(t *testing.T) {
+	pool := warehouse(t)
+	g := graph(t, shop())
+	deliver(t, pool, "a.csv", sale{"2022-03-01", "leeds", 500})
+	res, err := run(t, pool, g, Options{Workers: 2})
+	if !errors.Is(err, ErrChecks) {
+		t.Fatalf("got %v, want ErrChecks", err)
+	}
+	if failed := Failed(res.Checks); len(failed) != 1 || failed[0].Model != "marts.by_shop" {
+		t.Errorf("failed checks: %+v, want the by_shop sql check", failed)
+	}
+	if n := query[int](t, pool, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('core', 'marts')`); n != 0 {
+		t.Errorf("%d relations in core and marts after a failed first build, want none", n)
+	}
+	if n := query[int](t, pool, `SELECT count(*) FROM percolate.model_builds`); n != 0 {
+		t.Errorf("ledger: %d builds recorded, want none", n)
+	}
+}

@@ -25,6 +25,9 @@ type Options struct {
 	// From limits the days an incremental model rebuilds after a version
 	// change to those on or after it (zero: all days, as a full build).
 	From time.Time
+	// Workers is how many models are built whole at once, each on its own
+	// connection; 0 means one per core.
+	Workers int
 }
 
 // Step is what a build does with one selected model, and why.

@@ -14,7 +14,7 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var shapes []string
 	var data string
-	var jobs int
+	var jobs, runs int
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time percolate's load against psql's \\copy of the same files",
@@ -38,11 +38,17 @@ new day of files after 30 days of history and after 365, and prints the ratio
 			if err != nil {
 				return err
 			}
-			u, err := p.DatabaseURL(ctx)
+			u, err := p.LocalURL(ctx)
 			if err != nil {
 				return err
 			}
 			for _, name := range shapes {
+				if name == "year" {
+					if _, err := bench.Year(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}, runs); err != nil {
+						return fmt.Errorf("bench year: %w", err)
+					}
+					continue
+				}
 				if name == "append-day" {
 					fmt.Fprintln(a.stdout, "append-day:")
 					if err := bench.AppendDay(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}); err != nil {
@@ -66,8 +72,9 @@ new day of files after 30 days of history and after 365, and prints the ratio
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "one-file, daily or append-day (repeatable)")
+	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily or append-day (repeatable)")
 	cmd.Flags().StringVar(&data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
+	cmd.Flags().IntVar(&runs, "runs", 3, "year: runs of each job (the median is reported)")
 	return cmd
 }

@@ -85,7 +85,12 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 				return err
 			}
 			fmt.Fprintf(a.stdout, "running (%s)\n%s\n", c.Dir, u)
-			return nil
+			fmt.Fprintln(a.stdout, "settings, sized for this machine:")
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			for _, s := range c.Settings() {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.Name, s.Value, s.Why)
+			}
+			return tw.Flush()
 		},
 	}, &cobra.Command{
 		Use:   "url",

@@ -18,6 +18,7 @@ type runFlags struct {
 	sources     []string
 	jobs        int
 	wait        bool
+	rehash      bool
 	selectors   []string
 	exclude     []string
 	fullRefresh bool
@@ -29,6 +30,7 @@ func (f *runFlags) register(cmd *cobra.Command, models bool) {
 	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "replace a source's path glob for this run: NAME=GLOB (repeatable)")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 0, "files loaded at once, each in its own transaction (default: the number of cores)")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for a run already in progress instead of exiting 3")
+	cmd.Flags().BoolVar(&f.rehash, "rehash", false, "read every file to learn its content, even one loaded before with the same path, size and modification time")
 	if models {
 		registerSelect(cmd, &f.selectors, &f.exclude)
 		cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "rebuild the selected models whatever their state")
@@ -49,7 +51,7 @@ func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
 }
 
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
-	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, LoadOnly: loadOnly, Sources: map[string]string{},
+	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},
 		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh}
 	if len(args) > 0 {
 		opt.Pipeline = args[0]

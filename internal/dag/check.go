@@ -44,6 +44,9 @@ type Check struct {
 	refs   []string // relations a custom check or relationships reads
 }
 
+// Refs are the relations a check reads besides its model's.
+func (c *Check) Refs() []string { return c.refs }
+
 var checkRe = regexp.MustCompile(`^(\w+)\s*\((.*)\)$`)
 
 func parseCheck(text string, line int) (*Check, error) {

@@ -17,21 +17,66 @@ type File struct {
 	Size   int64
 	Hash   string  // of its content
 	ETag   *string // for objects in a bucket
+	// Modified is a local file's modification time (zero for objects).
+	Modified time.Time
+	// LoadID, when not 0, is the id to record it under (see ReserveLoadIDs).
+	LoadID int64
 }
 
 // ClaimFile records f as loading and returns its load id; claimed is false,
 // and nothing is recorded, when its content is loaded for its source
 // already (by an earlier run, or by another process meanwhile: a partial
 // unique index on (source, content_hash) decides).
-func (Store) ClaimFile(ctx context.Context, q Querier, f File) (loadID int64, claimed bool, err error) {
-	err = q.QueryRow(ctx, `INSERT INTO percolate.files (run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag)
-		VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, 0, 'loaded', $6)
-		ON CONFLICT (source, content_hash) WHERE status = 'loaded' DO NOTHING
-		RETURNING load_id`, f.RunID, f.Source, f.Path, f.Size, f.Hash, f.ETag).Scan(&loadID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
+func (s Store) ClaimFile(ctx context.Context, q Querier, f File) (loadID int64, claimed bool, err error) {
+	if f.LoadID == 0 {
+		ids, err := s.ReserveLoadIDs(ctx, q, 1)
+		if err != nil {
+			return 0, false, err
+		}
+		f.LoadID = ids[0]
 	}
-	return loadID, err == nil, err
+	ids, err := s.ClaimFiles(ctx, q, []File{f})
+	return f.LoadID, len(ids) == 1, err
+}
+
+// ReserveLoadIDs takes n load ids for files about to be claimed, so that
+// their rows can be encoded before the transaction that claims them.
+func (Store) ReserveLoadIDs(ctx context.Context, q Querier, n int) ([]int64, error) {
+	rows, err := q.Query(ctx, `SELECT nextval(pg_get_serial_sequence('percolate.files', 'load_id')) FROM generate_series(1, $1)`, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// ClaimFiles records files as loading, under the load ids they carry, and
+// returns the ids it recorded: a file whose content is loaded for its
+// source already (or twice in files) is left out.
+func (Store) ClaimFiles(ctx context.Context, q Querier, files []File) (map[int64]bool, error) {
+	n := len(files)
+	ids, runs, sources, paths, sizes, hashes := make([]int64, n), make([]int64, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+	etags, modified := make([]*string, n), make([]*time.Time, n)
+	for i, f := range files {
+		ids[i], runs[i], sources[i], paths[i], sizes[i], hashes[i], etags[i] = f.LoadID, f.RunID, f.Source, f.Path, f.Size, f.Hash, f.ETag
+		if !f.Modified.IsZero() {
+			modified[i] = &files[i].Modified
+		}
+	}
+	rows, err := q.Query(ctx, `INSERT INTO percolate.files (load_id, run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag, modified_at)
+		SELECT id, NULLIF(run, 0), source, path, size, hash, 0, 0, 'loaded', etag, modified
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[])
+		     AS f (id, run, source, path, size, hash, etag, modified)
+		ON CONFLICT (source, content_hash) WHERE status = 'loaded' DO NOTHING
+		RETURNING load_id`, ids, runs, sources, paths, sizes, hashes, etags, modified)
+	if err != nil {
+		return nil, err
+	}
+	claimed, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	out := make(map[int64]bool, len(claimed))
+	for _, id := range claimed {
+		out[id] = true
+	}
+	return out, err
 }
 
 // Loaded is what a claimed file turned out to hold.
@@ -49,46 +94,84 @@ type Loaded struct {
 type Retired struct {
 	LoadIDs []int64
 	Days    []time.Time
+	By      []int64 // the loads that replaced them
 }
 
 // FinishFile records, in one statement, the days a claimed file has rows
 // for, its counts, and the retirement of earlier content at the same path.
 // It returns what it retired: the caller deletes those staging rows in the
 // same transaction.
-func (Store) FinishFile(ctx context.Context, q Querier, l Loaded) (Retired, error) {
+func (s Store) FinishFile(ctx context.Context, q Querier, l Loaded) (Retired, error) {
+	return s.FinishFiles(ctx, q, []Loaded{l})
+}
+
+// FinishFiles is FinishFile for several files at once.
+func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retired, error) {
+	var ids, dayIDs, rows, rejected []int64
+	var sources, paths []string
+	var days []time.Time
+	for _, l := range loaded {
+		ids, sources, paths, rows, rejected = append(ids, l.LoadID), append(sources, l.Source), append(paths, l.Path), append(rows, l.Rows), append(rejected, l.Rejected)
+		for _, d := range l.Days {
+			dayIDs, days = append(dayIDs, l.LoadID), append(days, d)
+		}
+	}
 	var r Retired
 	err := q.QueryRow(ctx, `
 		WITH days AS (
-		    INSERT INTO percolate.file_days (load_id, day) SELECT $1, unnest($4::date[])
+		    INSERT INTO percolate.file_days (load_id, day) SELECT * FROM unnest($1::bigint[], $2::date[])
 		), counts AS (
-		    UPDATE percolate.files SET rows_loaded = $5, rows_rejected = $6 WHERE load_id = $1
+		    UPDATE percolate.files f SET rows_loaded = n.rows, rows_rejected = n.rejected
+		    FROM unnest($3::bigint[], $6::bigint[], $7::bigint[]) AS n (load_id, rows, rejected) WHERE f.load_id = n.load_id
 		), retired AS (
-		    UPDATE percolate.files SET status = 'replaced', replaced_by = $1
-		    WHERE source = $2 AND path = $3 AND status = 'loaded' AND load_id <> $1
-		    RETURNING load_id
+		    UPDATE percolate.files f SET status = 'replaced', replaced_by = n.load_id
+		    FROM unnest($3::bigint[], $4::text[], $5::text[]) AS n (load_id, source, path)
+		    WHERE f.source = n.source AND f.path = n.path AND f.status = 'loaded' AND f.load_id <> ALL ($3)
+		    RETURNING f.load_id, f.replaced_by
 		)
 		SELECT coalesce(array_agg(load_id), '{}'),
-		       coalesce((SELECT array_agg(DISTINCT day) FROM percolate.file_days WHERE load_id IN (SELECT load_id FROM retired)), '{}')
+		       coalesce((SELECT array_agg(DISTINCT day) FROM percolate.file_days WHERE load_id IN (SELECT load_id FROM retired)), '{}'),
+		       coalesce(array_agg(DISTINCT replaced_by), '{}')
 		FROM retired`,
-		l.LoadID, l.Source, l.Path, l.Days, l.Rows, l.Rejected).Scan(&r.LoadIDs, &r.Days)
+		dayIDs, days, ids, sources, paths, rows, rejected).Scan(&r.LoadIDs, &r.Days, &r.By)
 	return r, err
 }
 
-// LoadedHashes returns the content hashes of a source's loaded files.
-func (Store) LoadedHashes(ctx context.Context, q Querier, source string) (map[string]bool, error) {
-	rows, err := q.Query(ctx, `SELECT content_hash FROM percolate.files WHERE source = $1 AND status = 'loaded'`, source)
+// KnownHashes returns which of hashes are loaded for source already.
+func (Store) KnownHashes(ctx context.Context, q Querier, source string, hashes []string) (map[string]bool, error) {
+	rows, err := q.Query(ctx, `SELECT content_hash FROM percolate.files WHERE source = $1 AND status = 'loaded' AND content_hash = ANY($2)`, source, hashes)
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out := make(map[string]bool, len(known))
+	for _, h := range known {
+		out[h] = true
+	}
+	return out, err
+}
+
+// Unchanged returns which of the local files of source are loaded at the
+// same path with the same size and modification time: taken to be the same
+// file, they need not be read again.
+func (Store) Unchanged(ctx context.Context, q Querier, source string, files []File) (map[string]bool, error) {
+	paths, sizes, modified := make([]string, len(files)), make([]int64, len(files)), make([]time.Time, len(files))
+	for i, f := range files {
+		paths[i], sizes[i], modified[i] = f.Path, f.Size, f.Modified
+	}
+	rows, err := q.Query(ctx, `SELECT f.path FROM percolate.files f
+		JOIN unnest($2::text[], $3::bigint[], $4::timestamptz[]) AS n (path, size, modified)
+		  ON f.path = n.path AND f.size = n.size AND f.modified_at = n.modified
+		WHERE f.source = $1 AND f.status = 'loaded'`, source, paths, sizes, modified)
 	if err != nil {
 		return nil, err
 	}
-	have := make(map[string]bool, len(hashes))
-	for _, h := range hashes {
-		have[h] = true
+	same, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out := make(map[string]bool, len(same))
+	for _, p := range same {
+		out[p] = true
 	}
-	return have, nil
+	return out, err
 }
 
 // HashByETag returns the content hash an object was loaded with, when it

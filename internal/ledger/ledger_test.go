@@ -70,8 +70,8 @@ func TestManifest(t *testing.T) {
 	if _, claimed, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "copy-of-a.csv", Size: 10, Hash: "h1"}); err != nil || claimed {
 		t.Errorf("the same content again: claimed %v (%v), want false", claimed, err)
 	}
-	if have, err := s.LoadedHashes(ctx, pool, "tx"); err != nil || !have["h1"] || len(have) != 1 {
-		t.Errorf("loaded hashes: %v (%v), want h1", have, err)
+	if have, err := s.KnownHashes(ctx, pool, "tx", []string{"h1", "h9"}); err != nil || !have["h1"] || len(have) != 1 {
+		t.Errorf("known hashes: %v (%v), want h1", have, err)
 	}
 
 	second, claimed, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "a.csv", Size: 12, Hash: "h2"})

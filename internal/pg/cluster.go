@@ -134,7 +134,14 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", port)
+	socket, err := c.socketDir(port)
+	if err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s'", port, socket)
+	for _, s := range c.Settings() {
+		opts += fmt.Sprintf(" -c %s=%s", s.Name, s.Value)
+	}
 	if !c.Durable {
 		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 	}
@@ -150,6 +157,48 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		return nil
 	}
 	return c.pgctl(ctx, "stop", "-w", "-m", "fast", "-D", c.dataDir())
+}
+
+// socketDir is the folder of the cluster's Unix socket, made for the
+// server's user; empty when its path would be too long for a socket
+// (about 100 bytes), and the cluster is reached by TCP only.
+func (c *Cluster) socketDir(port int) (string, error) {
+	dir := filepath.Join(c.Dir, "run")
+	if len(dir)+len(fmt.Sprintf("/.s.PGSQL.%d", port)) >= 100 {
+		return "", nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return dir, c.chown(dir)
+}
+
+// LocalURL is URL through the cluster's Unix socket when it has one: a
+// local client skips TCP, which costs the server a tenth of its time in
+// a bulk load.
+func (c *Cluster) LocalURL() (string, error) {
+	u, err := c.URL()
+	if err != nil {
+		return "", err
+	}
+	port, err := os.ReadFile(filepath.Join(c.Dir, "port"))
+	if err != nil {
+		return "", err
+	}
+	p, _ := strconv.Atoi(strings.TrimSpace(string(port)))
+	dir := filepath.Join(c.Dir, "run")
+	if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf(".s.PGSQL.%d", p))); err != nil {
+		return u, nil
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	q := parsed.Query()
+	q.Set("host", dir)
+	q.Set("port", strconv.Itoa(p))
+	parsed.Host, parsed.RawQuery = "", q.Encode()
+	return parsed.String(), nil
 }
 
 // URL is the connection URL of the cluster's percolate database.

@@ -97,7 +97,7 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 			byDay[d][name] = append(byDay[d][name], path)
 		}
 		rep.Found += len(inRange)
-		pending, err := p.pending(ctx, pool, src, inRange)
+		pending, err := p.pending(ctx, pool, src, inRange, opt.Rehash)
 		if err != nil {
 			return nil, err
 		}
@@ -237,12 +237,12 @@ func chunk(days []string, byDay map[string]map[string][]string, every int) []Chu
 
 // pending returns the paths of a source whose content is not loaded yet;
 // on a database without the ledger, all of them.
-func (p *Folder) pending(ctx context.Context, pool *pgxpool.Pool, src *config.Source, paths []string) ([]string, error) {
+func (p *Folder) pending(ctx context.Context, pool *pgxpool.Pool, src *config.Source, paths []string, rehash bool) ([]string, error) {
 	ready, err := p.ledger.Ready(ctx, pool)
 	if err != nil || !ready {
 		return paths, err
 	}
-	ld, err := p.loader(pool, loaders.Options{})
+	ld, err := p.loader(pool, loaders.Options{Rehash: rehash})
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	if !ready {
 		return nil, ledger.ErrMissing
 	}
-	ld, err := p.loader(pool, loaders.Options{})
+	ld, err := p.loader(pool, loaders.Options{Rehash: opt.Rehash})
 	if err != nil {
 		return nil, err
 	}

@@ -4,14 +4,17 @@
 package project
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -108,9 +111,23 @@ func (p *Folder) DatabaseURL(ctx context.Context) (string, error) {
 	return c.URL()
 }
 
-// Connect opens the project's database (see DatabaseURL).
-func (p *Folder) Connect(ctx context.Context) (*pgxpool.Pool, error) {
+// LocalURL is DatabaseURL as percolate itself connects to it: through
+// the embedded cluster's Unix socket when it has one.
+func (p *Folder) LocalURL(ctx context.Context) (string, error) {
 	u, err := p.DatabaseURL(ctx)
+	if err != nil || p.opt.DatabaseURL != "" {
+		return u, err
+	}
+	c, err := p.Cluster()
+	if err != nil {
+		return "", err
+	}
+	return c.LocalURL()
+}
+
+// Connect opens the project's database (see LocalURL).
+func (p *Folder) Connect(ctx context.Context) (*pgxpool.Pool, error) {
+	u, err := p.LocalURL(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +211,24 @@ func (p *Folder) Paths(ctx context.Context, src *config.Source, override string)
 			files = append(files, f)
 		}
 	}
-	sort.Strings(files)
+	sortByDay(src, files)
 	return files, nil
+}
+
+// sortByDay orders files by the day in their names, where the source
+// declares one, then by name: loaded in that order, a day's rows sit
+// together in staging, which keeps its BRIN indexes on the day tight.
+func sortByDay(src *config.Source, files []string) {
+	day := func(f string) time.Time {
+		if src.FileDate == nil {
+			return time.Time{}
+		}
+		d, _ := src.FileDate.Date(filepath.Base(f))
+		return d
+	}
+	slices.SortStableFunc(files, func(a, b string) int {
+		return cmp.Or(day(a).Compare(day(b)), strings.Compare(a, b))
+	})
 }
 
 // rel shows a path relative to the project when it is inside it.

@@ -25,6 +25,9 @@ type RunOptions struct {
 	Sources map[string]string
 	// Jobs is how many files load at once; 0 means one per core.
 	Jobs int
+	// Rehash reads every local file again to learn its content, even one
+	// loaded before at the same path, size and modification time.
+	Rehash bool
 	// Wait makes a run wait for another one holding the lock instead of
 	// failing with pg.ErrBusy.
 	Wait bool
@@ -55,7 +58,8 @@ type Summary struct {
 	// Warnings are things a person should know, such as a glob that
 	// matched no file.
 	Warnings []string
-	Duration time.Duration
+	// Loading is how long the files took; Duration the whole run.
+	Loading, Duration time.Duration
 }
 
 // Count returns how many files ended with status s.
@@ -173,7 +177,7 @@ func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command 
 }
 
 func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOptions, sum *Summary) error {
-	ld, err := p.loader(pool, loaders.Options{Key: w.key, Jobs: opt.Jobs, OnFile: opt.OnFile})
+	ld, err := p.loader(pool, loaders.Options{Key: w.key, Jobs: opt.Jobs, OnFile: opt.OnFile, Rehash: opt.Rehash})
 	if err != nil {
 		return err
 	}
@@ -202,6 +206,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 	if opt.OnFiles != nil {
 		opt.OnFiles(total)
 	}
+	loading := time.Now()
 	for _, name := range pl.SourceNames() {
 		res, err := ld.Load(ctx, sum.RunID, pl.Sources[name], files[name])
 		for _, r := range res {
@@ -213,6 +218,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			return err
 		}
 	}
+	sum.Loading = time.Since(loading)
 	// A backfill chunk whose every file was refused has nothing to build:
 	// the next chunk builds whatever is stale.
 	chunkFailed := opt.Files != nil && len(sum.Files) > 0 &&

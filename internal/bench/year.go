@@ -1,0 +1,322 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/generate"
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/project"
+)
+
+// yearShape is a year of ten branches' daily files, as
+// `percolate generate --branches 10 --from 2022-01-01 --to 2022-12-31`
+// writes them.
+var yearShape = generate.Options{Layout: generate.LayoutA, Branches: generate.Branches(10),
+	From: time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2022, 12, 31, 0, 0, 0, 0, time.UTC), Orders: 300, Seed: 1}
+
+// Timing is one timed job: its wall time, the CPU time of this process
+// (the client) and of the whole machine (client and server) meanwhile.
+type Timing struct {
+	Wall, ClientCPU, MachineCPU time.Duration
+	// Phases is where the time went, for percolate's jobs.
+	Phases []Phase
+}
+
+// Phase is a named part of a job.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+}
+
+// YearResult is what Year measured, per job, one Timing per run.
+type YearResult struct {
+	Files, Orders int
+	Copy          []Timing
+	Backfill      []Timing
+	Run           []Timing
+}
+
+// Year times the whole job on a year of ten branches: percolate backfill
+// and percolate run, each into an empty database, beside psql copying the
+// same raw rows as one stream (cat *.csv | psql -c '\copy raw FROM STDIN
+// CSV') on the same server, alternating, runs times each. It prints the
+// medians, the ratios and where percolate's time went.
+func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
+	dir := filepath.Join(opt.DataDir, "year")
+	files, err := yearFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &YearResult{Files: len(files)}
+	fmt.Fprintf(opt.Out, "year: %d files in %s; %d run(s) of each job, alternating, each into an empty database\n", len(files), dir, runs)
+	sources := map[string]string{"transactions": filepath.Join(dir, "*.csv"), "legacy_transactions": filepath.Join(dir, "none-*.csv")}
+	for i := range runs {
+		u, err := freshDB(ctx, opt.URL, "bench_psql")
+		if err != nil {
+			return nil, err
+		}
+		t, rows, err := timed(ctx, opt.URL, func() (int64, []Phase, error) { return psqlStream(ctx, u, files) })
+		if err != nil {
+			return nil, fmt.Errorf("psql: %w", err)
+		}
+		res.Orders = int(rows)
+		res.Copy = append(res.Copy, t)
+		for _, job := range []struct {
+			db  string
+			run func(*pgxpool.Pool) ([]*project.Summary, error)
+			out *[]Timing
+		}{
+			{"bench_backfill", func(pool *pgxpool.Pool) ([]*project.Summary, error) {
+				rep, err := opt.Project.Backfill(ctx, pool, project.BackfillOptions{From: yearShape.From, To: yearShape.To,
+					RunOptions: project.RunOptions{Jobs: opt.Jobs, Sources: sources}})
+				if err != nil {
+					return nil, err
+				}
+				return rep.Runs, nil
+			}, &res.Backfill},
+			{"bench_run", func(pool *pgxpool.Pool) ([]*project.Summary, error) {
+				sum, err := opt.Project.Run(ctx, pool, project.RunOptions{Jobs: opt.Jobs, Sources: sources})
+				return []*project.Summary{sum}, err
+			}, &res.Run},
+		} {
+			pool, done, err := emptyDB(ctx, opt.URL, job.db)
+			if err != nil {
+				return nil, err
+			}
+			t, _, err := timed(ctx, opt.URL, func() (int64, []Phase, error) {
+				runs, err := job.run(pool)
+				if err != nil {
+					return 0, nil, err
+				}
+				return orders(runs), phases(runs), nil
+			})
+			done()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", job.db, err)
+			}
+			*job.out = append(*job.out, t)
+		}
+		fmt.Fprintf(opt.Out, "  run %d: psql %s, backfill %s, run %s\n", i+1, secs(res.Copy[i].Wall), secs(res.Backfill[i].Wall), secs(res.Run[i].Wall))
+	}
+	res.print(opt.Out)
+	return res, nil
+}
+
+func (r *YearResult) print(w io.Writer) {
+	cp := median(r.Copy)
+	fmt.Fprintf(w, "  %-58s %8s   client CPU %s, machine CPU %s\n", "psql \\copy, one stream (raw CSV, 7 text columns)", secs(cp.Wall), secs(cp.ClientCPU), secs(cp.MachineCPU))
+	for _, job := range []struct {
+		name string
+		t    []Timing
+	}{{"percolate backfill (load, every model, checks, publish)", r.Backfill}, {"percolate run", r.Run}} {
+		m := median(job.t)
+		fmt.Fprintf(w, "  %-58s %8s   client CPU %s, machine CPU %s   = %.2f× psql\n", job.name, secs(m.Wall), secs(m.ClientCPU), secs(m.MachineCPU), m.Wall.Seconds()/cp.Wall.Seconds())
+		var parts []string
+		for _, p := range m.Phases {
+			parts = append(parts, p.Name+" "+secs(p.Duration))
+		}
+		fmt.Fprintf(w, "      %s\n", strings.Join(parts, " · "))
+	}
+	fmt.Fprintf(w, "  %d orders; medians of %d\n", r.Orders, len(r.Copy))
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+// median is the run with the median wall time.
+func median(ts []Timing) Timing {
+	s := slices.Clone(ts)
+	slices.SortFunc(s, func(a, b Timing) int { return int(a.Wall - b.Wall) })
+	return s[len(s)/2]
+}
+
+// timed runs job and measures it. The server first writes out what the
+// jobs before left dirty, and so does the kernel: each job pays for its
+// own writes only.
+func timed(ctx context.Context, server string, job func() (int64, []Phase, error)) (Timing, int64, error) {
+	if err := settle(ctx, server); err != nil {
+		return Timing{}, 0, err
+	}
+	cpu0, busy0 := selfCPU(), machineBusy()
+	start := time.Now()
+	n, ph, err := job()
+	t := Timing{Wall: time.Since(start), ClientCPU: selfCPU() - cpu0, MachineCPU: machineBusy() - busy0, Phases: ph}
+	return t, n, err
+}
+
+func settle(ctx context.Context, server string) error {
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	// Without the privilege (pg_checkpoint), the kernel's flush must do.
+	var pgErr *pgconn.PgError
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42501") {
+		return err
+	}
+	syscall.Sync()
+	return nil
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineBusy is the CPU time all processes have used, from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var ticks int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		var n int64
+		fmt.Sscan(v, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100)
+}
+
+func orders(runs []*project.Summary) int64 {
+	var n int64
+	for _, r := range runs {
+		loaded, _, _ := r.Rows()
+		n += loaded
+	}
+	return n
+}
+
+// phases adds up where runs spent their time: loading, each model,
+// checks, publish.
+func phases(runs []*project.Summary) []Phase {
+	var load, check, publish time.Duration
+	models := map[string]time.Duration{}
+	var order []string
+	for _, r := range runs {
+		load += r.Loading
+		if r.Build == nil {
+			continue
+		}
+		check += r.Build.Checking
+		publish += r.Build.Publishing
+		for _, b := range r.Build.Built {
+			if _, ok := models[b.Model.Name]; !ok {
+				order = append(order, b.Model.Name)
+			}
+			models[b.Model.Name] += b.Duration
+		}
+	}
+	out := []Phase{{"load", load}}
+	for _, m := range order {
+		if models[m] >= 50*time.Millisecond {
+			out = append(out, Phase{m, models[m]})
+		}
+	}
+	return append(out, Phase{"checks", check}, Phase{"publish", publish})
+}
+
+// yearFiles writes the year's files once and lists them.
+func yearFiles(dir string) ([]string, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	want := len(yearShape.Branches) * (int(yearShape.To.Sub(yearShape.From).Hours()/24) + 1)
+	if len(files) != want {
+		os.RemoveAll(dir)
+		opt := yearShape
+		opt.Dir = dir
+		if _, err := generate.Write(opt); err != nil {
+			return nil, err
+		}
+		files, _ = filepath.Glob(filepath.Join(dir, "*.csv"))
+	}
+	return files, nil
+}
+
+// emptyDB makes a fresh database on the server of base and connects to it.
+func emptyDB(ctx context.Context, base, name string) (*pgxpool.Pool, func(), error) {
+	u, err := freshDB(ctx, base, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pg.Connect(ctx, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, pool.Close, nil
+}
+
+// psqlStream copies every file's raw rows into the empty database u with
+// one psql process, as one stream: the yardstick.
+func psqlStream(ctx context.Context, u string, files []string) (int64, []Phase, error) {
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE raw (a text, b text, c text, d text, e text, f text, g text)`); err != nil {
+		return 0, nil, err
+	}
+	bin, err := psqlBinary()
+	if err != nil {
+		return 0, nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "-q", "-v", "ON_ERROR_STOP=1", "-c", `\copy raw FROM STDIN CSV`, u)
+	cmd.Stdin = &concat{files: files}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, nil, fmt.Errorf("%w: %s", err, out)
+	}
+	var n int64
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM raw").Scan(&n)
+	return n, nil, err
+}
+
+// concat reads files one after another, as cat does, opening each in turn.
+type concat struct {
+	files []string
+	cur   *os.File
+}
+
+func (c *concat) Read(p []byte) (int, error) {
+	for {
+		if c.cur == nil {
+			if len(c.files) == 0 {
+				return 0, io.EOF
+			}
+			f, err := os.Open(c.files[0])
+			if err != nil {
+				return 0, err
+			}
+			c.cur, c.files = f, c.files[1:]
+		}
+		n, err := c.cur.Read(p)
+		if err == io.EOF {
+			c.cur.Close()
+			c.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}

@@ -1,0 +1,190 @@
+package loaders
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/ledger"
+)
+
+// parsed is a small file read whole and parsed into binary COPY rows,
+// ready to be sent in its group's transaction.
+type parsed struct {
+	i        int // its index in the paths being loaded
+	hash     string
+	fl       *fileLoad
+	parent   [2]int // where its rows are in the group's arenas
+	child    [2]int
+	modified fileInfo
+}
+
+// arenas hold a group's rows in binary COPY format, one per table; a
+// worker keeps its arenas from group to group.
+type arenas struct {
+	parent, child []byte
+}
+
+// loadGroup loads a group of small local files (indexes into paths) in
+// one transaction: each is read once, hashed, checked against the
+// manifest and parsed before the transaction starts; then the files are
+// claimed, their rows copied with one COPY per table, their rejects and
+// days recorded and the content they replace retired, together. Results go
+// to results. A group the database refuses is loaded again file by file,
+// so that one file's fault stays its own.
+func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, unit []int, paths []string, infos []fileInfo, results []Result, buf *arenas) error {
+	buf.parent, buf.child = buf.parent[:0], buf.child[:0]
+	files := make([]*parsed, 0, len(unit))
+	data := map[int][]byte{}
+	var hashes []string
+	for _, i := range unit {
+		results[i] = Result{Source: src.Name, Path: l.record(paths[i])}
+		b, err := os.ReadFile(paths[i])
+		if err != nil {
+			results[i].Status, results[i].Err = Failed, &SourceError{Path: results[i].Path, Err: err}
+			continue
+		}
+		sum := sha256.Sum256(b)
+		f := &parsed{i: i, hash: hex.EncodeToString(sum[:]), modified: infos[i]}
+		files = append(files, f)
+		data[i] = b
+		hashes = append(hashes, f.hash)
+	}
+	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, hashes)
+	if err != nil {
+		return err
+	}
+	todo := files[:0]
+	for _, f := range files {
+		if known[f.hash] {
+			results[f.i].Status = Skipped
+			continue
+		}
+		todo = append(todo, f)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	ids, err := l.ledger.ReserveLoadIDs(ctx, l.pool, len(todo))
+	if err != nil {
+		return err
+	}
+	c, err := newContract(src, l.opt.Key)
+	if err != nil {
+		return err
+	}
+	send := todo[:0]
+	for k, f := range todo {
+		res := &results[f.i]
+		res.LoadID = ids[k]
+		f.fl = newFileLoad(c, bytes.NewReader(data[f.i]), res.LoadID, res.Path)
+		p0, c0 := len(buf.parent), len(buf.child)
+		buf.parent, buf.child, err = f.fl.encodeAll(buf.parent, buf.child)
+		f.fl.release() // its counts and rejects stay; its buffers go back
+		f.parent, f.child = [2]int{p0, len(buf.parent)}, [2]int{c0, len(buf.child)}
+		switch {
+		case errors.Is(err, ErrNotText):
+			res.Status, res.Err = Refused, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()}
+		case err != nil:
+			res.Status, res.Err = Failed, &SourceError{Path: res.Path, Err: err}
+		case !verdict(res, f.fl, src):
+			send = append(send, f)
+			continue
+		}
+		buf.parent, buf.child = buf.parent[:p0], buf.child[:c0] // nothing of it is sent
+	}
+	if len(send) == 0 {
+		return nil
+	}
+	err = l.commitGroup(ctx, runID, src, c, send, results, buf)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	// The database refused the group: each file alone, so that the fault
+	// stays with its file.
+	for _, f := range send {
+		i := f.i
+		results[i], err = l.loadFile(ctx, runID, src, paths[i], infos[i])
+		var se *SourceError
+		if errors.As(err, &se) && ctx.Err() == nil {
+			results[i].Status, results[i].Err, err = Failed, se, nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitGroup is the transaction of a group of parsed files.
+func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, c *contract, send []*parsed, results []Result, buf *arenas) error {
+	tx, err := l.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	claims := make([]ledger.File, len(send))
+	for k, f := range send {
+		r := results[f.i]
+		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.modified.size, Hash: f.hash, Modified: f.modified.modified}
+	}
+	claimed, err := l.ledger.ClaimFiles(ctx, tx, claims)
+	if err != nil {
+		return err
+	}
+	var parents, children []io.Reader
+	var done []ledger.Loaded
+	for _, f := range send {
+		r := &results[f.i]
+		if !claimed[r.LoadID] {
+			// Loaded meanwhile by another process, or twice in this group.
+			*r = Result{Source: r.Source, Path: r.Path, Status: Skipped}
+			continue
+		}
+		parents = append(parents, bytes.NewReader(buf.parent[f.parent[0]:f.parent[1]]))
+		children = append(children, bytes.NewReader(buf.child[f.child[0]:f.child[1]]))
+		done = append(done, loaded(*r, f.fl))
+		if err := l.ledger.AddRejects(ctx, tx, r.LoadID, r.Source, r.Path, f.fl.rejects); err != nil {
+			return err
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	conn := tx.Conn().PgConn()
+	for _, t := range []struct {
+		table *table
+		rows  []io.Reader
+	}{{c.parent, parents}, {c.child, children}} {
+		if t.table == nil {
+			continue
+		}
+		stream := io.MultiReader(bytes.NewReader(copyHeader), io.MultiReader(t.rows...), bytes.NewReader([]byte{0xff, 0xff}))
+		if _, err := conn.CopyFrom(ctx, stream, copySQL(t.table)); err != nil {
+			return fmt.Errorf("copy into %s: %w", t.table.name, err)
+		}
+	}
+	retired, err := l.ledger.FinishFiles(ctx, tx, done)
+	if err != nil {
+		return err
+	}
+	if err := deleteRetired(ctx, tx, c, retired); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	for _, f := range send {
+		if r := &results[f.i]; r.Status == Loaded && slices.Contains(retired.By, r.LoadID) {
+			r.Status = Replaced
+		}
+	}
+	return nil
+}

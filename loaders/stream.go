@@ -1,0 +1,193 @@
+package loaders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/pg"
+)
+
+// loadFile loads one file in one transaction, streaming it: the manifest
+// row, its staging rows, its rejects, and the replacement of an earlier
+// version of the same path all commit together or not at all. Big files
+// and objects in buckets go this way; memory stays bounded whatever their
+// size.
+func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, path string, info fileInfo) (Result, error) {
+	res := Result{Source: src.Name, Path: l.record(path)}
+	sum, size, err := l.hash(ctx, src, path)
+	if err != nil {
+		return res, &SourceError{Path: res.Path, Err: err}
+	}
+	var etag *string
+	if meta, ok := l.s3Meta(ctx, path); ok {
+		etag = &meta.etag
+	}
+	tx, err := l.begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback(context.Background())
+
+	// Known content, loaded before or by another process meanwhile, is
+	// not claimed: nothing is recorded.
+	var claimed bool
+	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag, Modified: info.modified})
+	if err != nil {
+		return res, err
+	}
+	if !claimed {
+		res.Status = Skipped
+		return res, nil
+	}
+
+	c, err := newContract(src, l.opt.Key)
+	if err != nil {
+		return res, err
+	}
+	fh, err := open(ctx, path, l.opt.S3)
+	if err != nil {
+		return res, &SourceError{Path: res.Path, Err: err}
+	}
+	defer fh.Close()
+	fl := newFileLoad(c, fh, res.LoadID, res.Path)
+	defer fl.release()
+	if err := copyFile(ctx, tx.Conn().PgConn(), fl); err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("load %s: %w", res.Path, ctx.Err())
+		}
+		if errors.Is(err, ErrNotText) {
+			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()})
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) && fl.err != nil {
+			return res, &SourceError{Path: res.Path, Err: err}
+		}
+		return res, fmt.Errorf("load %s: %w", res.Path, err)
+	}
+	if verdict(&res, fl, src) {
+		return res, nil
+	}
+	if err := l.ledger.AddRejects(ctx, tx, res.LoadID, res.Source, res.Path, fl.rejects); err != nil {
+		return res, err
+	}
+	retired, err := l.ledger.FinishFile(ctx, tx, loaded(res, fl))
+	if err != nil {
+		return res, err
+	}
+	if err := deleteRetired(ctx, tx, c, retired); err != nil {
+		return res, err
+	}
+	if len(retired.LoadIDs) > 0 {
+		res.Status = Replaced
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (l *CSV) refuse(res Result, e *RefusedError) (Result, error) {
+	res.Status, res.Err = Refused, e
+	return res, nil
+}
+
+// verdict counts a parsed file into res and refuses it whole when it has
+// no data, is not of its source's layout, or has more rejects than its
+// source allows; it reports whether it refused. Otherwise res is Loaded.
+func verdict(res *Result, fl *fileLoad, src *config.Source) bool {
+	res.Rows, res.Items, res.Rejected = fl.rows, fl.items, int64(len(fl.rejects))
+	res.Loaded = res.Rows - res.Rejected
+	res.Rejects = fl.rejects[:min(len(fl.rejects), 5)]
+	res.Status = Loaded
+	var e *RefusedError
+	switch {
+	case res.Rows == 0:
+		e = &RefusedError{Path: res.Path, Reason: "no data rows (an empty file)"}
+	case fl.fieldCounts == res.Rows:
+		e = &RefusedError{Path: res.Path, Rows: res.Rows, Rejected: res.Rejected, First: res.Rejects[:1],
+			Reason: fmt.Sprintf("not a %s file: no row has the %d fields of its contract", src.Name, len(src.Columns))}
+	case !src.MaxRejects.Allows(res.Rejected, res.Rows):
+		e = &RefusedError{Path: res.Path, Rows: res.Rows, Rejected: res.Rejected, Max: src.MaxRejects.String(), First: res.Rejects,
+			Reason: fmt.Sprintf("%d of %d rows rejected, more than max_rejects (%s) allows; nothing of it was loaded; first bad lines:", res.Rejected, res.Rows, src.MaxRejects)}
+	}
+	if e != nil {
+		res.Status, res.Err = Refused, e
+	}
+	return e != nil
+}
+
+// loaded is what the ledger records of a file that loaded.
+func loaded(res Result, fl *fileLoad) ledger.Loaded {
+	days := make([]time.Time, 0, len(fl.days))
+	for d := range fl.days {
+		days = append(days, time.Unix(int64(d)*86400, 0).UTC())
+	}
+	return ledger.Loaded{LoadID: res.LoadID, Source: res.Source, Path: res.Path, Days: days, Rows: res.Loaded, Rejected: res.Rejected}
+}
+
+// deleteRetired deletes the staging rows of content a load replaced, in
+// its transaction: through their days where the tables have one.
+func deleteRetired(ctx context.Context, tx pgx.Tx, c *contract, old ledger.Retired) error {
+	if len(old.LoadIDs) == 0 {
+		return nil
+	}
+	for _, t := range []*table{c.parent, c.child} {
+		if t == nil {
+			continue
+		}
+		del := "DELETE FROM " + pg.Ident(strings.Split(t.name, ".")...) + " WHERE load_id = ANY($1)"
+		args := []any{old.LoadIDs}
+		if c.dateAt >= 0 {
+			del += " AND " + pg.Ident(c.src.Columns[c.dateAt].Date) + " = ANY($2)"
+			args = append(args, old.Days)
+		}
+		if _, err := tx.Exec(ctx, del, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFile streams the file into its staging tables: the streamed table
+// straight from the parser, then the spooled one.
+func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
+	t := fl.streamed()
+	cr := newCopyReader(t, fl.next)
+	_, err := conn.CopyFrom(ctx, cr, copySQL(t))
+	cr.close()
+	if err != nil && ctx.Err() != nil {
+		// A cancelled COPY can surface as a write on the closed connection.
+		return fmt.Errorf("copy into %s: %w", t.name, ctx.Err())
+	}
+	if err != nil {
+		if fl.err != nil {
+			return fl.err
+		}
+		return fmt.Errorf("copy into %s: %w", t.name, err)
+	}
+	if fl.err != nil {
+		return fl.err
+	}
+	if fl.child == nil {
+		return nil
+	}
+	r, err := fl.spool.reader()
+	if err != nil {
+		return err
+	}
+	data := io.MultiReader(strings.NewReader(string(copyHeader)), r, strings.NewReader("\xff\xff"))
+	if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
+		return fmt.Errorf("copy into %s: %w", fl.c.parent.name, err)
+	}
+	return fl.err
+}
+
