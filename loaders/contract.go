@@ -30,14 +30,14 @@ type contract struct {
 	// carrySpans the ranges of child columns they fill.
 	carried    []int
 	carrySpans [][2]int
-	keyFrom []bool // by column: takes part in the key
-	dateAt  int    // index of the timestamp column that derives a date, or -1
-	items   *itemParser
-	walls   [][]wallLayout // by column: its layouts read without time.Parse, where they can be
-	zone    zoneCache
-	mac     hash.Hash
-	keyBuf  []byte
-	vals    []value
+	keyFrom    []bool // by column: takes part in the key
+	dateAt     int    // index of the timestamp column that derives a date, or -1
+	items      *itemParser
+	walls      [][]wallLayout // by column: its layouts read without time.Parse, where they can be
+	zone       zoneCache
+	mac        hash.Hash
+	keyBuf     []byte
+	vals       []value
 }
 
 // value is one parsed field.

@@ -14,7 +14,6 @@ import (
 	"github.com/percolate/percolate/internal/ledger"
 )
 
-
 // batchRows is how many rows an Arrow record holds: big enough that the
 // per-record cost vanishes, small enough that memory stays flat.
 const batchRows = 8192

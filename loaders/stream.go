@@ -190,4 +190,3 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	}
 	return fl.err
 }
-

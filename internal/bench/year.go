@@ -48,6 +48,7 @@ type YearResult struct {
 	Copy          []Timing
 	Backfill      []Timing
 	Run           []Timing
+	Floor         []Floor
 }
 
 // Year times the whole job on a year of ten branches: percolate backfill
@@ -97,6 +98,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 			if err != nil {
 				return nil, err
 			}
+			dbURL := pool.Config().ConnString()
 			t, _, err := timed(ctx, opt.URL, func() (int64, []Phase, error) {
 				runs, err := job.run(pool)
 				if err != nil {
@@ -109,6 +111,13 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 				return nil, fmt.Errorf("%s: %w", job.db, err)
 			}
 			*job.out = append(*job.out, t)
+			if job.db == "bench_run" {
+				fl, err := floor(ctx, opt.URL, dbURL)
+				if err != nil {
+					return nil, fmt.Errorf("floor: %w", err)
+				}
+				res.Floor = append(res.Floor, fl)
+			}
 		}
 		fmt.Fprintf(opt.Out, "  run %d: psql %s, backfill %s, run %s\n", i+1, secs(res.Copy[i].Wall), secs(res.Backfill[i].Wall), secs(res.Run[i].Wall))
 	}
@@ -130,6 +139,17 @@ func (r *YearResult) print(w io.Writer) {
 			parts = append(parts, p.Name+" "+secs(p.Duration))
 		}
 		fmt.Fprintf(w, "      %s\n", strings.Join(parts, " · "))
+	}
+	var write, sums []time.Duration
+	for _, f := range r.Floor {
+		write, sums = append(write, f.Write), append(sums, f.Sums)
+	}
+	slices.Sort(write)
+	slices.Sort(sums)
+	if n := len(write); n > 0 {
+		w0, s0 := write[n/2], sums[n/2]
+		fmt.Fprintf(w, "  the server's floor, one connection: write the typed rows (binary COPY, %s) + dedup and marts' sums (%s) = %s = %.2f× psql\n",
+			secs(w0), secs(s0), secs(w0+s0), (w0+s0).Seconds()/cp.Wall.Seconds())
 	}
 	fmt.Fprintf(w, "  %d orders; medians of %d\n", r.Orders, len(r.Copy))
 }
@@ -319,4 +339,96 @@ func (c *concat) Read(p []byte) (int, error) {
 		}
 		return n, err
 	}
+}
+
+// Floor is what the server needs at the least for the year: writing the
+// rows the warehouse holds (the typed order and item rows, already encoded
+// for binary COPY, one stream, into tables shaped and indexed as staging)
+// and the sums the marts and the dedup make of them, one after another on
+// one connection. Percolate cannot take less server time than this; it
+// only spreads it over the cores.
+type Floor struct {
+	Write, Sums time.Duration
+}
+
+// floor measures Floor from the staging tables of the database at from,
+// into a fresh database on the same server.
+func floor(ctx context.Context, base, from string) (Floor, error) {
+	var f Floor
+	src, err := pgx.Connect(ctx, from)
+	if err != nil {
+		return f, err
+	}
+	defer src.Close(ctx)
+	dir, err := os.MkdirTemp("", "percolate-floor-")
+	if err != nil {
+		return f, err
+	}
+	defer os.RemoveAll(dir)
+	tables := []string{"staging.transactions", "staging.transaction_items"}
+	for _, t := range tables {
+		out, err := os.Create(filepath.Join(dir, t))
+		if err != nil {
+			return f, err
+		}
+		_, err = src.PgConn().CopyTo(ctx, out, "COPY "+t+" TO STDOUT (FORMAT binary)")
+		out.Close()
+		if err != nil {
+			return f, err
+		}
+	}
+	u, err := freshDB(ctx, base, "bench_floor")
+	if err != nil {
+		return f, err
+	}
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return f, err
+	}
+	defer conn.Close(ctx)
+	// The same tables, with the same BRIN indexes, empty.
+	var ddl string
+	if err := src.QueryRow(ctx, `SELECT string_agg(format('CREATE TABLE %s (%s);', c.oid::regclass,
+		    (SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
+		     FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped))
+		  || coalesce((SELECT string_agg(pg_get_indexdef(indexrelid) || ';', '') FROM pg_index WHERE indrelid = c.oid), ''), '')
+		FROM pg_class c WHERE c.oid = ANY(ARRAY['staging.transactions', 'staging.transaction_items']::regclass[])`).Scan(&ddl); err != nil {
+		return f, err
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA staging; "+ddl); err != nil {
+		return f, err
+	}
+	if err := settle(ctx, base); err != nil {
+		return f, err
+	}
+	start := time.Now()
+	for _, t := range tables {
+		in, err := os.Open(filepath.Join(dir, t))
+		if err != nil {
+			return f, err
+		}
+		_, err = conn.PgConn().CopyFrom(ctx, in, "COPY "+t+" FROM STDIN (FORMAT binary)")
+		in.Close()
+		if err != nil {
+			return f, err
+		}
+	}
+	f.Write = time.Since(start)
+	if err := settle(ctx, base); err != nil {
+		return f, err
+	}
+	start = time.Now()
+	for _, sql := range []string{
+		"SET work_mem = '128MB'; SET max_parallel_workers_per_gather = 0",
+		"CREATE TABLE repeated AS SELECT order_id FROM staging.transactions GROUP BY order_id HAVING count(*) > 1",
+		"CREATE TABLE branch_daily AS SELECT branch, sales_date, count(*) AS orders, sum(item_count) AS items, sum(total) AS revenue, sum(total) FILTER (WHERE payment_method = 'CASH') AS cash, sum(total) FILTER (WHERE payment_method = 'CARD') AS card, round(avg(total), 2) AS aov FROM staging.transactions GROUP BY 1, 2",
+		"CREATE TABLE hourly AS SELECT branch, sales_date, extract(hour FROM ordered_local) AS hour, count(*) AS orders, sum(total) AS revenue FROM staging.transactions GROUP BY 1, 2, 3",
+		"CREATE TABLE product_daily AS SELECT branch, sales_date, product, size, count(*) AS quantity, sum(price) AS revenue FROM staging.transaction_items GROUP BY 1, 2, 3, 4",
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return f, fmt.Errorf("%s: %w", sql, err)
+		}
+	}
+	f.Sums = time.Since(start)
+	return f, nil
 }

@@ -89,6 +89,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		}
 		return rel, false
 	}
+	if err := freshen(ctx, pool, dayTables(plan)); err != nil {
+		return nil, err
+	}
 	early := earlySteps(g, plan)
 	built, err := buildEarly(ctx, pool, g, plan, early, rename, opt.Workers)
 	if err == nil {

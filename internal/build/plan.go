@@ -43,6 +43,7 @@ type Step struct {
 
 	inputs  string
 	sources []string
+	tables  []string // the source tables it reads, directly or not
 }
 
 // Plan is the steps of a build, in dependency order.
@@ -101,6 +102,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 	for _, m := range selected {
 		s := &Step{Model: m, Name: m.Name, Build: true, Full: true}
 		tables := upstreamSources(g, m)
+		s.tables = tables
 		s.inputs = inputs(tables, data)
 		for _, t := range tables {
 			if src := opt.Sources[t]; src != "" && !slices.Contains(s.sources, src) {

@@ -381,3 +381,10 @@ func lockFile(path string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// Kill stops the server at once, as a crash or a power cut would: no
+// checkpoint, and WAL not yet written is lost (pg_ctl stop -m immediate).
+// The next Start recovers from the WAL.
+func (c *Cluster) Kill(ctx context.Context) error {
+	return c.pgctl(ctx, "stop", "-w", "-m", "immediate", "-D", c.dataDir())
+}

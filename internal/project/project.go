@@ -219,15 +219,16 @@ func (p *Folder) Paths(ctx context.Context, src *config.Source, override string)
 // declares one, then by name: loaded in that order, a day's rows sit
 // together in staging, which keeps its BRIN indexes on the day tight.
 func sortByDay(src *config.Source, files []string) {
-	day := func(f string) time.Time {
-		if src.FileDate == nil {
-			return time.Time{}
-		}
-		d, _ := src.FileDate.Date(filepath.Base(f))
-		return d
+	if src.FileDate == nil {
+		slices.Sort(files)
+		return
 	}
-	slices.SortStableFunc(files, func(a, b string) int {
-		return cmp.Or(day(a).Compare(day(b)), strings.Compare(a, b))
+	days := make(map[string]time.Time, len(files))
+	for _, f := range files {
+		days[f], _ = src.FileDate.Date(filepath.Base(f))
+	}
+	slices.SortFunc(files, func(a, b string) int {
+		return cmp.Or(days[a].Compare(days[b]), strings.Compare(a, b))
 	})
 }
 

@@ -1,0 +1,73 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// freshen readies the source tables for builds that read a few days of
+// them: BRIN ranges filled since the last summary are summarized (until
+// then a BRIN index returns them all), and a table that changed by more
+// than a tenth since it was last analyzed is analyzed, so that the planner
+// knows a day is a small part of it. Right after a backfill of years,
+// before autovacuum has caught up, a day's build would otherwise read
+// every row.
+func freshen(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
+	rows, err := pool.Query(ctx, `
+		SELECT c.oid::regclass::text,
+		       coalesce(s.n_mod_since_analyze > 0.1 * greatest(s.n_live_tup, 1) OR s.last_analyze IS NULL AND s.last_autoanalyze IS NULL, true),
+		       coalesce((SELECT array_agg(i.indexrelid::regclass::text) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+		                 JOIN pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid AND am.amname = 'brin'), '{}')
+		FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+		WHERE c.oid = ANY(SELECT to_regclass(t) FROM unnest($1::text[]) AS t)`, tables)
+	if err != nil {
+		return err
+	}
+	type table struct {
+		name    string
+		stale   bool
+		indexes []string
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (table, error) {
+		var t table
+		err := r.Scan(&t.name, &t.stale, &t.indexes)
+		return t, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range list {
+		for _, ix := range t.indexes {
+			if _, err := pool.Exec(ctx, "SELECT brin_summarize_new_values($1::regclass)", ix); err != nil {
+				return fmt.Errorf("summarize %s: %w", ix, err)
+			}
+		}
+		if t.stale {
+			// t.name is regclass's text: quoted as it needs to be.
+			if _, err := pool.Exec(ctx, "ANALYZE "+t.name); err != nil {
+				return fmt.Errorf("analyze %s: %w", t.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// dayTables lists the source tables that the plan's day builds read.
+func dayTables(plan *Plan) []string {
+	var out []string
+	for _, s := range plan.Steps {
+		if !s.Build || s.Full {
+			continue
+		}
+		for _, t := range s.tables {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
