@@ -89,7 +89,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		}
 		return rel, false
 	}
-	if err := freshen(ctx, pool, dayTables(plan)); err != nil {
+	if err := freshen(ctx, pool, builtTables(plan)); err != nil {
 		return nil, err
 	}
 	early := earlySteps(g, plan)

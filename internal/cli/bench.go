@@ -25,10 +25,25 @@ load' (parse, type, drop personal data, hash order ids, explode baskets, binary
 COPY). It prints orders/s for both and the ratio.
 
 Shapes: one-file (1,000,000 orders in one file) and daily (10 branches × 365
-days, ~300 orders a file). The shape append-day times the run that adds one
-new day of files after 30 days of history and after 365, and prints the ratio
-(incremental models keep it flat).`,
-		Example: `  percolate bench --shape daily
+days, ~300 orders a file) time the load alone.
+
+The shape year times the whole job on a year of ten branches (3,650 daily
+files, as 'percolate generate --branches 10 --from 2022-01-01 --to 2022-12-31'
+writes them): 'percolate backfill' and 'percolate run', each into an empty
+database, beside one psql process copying the same raw rows as one stream
+(cat *.csv | psql -c '\copy raw FROM STDIN CSV'), alternating, --runs times,
+and prints the medians, the ratios, where percolate's time went and the
+server's floor (the typed rows written with one binary COPY stream, and the
+marts' sums, on one connection).
+
+The shape append-day times the nightly run the way the chain runs it, the
+glob over every file ever delivered: after 30 days of history and after 365,
+a run with nothing new and a run with a new day of ten branches.
+
+Every job runs on the same server: the embedded one, or --database-url.`,
+		Example: `  percolate bench --shape year
+  PERCOLATE_DATABASE_URL=postgres://… percolate bench --shape year --runs 5
+  percolate bench --shape daily
   percolate bench --shape one-file --shape daily --data /var/tmp/percolate-bench
   percolate bench --shape append-day`,
 		Args: cobra.NoArgs,
