@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,14 +68,18 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	copyRes, err := psqlCopy(ctx, psqlURL, files)
+	t, rows, err := timed(ctx, opt.URL, func() (int64, []Phase, error) { return psqlStream(ctx, psqlURL, files) })
 	if err != nil {
 		return nil, err
 	}
+	copyRes := Result{What: `psql \copy, one stream (raw CSV)`, Rows: rows, Duration: t.Wall}
 	report(opt.Out, copyRes)
 
 	percURL, err := freshDB(ctx, opt.URL, "bench_percolate")
 	if err != nil {
+		return nil, err
+	}
+	if err := settle(ctx, opt.URL); err != nil {
 		return nil, err
 	}
 	percRes, err := percolateLoad(ctx, opt, percURL, filepath.Join(dir, "*.csv"))
@@ -129,43 +132,6 @@ func freshDB(ctx context.Context, base, name string) (string, error) {
 	}
 	u.Path = "/" + name
 	return u.String(), nil
-}
-
-// rawTable has the raw CSV's columns, typed as psql's COPY can type them.
-const rawTable = `CREATE TABLE raw_transactions (
-	ordered_at timestamp, branch text, customer_name text, basket text,
-	total numeric(10,2), payment_method text, card_number text)`
-
-// psqlCopy runs one psql session with a \copy per file: the fastest way
-// psql has, with no process start per file.
-func psqlCopy(ctx context.Context, dbURL string, files []string) (Result, error) {
-	res := Result{What: `psql \copy (raw CSV, text COPY)`}
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return res, err
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, rawTable); err != nil {
-		return res, err
-	}
-	var script strings.Builder
-	script.WriteString("SET datestyle = 'ISO, DMY';\n")
-	for _, f := range files {
-		fmt.Fprintf(&script, "\\copy raw_transactions FROM '%s' WITH (FORMAT csv)\n", f)
-	}
-	bin, err := psqlBinary()
-	if err != nil {
-		return res, err
-	}
-	cmd := exec.CommandContext(ctx, bin, "-q", "-v", "ON_ERROR_STOP=1", dbURL)
-	cmd.Stdin = strings.NewReader(script.String())
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return res, fmt.Errorf("psql: %w: %s", err, out)
-	}
-	res.Duration = time.Since(start)
-	err = conn.QueryRow(ctx, "SELECT count(*) FROM raw_transactions").Scan(&res.Rows)
-	return res, err
 }
 
 // psqlBinary finds psql: on PATH, else beside the server binaries.
