@@ -38,7 +38,7 @@ func earlySteps(g *dag.Graph, plan *Plan) map[string]bool {
 			continue
 		}
 		ok := true
-		for _, a := range ancestors(g, s.Model) {
+		for _, a := range g.Ancestors(s.Model) {
 			if building[a] != nil && !early[a] {
 				ok = false
 			}
@@ -46,24 +46,6 @@ func earlySteps(g *dag.Graph, plan *Plan) map[string]bool {
 		early[s.Name] = ok
 	}
 	return early
-}
-
-// ancestors lists every model m reads, directly or through others.
-func ancestors(g *dag.Graph, m *dag.Model) []string {
-	seen := map[string]bool{}
-	var out []string
-	var walk func(*dag.Model)
-	walk = func(m *dag.Model) {
-		for _, p := range m.Parents {
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-				walk(g.Model(p))
-			}
-		}
-	}
-	walk(m)
-	return out
 }
 
 // buildEarly builds the early steps on up to workers connections at once
@@ -95,7 +77,7 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 		go func() {
 			defer wg.Done()
 			defer close(done[s.Name])
-			for _, a := range ancestors(g, s.Model) {
+			for _, a := range g.Ancestors(s.Model) {
 				if ch := done[a]; ch != nil {
 					select {
 					case <-ch:

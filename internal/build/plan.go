@@ -175,23 +175,12 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 // upstreamSources lists every source table m reads, directly or through
 // its ancestors, sorted.
 func upstreamSources(g *dag.Graph, m *dag.Model) []string {
-	seen := map[string]bool{}
-	var out []string
-	var walk func(*dag.Model)
-	walk = func(m *dag.Model) {
-		for _, s := range m.Sources {
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-		for _, p := range m.Parents {
-			walk(g.Model(p))
-		}
+	out := slices.Clone(m.Sources)
+	for _, a := range g.Ancestors(m) {
+		out = append(out, g.Model(a).Sources...)
 	}
-	walk(m)
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 func inputs(tables []string, data map[string]string) string {
@@ -225,29 +214,16 @@ func changedTables(old, cur string) []string {
 // the one last built.
 func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuild) []string {
 	var out []string
-	seen := map[string]bool{}
-	var walk func(*dag.Model)
-	walk = func(m *dag.Model) {
-		for _, p := range m.Parents {
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			pm := g.Model(p)
-			if state[p].OwnVersion != pm.OwnVersion {
-				out = append(out, p)
-			}
-			walk(pm)
+	for _, a := range g.Ancestors(m) {
+		if state[a].OwnVersion != g.Model(a).OwnVersion {
+			out = append(out, a)
 		}
 	}
-	walk(m)
-	slices.Sort(out)
 	if len(out) == 0 {
 		out = []string{"a parent's version"}
 	}
 	return out
 }
-
 // planDays decides whether an incremental model's build is a full one or
 // which days it replaces: those whose files arrived (or were replaced)
 // since its last build, and any day with data it has no interval for at

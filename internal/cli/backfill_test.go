@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/percolate/percolate/internal/generate"
 	"github.com/percolate/percolate/internal/pgtest"
 )
@@ -35,32 +37,15 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 	mustRun(t, root, url, "backfill", "--from", "2022-05-01", "--to", "2022-05-15", "--source", src, "--source", none)
 
 	// Hold a mart so that the second half's build stops on it, mid-build.
-	ctx := context.Background()
-	blocker, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := blocker.Exec(ctx, "LOCK TABLE marts.hourly_sales IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	release, waitBlocked := holdTable(t, pool, "marts.hourly_sales")
 	cmd, done := startPercolate(t, "-C", root, "--database-url", url, "backfill", "--from", "2022-05-16", "--to", "2022-05-31", "--source", src, "--source", none)
-	deadline := time.Now().Add(2 * time.Minute)
-	for scalar[int](t, pool, `SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'hourly_sales' AND NOT l.granted`) == 0 {
-		select {
-		case <-done:
-			t.Fatal("the backfill ended before reaching the locked mart")
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the backfill never reached the locked mart")
-		}
-	}
+	waitBlocked(done)
 	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.files`); n != 93 {
 		t.Errorf("before the kill: %d files loaded, want all 93 (the build comes after the loads)", n)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-done
-	blocker.Rollback(ctx)
+	release()
 
 	r := mustRun(t, root, url, "backfill", "--from", "2022-05-16", "--to", "2022-05-31", "--source", src, "--source", none)
 	if !strings.Contains(r.stdout, "0 not loaded yet") {
@@ -75,6 +60,38 @@ func TestBackfillResumesAfterKill(t *testing.T) {
 	r = mustRun(t, root, url, "backfill", "--from", "2022-05-01", "--to", "2022-05-31", "--source", src, "--source", none)
 	if !strings.Contains(r.stdout, "up to date") {
 		t.Errorf("an identical backfill should do nothing:\n%s", r.stdout)
+	}
+}
+
+// holdTable locks table in a transaction of its own, so that a run's
+// build stops on it; waitBlocked returns once a run waits for the lock,
+// asking the server, and fails the test if done closes first. release
+// ends the transaction (the test's end does too).
+func holdTable(t *testing.T, pool *pgxpool.Pool, table string) (release func(), waitBlocked func(done <-chan struct{})) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release = func() { tx.Rollback(ctx) } // also hands back a connection a crash broke
+	t.Cleanup(release)
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return release, func(done <-chan struct{}) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE relation = $1::regclass AND NOT granted`, table) == 0 {
+			select {
+			case <-done:
+				t.Fatalf("the run ended before its build reached %s", table)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the run's build never reached %s", table)
+			}
+		}
 	}
 }
 

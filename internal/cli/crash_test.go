@@ -109,27 +109,10 @@ func TestServerCrash(t *testing.T) {
 		}
 		glob := "transactions=" + filepath.Join(both, "*.csv")
 		pool := connect(t, url)
-		blocker, err := pool.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer blocker.Rollback(ctx) // the crash breaks it; this hands the connection back
-		if _, err := blocker.Exec(ctx, "LOCK TABLE marts.hourly_sales IN ACCESS EXCLUSIVE MODE"); err != nil {
-			t.Fatal(err)
-		}
+		_, waitBlocked := holdTable(t, pool, "marts.hourly_sales")
 		cmd, done := startPercolate(t, "--database-url", url, "-C", root, "run", "--source", glob, "--source", none)
 		defer cmd.Process.Kill()
-		deadline := time.Now().Add(2 * time.Minute)
-		for scalar[int](t, pool, `SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'hourly_sales' AND NOT l.granted`) == 0 {
-			select {
-			case <-done:
-				t.Fatal("the run ended before its build reached the held mart")
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the run's build never reached the held mart")
-			}
-		}
+		waitBlocked(done)
 		crash(t)
 		<-done
 		mustRun(t, root, url, "run", "--source", glob, "--source", none)

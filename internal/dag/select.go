@@ -128,6 +128,18 @@ func (g *Graph) walk(m *Model, next func(*Model) []string, into map[string]bool)
 	}
 }
 
+// Ancestors lists every model m reads, directly or through others, sorted.
+func (g *Graph) Ancestors(m *Model) []string {
+	seen := map[string]bool{}
+	g.walk(m, func(m *Model) []string { return m.Parents }, seen)
+	out := make([]string, 0, len(seen))
+	for name := range seen {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Children lists the models that read m.
 func (g *Graph) Children(m *Model) []string {
 	var out []string
