@@ -224,6 +224,7 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuil
 	}
 	return out
 }
+
 // planDays decides whether an incremental model's build is a full one or
 // which days it replaces: those whose files arrived (or were replaced)
 // since its last build, and any day with data it has no interval for at
