@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/percolate/percolate/internal/generate"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/pgtest"
 )
@@ -64,7 +65,12 @@ func TestVersionsDecideWhatBuilds(t *testing.T) {
 		}
 	})
 	t.Run("new data rebuilds the models that read it", func(t *testing.T) {
-		r := mustRun(t, dir, url, "plan", "--source", "legacy_transactions="+filepath.Join(sharedData, "2021-02-23-isle-of-wight.csv"))
+		more := t.TempDir()
+		day := time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC)
+		if _, err := generate.Write(generate.Options{Dir: more, Layout: generate.LayoutB, Branches: []string{"Isle of Wight"}, From: day, To: day, Orders: 30, Seed: 4}); err != nil {
+			t.Fatal(err)
+		}
+		r := mustRun(t, dir, url, "plan", "--source", "legacy_transactions="+filepath.Join(more, "*.csv"))
 		if !strings.Contains(r.stdout, "legacy_transactions    1 new of 1") || !strings.Contains(r.stdout, "build core.repeated_orders         new files for legacy_transactions") {
 			t.Errorf("plan:\n%s", r.stdout)
 		}
