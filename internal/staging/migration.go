@@ -16,15 +16,17 @@ var ErrUpToDate = errors.New("the migrations already make the source's tables as
 
 // Migration writes the goose migration (up and down) that brings a
 // source's staging tables from what have makes to what its contract
-// fills: tables it lacks are created, with BRIN indexes on load_id and the
-// day (loads are appended in order, so these stay small); columns a table
-// lacks are added and columns of another type retyped.
+// fills: tables it lacks are created, with a BRIN index on the day (or on
+// load_id when there is no day): loads are appended in order, so it stays
+// small, and a replaced file's rows are found through their days; columns
+// a table lacks are added and columns of another type retyped.
 func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 	want, err := loaders.Staging(src)
 	if err != nil {
 		return "", "", err
 	}
 	var u, d strings.Builder
+	var drops []string // the tables made, last first
 	for _, wt := range want {
 		name := pg.Ident(strings.Split(wt.Name, ".")...)
 		t := have.Tables[wt.Name]
@@ -43,13 +45,15 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 			}
 			u.WriteString(");\n")
 			_, rel, _ := strings.Cut(wt.Name, ".")
+			brin := "load_id"
 			for _, c := range wt.Columns {
-				if c.Name == "load_id" || c.Type == "date" {
-					fmt.Fprintf(&u, "CREATE INDEX %s ON %s USING brin (%s);\n", pg.Ident(rel+"_"+c.Name+"_brin"), name, pg.Ident(c.Name))
+				if c.Type == "date" {
+					brin = c.Name
+					break
 				}
 			}
-			u.WriteString("\n")
-			d.WriteString("DROP TABLE " + name + ";\n")
+			fmt.Fprintf(&u, "CREATE INDEX %s ON %s USING brin (%s);\n\n", pg.Ident(rel+"_"+brin+"_brin"), name, pg.Ident(brin))
+			drops = append([]string{"DROP TABLE " + name + ";\n"}, drops...)
 			continue
 		}
 		for _, c := range wt.Columns {
@@ -71,5 +75,5 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 	if u.Len() == 0 {
 		return "", "", ErrUpToDate
 	}
-	return u.String(), d.String(), nil
+	return u.String(), d.String() + strings.Join(drops, ""), nil
 }
