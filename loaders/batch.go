@@ -18,12 +18,12 @@ import (
 // parsed is a small file read whole and parsed into binary COPY rows,
 // ready to be sent in its group's transaction.
 type parsed struct {
-	i        int // its index in the paths being loaded
-	hash     string
-	fl       *fileLoad
-	parent   [2]int // where its rows are in the group's arenas
-	child    [2]int
-	modified fileInfo
+	i      int // its index in the paths being loaded
+	hash   string
+	fl     *fileLoad
+	parent [2]int // where its rows are in the group's arenas
+	child  [2]int
+	info   fileInfo
 }
 
 // arenas hold a group's rows in binary COPY format, one per table; a
@@ -52,7 +52,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 			continue
 		}
 		sum := sha256.Sum256(b)
-		f := &parsed{i: i, hash: hex.EncodeToString(sum[:]), modified: infos[i]}
+		f := &parsed{i: i, hash: hex.EncodeToString(sum[:]), info: infos[i]}
 		files = append(files, f)
 		data[i] = b
 		hashes = append(hashes, f.hash)
@@ -110,13 +110,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 	// The database refused the group: each file alone, so that the fault
 	// stays with its file.
 	for _, f := range send {
-		i := f.i
-		results[i], err = l.loadFile(ctx, runID, src, paths[i], infos[i])
-		var se *SourceError
-		if errors.As(err, &se) && ctx.Err() == nil {
-			results[i].Status, results[i].Err, err = Failed, se, nil
-		}
-		if err != nil {
+		if results[f.i], err = l.loadAlone(ctx, runID, src, paths[f.i], infos[f.i]); err != nil {
 			return err
 		}
 	}
@@ -133,7 +127,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	claims := make([]ledger.File, len(send))
 	for k, f := range send {
 		r := results[f.i]
-		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.modified.size, Hash: f.hash, Modified: f.modified.modified}
+		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.info.size, Hash: f.hash, Modified: f.info.modified}
 	}
 	claimed, err := l.ledger.ClaimFiles(ctx, tx, claims)
 	if err != nil {

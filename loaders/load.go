@@ -235,11 +235,7 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 				var err error
 				if len(unit) == 1 && (IsS3(paths[unit[0]]) || infos[unit[0]].size > smallFile) {
 					i := unit[0]
-					results[i], err = l.loadFile(ctx, runID, src, paths[i], infos[i])
-					var se *SourceError
-					if errors.As(err, &se) && ctx.Err() == nil {
-						results[i].Status, results[i].Err, err = Failed, se, nil
-					}
+					results[i], err = l.loadAlone(ctx, runID, src, paths[i], infos[i])
 				} else {
 					err = l.loadGroup(ctx, runID, src, unit, paths, infos, results, &buf)
 				}
@@ -272,6 +268,17 @@ feed:
 	close(work)
 	wg.Wait()
 	return results, cmp.Or(fatal, ctx.Err())
+}
+
+// loadAlone loads one file in a transaction of its own (see loadFile); a
+// file or object that cannot be read fails alone, the others go on.
+func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, path string, info fileInfo) (Result, error) {
+	r, err := l.loadFile(ctx, runID, src, path, info)
+	var se *SourceError
+	if errors.As(err, &se) && ctx.Err() == nil {
+		r.Status, r.Err, err = Failed, se, nil
+	}
+	return r, err
 }
 
 // survey stats the local files among paths and tells which are loaded
