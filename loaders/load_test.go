@@ -322,3 +322,33 @@ func TestNumericEncoding(t *testing.T) {
 		t.Errorf("got %d rows, want %d", i, len(vals))
 	}
 }
+
+// TestGroupRefusedByTheServer: small files load in groups, one COPY per
+// table per group. When the server refuses a group (here a total that
+// parses but overflows numeric(10,2)), the group is loaded again file by
+// file: the files before the faulty one load, and the faulty one's error
+// names it, with nothing of it in staging.
+func TestGroupRefusedByTheServer(t *testing.T) {
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	dir := t.TempDir()
+	huge := `25/08/2021 10:00,Chesterfield,Ann Huge,"Large Latte - 123456789012.45",123456789012.45,CARD,4111111111111111` + "\n"
+	paths := []string{
+		write(t, dir, "a_good.csv", rowA1),
+		write(t, dir, "b_overflow.csv", rowA2+huge),
+		write(t, dir, "c_good.csv", rowA3),
+	}
+	res, err := csvLoader(t, pool, Options{}).Load(context.Background(), 0, src, paths)
+	if err == nil || !strings.Contains(err.Error(), "b_overflow.csv") || !strings.Contains(err.Error(), "numeric field overflow") {
+		t.Fatalf("got %v, want the overflow named with its file", err)
+	}
+	if res[0].Status != Loaded {
+		t.Errorf("a_good.csv: %s (%v), want loaded", res[0].Status, res[0].Err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM staging.transactions WHERE source_file LIKE '%b_overflow.csv'`); n != 0 {
+		t.Errorf("%d rows of the refused file in staging, want none", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%a_good.csv'`); n != 1 {
+		t.Errorf("a_good.csv in the manifest %d times, want once", n)
+	}
+}
