@@ -112,6 +112,9 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 	}
 	cols := slices.Clone(lineage)
 	cols = append(cols, column{name: src.Key.Column, typ: tUUID})
+	if src.Key.Repeated != "" {
+		cols = append(cols, column{name: src.Key.Repeated, typ: tBool, nullable: true})
+	}
 	c.kinds = make([]*kind, len(src.Columns))
 	c.spans = make([][2]int, len(src.Columns))
 	c.keyFrom = make([]bool, len(src.Columns))

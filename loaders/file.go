@@ -42,6 +42,11 @@ type fileLoad struct {
 
 	rows, items int64
 	days        map[int32]bool // the days of the rows loaded
+	// seen holds the row ids of the file so far, to tell a row that
+	// repeats an earlier one (when the source asks), until it is full.
+	seen        map[[16]byte]struct{}
+	seenFull    bool
+	maxSeen     int
 	rejects     []ledger.Reject
 	fieldCounts int64 // rejects for a wrong field count
 	header      bool
@@ -50,7 +55,7 @@ type fileLoad struct {
 
 func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
 	mem := allocator
-	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name,
+	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name, maxSeen: maxSeen,
 		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo, days: map[int32]bool{}}
 	f.builders = f.parent.Fields()
 	if c.child != nil {
@@ -215,10 +220,39 @@ func (f *fileLoad) row(fields []string, line int) {
 	p.Field(1).(*array.StringBuilder).Append(f.name)
 	p.Field(2).(*array.Int32Builder).Append(int32(line))
 	p.Field(3).(*array.FixedSizeBinaryBuilder).Append(key[:])
+	if c.src.Key.Repeated != "" {
+		f.putRepeated(p.Field(4).(*array.BooleanBuilder), key)
+	}
 	for i, col := range c.src.Columns {
 		span := c.spans[i]
 		c.kinds[i].put(f, f.builders[span[0]:span[1]], col, &c.vals[i])
 	}
+}
+
+// maxSeen bounds the ids a file's repeats are told by: a million ids take
+// some 50 MiB. Past it, the rest of the file's rows say NULL: unknown.
+const maxSeen = 1 << 20
+
+// putRepeated says whether the row's id came earlier in the file.
+func (f *fileLoad) putRepeated(b *array.BooleanBuilder, key [16]byte) {
+	if f.seenFull {
+		b.AppendNull()
+		return
+	}
+	if f.seen == nil {
+		f.seen = map[[16]byte]struct{}{}
+	}
+	if _, dup := f.seen[key]; dup {
+		b.Append(true)
+		return
+	}
+	if len(f.seen) == f.maxSeen {
+		f.seen, f.seenFull = nil, true
+		b.AppendNull()
+		return
+	}
+	f.seen[key] = struct{}{}
+	b.Append(false)
 }
 
 // appendItems writes the items of the row being put to the child table.

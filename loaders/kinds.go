@@ -232,6 +232,15 @@ var (
 			b = binary.BigEndian.AppendUint32(b, 4)
 			return binary.BigEndian.AppendUint32(b, uint32(int32(a.(*array.Date32).Value(r))-pgEpochDays))
 		}}
+	tBool = &colType{name: "bool", sql: fixed("boolean"),
+		arrow: func(int) arrow.DataType { return arrow.FixedWidthTypes.Boolean },
+		encode: func(b []byte, a arrow.Array, r, _ int) []byte {
+			b = binary.BigEndian.AppendUint32(b, 1)
+			if a.(*array.Boolean).Value(r) {
+				return append(b, 1)
+			}
+			return append(b, 0)
+		}}
 	tUUID = &colType{name: "uuid", sql: fixed("uuid"),
 		arrow: func(int) arrow.DataType { return &arrow.FixedSizeBinaryType{ByteWidth: 16} },
 		encode: func(b []byte, a arrow.Array, r, _ int) []byte {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -350,5 +352,37 @@ func TestGroupRefusedByTheServer(t *testing.T) {
 	}
 	if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%a_good.csv'`); n != 1 {
 		t.Errorf("a_good.csv in the manifest %d times, want once", n)
+	}
+}
+
+// TestRepeatedRows: a row whose id came earlier in the same file says so;
+// past the ids the loader keeps, rows say they cannot tell (NULL), and
+// the SQL models search those days whole.
+func TestRepeatedRows(t *testing.T) {
+	c, err := newContract(cafe(t).Sources["transactions"], testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := newFileLoad(c, strings.NewReader(""), 1, "f.csv")
+	defer fl.release()
+	fl.maxSeen = 2
+	b := array.NewBooleanBuilder(allocator)
+	defer b.Release()
+	for _, k := range []byte{1, 2, 1, 3, 1} {
+		fl.putRepeated(b, [16]byte{k})
+	}
+	a := b.NewBooleanArray()
+	defer a.Release()
+	var got []string
+	for i := range a.Len() {
+		switch {
+		case a.IsNull(i):
+			got = append(got, "null")
+		default:
+			got = append(got, strconv.FormatBool(a.Value(i)))
+		}
+	}
+	if want := "false false true null null"; strings.Join(got, " ") != want {
+		t.Errorf("got %s, want %s", strings.Join(got, " "), want)
 	}
 }

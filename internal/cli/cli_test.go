@@ -128,6 +128,42 @@ func TestRedeliveryAddsNoOrder(t *testing.T) {
 	}
 }
 
+// TestRepeatedWithinAFile: an order written twice in one file, and again
+// in another file for the same branch and day, counts once in core.orders
+// and in the marts; staging keeps every row, the loader marking the one
+// that repeats its file.
+func TestRepeatedWithinAFile(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	dir := t.TempDir()
+	order := `02/03/2022 09:15,Leeds,Ann Smith,"Large Latte - 2.45, Regular Mocha - 2.30",4.75,CARD,4111111111111111` + "\n"
+	other := `02/03/2022 09:20,Leeds,Bob Jones,"Regular Latte - 2.15",2.15,CASH,` + "\n"
+	// York's day is one file's: only the loader's mark finds its repeat.
+	york := `03/03/2022 10:00,York,Cy Twice,"Large Mocha - 2.60",2.60,CASH,` + "\n"
+	for name, content := range map[string]string{
+		"leeds_02-03-2022_09-00-00.csv":       order + other + order,
+		"leeds_02-03-2022_09-00-00-again.csv": other + order,
+		"york_03-03-2022_09-00-00.csv":        york + york,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRun(t, root, url, "run", "--source", "transactions="+filepath.Join(dir, "*.csv"), "--source", "legacy_transactions="+filepath.Join(dir, "none-*.csv"))
+	if got := scalar[string](t, pool, `SELECT count(*) || ' orders, ' || sum(total) FROM core.orders`); got != "3 orders, 9.50" {
+		t.Errorf("core.orders: %s, want 3 orders, 9.50", got)
+	}
+	if got := scalar[string](t, pool, `SELECT string_agg(branch || ': ' || orders || ' orders, ' || items || ' items, ' || revenue, '; ' ORDER BY branch) FROM marts.branch_daily_sales`); got != "Leeds: 2 orders, 3 items, 6.90; York: 1 orders, 1 items, 2.60" {
+		t.Errorf("branch_daily_sales: %s", got)
+	}
+	if got := scalar[string](t, pool, `SELECT string_agg(repeated::text, ',' ORDER BY source_file, source_line) FROM staging.transactions`); got != "false,false,false,false,true,false,true" {
+		t.Errorf("staging's repeated flags by file and line: %s, want false,false (leeds again), false,false,true (leeds), false,true (york)", got)
+	}
+	if got := scalar[int](t, pool, `SELECT count(*) FROM core.repeated_orders`); got != 4 {
+		t.Errorf("core.repeated_orders: %d rows, want 4 (a repeat in each first file, both rows of the second Leeds file)", got)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	url := pgtest.URL(t)
 	tests := []struct {

@@ -166,6 +166,9 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 			return errf(kn, "source %s: key: from names %q, which is not a column", s.Name, k)
 		}
 	}
+	if r := s.Key.Repeated; r != "" && (seen[r] || r == s.Key.Column) {
+		return errf(kn, "source %s: key: repeated names %q, a column already: name a new one", s.Name, r)
+	}
 	return nil
 }
 

@@ -87,6 +87,10 @@ func (d *FileDate) Date(name string) (time.Time, bool) {
 type Key struct {
 	Column string   `yaml:"column"`
 	From   []string `yaml:"from"`
+	// Repeated, when set, names a boolean column that is true for a row
+	// whose id came earlier in the same file (NULL where the loader could
+	// not tell: past a million rows of one file).
+	Repeated string `yaml:"repeated"`
 }
 
 // Column is one field of a source row, in file order.

@@ -1,25 +1,32 @@
 -- materialized: incremental
 -- time_column: sales_date
--- description: Every delivery of an order after its first: the same order id again in a later file, or again in the same file (the first is the lowest load_id, then line). The core views leave these rows out, so an order counts once however often it is delivered; the check holds core.orders to exactly one row for every order delivered more than once (an order delivered once is there once by construction). Small: deliveries repeat rarely.
+-- description: Every delivery of an order after its first: the same order id again in the same file (the loader marks those rows repeated) or in a later file (the first is the lowest load_id, then line). An order id is a keyed hash of the order's time and branch among the rest, so a later delivery in another file is on the same branch's day, and only days that more than one file delivers (or whose repeats a loader could not tell) are searched: no hashing of every order. The core views leave these rows out, so an order counts once however often it is delivered; the check holds core.orders to exactly one row for every order delivered more than once. Small: deliveries repeat rarely.
 -- tags: core
 -- check: unique(load_id, source_line)
 -- check: sql SELECT o.order_id, count(*) AS copies FROM core.orders AS o WHERE o.order_id IN (SELECT r.order_id FROM core.repeated_orders AS r WHERE r.sales_date >= percolate.interval_start() AND r.sales_date < percolate.interval_end()) GROUP BY o.order_id HAVING count(*) <> 1
 WITH delivered AS NOT MATERIALIZED (
-    SELECT sales_date, order_id, load_id, source_line
+    SELECT sales_date, branch, order_id, load_id, source_line, repeated
     FROM staging.transactions
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     UNION ALL
-    SELECT sales_date, order_id, load_id, source_line
+    SELECT sales_date, branch, order_id, load_id, source_line, repeated
     FROM staging.legacy_transactions
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
-), repeated AS (
-    SELECT order_id FROM delivered GROUP BY order_id HAVING count(*) > 1
+), shared AS (
+    SELECT sales_date, branch
+    FROM delivered
+    GROUP BY sales_date, branch
+    HAVING min(load_id) <> max(load_id) OR bool_or(repeated IS NULL)
 )
+SELECT sales_date, order_id, load_id, source_line
+FROM delivered
+WHERE repeated
+UNION
 SELECT sales_date, order_id, load_id, source_line
 FROM (
     SELECT d.sales_date, d.order_id, d.load_id, d.source_line,
            row_number() OVER (PARTITION BY d.order_id ORDER BY d.load_id, d.source_line) AS delivery
     FROM delivered AS d
-    JOIN repeated USING (order_id)
+    JOIN shared USING (sales_date, branch)
 ) AS deliveries
 WHERE delivery > 1
