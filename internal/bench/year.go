@@ -420,7 +420,9 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 	start = time.Now()
 	for _, sql := range []string{
 		"SET work_mem = '128MB'; SET max_parallel_workers_per_gather = 0",
-		"CREATE TABLE repeated AS SELECT order_id FROM staging.transactions GROUP BY order_id HAVING count(*) > 1",
+		// The dedup as cheap as it gets: the rows the loader marked, and the
+		// branch-days more than one file delivers.
+		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated UNION ALL SELECT min(load_id), 0 FROM staging.transactions GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
 		"CREATE TABLE branch_daily AS SELECT branch, sales_date, count(*) AS orders, sum(item_count) AS items, sum(total) AS revenue, sum(total) FILTER (WHERE payment_method = 'CASH') AS cash, sum(total) FILTER (WHERE payment_method = 'CARD') AS card, round(avg(total), 2) AS aov FROM staging.transactions GROUP BY 1, 2",
 		"CREATE TABLE hourly AS SELECT branch, sales_date, extract(hour FROM ordered_local) AS hour, count(*) AS orders, sum(total) AS revenue FROM staging.transactions GROUP BY 1, 2, 3",
 		"CREATE TABLE product_daily AS SELECT branch, sales_date, product, size, count(*) AS quantity, sum(price) AS revenue FROM staging.transaction_items GROUP BY 1, 2, 3, 4",
