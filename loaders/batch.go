@@ -91,7 +91,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 		f.parent, f.child = [2]int{p0, len(buf.parent)}, [2]int{c0, len(buf.child)}
 		switch {
 		case errors.Is(err, ErrNotText):
-			res.Status, res.Err = Refused, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()}
+			res.Status, res.Err = Refused, notCSV(res.Path, err)
 		case err != nil:
 			res.Status, res.Err = Failed, &SourceError{Path: res.Path, Err: err}
 		case !verdict(res, f.fl, src):

@@ -31,6 +31,7 @@ type contract struct {
 	carried    []int
 	carrySpans [][2]int
 	keyFrom    []bool // by column: takes part in the key
+	repeatAt   int    // the parent's column that says a row repeats its file, or -1
 	dateAt     int    // index of the timestamp column that derives a date, or -1
 	items      *itemParser
 	walls      [][]wallLayout // by column: its layouts read without time.Parse, where they can be
@@ -104,7 +105,7 @@ func itemColumns(src *config.Source, it *config.Items, dateAt int) []column {
 }
 
 func newContract(src *config.Source, key []byte) (*contract, error) {
-	c := &contract{src: src, dateAt: -1, mac: hmac.New(sha256.New, key)}
+	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key)}
 	for i, col := range src.Columns {
 		if col.Type == config.Timestamp && col.Date != "" && col.Personal == "" && c.dateAt < 0 {
 			c.dateAt = i
@@ -113,6 +114,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 	cols := slices.Clone(lineage)
 	cols = append(cols, column{name: src.Key.Column, typ: tUUID})
 	if src.Key.Repeated != "" {
+		c.repeatAt = len(cols)
 		cols = append(cols, column{name: src.Key.Repeated, typ: tBool, nullable: true})
 	}
 	c.kinds = make([]*kind, len(src.Columns))

@@ -220,8 +220,8 @@ func (f *fileLoad) row(fields []string, line int) {
 	p.Field(1).(*array.StringBuilder).Append(f.name)
 	p.Field(2).(*array.Int32Builder).Append(int32(line))
 	p.Field(3).(*array.FixedSizeBinaryBuilder).Append(key[:])
-	if c.src.Key.Repeated != "" {
-		f.putRepeated(p.Field(4).(*array.BooleanBuilder), key)
+	if c.repeatAt >= 0 {
+		f.putRepeated(p.Field(c.repeatAt).(*array.BooleanBuilder), key)
 	}
 	for i, col := range c.src.Columns {
 		span := c.spans[i]

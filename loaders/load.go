@@ -183,12 +183,17 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 	if err != nil {
 		return nil, err
 	}
-	var units [][]int // each a file alone, or a group of small ones
+	// A unit of work is a file alone, streamed, or a group of small ones.
+	type unit struct {
+		files []int
+		alone bool
+	}
+	var units []unit
 	var group []int
 	var groupSize int64
 	flush := func() {
 		if len(group) > 0 {
-			units = append(units, group)
+			units = append(units, unit{files: group})
 			group, groupSize = nil, 0
 		}
 	}
@@ -197,7 +202,7 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 		case unchanged[i]:
 			results[i] = Result{Source: src.Name, Path: l.record(p), Status: Skipped}
 		case IsS3(p) || infos[i].size > smallFile:
-			units = append(units, []int{i})
+			units = append(units, unit{files: []int{i}, alone: true})
 		default:
 			if len(group) == groupFiles || groupSize+infos[i].size > groupBytes {
 				flush()
@@ -223,7 +228,7 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 			report(results[i])
 		}
 	}
-	work := make(chan []int)
+	work := make(chan unit)
 	var wg sync.WaitGroup
 	var fatal error
 	for range max(1, min(l.opt.Jobs, len(units))) {
@@ -231,13 +236,13 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 		go func() {
 			defer wg.Done()
 			var buf arenas
-			for unit := range work {
+			for u := range work {
 				var err error
-				if len(unit) == 1 && (IsS3(paths[unit[0]]) || infos[unit[0]].size > smallFile) {
-					i := unit[0]
+				if u.alone {
+					i := u.files[0]
 					results[i], err = l.loadAlone(ctx, runID, src, paths[i], infos[i])
 				} else {
-					err = l.loadGroup(ctx, runID, src, unit, paths, infos, results, &buf)
+					err = l.loadGroup(ctx, runID, src, u.files, paths, infos, results, &buf)
 				}
 				if err != nil {
 					mu.Lock()
@@ -245,7 +250,7 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 					mu.Unlock()
 					continue
 				}
-				for _, i := range unit {
+				for _, i := range u.files {
 					report(results[i])
 				}
 			}

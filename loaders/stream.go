@@ -65,7 +65,8 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, pat
 			return res, fmt.Errorf("load %s: %w", res.Path, ctx.Err())
 		}
 		if errors.Is(err, ErrNotText) {
-			return l.refuse(res, &RefusedError{Path: res.Path, Reason: "not a CSV file: " + err.Error()})
+			res.Status, res.Err = Refused, notCSV(res.Path, err)
+			return res, nil
 		}
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) && fl.err != nil {
@@ -95,9 +96,9 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, pat
 	return res, nil
 }
 
-func (l *CSV) refuse(res Result, e *RefusedError) (Result, error) {
-	res.Status, res.Err = Refused, e
-	return res, nil
+// notCSV refuses a binary file, or one that is not text.
+func notCSV(path string, err error) *RefusedError {
+	return &RefusedError{Path: path, Reason: "not a CSV file: " + err.Error()}
 }
 
 // verdict counts a parsed file into res and refuses it whole when it has

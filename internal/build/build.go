@@ -79,23 +79,17 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	if plan.Builds() == 0 {
 		return res, nil
 	}
-	swapped := map[string]bool{}
+	whole := wholes{}
 	for _, s := range plan.Steps {
-		swapped[s.Name] = s.Build && s.Full
-	}
-	rename := func(rel string) (string, bool) {
-		if swapped[rel] {
-			return rel + nextSuffix, true
-		}
-		return rel, false
+		whole[s.Name] = s.Build && s.Full
 	}
 	if err := freshen(ctx, pool, builtTables(plan)); err != nil {
 		return nil, err
 	}
 	early := earlySteps(g, plan)
-	built, err := buildEarly(ctx, pool, g, plan, early, rename, opt.Workers)
+	built, err := buildEarly(ctx, pool, g, plan, early, whole, opt.Workers)
 	if err == nil {
-		err = publish(ctx, pool, g, plan, early, built, rename, runID, res)
+		err = publish(ctx, pool, g, plan, early, built, whole, runID, res)
 	}
 	if err != nil {
 		// What was committed beside the live relations goes again.
@@ -119,10 +113,8 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 // side by side, one per core: a query's own parallel workers would only
 // fight them for the cores (measured: the three cafe marts together, 3.6 s
 // without, 4.0 s with).
-func begin(ctx context.Context, conn interface {
-	Begin(context.Context) (pgx.Tx, error)
-}) (pgx.Tx, error) {
-	tx, err := conn.Begin(ctx)
+func begin(ctx context.Context, pool *pgxpool.Pool) (pgx.Tx, error) {
+	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -133,10 +125,29 @@ func begin(ctx context.Context, conn interface {
 	return tx, nil
 }
 
+// wholes are the models a build builds whole, beside their live relations,
+// as NAME__next: while it runs, their SQL and checks read each other there.
+type wholes map[string]bool
+
+// rename is what the build reads rel as, and whether that is a new
+// relation: the rename dag.Rewrite wants.
+func (w wholes) rename(rel string) (string, bool) {
+	if w[rel] {
+		return rel + nextSuffix, true
+	}
+	return rel, false
+}
+
+// name is rename without the flag.
+func (w wholes) name(rel string) string {
+	n, _ := w.rename(rel)
+	return n
+}
+
 // publish is the transaction that finishes a build: the steps not built
 // early, in order, their checks, and, when no error check failed, the swap
 // and the ledger's record of everything built.
-func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, rename func(string) (string, bool), runID int64, res *Result) error {
+func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, whole wholes, runID int64, res *Result) error {
 	var book ledger.Store
 	tx, err := begin(ctx, pool)
 	if err != nil {
@@ -156,9 +167,9 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 			start := time.Now()
 			var rows int64
 			if s.Full {
-				rows, err = materialize(ctx, tx, s.Model, rename)
+				rows, err = materialize(ctx, tx, s.Model, whole)
 			} else {
-				rows, err = replaceDays(ctx, tx, s, rename)
+				rows, err = replaceDays(ctx, tx, s, whole)
 			}
 			if err != nil {
 				return err
@@ -170,12 +181,9 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 		}
 	}
 	checking := time.Now()
-	checks, err := runSomeChecks(ctx, tx, plan, func(rel string) string {
-		to, _ := rename(rel)
-		return to
-	}, func(s *Step, c *dag.Check) bool {
+	checks, err := runSomeChecks(ctx, tx, plan, whole.name, func(s *Step, c *dag.Check) bool {
 		// Early steps ran the checks that read nothing else new.
-		return !early[s.Name] || readsOthersBuilt(s, c, rename)
+		return !early[s.Name] || readsOthersBuilt(s, c, whole)
 	})
 	if err != nil {
 		return err
@@ -198,11 +206,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 	}
 	publishing := time.Now()
 	defer func() { res.Publishing = time.Since(publishing) }()
-	swapped := map[string]bool{}
-	for _, s := range plan.Steps {
-		_, swapped[s.Name] = rename(s.Name)
-	}
-	if err := swap(ctx, tx, g, swapped); err != nil {
+	if err := swap(ctx, tx, g, whole); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -232,12 +236,7 @@ func stepOf(p *Plan, name string) *Step {
 // Compile returns the SQL that builds m when the models in building are
 // rebuilt in the same run: their names point at their new relations.
 func Compile(m *dag.Model, building map[string]bool) (string, error) {
-	return dag.Rewrite(body(m), func(rel string) (string, bool) {
-		if building[rel] {
-			return rel + nextSuffix, true
-		}
-		return rel, false
-	})
+	return dag.Rewrite(body(m), wholes(building).rename)
 }
 
 func body(m *dag.Model) string {
@@ -246,8 +245,8 @@ func body(m *dag.Model) string {
 
 // materialize builds m into its __next relation: a table with CREATE TABLE
 // AS, a view with CREATE VIEW.
-func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, rename func(string) (string, bool)) (int64, error) {
-	sql, err := dag.Rewrite(body(m), rename)
+func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, whole wholes) (int64, error) {
+	sql, err := dag.Rewrite(body(m), whole.rename)
 	if err != nil {
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
@@ -304,9 +303,9 @@ func index(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error {
 // of consecutive days, the interval is set for the model's SQL
 // (percolate.interval_start() and interval_end()), its rows are deleted and
 // inserted again. Readers see the old rows until the run commits.
-func replaceDays(ctx context.Context, tx pgx.Tx, s *Step, rename func(string) (string, bool)) (int64, error) {
+func replaceDays(ctx context.Context, tx pgx.Tx, s *Step, whole wholes) (int64, error) {
 	m := s.Model
-	sql, err := dag.Rewrite(body(m), rename)
+	sql, err := dag.Rewrite(body(m), whole.rename)
 	if err != nil {
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
@@ -370,7 +369,7 @@ func isWrongObjectType(err error) bool {
 // place, and the views recreated parents-first from their own SQL. No
 // CASCADE: an object outside the models that depends on a model stops the
 // swap with the database's message, and nothing is published.
-func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building map[string]bool) error {
+func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 	isTable := func(m *dag.Model) bool { return m.Config.Materialized != dag.View }
 	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '60s'"); err != nil {
 		return err

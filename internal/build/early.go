@@ -52,7 +52,7 @@ func earlySteps(g *dag.Graph, plan *Plan) map[string]bool {
 // (0: one per core), each as soon as the early steps it reads are
 // committed, and runs each one's checks right after it. It returns what it
 // built, also on error, so that the caller can drop it.
-func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, rename func(string) (string, bool), workers int) (map[string]*earlyBuild, error) {
+func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, whole wholes, workers int) (map[string]*earlyBuild, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -92,13 +92,10 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 				return
 			}
 			defer func() { <-slots }()
-			mu.Lock()
-			failed := first != nil
-			mu.Unlock()
-			if failed {
+			if ctx.Err() != nil { // another build failed
 				return
 			}
-			b, err := buildOne(ctx, pool, s, rename)
+			b, err := buildOne(ctx, pool, s, whole)
 			mu.Lock()
 			defer mu.Unlock()
 			if b != nil {
@@ -116,23 +113,21 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 
 // buildOne builds one step whole into its __next relation on a connection
 // of its own, runs its checks there and commits.
-func buildOne(ctx context.Context, pool *pgxpool.Pool, s *Step, rename func(string) (string, bool)) (*earlyBuild, error) {
+func buildOne(ctx context.Context, pool *pgxpool.Pool, s *Step, whole wholes) (*earlyBuild, error) {
 	tx, err := begin(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback(context.Background())
 	start := time.Now()
-	rows, err := materialize(ctx, tx, s.Model, rename)
+	rows, err := materialize(ctx, tx, s.Model, whole)
 	if err != nil {
 		return nil, err
 	}
 	b := &earlyBuild{built: Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason}}
 	checking := time.Now()
-	b.checks, err = runSomeChecks(ctx, tx, &Plan{Steps: []*Step{s}}, func(rel string) string {
-		to, _ := rename(rel)
-		return to
-	}, func(s *Step, c *dag.Check) bool { return !readsOthersBuilt(s, c, rename) })
+	b.checks, err = runSomeChecks(ctx, tx, &Plan{Steps: []*Step{s}}, whole.name,
+		func(s *Step, c *dag.Check) bool { return !readsOthersBuilt(s, c, whole) })
 	if err != nil {
 		return nil, err
 	}
@@ -146,9 +141,9 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, s *Step, rename func(stri
 // readsOthersBuilt reports whether a check reads a model other than its
 // own that this build builds whole: such a check waits for the publish
 // transaction, when every new relation is there.
-func readsOthersBuilt(s *Step, c *dag.Check, rename func(string) (string, bool)) bool {
+func readsOthersBuilt(s *Step, c *dag.Check, whole wholes) bool {
 	for _, r := range c.Refs() {
-		if _, built := rename(r); built && r != s.Name {
+		if whole[r] && r != s.Name {
 			return true
 		}
 	}

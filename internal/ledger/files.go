@@ -28,15 +28,11 @@ type File struct {
 // already (by an earlier run, or by another process meanwhile: a partial
 // unique index on (source, content_hash) decides).
 func (s Store) ClaimFile(ctx context.Context, q Querier, f File) (loadID int64, claimed bool, err error) {
-	if f.LoadID == 0 {
-		ids, err := s.ReserveLoadIDs(ctx, q, 1)
-		if err != nil {
-			return 0, false, err
-		}
-		f.LoadID = ids[0]
-	}
 	ids, err := s.ClaimFiles(ctx, q, []File{f})
-	return f.LoadID, len(ids) == 1, err
+	for id := range ids {
+		return id, true, err
+	}
+	return 0, false, err
 }
 
 // ReserveLoadIDs takes n load ids for files about to be claimed, so that
@@ -49,9 +45,10 @@ func (Store) ReserveLoadIDs(ctx context.Context, q Querier, n int) ([]int64, err
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
-// ClaimFiles records files as loading, under the load ids they carry, and
-// returns the ids it recorded: a file whose content is loaded for its
-// source already (or twice in files) is left out.
+// ClaimFiles records files as loading, under the load ids they carry (a
+// new one for a file without), and returns the ids it recorded: a file
+// whose content is loaded for its source already (or twice in files) is
+// left out.
 func (Store) ClaimFiles(ctx context.Context, q Querier, files []File) (map[int64]bool, error) {
 	n := len(files)
 	ids, runs, sources, paths, sizes, hashes := make([]int64, n), make([]int64, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
@@ -63,7 +60,8 @@ func (Store) ClaimFiles(ctx context.Context, q Querier, files []File) (map[int64
 		}
 	}
 	rows, err := q.Query(ctx, `INSERT INTO percolate.files (load_id, run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag, modified_at)
-		SELECT id, NULLIF(run, 0), source, path, size, hash, 0, 0, 'loaded', etag, modified
+		SELECT coalesce(NULLIF(id, 0), nextval(pg_get_serial_sequence('percolate.files', 'load_id'))),
+		       NULLIF(run, 0), source, path, size, hash, 0, 0, 'loaded', etag, modified
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[])
 		     AS f (id, run, source, path, size, hash, etag, modified)
 		ON CONFLICT (source, content_hash) WHERE status = 'loaded' DO NOTHING
