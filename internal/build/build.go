@@ -41,10 +41,13 @@ type ModelError struct {
 }
 
 func (e *ModelError) Error() string {
+	// The database speaks of the relations the build reads, NAME__next;
+	// the person reads the models by their names.
+	msg := strings.ReplaceAll(pg.Describe(e.Err), nextSuffix, "")
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, pg.Describe(e.Err))
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, msg)
 	}
-	return fmt.Sprintf("%s: %s", e.Path, pg.Describe(e.Err))
+	return fmt.Sprintf("%s: %s", e.Path, msg)
 }
 
 func (e *ModelError) Unwrap() error { return e.Err }

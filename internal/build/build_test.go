@@ -262,6 +262,9 @@ func TestModelErrorKeepsChain(t *testing.T) {
 	if !errors.As(err, &pgErr) || pgErr.Code != "42703" {
 		t.Errorf("got %v, want the undefined-column PgError in the chain", err)
 	}
+	if strings.Contains(err.Error(), nextSuffix) {
+		t.Errorf("got %v: the message names a relation the person never wrote", err)
+	}
 	if n := query[int](t, pool, `SELECT count(*) FROM pg_class WHERE relname IN ('sales', 'by_shop', 'top', 'sales__next', 'by_shop__next')`); n != 1 {
 		t.Errorf("%d relations named like models, want only staging.sales: nothing was built", n)
 	}
