@@ -124,14 +124,21 @@ func (s *S3) listed(u string) (objectMeta, bool) {
 	return m, ok && m.etag != ""
 }
 
-// Open streams an object. A read that breaks mid-object is resumed from
-// the byte it stopped at, up to Retries times with a doubling back-off.
+// Open streams an object, the version its listing saw when it was listed.
+// A read that breaks mid-object is resumed from the byte it stopped at, up
+// to Retries times with a doubling back-off.
 func (s *S3) Open(ctx context.Context, u string) (io.ReadCloser, error) {
 	bucket, key, err := splitURL(u)
 	if err != nil {
 		return nil, err
 	}
 	r := &resumingReader{ctx: ctx, s: s, bucket: bucket, key: key, url: u}
+	if m, ok := s.listed(u); ok {
+		// The version the listing saw, and no other: the read that hashes
+		// an object and the read that loads it see the same bytes, or the
+		// second fails (412) and the file with it, to load next run.
+		r.etag = m.etag
+	}
 	if err := r.get(); err != nil {
 		return nil, err
 	}
@@ -153,6 +160,8 @@ func (r *resumingReader) get() error {
 	in := &s3.GetObjectInput{Bucket: &r.bucket, Key: &r.key}
 	if r.off > 0 {
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.off))
+	}
+	if r.etag != "" {
 		// The object must not change between the pieces.
 		in.IfMatch = aws.String(r.etag)
 	}

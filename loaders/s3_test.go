@@ -54,6 +54,48 @@ func TestS3Faults(t *testing.T) {
 			t.Errorf("staging: %d rows, want %d", n, want)
 		}
 	})
+	t.Run("breaks during the load transaction are resumed", func(t *testing.T) {
+		// Redelivered under another name: read to hash it, then to load it.
+		moved := "s3://cafe/branches/york_01-05-2023_09-00-00.csv"
+		srv.Put(t, "cafe", strings.TrimPrefix(moved, "s3://cafe/"), []byte(strings.ReplaceAll(string(data), "Chesterfield", "York")))
+		if _, err := client.Glob(ctx, "s3://cafe/branches/*.csv"); err != nil {
+			t.Fatal(err)
+		}
+		cuts := proxy.Cuts()
+		proxy.CutFrom(int64(len(data))+4<<10, 2) // the hashing read (headers and all) passes whole
+		res, err := ld.Load(ctx, 0, src, []string{moved})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Status != Loaded || res[0].Loaded != want {
+			t.Fatalf("got %s with %d rows (%v), want loaded with %d", res[0].Status, res[0].Loaded, res[0].Err, want)
+		}
+		if proxy.Cuts()-cuts != 2 {
+			t.Errorf("the proxy broke %d downloads, want 2", proxy.Cuts()-cuts)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM staging.transactions WHERE branch = 'York'`); int64(n) != want {
+			t.Errorf("staging: %d York rows, want %d", n, want)
+		}
+	})
+	t.Run("an object changed since its listing is not loaded", func(t *testing.T) {
+		proxy.Cut(0)
+		key := "branches/derby_01-05-2023_09-00-00.csv"
+		srv.Put(t, "cafe", key, []byte(strings.ReplaceAll(string(data), "Chesterfield", "Derby")))
+		if _, err := client.Glob(ctx, "s3://cafe/branches/*.csv"); err != nil {
+			t.Fatal(err)
+		}
+		srv.Put(t, "cafe", key, []byte(strings.ReplaceAll(string(data), "Chesterfield", "Derby Two")))
+		res, err := ld.Load(ctx, 0, src, []string{"s3://cafe/" + key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Status != Failed || !strings.Contains(res[0].Err.Error(), "412") && !strings.Contains(res[0].Err.Error(), "PreconditionFailed") {
+			t.Errorf("got %s (%v), want failed: the object is not the version listed", res[0].Status, res[0].Err)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM staging.transactions WHERE branch LIKE 'Derby%'`); n != 0 {
+			t.Errorf("staging: %d Derby rows, want none", n)
+		}
+	})
 	t.Run("endless breaks fail the file cleanly", func(t *testing.T) {
 		proxy.Cut(-1)
 		before := count(t, pool, `SELECT count(*) FROM staging.transactions`)

@@ -16,6 +16,7 @@ type Proxy struct {
 	After int64
 
 	cuts atomic.Int64 // cuts left; negative: every connection
+	from atomic.Int64 // bytes all connections send before the cuts start
 	done atomic.Int64 // connections cut so far
 	sent atomic.Int64 // bytes the server sent through the proxy
 }
@@ -49,7 +50,15 @@ func NewProxy(t *testing.T, upstream string, after int64) *Proxy {
 }
 
 // Cut sets how many connections to drop from now on (negative: all).
-func (p *Proxy) Cut(n int64) { p.cuts.Store(n) }
+func (p *Proxy) Cut(n int64) { p.CutFrom(0, n) }
+
+// CutFrom is Cut once the server has sent total bytes more, through any
+// connection: the reads before pass whole (a hashing read, say), and the
+// cuts break the ones after (the loading read).
+func (p *Proxy) CutFrom(total, n int64) {
+	p.from.Store(p.sent.Load() + total)
+	p.cuts.Store(n)
+}
 
 // Sent reports how many bytes the server has sent to clients.
 func (p *Proxy) Sent() int64 { return p.sent.Load() }
@@ -70,7 +79,7 @@ func (p *Proxy) serve(c net.Conn, upstream string) {
 	for {
 		n, err := u.Read(buf)
 		if n > 0 {
-			if sent+int64(n) > p.After && p.take() {
+			if sent+int64(n) > p.After && p.sent.Load() >= p.from.Load() && p.take() {
 				c.Write(buf[:p.After-sent])
 				return // drop the connection mid-response
 			}
