@@ -63,7 +63,7 @@ func CheckKey(ctx context.Context, q ledger.Querier, key []byte) error {
 		return err
 	}
 	if got != fp {
-		return fmt.Errorf("%w (database has key %s, this machine has %s): load with the key the database was loaded with", ErrKeyMismatch, got, fp)
+		return fmt.Errorf("%w (database has key %s, this machine has %s)", ErrKeyMismatch, got, fp)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package project
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -89,7 +90,13 @@ func (p *Folder) Cluster() (*pg.Cluster, error) {
 // hashKey is the secret order ids are made with.
 func (p *Folder) hashKey() ([]byte, error) {
 	if p.opt.HashKey != "" {
-		return []byte(p.opt.HashKey), nil
+		// The same key whether it comes from here or the key file: a
+		// newline left by echo or a secret store is not part of it.
+		k := strings.TrimSpace(p.opt.HashKey)
+		if k == "" {
+			return nil, errors.New("the hash key given is blank")
+		}
+		return []byte(k), nil
 	}
 	return loaders.KeyFile(filepath.Join(p.Dir, StateDir, "hash.key"))
 }
