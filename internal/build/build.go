@@ -5,6 +5,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,7 +93,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	early := earlySteps(g, plan)
 	built, err := buildEarly(ctx, pool, g, plan, early, whole, opt.Workers)
 	if err == nil {
-		err = publish(ctx, pool, g, plan, early, built, whole, runID, res)
+		err = publish(ctx, pool, g, plan, early, built, whole, runID, cmp.Or(opt.PublishWait, time.Minute), res)
 	}
 	if err != nil {
 		// What was committed beside the live relations goes again.
@@ -150,7 +151,7 @@ func (w wholes) name(rel string) string {
 // publish is the transaction that finishes a build: the steps not built
 // early, in order, their checks, and, when no error check failed, the swap
 // and the ledger's record of everything built.
-func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, whole wholes, runID int64, res *Result) error {
+func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, whole wholes, runID int64, wait time.Duration, res *Result) error {
 	var book ledger.Store
 	tx, err := begin(ctx, pool)
 	if err != nil {
@@ -209,7 +210,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 	}
 	publishing := time.Now()
 	defer func() { res.Publishing = time.Since(publishing) }()
-	if err := swap(ctx, tx, g, whole); err != nil {
+	if err := swapWhenFree(ctx, tx, g, whole, wait); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -367,6 +368,76 @@ func isWrongObjectType(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "42809"
 }
 
+// Readers and the swap: renaming a table takes an ACCESS EXCLUSIVE lock,
+// which waits for every reader of the table to finish, and every reader
+// that comes after waits behind it. So the swap waits at most
+// swapLockWait at a time, then lets the queue go, and tries again a
+// little later, until wait is spent: a dashboard query is held up by at
+// most swapLockWait, and a reader that holds a table for longer than wait
+// (an open transaction, a runaway query) fails the run, naming it, with
+// nothing published; the next run builds and publishes again.
+const swapLockWait = 2 * time.Second
+
+// ErrReaders is wrapped by the error of a publish that readers kept
+// waiting past its wait.
+var ErrReaders = errors.New("readers held the relations to replace")
+
+// swapWhenFree swaps within a savepoint, again and again while readers
+// hold what it must lock, for up to wait.
+func swapWhenFree(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	pause := 50 * time.Millisecond
+	for {
+		left := time.Until(deadline)
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SAVEPOINT swap; SET LOCAL lock_timeout = %d", max(1, min(swapLockWait, left).Milliseconds()))); err != nil {
+			return err
+		}
+		err := swap(ctx, tx, g, building)
+		if err == nil {
+			_, err = tx.Exec(ctx, "RELEASE SAVEPOINT swap")
+			return err
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "55P03" { // lock_not_available
+			return err
+		}
+		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT swap"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		if time.Until(deadline) <= 0 {
+			return fmt.Errorf("publish: %w for more than %s: %s; nothing was published, and the next run builds and publishes again",
+				ErrReaders, wait, holders(ctx, tx, g, building))
+		}
+		select {
+		case <-time.After(min(pause, time.Until(deadline))):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// holders describes the other sessions holding locks on the live models
+// being replaced.
+func holders(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) string {
+	var rels []string
+	for _, m := range g.Models {
+		if building[m.Name] {
+			rels = append(rels, pg.Ident(m.Schema, m.Rel))
+		}
+	}
+	var who string
+	err := tx.QueryRow(ctx, `SELECT coalesce(string_agg(DISTINCT format('%s by pid %s (%s, in a transaction for %s: %s)',
+		    l.relation::regclass, a.pid, coalesce(nullif(a.usename, ''), '?'), date_trunc('second', now() - a.xact_start), left(a.query, 80)), '; '), 'readers gone meanwhile')
+		FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE l.granted AND l.pid <> pg_backend_pid()
+		  AND l.relation IN (SELECT to_regclass(r) FROM unnest($1::text[]) AS r)`, rels).Scan(&who)
+	if err != nil {
+		return "(who: " + err.Error() + ")"
+	}
+	return who
+}
+
 // swap publishes the built relations: model views that depend on them are
 // dropped children-first, the old tables dropped, the new renamed into
 // place, and the views recreated parents-first from their own SQL. No
@@ -374,9 +445,6 @@ func isWrongObjectType(err error) bool {
 // swap with the database's message, and nothing is published.
 func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 	isTable := func(m *dag.Model) bool { return m.Config.Materialized != dag.View }
-	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '60s'"); err != nil {
-		return err
-	}
 	// Views to recreate: rebuilt ones, and views reading anything swapped.
 	recreate := map[string]bool{}
 	for _, m := range g.Models {

@@ -28,6 +28,10 @@ type Options struct {
 	// Workers is how many models are built whole at once, each on its own
 	// connection; 0 means one per core.
 	Workers int
+	// PublishWait bounds how long the publish waits for readers holding a
+	// relation it replaces (0: a minute); past it the build fails and
+	// nothing is published.
+	PublishWait time.Duration
 }
 
 // Step is what a build does with one selected model, and why.

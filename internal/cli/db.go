@@ -146,12 +146,22 @@ func (a *app) migrateCmd() *cobra.Command {
 		Long: `The warehouse schema (schemas, ledger, staging tables, roles) is owned by goose
 migrations in migrations/. 'percolate run' applies pending ones itself.`,
 	}
-	withProvider := func(cmd *cobra.Command, fn func(*goose.Provider) error) error {
+	var wait bool
+	// withProvider runs fn with goose; changing the schema takes the run
+	// lock first, so that no run loads or builds meanwhile.
+	withProvider := func(cmd *cobra.Command, change bool, fn func(*goose.Provider) error) error {
 		p, pool, err := a.connect(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
+		if change {
+			unlock, err := pg.Lock(cmd.Context(), pool, "run", wait)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+		}
 		prov, db, err := migrations.Provider(cmd.Context(), pool, p.Migrations())
 		if err != nil {
 			return err
@@ -164,7 +174,7 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 		Short: "Apply every pending migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProvider(cmd, func(prov *goose.Provider) error {
+			return withProvider(cmd, true, func(prov *goose.Provider) error {
 				res, err := prov.Up(cmd.Context())
 				if err == nil {
 					err = setReader(cmd, a)
@@ -183,7 +193,7 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 		Short: "Roll back the most recent migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProvider(cmd, func(prov *goose.Provider) error {
+			return withProvider(cmd, true, func(prov *goose.Provider) error {
 				r, err := prov.Down(cmd.Context())
 				if r != nil {
 					fmt.Fprintf(a.stdout, "rolled back %s\n", filepath.Base(r.Source.Path))
@@ -196,7 +206,7 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 		Short: "List migrations and whether each is applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProvider(cmd, func(prov *goose.Provider) error {
+			return withProvider(cmd, false, func(prov *goose.Provider) error {
 				st, err := prov.Status(cmd.Context())
 				if err != nil {
 					return err
@@ -214,6 +224,11 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 			})
 		},
 	}, a.migrateCreateCmd())
+	for _, c := range cmd.Commands() {
+		if c.Name() == "up" || c.Name() == "down" {
+			c.Flags().BoolVar(&wait, "wait", false, "wait for a run in progress instead of exiting 3 (migrations take the run lock)")
+		}
+	}
 	return cmd
 }
 
