@@ -39,7 +39,7 @@ type arenas struct {
 // days recorded and the content they replace retired, together. Results go
 // to results. A group the database refuses is loaded again file by file,
 // so that one file's fault stays its own.
-func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, unit []int, paths []string, infos []fileInfo, results []Result, buf *arenas) error {
+func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, contract string, unit []int, paths []string, infos []fileInfo, results []Result, buf *arenas) error {
 	buf.parent, buf.child = buf.parent[:0], buf.child[:0]
 	files := make([]*parsed, 0, len(unit))
 	data := map[int][]byte{}
@@ -57,14 +57,19 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 		data[i] = b
 		hashes = append(hashes, f.hash)
 	}
-	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, hashes)
+	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, hashes)
 	if err != nil {
 		return err
 	}
 	todo := files[:0]
 	for _, f := range files {
-		if known[f.hash] {
-			results[f.i].Status = Skipped
+		res := &results[f.i]
+		res.seen = ledger.File{Size: f.info.size, Hash: f.hash, Modified: f.info.modified}
+		if k, ok := known[f.hash]; ok {
+			res.Status = Skipped
+			if k.Refused {
+				res.Status, res.Err = RefusedEarlier, errors.New(k.Reason)
+			}
 			continue
 		}
 		todo = append(todo, f)
@@ -76,7 +81,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 	if err != nil {
 		return err
 	}
-	c, err := newContract(src, l.opt.Key)
+	c, err := l.contract(src)
 	if err != nil {
 		return err
 	}
@@ -89,9 +94,12 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 		buf.parent, buf.child, err = f.fl.encodeAll(buf.parent, buf.child)
 		f.fl.release() // its counts and rejects stay; its buffers go back
 		f.parent, f.child = [2]int{p0, len(buf.parent)}, [2]int{c0, len(buf.child)}
+		var wrong *RefusedError
 		switch {
 		case errors.Is(err, ErrNotText):
 			res.Status, res.Err = Refused, notCSV(res.Path, err)
+		case errors.As(err, &wrong):
+			res.Status, res.Err = Refused, wrong
 		case err != nil:
 			res.Status, res.Err = Failed, &SourceError{Path: res.Path, Err: err}
 		case !verdict(res, f.fl, src):
@@ -103,14 +111,14 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 	if len(send) == 0 {
 		return nil
 	}
-	err = l.commitGroup(ctx, runID, src, c, send, results, buf)
+	err = l.commitGroup(ctx, runID, src, contract, c, send, results, buf)
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
 	// The database refused the group: each file alone, so that the fault
 	// stays with its file.
 	for _, f := range send {
-		if results[f.i], err = l.loadAlone(ctx, runID, src, paths[f.i], infos[f.i]); err != nil {
+		if results[f.i], err = l.loadAlone(ctx, runID, src, contract, paths[f.i], infos[f.i]); err != nil {
 			return err
 		}
 	}
@@ -118,7 +126,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, un
 }
 
 // commitGroup is the transaction of a group of parsed files.
-func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, c *contract, send []*parsed, results []Result, buf *arenas) error {
+func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, contract string, c *contract, send []*parsed, results []Result, buf *arenas) error {
 	tx, err := l.begin(ctx)
 	if err != nil {
 		return err
@@ -127,7 +135,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	claims := make([]ledger.File, len(send))
 	for k, f := range send {
 		r := results[f.i]
-		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.info.size, Hash: f.hash, Modified: f.info.modified}
+		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.info.size, Hash: f.hash, Modified: f.info.modified, Contract: contract}
 	}
 	claimed, err := l.ledger.ClaimFiles(ctx, tx, claims)
 	if err != nil {

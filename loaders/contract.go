@@ -3,14 +3,17 @@ package loaders
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"gopkg.in/yaml.v3"
 
 	"github.com/percolate/percolate/internal/config"
 )
@@ -39,6 +42,12 @@ type contract struct {
 	mac        hash.Hash
 	keyBuf     []byte
 	vals       []value
+	// text tells the columns whose values reach the database as text:
+	// they must be UTF-8.
+	text []bool
+	// digits bounds, by column, a numeric's digits before the point: those
+	// of the staging column it is copied into.
+	digits []int
 }
 
 // value is one parsed field.
@@ -152,6 +161,12 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 	}
 	c.parent = newTable(src.Table, cols)
 	c.vals = make([]value, len(src.Columns))
+	c.text = make([]bool, len(src.Columns))
+	c.digits = make([]int, len(src.Columns))
+	for i, col := range src.Columns {
+		c.text[i] = col.Personal == "" && (col.Type == config.Text || col.Type == config.List)
+		c.digits[i] = maxDigits - col.Scale
+	}
 	c.zone = zoneCache{loc: src.Location}
 	c.walls = make([][]wallLayout, len(src.Columns))
 	for i, col := range src.Columns {
@@ -165,6 +180,42 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		}
 	}
 	return c, nil
+}
+
+// limit bounds the numbers of the contract by the precision of the staging
+// columns they are copied into: precision maps "schema.table.column" to a
+// numeric column's declared precision. A column it does not name keeps
+// the loader's own bound (18 digits).
+func (c *contract) limit(precision map[string]int) {
+	digits := func(table, column string, scale int) int {
+		p, ok := precision[table+"."+column]
+		if !ok || p <= 0 {
+			return maxDigits - scale
+		}
+		return max(0, min(p, maxDigits)-scale)
+	}
+	for i, col := range c.src.Columns {
+		if col.Type == config.Numeric && col.Personal == "" {
+			c.digits[i] = digits(c.src.Table, col.Name, col.Scale)
+		}
+		if c.items != nil && col.Type == config.List && col.Personal == "" {
+			c.items.digits = digits(col.Items.Table, "price", col.Items.Scale)
+		}
+	}
+}
+
+// Fingerprint identifies what a source's contract makes of a file: every
+// setting but its description and where its files are. A file's rejects
+// and refusals hold for the contract they were made under.
+func Fingerprint(src *config.Source) string {
+	c := *src
+	c.Description, c.Path, c.FileDate = "", "", nil
+	b, err := yaml.Marshal(&c)
+	if err != nil {
+		panic(err) // a decoded source always marshals
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
 }
 
 // rowError is why a record breaks the contract: the 1-based field number
@@ -195,6 +246,9 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 		v := &c.vals[i]
 		*v = value{str: fields[i], items: v.items[:0]}
 		k := c.kinds[i]
+		if c.text[i] && !utf8.ValidString(fields[i]) {
+			return key, &rowError{col: i + 1, column: col.Name, reason: notUTF8(fields[i])}
+		}
 		if err := k.parse(c, i, col, fields[i], v); err != nil {
 			return key, &rowError{col: i + 1, column: col.Name, reason: err.Error()}
 		}
@@ -225,6 +279,9 @@ func (c *contract) checkSums() *rowError {
 			var sum int64
 			for _, it := range c.vals[j].items {
 				sum += it.price
+				if sum > maxExact || sum < -maxExact {
+					return &rowError{col: j + 1, column: other.Name, reason: "the sum of the prices is too large"}
+				}
 			}
 			if sum != c.vals[i].num {
 				return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("%s is not the sum of the %s prices (%s)",
@@ -259,33 +316,45 @@ func (c *contract) parseTime(i int, col *config.Column, f string, v *value) erro
 
 var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000}
 
+// Numbers are exact 64-bit integers scaled by their decimals: 18 digits in
+// all always fit.
+const (
+	maxDigits = 18
+	maxExact  = 999_999_999_999_999_999
+)
+
 // parseDecimal reads an exact decimal ("5.2", "-0.75", "4") as an integer
 // scaled by 10^scale; more decimals than the scale is an error, not a
-// rounding.
-func parseDecimal(s string, scale int) (int64, error) {
+// rounding, and so are more than digits digits before the point (the
+// bound of the column it goes into).
+func parseDecimal(s string, scale, digits int) (int64, error) {
 	neg := false
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
-	ip, fp, dot := strings.Cut(s, ".")
-	if ip == "" && fp == "" || (dot && fp == "" && ip == "") {
+	ip, fp, _ := strings.Cut(s, ".")
+	if ip == "" && fp == "" {
 		return 0, fmt.Errorf("is not a number")
+	}
+	for _, part := range []string{ip, fp} {
+		for i := 0; i < len(part); i++ {
+			if part[i]-'0' > 9 {
+				return 0, fmt.Errorf("is not a number")
+			}
+		}
 	}
 	if len(fp) > scale {
 		return 0, fmt.Errorf("has more than %d decimals", scale)
 	}
-	if len(ip) > 15 {
-		return 0, fmt.Errorf("is too large")
+	ip = strings.TrimLeft(ip, "0")
+	if len(ip) > digits {
+		return 0, fmt.Errorf("is out of range: %d digits before the point, where its column takes at most %d", len(ip), digits)
 	}
 	var n int64
 	for _, part := range []string{ip, fp} {
 		for i := 0; i < len(part); i++ {
-			d := part[i] - '0'
-			if d > 9 {
-				return 0, fmt.Errorf("is not a number")
-			}
-			n = n*10 + int64(d)
+			n = n*10 + int64(part[i]-'0')
 		}
 	}
 	n *= pow10[scale-len(fp)]
@@ -293,6 +362,19 @@ func parseDecimal(s string, scale int) (int64, error) {
 		n = -n
 	}
 	return n, nil
+}
+
+// notUTF8 says where a field stops being UTF-8.
+func notUTF8(f string) string {
+	at := 0
+	for at < len(f) {
+		r, size := utf8.DecodeRuneInString(f[at:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		at += size
+	}
+	return fmt.Sprintf("is not UTF-8: byte 0x%02x at byte %d of the field (if the source's files are not UTF-8, declare their encoding, e.g. encoding: windows-1252)", f[min(at, len(f)-1)], at)
 }
 
 func appendDecimal(b []byte, n int64, scale int) []byte {

@@ -16,8 +16,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/loader")
 
 // TestCorpus loads every case of testdata/loader: a folder holding
-// input.csv, the cafe source to load it as (source), optionally max_rejects,
-// and want.txt, the golden outcome: status, counts, the staged rows and
+// input.csv, the cafe source to load it as (source), optionally max_rejects
+// and encoding to declare instead of the source's, and want.txt, the golden outcome: status, counts, the staged rows and
 // the rejects. Add a case by adding a folder; refresh with -update.
 func TestCorpus(t *testing.T) {
 	cases, err := filepath.Glob("../testdata/loader/*/input.csv")
@@ -35,6 +35,9 @@ func TestCorpus(t *testing.T) {
 				if err := yaml.Unmarshal(mr, &src.MaxRejects); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if enc, err := os.ReadFile(filepath.Join(dir, "encoding")); err == nil {
+				src.Encoding = strings.TrimSpace(string(enc))
 			}
 			res := load(t, pool, &src, input)[0]
 			got := describe(t, pool, &src, res)

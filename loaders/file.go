@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/transform"
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
@@ -55,6 +59,9 @@ type fileLoad struct {
 
 func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
 	mem := allocator
+	if dec := decoder(c.src.Encoding); dec != nil {
+		r = transform.NewReader(r, dec.NewDecoder())
+	}
 	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name, maxSeen: maxSeen,
 		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo, days: map[int32]bool{}}
 	f.builders = f.parent.Fields()
@@ -114,6 +121,10 @@ func (f *fileLoad) next() (arrow.Record, error) {
 		if f.header {
 			f.header = false
 			if f.c.src.Header == config.HeaderYes || f.looksLikeHeader(fields) {
+				if reason := f.c.wrongHeader(fields); reason != "" {
+					f.err = &RefusedError{Path: f.name, Reason: reason}
+					return nil, f.err
+				}
 				continue
 			}
 		}
@@ -192,6 +203,59 @@ func (f *fileLoad) looksLikeHeader(fields []string) bool {
 		}
 	}
 	return true
+}
+
+// wrongHeader says how a header line differs from the names the contract's
+// columns may have there (their header lists), or "" when it does not, or
+// no column lists names.
+func (c *contract) wrongHeader(fields []string) string {
+	declared := false
+	for _, col := range c.src.Columns {
+		declared = declared || len(col.Header) > 0
+	}
+	// A line of another field count, or of values that are not names,
+	// is no header of another layout: its rows will tell.
+	if !declared || len(fields) != len(c.src.Columns) || !slices.ContainsFunc(fields, isName) || slices.ContainsFunc(fields, func(f string) bool { return !isName(f) }) {
+		return ""
+	}
+	for i, col := range c.src.Columns {
+		if len(col.Header) == 0 || col.Personal != "" {
+			continue
+		}
+		name := headerName(fields[i])
+		ok := name == headerName(col.Name)
+		for _, h := range col.Header {
+			ok = ok || name == headerName(h)
+		}
+		if !ok {
+			return fmt.Sprintf("not a %s file: its header names column %d %q, where the contract has %s (%s)",
+				c.src.Name, i+1, strings.ToValidUTF8(fields[i], "\uFFFD"), col.Name, strings.Join(col.Header, ", "))
+		}
+	}
+	return ""
+}
+
+// isName reports whether a field reads as a column name: a letter, then
+// letters, digits, spaces, '_' or '-'.
+func isName(f string) bool {
+	for i, r := range f {
+		if !(unicode.IsLetter(r) || i > 0 && (unicode.IsDigit(r) || r == ' ' || r == '_' || r == '-')) {
+			return false
+		}
+	}
+	return f != ""
+}
+
+// headerName is a header's name as compared: without case, spaces, '_'
+// or '-'.
+func headerName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '_', '-', '\t':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
 }
 
 func (f *fileLoad) reject(r ledger.Reject) {
@@ -289,6 +353,17 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// decoder is the charmap of a source's declared encoding; nil for UTF-8.
+func decoder(encoding string) *charmap.Charmap {
+	switch encoding {
+	case config.Windows1252:
+		return charmap.Windows1252
+	case config.Latin1:
+		return charmap.ISO8859_1
+	}
+	return nil
+}
+
 // mask rebuilds a row as CSV with personal fields replaced, for the rejects
 // table. When the field count is off, no field can be trusted to be what
 // the contract says, so every field is masked.
@@ -303,6 +378,7 @@ func (c *contract) mask(fields []string) string {
 			b.WriteString("***")
 			continue
 		}
+		f = strings.ToValidUTF8(f, "\uFFFD")
 		if strings.ContainsAny(f, ",\"\n") {
 			b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
 		} else {

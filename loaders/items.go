@@ -2,6 +2,7 @@ package loaders
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -18,10 +19,14 @@ type itemParser struct {
 	fields   []string
 	sizes    []string
 	scale    int
+	digits   int // a price's digits before the point, at most
+	re       map[string]*regexp.Regexp
+	patterns map[string]string
 }
 
 func newItemParser(it *config.Items) (*itemParser, error) {
-	p := &itemParser{sep: it.Separator, fields: it.Fields, sizes: it.Sizes, scale: it.Scale}
+	p := &itemParser{sep: it.Separator, fields: it.Fields, sizes: it.Sizes, scale: it.Scale,
+		digits: maxDigits - it.Scale, re: it.Re, patterns: it.Pattern}
 	if it.Template != "" {
 		toks, err := config.ParseTemplate(it.Template)
 		if err != nil {
@@ -132,11 +137,15 @@ func (p *itemParser) set(it *item, field, v string) error {
 	case "product":
 		it.product = v
 	case "price":
-		n, err := parseDecimal(v, p.scale)
+		n, err := parseDecimal(v, p.scale, p.digits)
 		if err != nil {
 			return fmt.Errorf("price %q %v", v, err)
 		}
 		it.price = n
+		return nil
+	}
+	if re := p.re[field]; re != nil && v != "" && !re.MatchString(v) {
+		return fmt.Errorf("%s %q does not match the pattern %s", field, v, p.patterns[field])
 	}
 	return nil
 }

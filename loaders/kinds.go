@@ -42,6 +42,9 @@ var kinds = map[string]*kind{
 			if f == "" {
 				return fmt.Errorf("is empty")
 			}
+			if col.Re != nil && !col.Re.MatchString(f) {
+				return fmt.Errorf("%q does not match the pattern %s", f, col.Pattern)
+			}
 			return nil
 		},
 		key:     func(b []byte, _ *config.Column, v *value) []byte { return append(b, v.str...) },
@@ -67,8 +70,8 @@ var kinds = map[string]*kind{
 		typed: true,
 	},
 	config.Numeric: {
-		parse: func(_ *contract, _ int, col *config.Column, f string, v *value) error {
-			n, err := parseDecimal(f, col.Scale)
+		parse: func(c *contract, i int, col *config.Column, f string, v *value) error {
+			n, err := parseDecimal(f, col.Scale, c.digits[i])
 			if err != nil {
 				return fmt.Errorf("%q %v", f, err)
 			}

@@ -35,8 +35,11 @@ const (
 	Loaded   Status = "loaded"   // new content, rows in staging
 	Replaced Status = "replaced" // new content at a known path: its old rows were replaced
 	Skipped  Status = "skipped"  // this content was loaded before
-	Refused  Status = "refused"  // too many rejects or not CSV: nothing of it stays
-	Failed   Status = "failed"   // it could not be read (a bucket that kept failing): nothing of it stays
+	Refused  Status = "refused"  // too many rejects, not CSV, or refused by the server: nothing of it stays
+	// RefusedEarlier is content refused by an earlier run under the same
+	// contract: not read again; Err says why it was refused.
+	RefusedEarlier Status = "refused earlier"
+	Failed         Status = "failed" // it could not be read (a bucket that kept failing): nothing of it stays
 )
 
 // SourceError is a file or object that could not be read: the file fails,
@@ -61,6 +64,9 @@ type Result struct {
 	Rejected int64
 	Rejects  []ledger.Reject // the first few, for messages
 	Err      error           // why the file was refused
+
+	// What the manifest records of a refused file.
+	seen ledger.File
 }
 
 // RefusedError says why a file was refused whole.
@@ -96,6 +102,10 @@ type Options struct {
 	OnFile func(Result)
 	// S3 returns the client that reads s3:// paths; nil when there is none.
 	S3 func(context.Context) (*S3, error)
+	// Precision maps "schema.table.column" to the declared precision of a
+	// numeric staging column: numbers are checked against it before they
+	// are copied. A column it leaves out takes up to 18 digits.
+	Precision map[string]int
 	// Rehash reads and hashes every local file, even one loaded before at
 	// the same path with the same size and modification time (which is
 	// otherwise taken to be unchanged and not read).
@@ -179,7 +189,8 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 		return nil, ErrNoKey
 	}
 	results := make([]Result, len(paths))
-	infos, unchanged, err := l.survey(ctx, src, paths)
+	contract := Fingerprint(src)
+	infos, unchanged, err := l.survey(ctx, src, contract, paths)
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +209,11 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 		}
 	}
 	for i, p := range paths {
+		k, same := unchanged[i]
 		switch {
-		case unchanged[i]:
+		case same && k.Refused:
+			results[i] = Result{Source: src.Name, Path: l.record(p), Status: RefusedEarlier, Err: errors.New(k.Reason)}
+		case same:
 			results[i] = Result{Source: src.Name, Path: l.record(p), Status: Skipped}
 		case IsS3(p) || infos[i].size > smallFile:
 			units = append(units, unit{files: []int{i}, alone: true})
@@ -223,10 +237,8 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 			l.opt.OnFile(r)
 		}
 	}
-	for i := range results {
-		if unchanged[i] {
-			report(results[i])
-		}
+	for i := range unchanged {
+		report(results[i])
 	}
 	work := make(chan unit)
 	var wg sync.WaitGroup
@@ -240,9 +252,12 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 				var err error
 				if u.alone {
 					i := u.files[0]
-					results[i], err = l.loadAlone(ctx, runID, src, paths[i], infos[i])
+					results[i], err = l.loadAlone(ctx, runID, src, contract, paths[i], infos[i])
 				} else {
-					err = l.loadGroup(ctx, runID, src, u.files, paths, infos, results, &buf)
+					err = l.loadGroup(ctx, runID, src, contract, u.files, paths, infos, results, &buf)
+				}
+				if err == nil {
+					err = l.recordRefused(ctx, runID, contract, u.files, results)
 				}
 				if err != nil {
 					mu.Lock()
@@ -275,10 +290,31 @@ feed:
 	return results, cmp.Or(fatal, ctx.Err())
 }
 
+// recordRefused records in the manifest the files of a unit that were
+// refused, so that later runs pass over them.
+func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, unit []int, results []Result) error {
+	for _, i := range unit {
+		r := results[i]
+		if r.Status != Refused || r.seen.Hash == "" {
+			continue
+		}
+		f := r.seen
+		f.RunID, f.Source, f.Path, f.Contract = runID, r.Source, r.Path, contract
+		reason := "refused"
+		if r.Err != nil {
+			reason = strings.TrimPrefix(r.Err.Error(), r.Path+": refused: ")
+		}
+		if err := l.ledger.RecordRefused(ctx, l.pool, ledger.Refusal{File: f, Reason: strings.ToValidUTF8(reason, "\uFFFD"), Rejected: r.Rejected}); err != nil {
+			return fmt.Errorf("record the refusal of %s: %w", r.Path, err)
+		}
+	}
+	return nil
+}
+
 // loadAlone loads one file in a transaction of its own (see loadFile); a
 // file or object that cannot be read fails alone, the others go on.
-func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, path string, info fileInfo) (Result, error) {
-	r, err := l.loadFile(ctx, runID, src, path, info)
+func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, contract, path string, info fileInfo) (Result, error) {
+	r, err := l.loadFile(ctx, runID, src, contract, path, info)
 	var se *SourceError
 	if errors.As(err, &se) && ctx.Err() == nil {
 		r.Status, r.Err, err = Failed, se, nil
@@ -286,10 +322,11 @@ func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, pa
 	return r, err
 }
 
-// survey stats the local files among paths and tells which are loaded
-// already with the same path, size and modification time: those are not
-// read again (unless Options.Rehash).
-func (l *CSV) survey(ctx context.Context, src *config.Source, paths []string) ([]fileInfo, map[int]bool, error) {
+// survey stats the local files among paths and tells which are recorded
+// already with the same path, size and modification time, loaded or
+// refused under contract (see ledger.Known): those are not read again
+// (unless Options.Rehash).
+func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, paths []string) ([]fileInfo, map[int]ledger.Known, error) {
 	infos := make([]fileInfo, len(paths))
 	var local []ledger.File
 	var at []int
@@ -305,23 +342,37 @@ func (l *CSV) survey(ctx context.Context, src *config.Source, paths []string) ([
 		local = append(local, ledger.File{Path: l.record(p), Size: infos[i].size, Modified: infos[i].modified})
 		at = append(at, i)
 	}
-	unchanged := map[int]bool{}
+	unchanged := map[int]ledger.Known{}
 	if l.opt.Rehash || len(local) == 0 {
 		return infos, unchanged, nil
 	}
-	same, err := l.ledger.Unchanged(ctx, l.pool, src.Name, local)
+	same, err := l.ledger.Unchanged(ctx, l.pool, src.Name, contract, local)
 	if err != nil {
 		return nil, nil, err
 	}
 	for k, f := range local {
-		if same[f.Path] {
-			unchanged[at[k]] = true
+		if known, ok := same[f.Path]; ok {
+			unchanged[at[k]] = known
 		}
 	}
 	return infos, unchanged, nil
 }
 
-func (l *CSV) record(path string) string { return RelPath(l.opt.Root, path) }
+// record is how path is recorded: relative to the root, and UTF-8 as the
+// manifest's text must be.
+func (l *CSV) record(path string) string {
+	return strings.ToValidUTF8(RelPath(l.opt.Root, path), "\uFFFD")
+}
+
+// contract compiles src's contract for a load.
+func (l *CSV) contract(src *config.Source) (*contract, error) {
+	c, err := newContract(src, l.opt.Key)
+	if err != nil {
+		return nil, err
+	}
+	c.limit(l.opt.Precision)
+	return c, nil
+}
 
 // RelPath shows path relative to root when it is inside it, else as given:
 // how files are recorded in the manifest and shown to people.
@@ -370,14 +421,15 @@ func (l *CSV) hash(ctx context.Context, src *config.Source, path string) (string
 // a load would take. Like a load, it does not read a local file loaded
 // before at the same path with the same size and modification time.
 func (l *CSV) Pending(ctx context.Context, src *config.Source, paths []string) ([]string, error) {
-	_, unchanged, err := l.survey(ctx, src, paths)
+	contract := Fingerprint(src)
+	_, unchanged, err := l.survey(ctx, src, contract, paths)
 	if err != nil {
 		return nil, err
 	}
 	var left []string
 	var hashes []string
 	for i, p := range paths {
-		if unchanged[i] {
+		if _, same := unchanged[i]; same {
 			continue
 		}
 		sum, _, err := l.hash(ctx, src, p)
@@ -386,13 +438,13 @@ func (l *CSV) Pending(ctx context.Context, src *config.Source, paths []string) (
 		}
 		left, hashes = append(left, p), append(hashes, sum)
 	}
-	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, hashes)
+	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, hashes)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for i, p := range left {
-		if !known[hashes[i]] {
+		if _, ok := known[hashes[i]]; !ok {
 			out = append(out, p)
 		}
 	}

@@ -253,8 +253,15 @@ func TestRejects(t *testing.T) {
 		if got := count(t, pool, `SELECT count(*) FROM staging.transactions`); got != before {
 			t.Errorf("staging rows: got %d, want %d: nothing of a refused file stays", got, before)
 		}
-		if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%mostly-bad.csv'`); n != 0 {
-			t.Errorf("manifest holds %d rows for the refused file, want 0", n)
+		if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%mostly-bad.csv' AND status = 'refused'`); n != 1 {
+			t.Errorf("manifest holds %d refusals of the file, want 1", n)
+		}
+		if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%mostly-bad.csv' AND status <> 'refused'`); n != 0 {
+			t.Errorf("manifest holds %d other rows for the refused file, want 0", n)
+		}
+		again := load(t, pool, src, path)[0]
+		if again.Status != RefusedEarlier || again.Err == nil || !strings.Contains(again.Err.Error(), "5 of 6 rows rejected") {
+			t.Errorf("loaded again: %s (%v), want refused earlier, with the reason", again.Status, again.Err)
 		}
 	})
 }
@@ -327,9 +334,11 @@ func TestNumericEncoding(t *testing.T) {
 
 // TestGroupRefusedByTheServer: small files load in groups, one COPY per
 // table per group. When the server refuses a group (here a total that
-// parses but overflows numeric(10,2)), the group is loaded again file by
-// file: the files before the faulty one load, and the faulty one's error
-// names it, with nothing of it in staging.
+// parses but overflows numeric(10,2), the loader not told the column's
+// precision), the group is loaded again file by file: the faulty one is
+// refused with the server's message, recorded as refused, nothing of it in
+// staging, and the others load. Told the precision, the loader rejects
+// the row itself, naming line and column.
 func TestGroupRefusedByTheServer(t *testing.T) {
 	pool := warehouse(t)
 	src := cafe(t).Sources["transactions"]
@@ -341,17 +350,39 @@ func TestGroupRefusedByTheServer(t *testing.T) {
 		write(t, dir, "c_good.csv", rowA3),
 	}
 	res, err := csvLoader(t, pool, Options{}).Load(context.Background(), 0, src, paths)
-	if err == nil || !strings.Contains(err.Error(), "b_overflow.csv") || !strings.Contains(err.Error(), "numeric field overflow") {
-		t.Fatalf("got %v, want the overflow named with its file", err)
+	if err != nil {
+		t.Fatalf("got %v, want the other files loaded and the faulty one refused", err)
 	}
-	if res[0].Status != Loaded {
-		t.Errorf("a_good.csv: %s (%v), want loaded", res[0].Status, res[0].Err)
+	if res[1].Status != Refused || res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "b_overflow.csv: refused: the database refused its rows: numeric field overflow") {
+		t.Errorf("b_overflow.csv: %s (%v), want refused with the server's message", res[1].Status, res[1].Err)
+	}
+	for _, i := range []int{0, 2} {
+		if res[i].Status != Loaded {
+			t.Errorf("%s: %s (%v), want loaded", res[i].Path, res[i].Status, res[i].Err)
+		}
 	}
 	if n := count(t, pool, `SELECT count(*) FROM staging.transactions WHERE source_file LIKE '%b_overflow.csv'`); n != 0 {
 		t.Errorf("%d rows of the refused file in staging, want none", n)
 	}
+	if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%b_overflow.csv' AND status = 'refused' AND reason LIKE '%numeric field overflow%'`); n != 1 {
+		t.Errorf("b_overflow.csv refused in the manifest %d times, want once, with the reason", n)
+	}
 	if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%a_good.csv'`); n != 1 {
 		t.Errorf("a_good.csv in the manifest %d times, want once", n)
+	}
+
+	told := Options{Precision: map[string]int{"staging.transactions.total": 10, "staging.transaction_items.price": 10}}
+	d := write(t, dir, "d_overflow.csv", strings.Replace(rowA2, "09:", "12:", 1)+strings.Replace(huge, "10:00", "12:30", 1))
+	res, err = csvLoader(t, pool, told).Load(context.Background(), 0, src, []string{d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *RefusedError
+	if !errors.As(res[0].Err, &re) || len(re.First) != 1 {
+		t.Fatalf("d_overflow.csv: %s (%v), want refused for its one reject", res[0].Status, res[0].Err)
+	}
+	if r := re.First[0]; r.Line != 2 || r.Column != "basket" || !strings.Contains(r.Reason, "out of range: 12 digits before the point, where its column takes at most 8") {
+		t.Errorf("reject %+v, want line 2, basket, out of range", r)
 	}
 }
 

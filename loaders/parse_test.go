@@ -151,7 +151,7 @@ func TestDecimal(t *testing.T) {
 		{"", 0, false, ""}, {"abc", 0, false, ""}, {"1.234", 0, false, ""}, {"1,5", 0, false, ""}, {"1e3", 0, false, ""}, {".", 0, false, ""},
 	}
 	for _, tt := range tests {
-		got, err := parseDecimal(tt.in, 2)
+		got, err := parseDecimal(tt.in, 2, 16)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseDecimal(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
 			continue
@@ -160,6 +160,35 @@ func TestDecimal(t *testing.T) {
 			if back := string(appendDecimal(nil, got, 2)); back != tt.back {
 				t.Errorf("appendDecimal(%d) = %q, want %q", got, back, tt.back)
 			}
+		}
+	}
+}
+
+// TestDecimalRange holds numbers to the digits of their column: never an
+// overflow, never a value the server would refuse.
+func TestDecimalRange(t *testing.T) {
+	tests := []struct {
+		in            string
+		scale, digits int
+		want          int64
+		err           string
+	}{
+		{"99999999.99", 2, 8, 9999999999, ""},
+		{"-00012345678.5", 2, 8, -1234567850, ""},
+		{"100000000", 2, 8, 0, "out of range: 9 digits before the point, where its column takes at most 8"},
+		{"999999999999999.999999", 6, 12, 0, "out of range: 15 digits"},
+		{"999999999999.999999", 6, 12, 999999999999999999, ""},
+		{"12345678901234567", 0, 18, 12345678901234567, ""},
+		{"1234567890123456789", 0, 18, 0, "out of range"},
+		{"1x", 2, 8, 0, "is not a number"},
+	}
+	for _, tt := range tests {
+		got, err := parseDecimal(tt.in, tt.scale, tt.digits)
+		if tt.err == "" && (err != nil || got != tt.want) {
+			t.Errorf("parseDecimal(%q, %d, %d) = %d, %v; want %d", tt.in, tt.scale, tt.digits, got, err, tt.want)
+		}
+		if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("parseDecimal(%q, %d, %d) = %d, %v; want an error containing %q", tt.in, tt.scale, tt.digits, got, err, tt.err)
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 // version of the same path all commit together or not at all. Big files
 // and objects in buckets go this way; memory stays bounded whatever their
 // size.
-func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, path string, info fileInfo) (Result, error) {
+func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, contract, path string, info fileInfo) (Result, error) {
 	res := Result{Source: src.Name, Path: l.record(path)}
 	sum, size, err := l.hash(ctx, src, path)
 	if err != nil {
@@ -30,6 +30,18 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, pat
 	var etag *string
 	if meta, ok := l.s3Meta(ctx, path); ok {
 		etag = &meta.etag
+	}
+	res.seen = ledger.File{Size: size, Hash: sum, ETag: etag, Modified: info.modified}
+	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, []string{sum})
+	if err != nil {
+		return res, err
+	}
+	if k, ok := known[sum]; ok {
+		res.Status = Skipped
+		if k.Refused {
+			res.Status, res.Err = RefusedEarlier, errors.New(k.Reason)
+		}
+		return res, nil
 	}
 	tx, err := l.begin(ctx)
 	if err != nil {
@@ -40,7 +52,7 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, pat
 	// Known content, loaded before or by another process meanwhile, is
 	// not claimed: nothing is recorded.
 	var claimed bool
-	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag, Modified: info.modified})
+	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag, Modified: info.modified, Contract: contract})
 	if err != nil {
 		return res, err
 	}
@@ -49,7 +61,7 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, pat
 		return res, nil
 	}
 
-	c, err := newContract(src, l.opt.Key)
+	c, err := l.contract(src)
 	if err != nil {
 		return res, err
 	}
@@ -66,6 +78,16 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, pat
 		}
 		if errors.Is(err, ErrNotText) {
 			res.Status, res.Err = Refused, notCSV(res.Path, err)
+			return res, nil
+		}
+		var wrong *RefusedError
+		if errors.As(err, &wrong) {
+			res.Status, res.Err = Refused, wrong
+			return res, nil
+		}
+		if e := refusedByServer(res.Path, err); e != nil {
+			verdict(&res, fl, src)
+			res.Status, res.Err = Refused, e
 			return res, nil
 		}
 		var pgErr *pgconn.PgError
@@ -94,6 +116,30 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, pat
 		return res, err
 	}
 	return res, nil
+}
+
+// refusedByServer is the refusal of a file whose rows the server refused
+// (a value out of a column's range, a constraint of the table): the
+// loader checks what it can, and what still reaches the server is the
+// file's fault, not the run's. Other errors are nil: the run stops.
+func refusedByServer(path string, err error) *RefusedError {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return nil
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23": // data exception, integrity constraint violation
+	default:
+		return nil
+	}
+	reason := "the database refused its rows: " + pgErr.Message
+	if pgErr.Detail != "" {
+		reason += " (" + pgErr.Detail + ")"
+	}
+	if pgErr.Where != "" {
+		reason += "; " + pgErr.Where
+	}
+	return &RefusedError{Path: path, Reason: reason}
 }
 
 // notCSV refuses a binary file, or one that is not text.

@@ -71,7 +71,7 @@ func TestMisspeltStagingColumn(t *testing.T) {
 	edit(t, migration, "    payment_method text          NOT NULL", "    payment_methdo text          NOT NULL")
 	config := filepath.Join(dir, "pipelines.yaml")
 	// legacy_transactions sorts first; its table is made LIKE the other.
-	column := lineOf(t, config, "      - name: payment_method\n            values: [CASH, CARD]\n          - name: total")
+	column := lineOf(t, config, "      - name: payment_method\n            values: [CASH, CARD]\n            header: *payment\n          - name: total")
 	table := lineOf(t, migration, "CREATE TABLE staging.legacy_transactions")
 	url := pgtest.URL(t)
 	for cmd, want := range map[string]string{

@@ -159,7 +159,7 @@ or model; 3 another run holds the database (see run --wait).`,
 	pf.StringVarP(&a.configPath, "config", "f", "pipelines.yaml", "pipelines file, relative to the project folder")
 	pf.StringVar(&a.dbURL, "database-url", "", "PostgreSQL URL (default $"+EnvDatabaseURL+", else the embedded database)")
 	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
-	root.AddCommand(a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.backfillCmd())
+	root.AddCommand(a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.filesCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.backfillCmd())
 	return root
 }
 

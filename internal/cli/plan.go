@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,6 +66,9 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 				break
 			}
 			fmt.Fprintf(w, "      %s\n", f)
+		}
+		if len(s.Outdated) > 0 {
+			fmt.Fprintf(w, "      read again, the contract having changed since they were refused or had rejects: %s\n", strings.Join(s.Outdated, ", "))
 		}
 	}
 	builds := 0

@@ -24,6 +24,7 @@ type runFlags struct {
 	fullRefresh bool
 	from        string
 	output      string
+	publishWait time.Duration
 }
 
 func (f *runFlags) register(cmd *cobra.Command, models bool) {
@@ -34,6 +35,7 @@ func (f *runFlags) register(cmd *cobra.Command, models bool) {
 	if models {
 		registerSelect(cmd, &f.selectors, &f.exclude)
 		cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "rebuild the selected models whatever their state")
+		cmd.Flags().DurationVar(&f.publishWait, "publish-wait", time.Minute, "how long the publish waits for readers holding a table it replaces (a dashboard query is held up 2s at most at a time); past it the run exits 1, nothing published")
 		if cmd.Name() != "backfill" {
 			cmd.Flags().StringVar(&f.from, "from", "", "after a version change, rebuild an incremental model's days from this date (YYYY-MM-DD) only")
 		}
@@ -52,7 +54,7 @@ func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
 
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
 	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},
-		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh}
+		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, PublishWait: f.publishWait}
 	if len(args) > 0 {
 		opt.Pipeline = args[0]
 	}
@@ -175,11 +177,17 @@ func (a *app) printSummary(s *project.Summary) {
 	fmt.Fprintf(w, "run %d of pipeline %s\n", s.RunID, s.Pipeline)
 	fmt.Fprintf(w, "  files:   %d loaded, %d replaced, %d skipped (already loaded), %d refused",
 		s.Count(loaders.Loaded), s.Count(loaders.Replaced), s.Count(loaders.Skipped), s.Count(loaders.Refused))
+	if n := s.Count(loaders.RefusedEarlier); n > 0 {
+		fmt.Fprintf(w, ", %d refused earlier", n)
+	}
 	if n := s.Count(loaders.Failed); n > 0 {
 		fmt.Fprintf(w, ", %d failed", n)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  rows:    %d loaded (%d items), %d rejected\n", loaded, items, rejected)
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "  note:    %s\n", n)
+	}
 	for _, f := range s.Files {
 		if f.Status == loaders.Refused || f.Status == loaders.Failed {
 			fmt.Fprintf(w, "  %-8s %v\n", string(f.Status)+":", f.Err)

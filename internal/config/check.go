@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -73,6 +74,11 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 	if s.Header == "" {
 		s.Header = HeaderNo
 	}
+	enc, ok := encodings[strings.ToLower(cmp.Or(s.Encoding, UTF8))]
+	if !ok {
+		return errf(at("encoding"), "source %s: encoding %q is not one of utf-8, windows-1252, latin-1", s.Name, s.Encoding)
+	}
+	s.Encoding = enc
 	if !relName.MatchString(s.Table) {
 		return errf(at("table"), "source %s: table must be a schema-qualified staging table such as staging.%s, not %q", s.Name, s.Name, s.Table)
 	}
@@ -194,8 +200,8 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 	switch c.Type {
 	case Text, Integer:
 	case Numeric:
-		if c.Scale < 0 || c.Scale > 6 {
-			return errf(at("scale"), "%s: scale must be between 0 and 6", where)
+		if c.Scale < 0 || c.Scale > MaxScale {
+			return errf(at("scale"), "%s: scale must be between 0 and %d", where, MaxScale)
 		}
 	case Timestamp:
 		if len(c.Layouts) == 0 {
@@ -213,12 +219,25 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 		if c.Items == nil {
 			return errf(cn, "%s: an items column needs items: {table, separator, format or fields}", where)
 		}
+		if c.Pattern != "" {
+			return errf(at("pattern"), "%s: an items column's patterns go in items: pattern: {product: ...}", where)
+		}
 		return c.Items.check(where, at("items"), errf)
 	default:
 		return errf(at("type"), "%s: type %q is not one of text, numeric, integer, timestamp, items", where, c.Type)
 	}
 	if c.Type != Timestamp && (c.Local != "" || c.Date != "") {
 		return errf(cn, "%s: local and date derive columns from a timestamp only", where)
+	}
+	if c.Pattern != "" {
+		if c.Type != Text {
+			return errf(at("pattern"), "%s: pattern applies to text columns", where)
+		}
+		re, err := regexp.Compile(c.Pattern)
+		if err != nil {
+			return errf(at("pattern"), "%s: pattern %q: %v", where, c.Pattern, err)
+		}
+		c.Re = re
 	}
 	return nil
 }
@@ -235,6 +254,9 @@ func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
 	}
 	if it.Scale == 0 {
 		it.Scale = 2
+	}
+	if it.Scale < 0 || it.Scale > MaxScale {
+		return errf(n, "%s: items: scale must be between 0 and %d", where, MaxScale)
 	}
 	names := it.Fields
 	if it.Template != "" {
@@ -261,8 +283,26 @@ func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
 	if !has["product"] || !has["price"] {
 		return errf(n, "%s: items: an item needs at least {product} and {price}", where)
 	}
+	it.Re = nil
+	for field, p := range it.Pattern {
+		if field != "size" && field != "product" {
+			return errf(n, "%s: items: pattern: %q is not a text field of an item (size, product)", where, field)
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return errf(n, "%s: items: pattern for %s %q: %v", where, field, p, err)
+		}
+		if it.Re == nil {
+			it.Re = map[string]*regexp.Regexp{}
+		}
+		it.Re[field] = re
+	}
 	return nil
 }
+
+// MaxScale bounds a numeric's decimals: values are exact 64-bit integers
+// of at most 18 digits, so 6 decimals leave 12 before the point.
+const MaxScale = 6
 
 // Token is a piece of an item format: a literal or a {field}.
 type Token struct {

@@ -44,16 +44,19 @@ type Pipeline struct {
 
 // Source is a set of raw files with a declared column contract.
 type Source struct {
-	Description string     `yaml:"description"`
-	Path        string     `yaml:"path"`
-	FileFormat  string     `yaml:"format"` // of the files: csv
-	Header      Header     `yaml:"header"`
-	TimeZone    string     `yaml:"time_zone"`
-	Table       string     `yaml:"table"`
-	MaxRejects  MaxRejects `yaml:"max_rejects"`
-	Key         Key        `yaml:"key"`
-	FileDate    *FileDate  `yaml:"file_date"`
-	Columns     []*Column  `yaml:"columns"`
+	Description string `yaml:"description"`
+	Path        string `yaml:"path"`
+	FileFormat  string `yaml:"format"` // of the files: csv
+	Header      Header `yaml:"header"`
+	// Encoding is the files' character set: utf-8 (the default), or
+	// windows-1252 or latin-1, which are transcoded as they are read.
+	Encoding   string     `yaml:"encoding"`
+	TimeZone   string     `yaml:"time_zone"`
+	Table      string     `yaml:"table"`
+	MaxRejects MaxRejects `yaml:"max_rejects"`
+	Key        Key        `yaml:"key"`
+	FileDate   *FileDate  `yaml:"file_date"`
+	Columns    []*Column  `yaml:"columns"`
 
 	Name     string         `yaml:"-"`
 	Line     int            `yaml:"-"`
@@ -105,10 +108,19 @@ type Column struct {
 	Values   []string `yaml:"values"`
 	SumOf    string   `yaml:"sum_of"`
 	Items    *Items   `yaml:"items"`
+	// Pattern, for a text column, is a regular expression every value must
+	// match (anchor it to match whole values).
+	Pattern string `yaml:"pattern"`
+	// Header lists the names a header line may give the column (compared
+	// without case, spaces, '_' or '-'); a header line that names it
+	// otherwise means the file is of another layout, and it is refused.
+	Header []string `yaml:"header"`
 
 	Line int `yaml:"-"`
 	// GoLayouts are Layouts translated from strftime to Go's time layouts.
 	GoLayouts []string `yaml:"-"`
+	// Re is Pattern compiled.
+	Re *regexp.Regexp `yaml:"-"`
 }
 
 // Items declares a nested list field (the basket) that the loader explodes
@@ -126,6 +138,12 @@ type Items struct {
 	// Carry names columns of the row copied onto each of its item rows,
 	// so that item rows can be summed without a join to their row.
 	Carry []string `yaml:"carry"`
+	// Pattern holds, by item field (size, product), a regular expression
+	// every value of it must match.
+	Pattern map[string]string `yaml:"pattern"`
+
+	// Re is Pattern compiled.
+	Re map[string]*regexp.Regexp `yaml:"-"`
 }
 
 // Column types.
@@ -136,6 +154,20 @@ const (
 	Timestamp = "timestamp"
 	List      = "items"
 )
+
+// Encodings a source may declare.
+const (
+	UTF8        = "utf-8"
+	Windows1252 = "windows-1252"
+	Latin1      = "latin-1"
+)
+
+// encodings maps the names an encoding goes by to the one Percolate uses.
+var encodings = map[string]string{
+	"utf-8": UTF8, "utf8": UTF8,
+	"windows-1252": Windows1252, "cp1252": Windows1252,
+	"latin-1": Latin1, "latin1": Latin1, "iso-8859-1": Latin1,
+}
 
 // Personal data treatments.
 const (

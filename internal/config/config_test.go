@@ -66,6 +66,10 @@ func TestParseErrors(t *testing.T) {
 		{"unqualified table", strings.Replace(valid, "table: staging.tx", "table: tx", 1), `pipelines.yaml:8: source tx: table must be a schema-qualified`},
 		{"bad max_rejects", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_rejects: lots", 1), `pipelines.yaml:9: max_rejects must be a count`},
 		{"bad header", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        header: maybe", 1), `pipelines.yaml:9: header must be true, false or auto`},
+		{"unknown encoding", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        encoding: ebcdic", 1), `pipelines.yaml:9: source tx: encoding "ebcdic" is not one of utf-8, windows-1252, latin-1`},
+		{"scale out of bounds", strings.Replace(valid, "scale: 2", "scale: 9", 1), `pipelines.yaml:16: source tx: column total: scale must be between 0 and 6`},
+		{"pattern on a number", strings.Replace(valid, "scale: 2", "scale: 2\n            pattern: '^1'", 1), `pipelines.yaml:17: source tx: column total: pattern applies to text columns`},
+		{"bad pattern", strings.Replace(valid, "scale: 2", "scale: 2\n          - name: branch\n            pattern: '(['", 1), `pipelines.yaml:18: source tx: column branch: pattern "(["`},
 		{"not yaml", "version: [1\n", "pipelines.yaml:"},
 	}
 	for _, tt := range tests {

@@ -21,12 +21,15 @@ type File struct {
 	Modified time.Time
 	// LoadID, when not 0, is the id to record it under (see ReserveLoadIDs).
 	LoadID int64
+	// Contract is the fingerprint of the source contract it is read under.
+	Contract string
 }
 
 // ClaimFile records f as loading and returns its load id; claimed is false,
-// and nothing is recorded, when its content is loaded for its source
-// already (by an earlier run, or by another process meanwhile: a partial
-// unique index on (source, content_hash) decides).
+// and nothing is recorded, when its content is loaded for its source under
+// the same contract already (by an earlier run, or by another process
+// meanwhile: a partial unique index on (source, content_hash, contract)
+// decides).
 func (s Store) ClaimFile(ctx context.Context, q Querier, f File) (loadID int64, claimed bool, err error) {
 	ids, err := s.ClaimFiles(ctx, q, []File{f})
 	for id := range ids {
@@ -52,20 +55,20 @@ func (Store) ReserveLoadIDs(ctx context.Context, q Querier, n int) ([]int64, err
 func (Store) ClaimFiles(ctx context.Context, q Querier, files []File) (map[int64]bool, error) {
 	n := len(files)
 	ids, runs, sources, paths, sizes, hashes := make([]int64, n), make([]int64, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
-	etags, modified := make([]*string, n), make([]*time.Time, n)
+	etags, modified, contracts := make([]*string, n), make([]*time.Time, n), make([]string, n)
 	for i, f := range files {
-		ids[i], runs[i], sources[i], paths[i], sizes[i], hashes[i], etags[i] = f.LoadID, f.RunID, f.Source, f.Path, f.Size, f.Hash, f.ETag
+		ids[i], runs[i], sources[i], paths[i], sizes[i], hashes[i], etags[i], contracts[i] = f.LoadID, f.RunID, f.Source, f.Path, f.Size, f.Hash, f.ETag, f.Contract
 		if !f.Modified.IsZero() {
 			modified[i] = &files[i].Modified
 		}
 	}
-	rows, err := q.Query(ctx, `INSERT INTO percolate.files (load_id, run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag, modified_at)
+	rows, err := q.Query(ctx, `INSERT INTO percolate.files (load_id, run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag, modified_at, contract)
 		SELECT coalesce(NULLIF(id, 0), nextval(pg_get_serial_sequence('percolate.files', 'load_id'))),
-		       NULLIF(run, 0), source, path, size, hash, 0, 0, 'loaded', etag, modified
-		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[])
-		     AS f (id, run, source, path, size, hash, etag, modified)
-		ON CONFLICT (source, content_hash) WHERE status = 'loaded' DO NOTHING
-		RETURNING load_id`, ids, runs, sources, paths, sizes, hashes, etags, modified)
+		       NULLIF(run, 0), source, path, size, hash, 0, 0, 'loaded', etag, modified, contract
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[], $9::text[])
+		     AS f (id, run, source, path, size, hash, etag, modified, contract)
+		ON CONFLICT (source, content_hash, contract) WHERE status = 'loaded' DO NOTHING
+		RETURNING load_id`, ids, runs, sources, paths, sizes, hashes, etags, modified, contracts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +90,9 @@ type Loaded struct {
 	Rejected int64
 }
 
-// Retired is the earlier content of a path that a new file replaced: its
-// loads, and the days they had rows for.
+// Retired is what new files replaced: the earlier content of their paths,
+// and their own content read under an older contract (a replay). It holds
+// their loads and the days they had rows for.
 type Retired struct {
 	LoadIDs []int64
 	Days    []time.Time
@@ -96,7 +100,9 @@ type Retired struct {
 }
 
 // FinishFile records, in one statement, the days a claimed file has rows
-// for, its counts, and the retirement of earlier content at the same path.
+// for, its counts, and the retirement of earlier content at the same path
+// (loaded or refused) and of the same content loaded under another
+// contract.
 // It returns what it retired: the caller deletes those staging rows in the
 // same transaction.
 func (s Store) FinishFile(ctx context.Context, q Querier, l Loaded) (Retired, error) {
@@ -124,7 +130,9 @@ func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retir
 		), retired AS (
 		    UPDATE percolate.files f SET status = 'replaced', replaced_by = n.load_id
 		    FROM unnest($3::bigint[], $4::text[], $5::text[]) AS n (load_id, source, path)
-		    WHERE f.source = n.source AND f.path = n.path AND f.status = 'loaded' AND f.load_id <> ALL ($3)
+		    JOIN percolate.files nf ON nf.load_id = n.load_id
+		    WHERE f.source = n.source AND (f.path = n.path OR f.content_hash = nf.content_hash)
+		      AND f.status IN ('loaded', 'refused') AND f.load_id <> ALL ($3)
 		    RETURNING f.load_id, f.replaced_by
 		)
 		SELECT coalesce(array_agg(load_id), '{}'),
@@ -135,41 +143,89 @@ func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retir
 	return r, err
 }
 
-// KnownHashes returns which of hashes are loaded for source already.
-func (Store) KnownHashes(ctx context.Context, q Querier, source string, hashes []string) (map[string]bool, error) {
-	rows, err := q.Query(ctx, `SELECT content_hash FROM percolate.files WHERE source = $1 AND status = 'loaded' AND content_hash = ANY($2)`, source, hashes)
+// Known is what the manifest knows of a content (or of a local file by
+// its path, size and modification time) that need not be read again:
+// loaded, or refused, and why.
+type Known struct {
+	Refused bool
+	Reason  string
+}
+
+// known is the condition on percolate.files f for a content that need not
+// be read again under contract $3: loaded, unless rows of it were rejected
+// under another contract; or refused under this one.
+const known = `((f.status = 'loaded' AND (f.rows_rejected = 0 OR f.contract = $3)) OR (f.status = 'refused' AND f.contract = $3))`
+
+// KnownHashes returns which of hashes need not be read again for source,
+// whose contract now has the fingerprint contract (see Known).
+func (Store) KnownHashes(ctx context.Context, q Querier, source, contract string, hashes []string) (map[string]Known, error) {
+	rows, err := q.Query(ctx, `SELECT f.content_hash, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
+		WHERE f.source = $1 AND f.content_hash = ANY($2) AND `+known, source, hashes, contract)
 	if err != nil {
 		return nil, err
 	}
-	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	out := make(map[string]bool, len(known))
-	for _, h := range known {
-		out[h] = true
-	}
+	return collectKnown(rows)
+}
+
+func collectKnown(rows pgx.Rows) (map[string]Known, error) {
+	out := map[string]Known{}
+	var key string
+	var k Known
+	_, err := pgx.ForEachRow(rows, []any{&key, &k.Refused, &k.Reason}, func() error {
+		out[key] = k
+		return nil
+	})
 	return out, err
 }
 
-// Unchanged returns which of the local files of source are loaded at the
-// same path with the same size and modification time: taken to be the same
-// file, they need not be read again.
-func (Store) Unchanged(ctx context.Context, q Querier, source string, files []File) (map[string]bool, error) {
+// Unchanged returns which of the local files of source are recorded at the
+// same path with the same size and modification time, and need not be read
+// again under contract (see Known): taken to be the same file, they are
+// not read.
+func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, files []File) (map[string]Known, error) {
 	paths, sizes, modified := make([]string, len(files)), make([]int64, len(files)), make([]time.Time, len(files))
 	for i, f := range files {
 		paths[i], sizes[i], modified[i] = f.Path, f.Size, f.Modified
 	}
-	rows, err := q.Query(ctx, `SELECT f.path FROM percolate.files f
-		JOIN unnest($2::text[], $3::bigint[], $4::timestamptz[]) AS n (path, size, modified)
+	rows, err := q.Query(ctx, `SELECT f.path, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
+		JOIN unnest($2::text[], $4::bigint[], $5::timestamptz[]) AS n (path, size, modified)
 		  ON f.path = n.path AND f.size = n.size AND f.modified_at = n.modified
-		WHERE f.source = $1 AND f.status = 'loaded'`, source, paths, sizes, modified)
+		WHERE f.source = $1 AND `+known, source, paths, contract, sizes, modified)
 	if err != nil {
 		return nil, err
 	}
-	same, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	out := make(map[string]bool, len(same))
-	for _, p := range same {
-		out[p] = true
+	return collectKnown(rows)
+}
+
+// Refusal is a file refused whole, recorded so that later runs pass over
+// its content until it or its source's contract changes.
+type Refusal struct {
+	File
+	Reason   string
+	Rejected int64 // rows rejected, when that is why
+}
+
+// RecordRefused records a refused file by its content hash with the reason,
+// in place of an earlier refusal of the same content, and retires the
+// refusal of earlier content at its path.
+func (Store) RecordRefused(ctx context.Context, q Querier, r Refusal) error {
+	var modified *time.Time
+	if !r.Modified.IsZero() {
+		modified = &r.Modified
 	}
-	return out, err
+	_, err := q.Exec(ctx, `WITH refused AS (
+		    INSERT INTO percolate.files (run_id, source, path, size, content_hash, rows_loaded, rows_rejected, status, etag, modified_at, contract, reason)
+		    VALUES (NULLIF($1, 0), $2, $3, $4, $5, 0, $6, 'refused', $7, $8, $9, $10)
+		    ON CONFLICT (source, content_hash) WHERE status = 'refused' DO UPDATE
+		    SET run_id = excluded.run_id, path = excluded.path, size = excluded.size, rows_rejected = excluded.rows_rejected,
+		        etag = excluded.etag, modified_at = excluded.modified_at, contract = excluded.contract,
+		        reason = excluded.reason, loaded_at = now()
+		    RETURNING load_id
+		)
+		UPDATE percolate.files f SET status = 'replaced', replaced_by = refused.load_id FROM refused
+		WHERE f.source = $2 AND f.path = $3 AND f.status = 'refused' AND f.load_id <> refused.load_id`,
+		r.RunID, r.Source, r.Path, r.Size, r.Hash, r.Rejected, r.ETag, modified, r.Contract, r.Reason)
+	return err
 }
 
 // HashByETag returns the content hash an object was loaded with, when it
@@ -177,7 +233,7 @@ func (Store) Unchanged(ctx context.Context, q Querier, source string, files []Fi
 func (Store) HashByETag(ctx context.Context, q Querier, source, path, etag string, size int64) (string, bool, error) {
 	var sum string
 	err := q.QueryRow(ctx, `SELECT content_hash FROM percolate.files
-		WHERE source = $1 AND path = $2 AND etag = $3 AND size = $4 AND status = 'loaded'`,
+		WHERE source = $1 AND path = $2 AND etag = $3 AND size = $4 AND status IN ('loaded', 'refused')`,
 		source, path, etag, size).Scan(&sum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
@@ -212,4 +268,50 @@ func (Store) SourceStates(ctx context.Context, q Querier) (map[string]string, er
 		out[src] = fmt.Sprintf("%d/%d/%d", n, hi, sum)
 	}
 	return out, rows.Err()
+}
+
+// FileFilter picks manifest entries: of a source, with a status (empty:
+// any), at most Limit of them.
+type FileFilter struct {
+	Source, Status string
+	Limit          int
+}
+
+// Entry is a file as the manifest records it.
+type Entry struct {
+	LoadID   int64     `json:"load_id"`
+	Source   string    `json:"source"`
+	Path     string    `json:"path"`
+	Status   string    `json:"status"`
+	Size     int64     `json:"size"`
+	Hash     string    `json:"content_hash"`
+	Rows     int64     `json:"rows_loaded"`
+	Rejected int64     `json:"rows_rejected"`
+	At       time.Time `json:"recorded_at"`
+	Reason   string    `json:"reason,omitempty"`
+	Contract string    `json:"contract"`
+}
+
+// Files lists the manifest, newest first.
+func (Store) Files(ctx context.Context, q Querier, f FileFilter) ([]Entry, error) {
+	rows, err := q.Query(ctx, `SELECT load_id, source, path, status, size, content_hash, rows_loaded, rows_rejected, loaded_at,
+		       coalesce(reason, ''), contract
+		FROM percolate.files WHERE ($1 = '' OR source = $1) AND ($2 = '' OR status = $2)
+		ORDER BY load_id DESC LIMIT $3`, f.Source, f.Status, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Entry])
+}
+
+// Outdated lists the files of source read under another contract than
+// contract that it refused or rejected rows of: a run reads them again.
+func (Store) Outdated(ctx context.Context, q Querier, source, contract string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT path FROM percolate.files
+		WHERE source = $1 AND contract <> $2 AND (status = 'refused' OR status = 'loaded' AND rows_rejected > 0)
+		ORDER BY path`, source, contract)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

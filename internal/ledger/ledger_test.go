@@ -70,7 +70,7 @@ func TestManifest(t *testing.T) {
 	if _, claimed, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "copy-of-a.csv", Size: 10, Hash: "h1"}); err != nil || claimed {
 		t.Errorf("the same content again: claimed %v (%v), want false", claimed, err)
 	}
-	if have, err := s.KnownHashes(ctx, pool, "tx", []string{"h1", "h9"}); err != nil || !have["h1"] || len(have) != 1 {
+	if have, err := s.KnownHashes(ctx, pool, "tx", "", []string{"h1", "h9"}); err != nil || have["h1"] != (Known{}) || len(have) != 1 {
 		t.Errorf("known hashes: %v (%v), want h1", have, err)
 	}
 
@@ -114,6 +114,69 @@ func TestManifest(t *testing.T) {
 	var status, msg string
 	if err := pool.QueryRow(ctx, `SELECT status, error FROM percolate.runs WHERE run_id = $1`, run).Scan(&status, &msg); err != nil || status != RunFailed || msg != "boom" {
 		t.Errorf("run: %s %q (%v), want failed boom", status, msg, err)
+	}
+}
+
+// TestRefusedAndReplayed: a refused content is known, with its reason,
+// under the contract that refused it and not under another; content
+// loaded with rejects under an older contract is read again, and its new
+// load retires the old one; clean content stays known whatever the
+// contract.
+func TestRefusedAndReplayed(t *testing.T) {
+	ctx := context.Background()
+	pool := ledgerDB(t)
+	var s Store
+	bad := Refusal{File: File{Source: "tx", Path: "bad.csv", Size: 5, Hash: "hb", Contract: "c1"}, Reason: "no data rows"}
+	if err := s.RecordRefused(ctx, pool, bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordRefused(ctx, pool, bad); err != nil {
+		t.Fatalf("the same refusal twice: %v", err)
+	}
+	if k, err := s.KnownHashes(ctx, pool, "tx", "c1", []string{"hb"}); err != nil || k["hb"] != (Known{Refused: true, Reason: "no data rows"}) {
+		t.Errorf("refused under c1: %+v (%v)", k, err)
+	}
+	if k, err := s.KnownHashes(ctx, pool, "tx", "c2", []string{"hb"}); err != nil || len(k) != 0 {
+		t.Errorf("refused under c1, asked under c2: %+v (%v), want unknown", k, err)
+	}
+	// New content at the refused path takes its place.
+	fixed, _, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "bad.csv", Hash: "hb2", Contract: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishFile(ctx, pool, Loaded{LoadID: fixed, Source: "tx", Path: "bad.csv", Rows: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := s.Files(ctx, pool, FileFilter{Status: "refused", Limit: 10}); err != nil || len(list) != 0 {
+		t.Errorf("refused files after the fix: %+v (%v), want none", list, err)
+	}
+
+	clean, _, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "clean.csv", Hash: "hc", Contract: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirty, _, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "dirty.csv", Hash: "hd", Contract: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishFiles(ctx, pool, []Loaded{{LoadID: clean, Source: "tx", Path: "clean.csv", Rows: 3},
+		{LoadID: dirty, Source: "tx", Path: "dirty.csv", Days: []time.Time{day("2022-03-01")}, Rows: 2, Rejected: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.KnownHashes(ctx, pool, "tx", "c2", []string{"hc", "hd"})
+	if err != nil || len(k) != 1 || k["hc"] != (Known{}) {
+		t.Errorf("under c2: %+v (%v), want only the clean content known", k, err)
+	}
+	replay, claimed, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "dirty.csv", Hash: "hd", Contract: "c2"})
+	if err != nil || !claimed {
+		t.Fatalf("replay claimed %v (%v)", claimed, err)
+	}
+	retired, err := s.FinishFile(ctx, pool, Loaded{LoadID: replay, Source: "tx", Path: "dirty.csv", Days: []time.Time{day("2022-03-01")}, Rows: 3})
+	if err != nil || !slices.Equal(retired.LoadIDs, []int64{dirty}) {
+		t.Errorf("the replay retired %+v (%v), want [%d]", retired, err, dirty)
+	}
+	if _, claimed, err := s.ClaimFile(ctx, pool, File{Source: "tx", Path: "dirty.csv", Hash: "hd", Contract: "c2"}); err != nil || claimed {
+		t.Errorf("the same replay again: claimed %v (%v), want false: exactly once", claimed, err)
 	}
 }
 

@@ -19,6 +19,9 @@ type SourcePlan struct {
 	Source  string   `json:"source"`
 	Files   int      `json:"files"`
 	Pending []string `json:"new_files"`
+	// Outdated are files refused, or with rows rejected, under an earlier
+	// contract of the source: they are read again (those among Pending).
+	Outdated []string `json:"read_again"`
 }
 
 // PlanReport is what a run would do, and why.
@@ -71,7 +74,11 @@ func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 			news[i] = p.rel(n)
 		}
 		pending[name] = len(news) > 0
-		rep.Sources = append(rep.Sources, SourcePlan{Source: name, Files: len(paths), Pending: append([]string{}, news...)})
+		old, err := p.ledger.Outdated(ctx, pool, name, loaders.Fingerprint(src))
+		if err != nil {
+			return nil, err
+		}
+		rep.Sources = append(rep.Sources, SourcePlan{Source: name, Files: len(paths), Pending: append([]string{}, news...), Outdated: append([]string{}, old...)})
 	}
 	bo := p.buildOptions(pl, opt)
 	bo.Pending = pending

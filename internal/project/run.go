@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,6 +40,9 @@ type RunOptions struct {
 	FullRefresh     bool
 	// From limits the days rebuilt after a version change (see build.Options).
 	From time.Time
+	// PublishWait bounds how long the publish waits for readers holding
+	// what it replaces (see build.Options).
+	PublishWait time.Duration
 	// OnFile is told of each file as it finishes loading.
 	OnFile func(loaders.Result)
 	// OnFiles, when set, is told how many files a step will look at,
@@ -56,8 +60,9 @@ type Summary struct {
 	Files    []loaders.Result
 	Build    *build.Result
 	// Warnings are things a person should know, such as a glob that
-	// matched no file.
-	Warnings []string
+	// matched no file; Notes are things done that a person would not
+	// expect, such as files read again after a contract changed.
+	Warnings, Notes []string
 	// Loading is how long the files took; Duration the whole run.
 	Loading, Duration time.Duration
 }
@@ -109,6 +114,9 @@ type work struct {
 	g      *dag.Graph
 	key    []byte
 	unlock func()
+	// precision is the declared precision of each numeric staging
+	// column ("schema.table.column"): the loader holds numbers to it.
+	precision map[string]int
 }
 
 // prepare checks the pipeline and its models (before touching anything, so
@@ -145,6 +153,7 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 		w.unlock()
 		return nil, err
 	}
+	w.precision = have.Precision()
 	if err := p.SetReaderPassword(ctx, pool); err != nil {
 		w.unlock()
 		return nil, err
@@ -177,7 +186,7 @@ func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command 
 }
 
 func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOptions, sum *Summary) error {
-	ld, err := p.loader(pool, loaders.Options{Key: w.key, Jobs: opt.Jobs, OnFile: opt.OnFile, Rehash: opt.Rehash})
+	ld, err := p.loader(pool, loaders.Options{Key: w.key, Jobs: opt.Jobs, OnFile: opt.OnFile, Rehash: opt.Rehash, Precision: w.precision})
 	if err != nil {
 		return err
 	}
@@ -206,6 +215,15 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 	if opt.OnFiles != nil {
 		opt.OnFiles(total)
 	}
+	for _, name := range pl.SourceNames() {
+		old, err := p.ledger.Outdated(ctx, pool, name, loaders.Fingerprint(pl.Sources[name]))
+		if err != nil {
+			return err
+		}
+		if len(old) > 0 {
+			sum.Notes = append(sum.Notes, fmt.Sprintf("source %s: its contract changed: %d file(s) refused or with rejects under the earlier one are read again", name, len(old)))
+		}
+	}
 	loading := time.Now()
 	for _, name := range pl.SourceNames() {
 		res, err := ld.Load(ctx, sum.RunID, pl.Sources[name], files[name])
@@ -230,15 +248,36 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			return err
 		}
 	}
-	if n := sum.Count(loaders.Refused) + sum.Count(loaders.Failed); n > 0 {
-		var first error
-		for _, f := range sum.Files {
-			if f.Status == loaders.Refused || f.Status == loaders.Failed {
-				first = f.Err
-				break
-			}
+	return refusals(sum)
+}
+
+// refusals warns of the files refused by earlier runs (the run still
+// succeeds) and returns an error wrapping ErrRefused naming the files this
+// run refused or could not read, with why.
+func refusals(sum *Summary) error {
+	var earlier, now []string
+	for _, f := range sum.Files {
+		why := ""
+		if f.Err != nil {
+			why, _, _ = strings.Cut(strings.TrimPrefix(f.Err.Error(), f.Path+": "), "\n")
 		}
-		return fmt.Errorf("%w: %d file(s); the first: %v", ErrRefused, n, first)
+		switch f.Status {
+		case loaders.RefusedEarlier:
+			earlier = append(earlier, f.Path+" ("+why+")")
+		case loaders.Refused, loaders.Failed:
+			now = append(now, f.Path+": "+why)
+		}
+	}
+	if len(earlier) > 0 {
+		more := ""
+		if len(earlier) > 3 {
+			more = fmt.Sprintf(" and %d more", len(earlier)-3)
+			earlier = earlier[:3]
+		}
+		sum.Warnings = append(sum.Warnings, "refused earlier: "+strings.Join(earlier, ", ")+more+"; see percolate files --status refused")
+	}
+	if len(now) > 0 {
+		return fmt.Errorf("%w: %d file(s):\n  %s", ErrRefused, len(now), strings.Join(now, "\n  "))
 	}
 	return nil
 }
@@ -267,7 +306,7 @@ func (s *Summary) Built() int {
 
 // buildOptions are the build options of a run of pl.
 func (p *Folder) buildOptions(pl *config.Pipeline, opt RunOptions) build.Options {
-	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl)}
+	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl), PublishWait: opt.PublishWait}
 }
 
 // SourceOf maps each staging table of pl to the name of its source.

@@ -39,8 +39,9 @@ type Table struct {
 type Column struct {
 	Name string
 	Type string // pg_type.typname: int8, numeric, timestamptz, …
-	// Scale is a numeric's declared scale, or -1 when it has none (any).
-	Scale int
+	// Scale is a numeric's declared scale, or -1 when it has none (any);
+	// Precision its declared precision, or -1.
+	Scale, Precision int
 	// Decl is the type as declared, modifiers included: numeric(10,2).
 	Decl    string
 	NotNull bool
@@ -67,10 +68,25 @@ func (t *Table) Column(name string) *Column {
 	return nil
 }
 
+// Precision maps "schema.table.column" to the declared precision of each
+// numeric column that has one.
+func (s *Schema) Precision() map[string]int {
+	out := map[string]int{}
+	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			if c.Type == "numeric" && c.Precision > 0 {
+				out[t.Name+"."+c.Name] = c.Precision
+			}
+		}
+	}
+	return out
+}
+
 // FromDatabase reads the named tables (schema.name) as the database has
 // them.
 func FromDatabase(ctx context.Context, q ledger.Querier, tables []string) (*Schema, error) {
 	rows, err := q.Query(ctx, `SELECT table_schema || '.' || table_name, column_name, udt_name, coalesce(numeric_scale, -1),
+		    CASE WHEN udt_name = 'numeric' THEN coalesce(numeric_precision, -1) ELSE -1 END,
 		    CASE WHEN udt_name = 'numeric' AND numeric_precision IS NOT NULL
 		         THEN format('numeric(%s,%s)', numeric_precision, numeric_scale) ELSE udt_name END,
 		    is_nullable = 'NO', column_default IS NOT NULL
@@ -84,7 +100,7 @@ func FromDatabase(ctx context.Context, q ledger.Querier, tables []string) (*Sche
 	for rows.Next() {
 		var name string
 		c := &Column{}
-		if err := rows.Scan(&name, &c.Name, &c.Type, &c.Scale, &c.Decl, &c.NotNull, &c.Default); err != nil {
+		if err := rows.Scan(&name, &c.Name, &c.Type, &c.Scale, &c.Precision, &c.Decl, &c.NotNull, &c.Default); err != nil {
 			return nil, err
 		}
 		t := s.Tables[name]
@@ -262,7 +278,7 @@ func (s *Schema) alter(t *Table, cmd *pg_query.AlterTableCmd, where string, at f
 		t.Columns = slices.DeleteFunc(t.Columns, func(x *Column) bool { return x.Name == cmd.Name })
 	case pg_query.AlterTableType_AT_AlterColumnType:
 		if def := cmd.GetDef().GetColumnDef(); def != nil && c != nil {
-			c.Type, c.Scale, c.Decl = typeOf(def.TypeName)
+			c.Type, c.Precision, c.Scale, c.Decl = typeOf(def.TypeName)
 			c.Where = at(def.Location)
 		}
 	case pg_query.AlterTableType_AT_SetNotNull:
@@ -282,7 +298,7 @@ func (s *Schema) alter(t *Table, cmd *pg_query.AlterTableCmd, where string, at f
 
 func columnOf(def *pg_query.ColumnDef, at func(int32) string) *Column {
 	c := &Column{Name: def.Colname, NotNull: def.IsNotNull, Where: at(def.Location)}
-	c.Type, c.Scale, c.Decl = typeOf(def.TypeName)
+	c.Type, c.Precision, c.Scale, c.Decl = typeOf(def.TypeName)
 	for _, cn := range def.Constraints {
 		switch cn.GetConstraint().GetContype() {
 		case pg_query.ConstrType_CONSTR_NOTNULL, pg_query.ConstrType_CONSTR_PRIMARY:
@@ -294,11 +310,11 @@ func columnOf(def *pg_query.ColumnDef, at func(int32) string) *Column {
 	return c
 }
 
-// typeOf is a type's pg_type name, for a numeric its declared scale (-1
-// for none), and the type as declared.
-func typeOf(tn *pg_query.TypeName) (name string, scale int, decl string) {
+// typeOf is a type's pg_type name, for a numeric its declared precision
+// and scale (-1 for none), and the type as declared.
+func typeOf(tn *pg_query.TypeName) (name string, precision, scale int, decl string) {
 	if tn == nil || len(tn.Names) == 0 {
-		return "", -1, ""
+		return "", -1, -1, ""
 	}
 	name = tn.Names[len(tn.Names)-1].GetString_().GetSval()
 	if alias, ok := typeAliases[name]; ok {
@@ -312,14 +328,14 @@ func typeOf(tn *pg_query.TypeName) (name string, scale int, decl string) {
 	if len(mods) > 0 {
 		decl += "(" + strings.Join(mods, ",") + ")"
 	}
-	scale = -1
+	precision, scale = -1, -1
 	if name == "numeric" && len(mods) > 0 {
-		scale = 0
+		precision, scale = int(tn.Typmods[0].GetAConst().GetIval().GetIval()), 0
 		if len(mods) == 2 {
 			scale = int(tn.Typmods[1].GetAConst().GetIval().GetIval())
 		}
 	}
-	return name, scale, decl
+	return name, precision, scale, decl
 }
 
 // typeAliases maps the names the parser leaves as written to pg_type's.

@@ -1,5 +1,5 @@
 -- materialized: view
--- description: Pipeline health: every file loaded, with its rows and rejects. Paths only, never contents.
+-- description: Pipeline health: every file read, with its rows and rejects, and why it was refused (status refused). Paths only, never contents.
 -- tags: health
 SELECT load_id,
        source,
@@ -7,5 +7,6 @@ SELECT load_id,
        loaded_at,
        rows_loaded,
        rows_rejected,
-       status
+       status,
+       reason
 FROM percolate.files
