@@ -66,6 +66,36 @@ type Result struct {
 	Checking, Publishing time.Duration
 }
 
+// Event tells what a build is doing, for a progress display. Models built
+// side by side tell from several goroutines at once.
+type Event struct {
+	Kind  EventKind
+	Model string        // ModelStarted, ModelBuilt
+	Rows  int64         // ModelBuilt: its rows, -1 for a view
+	Took  time.Duration // ModelBuilt
+	// Models is how many models the build builds.
+	Models int
+}
+
+// EventKind is what an Event tells.
+type EventKind int
+
+// Event kinds, in the order a build goes through them.
+const (
+	ModelStarted EventKind = iota
+	ModelBuilt
+	Checking   // the checks of the publish transaction start
+	Publishing // the swap starts
+)
+
+// tell sends e to the build's OnEvent, if any.
+func (o *Options) tell(plan *Plan, e Event) {
+	if o.OnEvent != nil {
+		e.Models = plan.Builds()
+		o.OnEvent(e)
+	}
+}
+
 // Run plans the build of g, builds what the plan says into new relations,
 // checks them and publishes them. Models built whole go first, on several
 // connections at once, each committed as NAME__next with its checks run
@@ -91,9 +121,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	early := earlySteps(g, plan)
-	built, err := buildEarly(ctx, pool, g, plan, early, whole, opt.Workers)
+	built, err := buildEarly(ctx, pool, g, plan, early, whole, &opt)
 	if err == nil {
-		err = publish(ctx, pool, g, plan, early, built, whole, runID, cmp.Or(opt.PublishWait, time.Minute), res)
+		err = publish(ctx, pool, g, plan, early, built, whole, runID, &opt, res)
 	}
 	if err != nil {
 		// What was committed beside the live relations goes again.
@@ -151,7 +181,7 @@ func (w wholes) name(rel string) string {
 // publish is the transaction that finishes a build: the steps not built
 // early, in order, their checks, and, when no error check failed, the swap
 // and the ledger's record of everything built.
-func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, whole wholes, runID int64, wait time.Duration, res *Result) error {
+func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, whole wholes, runID int64, opt *Options, res *Result) error {
 	var book ledger.Store
 	tx, err := begin(ctx, pool)
 	if err != nil {
@@ -168,6 +198,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 			res.Checks = append(res.Checks, b.checks...)
 			res.Checking += b.checking
 		} else {
+			opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
 			start := time.Now()
 			var rows int64
 			if s.Full {
@@ -179,11 +210,13 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 				return err
 			}
 			res.Built = append(res.Built, Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason})
+			opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: rows, Took: time.Since(start)})
 		}
 		if err := recordIntervals(ctx, tx, book, s, runID); err != nil {
 			return err
 		}
 	}
+	opt.tell(plan, Event{Kind: Checking})
 	checking := time.Now()
 	checks, err := runSomeChecks(ctx, tx, plan, whole.name, func(s *Step, c *dag.Check) bool {
 		// Early steps ran the checks that read nothing else new.
@@ -208,9 +241,10 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 		}
 		return err
 	}
+	opt.tell(plan, Event{Kind: Publishing})
 	publishing := time.Now()
 	defer func() { res.Publishing = time.Since(publishing) }()
-	if err := swapWhenFree(ctx, tx, g, whole, wait); err != nil {
+	if err := swapWhenFree(ctx, tx, g, whole, cmp.Or(opt.PublishWait, time.Minute)); err != nil {
 		return err
 	}
 	now := time.Now()

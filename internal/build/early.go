@@ -52,7 +52,8 @@ func earlySteps(g *dag.Graph, plan *Plan) map[string]bool {
 // (0: one per core), each as soon as the early steps it reads are
 // committed, and runs each one's checks right after it. It returns what it
 // built, also on error, so that the caller can drop it.
-func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, whole wholes, workers int) (map[string]*earlyBuild, error) {
+func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, whole wholes, opt *Options) (map[string]*earlyBuild, error) {
+	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
@@ -95,7 +96,11 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 			if ctx.Err() != nil { // another build failed
 				return
 			}
+			opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
 			b, err := buildOne(ctx, pool, s, whole)
+			if b != nil {
+				opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: b.built.Rows, Took: b.built.Duration})
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if b != nil {

@@ -28,6 +28,8 @@ type Options struct {
 	// Workers is how many models are built whole at once, each on its own
 	// connection; 0 means one per core.
 	Workers int
+	// OnEvent, when set, is told what the build is doing (see Event).
+	OnEvent func(Event)
 	// PublishWait bounds how long the publish waits for readers holding a
 	// relation it replaces (0: a minute); past it the build fails and
 	// nothing is published.

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,9 +55,9 @@ nothing and says so.`,
 			start := time.Now()
 			var files, daysDone int
 			var rows int64
-			var done func() = func() {}
-			if f.output == "text" && !dryRun {
-				done = a.progress(&opt.RunOptions)
+			d := a.newDisplay()
+			if !dryRun {
+				d.attach(&opt.RunOptions)
 			}
 			perFile := opt.OnFile
 			opt.OnFile = func(r loaders.Result) {
@@ -73,11 +74,11 @@ nothing and says so.`,
 				}
 				el := time.Since(start)
 				left := time.Duration(float64(el) / float64(daysDone) * float64(c.DaysLeft))
-				fmt.Fprintf(a.stdout, "published %s … %s: %d days, %d files, %d rows so far, %.0f rows/s, %d models built; %d days left, ~%s\n",
-					c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), daysDone, files, rows, float64(rows)/el.Seconds(), s.Built(), c.DaysLeft, left.Round(time.Second))
+				d.done(a.stdout, fmt.Sprintf("published %s … %s · %d days, %d files, %s rows so far · %d days left, ~%s",
+					c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), daysDone, files, thousands(rows), c.DaysLeft, left.Round(time.Second)))
 			}
 			rep, err := p.Backfill(ctx, pool, opt)
-			done()
+			d.close()
 			if rep != nil {
 				a.printBackfill(rep, f.output, dryRun)
 			}
@@ -119,7 +120,9 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		enc.Encode(out)
 		return
 	}
-	w := a.stdout
+	var b strings.Builder
+	w := &b
+	defer a.flush(&b)
 	pending := 0
 	for _, fs := range rep.Pending {
 		pending += len(fs)

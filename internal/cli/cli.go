@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,7 +47,7 @@ type app struct {
 	cpuProfile             string
 	stdin                  io.Reader
 	stdout, stderr         io.Writer
-	log                    *slog.Logger
+	disp                   displayFlags
 	started                bool
 }
 
@@ -62,7 +62,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // Run is Main with a context of the caller's.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	root := a.root()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -74,7 +73,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	err = a.explain(err)
 	code := a.exitCode(err)
-	fmt.Fprintln(stderr, "percolate:", err)
+	fmt.Fprintln(stderr, wrap("percolate: "+err.Error(), termWidth(stderr)))
 	if code == ExitUsage && !a.started {
 		fmt.Fprintln(stderr, "Run 'percolate --help' for usage.")
 	}
@@ -108,6 +107,12 @@ func (a *app) explain(err error) error {
 	return err
 }
 
+// flush writes what a command printed into b to stdout, its lines
+// wrapped to fit when stdout is a terminal.
+func (a *app) flush(b *strings.Builder) {
+	io.WriteString(a.stdout, wrap(b.String(), termWidth(a.stdout)))
+}
+
 var errUsage = errors.New("usage")
 
 func usagef(format string, args ...any) error {
@@ -136,6 +141,12 @@ or model; 3 another run holds the database (see run --wait).`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			a.started = true
+			if a.disp.logFormat != "text" && a.disp.logFormat != "json" {
+				return usagef("--log-format %q: want text or json", a.disp.logFormat)
+			}
+			if a.disp.quiet && a.disp.verbose {
+				return usagef("--quiet and --verbose: choose one")
+			}
 			if a.cpuProfile == "" {
 				return nil
 			}
@@ -159,6 +170,9 @@ or model; 3 another run holds the database (see run --wait).`,
 	pf.StringVarP(&a.configPath, "config", "f", "pipelines.yaml", "pipelines file, relative to the project folder")
 	pf.StringVar(&a.dbURL, "database-url", "", "PostgreSQL URL (default $"+EnvDatabaseURL+", else the embedded database)")
 	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file (go tool pprof)")
+	pf.BoolVarP(&a.disp.verbose, "verbose", "v", false, "without a terminal, a log line per file and per model (on a terminal the status line shows them)")
+	pf.BoolVarP(&a.disp.quiet, "quiet", "q", false, "print only the summary and errors")
+	pf.StringVar(&a.disp.logFormat, "log-format", "text", "progress on stderr as text, or json: one object per event (file, model, phase), for machines")
 	root.AddCommand(a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.filesCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.backfillCmd())
 	return root
 }

@@ -54,15 +54,21 @@ func TestKillMidFile(t *testing.T) {
 	}
 }
 
-// startPercolate builds the real binary and starts it in the background,
-// as a user would; done closes when it exits.
-func startPercolate(t *testing.T, args ...string) (*exec.Cmd, <-chan struct{}) {
+// buildPercolate builds the real binary, as a user would have it.
+func buildPercolate(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "percolate")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/percolate").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, args...)
+	return bin
+}
+
+// startPercolate builds the real binary and starts it in the background,
+// as a user would; done closes when it exits.
+func startPercolate(t *testing.T, args ...string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(buildPercolate(t), args...)
 	cmd.Env = append(cmd.Environ(), "PERCOLATE_HASH_KEY=cli test key")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

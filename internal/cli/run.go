@@ -2,13 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/loaders"
@@ -139,40 +136,20 @@ func (a *app) run(cmd *cobra.Command, opt project.RunOptions) error {
 		return err
 	}
 	defer pool.Close()
-	done := a.progress(&opt)
+	d := a.newDisplay()
+	d.attach(&opt)
 	sum, err := p.Run(ctx, pool, opt)
-	done()
+	d.close()
 	if sum != nil {
 		a.printSummary(sum)
 	}
 	return err
 }
 
-// progress reports each file: a bar on a terminal, a log line otherwise.
-func (a *app) progress(opt *project.RunOptions) func() {
-	f, isFile := a.stderr.(*os.File)
-	if !isFile || !term.IsTerminal(int(f.Fd())) {
-		opt.OnFile = func(r loaders.Result) {
-			a.log.Info("file", "source", r.Source, "path", r.Path, "status", r.Status, "rows", r.Loaded, "rejected", r.Rejected)
-		}
-		return func() {}
-	}
-	var rows, rejected int64
-	start := time.Now()
-	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("loading"),
-		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
-	opt.OnFiles = func(total int) { bar.ChangeMax(total) }
-	opt.OnFile = func(r loaders.Result) {
-		rows += r.Loaded
-		rejected += r.Rejected
-		bar.Describe(fmt.Sprintf("files · %d rows · %.0f rows/s · %d rejects · last: %s %s", rows, float64(rows)/time.Since(start).Seconds(), rejected, r.Path, r.Status))
-		bar.Add(1)
-	}
-	return func() { bar.Finish() }
-}
-
 func (a *app) printSummary(s *project.Summary) {
-	w := a.stdout
+	var b strings.Builder
+	w := &b
+	defer a.flush(&b)
 	loaded, items, rejected := s.Rows()
 	fmt.Fprintf(w, "run %d of pipeline %s\n", s.RunID, s.Pipeline)
 	fmt.Fprintf(w, "  files:   %d loaded, %d replaced, %d skipped (already loaded), %d refused",

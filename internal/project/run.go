@@ -45,6 +45,8 @@ type RunOptions struct {
 	PublishWait time.Duration
 	// OnFile is told of each file as it finishes loading.
 	OnFile func(loaders.Result)
+	// OnBuild is told what the build is doing (see build.Event).
+	OnBuild func(build.Event)
 	// OnFiles, when set, is told how many files a step will look at,
 	// before it loads any.
 	OnFiles func(total int)
@@ -306,7 +308,7 @@ func (s *Summary) Built() int {
 
 // buildOptions are the build options of a run of pl.
 func (p *Folder) buildOptions(pl *config.Pipeline, opt RunOptions) build.Options {
-	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl), PublishWait: opt.PublishWait}
+	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl), PublishWait: opt.PublishWait, OnEvent: opt.OnBuild}
 }
 
 // SourceOf maps each staging table of pl to the name of its source.
