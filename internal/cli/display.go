@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -380,12 +381,12 @@ func (d *display) fit(s string) string {
 		return s
 	}
 	w := d.width() - 1 // the last column would wrap on some terminals
-	if uniseg.StringWidth(s) <= w {
+	if columns(s) <= w {
 		return s
 	}
 	if i := strings.LastIndex(s, " · "); i >= 0 {
 		head, name := s[:i+len(" · ")], s[i+len(" · "):]
-		if room := w - uniseg.StringWidth(head); room >= 12 {
+		if room := w - columns(head); room >= 12 {
 			return head + middle(name, room)
 		}
 		s = s[:i]
@@ -454,10 +455,16 @@ func middle(s string, width int) string {
 	return string(r[:head]) + "…" + string(r[len(r)-tail:])
 }
 
+// sgr matches the colour codes paint writes, which take no column.
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// columns is how many columns s takes on a terminal.
+func columns(s string) int { return uniseg.StringWidth(sgr.ReplaceAllString(s, "")) }
+
 // cut shortens s to width columns from its end.
 func cut(s string, width int) string {
 	r := []rune(s)
-	for len(r) > 0 && uniseg.StringWidth(string(r))+1 > width {
+	for len(r) > 0 && columns(string(r))+1 > width {
 		r = r[:len(r)-1]
 	}
 	return string(r) + "…"

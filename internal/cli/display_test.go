@@ -77,7 +77,7 @@ func TestDisplayOnATerminal(t *testing.T) {
 			for _, m := range []string{"core.repeated_orders", "core.orders", "core.order_items", "marts.branch_daily_sales", "marts.hourly_sales",
 				"marts.product_daily_sales", "core.product_days", "core.products", "core.branches", "health.runs", "health.file_loads", "health.freshness", "health.check_results"} {
 				if !strings.Contains(out[loaded:built], m) {
-					t.Errorf("the build phase never named %s", m)
+					t.Errorf("the build phase never named %s:\n%q", m, out[loaded:built])
 				}
 			}
 		})
