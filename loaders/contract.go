@@ -205,11 +205,12 @@ func (c *contract) limit(precision map[string]int) {
 }
 
 // Fingerprint identifies what a source's contract makes of a file: every
-// setting but its description and where its files are. A file's rejects
+// setting but its description, where its files are and how its tables are
+// distributed. A file's rejects
 // and refusals hold for the contract they were made under.
 func Fingerprint(src *config.Source) string {
 	c := *src
-	c.Description, c.Path, c.FileDate = "", "", nil
+	c.Description, c.Path, c.FileDate, c.DistributedBy = "", "", nil, ""
 	b, err := yaml.Marshal(&c)
 	if err != nil {
 		panic(err) // a decoded source always marshals

@@ -147,12 +147,19 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 // side by side, one per core: a query's own parallel workers would only
 // fight them for the cores (measured: the three cafe marts together, 3.6 s
 // without, 4.0 s with).
-func begin(ctx context.Context, pool *pgxpool.Pool) (pgx.Tx, error) {
+func begin(ctx context.Context, pool *pgxpool.Pool, plan *Plan) (pgx.Tx, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '128MB'; SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+	set := "SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '128MB'; SET LOCAL max_parallel_workers_per_gather = 0"
+	if plan.Citus != "" {
+		// DDL follows multi-shard writes, and the coordinator's own copy of a
+		// reference table must not be written by a shortcut the DDL after
+		// it cannot follow (citus.go).
+		set += "; SET LOCAL citus.multi_shard_modify_mode TO 'sequential'; SET LOCAL citus.enable_local_execution TO off"
+	}
+	if _, err := tx.Exec(ctx, set); err != nil {
 		tx.Rollback(context.Background())
 		return nil, err
 	}
@@ -183,7 +190,7 @@ func (w wholes) name(rel string) string {
 // and the ledger's record of everything built.
 func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, whole wholes, runID int64, opt *Options, res *Result) error {
 	var book ledger.Store
-	tx, err := begin(ctx, pool)
+	tx, err := begin(ctx, pool, plan)
 	if err != nil {
 		return err
 	}
@@ -202,9 +209,9 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 			start := time.Now()
 			var rows int64
 			if s.Full {
-				rows, err = materialize(ctx, tx, s.Model, whole)
+				rows, err = materialize(ctx, tx, plan, s.Model, whole)
 			} else {
-				rows, err = replaceDays(ctx, tx, s, whole)
+				rows, err = replaceDays(ctx, tx, plan, s, whole)
 			}
 			if err != nil {
 				return err
@@ -283,7 +290,7 @@ func body(m *dag.Model) string {
 
 // materialize builds m into its __next relation: a table with CREATE TABLE
 // AS, a view with CREATE VIEW.
-func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, whole wholes) (int64, error) {
+func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole wholes) (int64, error) {
 	sql, err := dag.Rewrite(body(m), whole.rename)
 	if err != nil {
 		return 0, &ModelError{Path: m.Path, Err: err}
@@ -302,20 +309,28 @@ func materialize(ctx context.Context, tx pgx.Tx, m *dag.Model, whole wholes) (in
 		}
 		return -1, nil
 	}
-	// One statement: PostgreSQL plans CREATE TABLE AS in parallel where it
-	// pays (INSERT … SELECT never is, in version 15).
-	prefix := "CREATE TABLE " + next + " AS\n"
-	tag, err := tx.Exec(ctx, prefix+sql+"\n")
-	if err != nil {
-		return 0, modelError(m, err, prefix, sql)
-	}
-	if err := index(ctx, tx, m, m.Rel+nextSuffix); err != nil {
-		return 0, err
+	var rows int64
+	if plan.Citus != "" {
+		if rows, err = fill(ctx, tx, m, next, plan.bind(sql, "", "")); err != nil {
+			return 0, err
+		}
+	} else {
+		// One statement: PostgreSQL plans CREATE TABLE AS in parallel where
+		// it pays (INSERT … SELECT never is, in version 15).
+		prefix := "CREATE TABLE " + next + " AS\n"
+		tag, err := tx.Exec(ctx, prefix+sql+"\n")
+		if err != nil {
+			return 0, modelError(m, err, prefix, sql)
+		}
+		if err := index(ctx, tx, m, m.Rel+nextSuffix); err != nil {
+			return 0, err
+		}
+		rows = tag.RowsAffected()
 	}
 	if _, err := tx.Exec(ctx, "ANALYZE "+next); err != nil {
 		return 0, err
 	}
-	return tag.RowsAffected(), nil
+	return rows, nil
 }
 
 // index creates a built table's declared indexes, and one on an
@@ -341,15 +356,21 @@ func index(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error {
 // of consecutive days, the interval is set for the model's SQL
 // (percolate.interval_start() and interval_end()), its rows are deleted and
 // inserted again. Readers see the old rows until the run commits.
-func replaceDays(ctx context.Context, tx pgx.Tx, s *Step, whole wholes) (int64, error) {
+func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole wholes) (int64, error) {
 	m := s.Model
-	sql, err := dag.Rewrite(body(m), whole.rename)
+	model, err := dag.Rewrite(body(m), whole.rename)
 	if err != nil {
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
 	rel, tc := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Config.TimeColumn)
+	if plan.Citus != "" {
+		if _, err := tx.Exec(ctx, "LOCK TABLE "+rel+" IN ACCESS EXCLUSIVE MODE"); err != nil { // see citus.go
+			return 0, err
+		}
+	}
 	var rows int64
 	for _, r := range ranges(s.Days) {
+		sql := plan.bind(model, r[0], r[1])
 		if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)", r[0], r[1]); err != nil {
 			return 0, err
 		}

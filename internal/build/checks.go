@@ -67,7 +67,7 @@ func runSomeChecks(ctx context.Context, q ledger.Querier, plan *Plan, name func(
 			if !keep(s, c) {
 				continue
 			}
-			r, err := runCheck(ctx, q, s, c, name)
+			r, err := runCheck(ctx, q, plan, s, c, name)
 			if err != nil {
 				return nil, err
 			}
@@ -77,7 +77,7 @@ func runSomeChecks(ctx context.Context, q ledger.Querier, plan *Plan, name func(
 	return out, nil
 }
 
-func runCheck(ctx context.Context, q ledger.Querier, s *Step, c *dag.Check, name func(string) string) (r CheckResult, err error) {
+func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag.Check, name func(string) string) (r CheckResult, err error) {
 	m := s.Model
 	r = CheckResult{Check: ledger.Check{Model: m.Name, Name: c.Name, Severity: c.Severity, Sample: []json.RawMessage{}}, Path: m.Path, Line: c.Line}
 	quoted := func(rel string) string {
@@ -85,12 +85,14 @@ func runCheck(ctx context.Context, q ledger.Querier, s *Step, c *dag.Check, name
 		return pg.Ident(schema, n)
 	}
 	from := quoted(m.Name)
+	var start, end string // the days built, for the interval functions
 	if !s.Full && len(s.Days) > 0 {
 		from = fmt.Sprintf("(SELECT * FROM %s WHERE %s = ANY('{%s}'::date[]))", from, pg.Ident(m.Config.TimeColumn), strings.Join(s.Days, ","))
 		// Custom checks can narrow themselves to the days built, as models do.
-		end, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
+		last, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
+		start, end = s.Days[0], last.AddDate(0, 0, 1).Format(time.DateOnly)
 		if _, err := q.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)",
-			s.Days[0], end.AddDate(0, 0, 1).Format(time.DateOnly)); err != nil {
+			start, end); err != nil {
 			return r, err
 		}
 		defer func() {
@@ -104,6 +106,7 @@ func runCheck(ctx context.Context, q ledger.Querier, s *Step, c *dag.Check, name
 		if sql, err = dag.Rewrite(sql, func(rel string) (string, bool) { return name(rel), name(rel) != rel }); err != nil {
 			return r, err
 		}
+		sql = plan.bind(sql, start, end)
 	}
 	// A passing check finds no row: one scan. Only a failing one is
 	// counted whole, by a second query.

@@ -97,7 +97,7 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 				return
 			}
 			opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
-			b, err := buildOne(ctx, pool, s, whole)
+			b, err := buildOne(ctx, pool, plan, s, whole)
 			if b != nil {
 				opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: b.built.Rows, Took: b.built.Duration})
 			}
@@ -118,20 +118,20 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 
 // buildOne builds one step whole into its __next relation on a connection
 // of its own, runs its checks there and commits.
-func buildOne(ctx context.Context, pool *pgxpool.Pool, s *Step, whole wholes) (*earlyBuild, error) {
-	tx, err := begin(ctx, pool)
+func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whole wholes) (*earlyBuild, error) {
+	tx, err := begin(ctx, pool, plan)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback(context.Background())
 	start := time.Now()
-	rows, err := materialize(ctx, tx, s.Model, whole)
+	rows, err := materialize(ctx, tx, plan, s.Model, whole)
 	if err != nil {
 		return nil, err
 	}
 	b := &earlyBuild{built: Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason}}
 	checking := time.Now()
-	b.checks, err = runSomeChecks(ctx, tx, &Plan{Steps: []*Step{s}}, whole.name,
+	b.checks, err = runSomeChecks(ctx, tx, &Plan{Steps: []*Step{s}, Citus: plan.Citus}, whole.name,
 		func(s *Step, c *dag.Check) bool { return !readsOthersBuilt(s, c, whole) })
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/pg"
 )
 
 // Options say which models a build considers and how.
@@ -46,6 +47,9 @@ type Step struct {
 	// otherwise an incremental model's Days are replaced in place.
 	Full bool     `json:"full"`
 	Days []string `json:"days,omitempty"`
+	// Distribution is how the model's table is spread on Citus ("by
+	// branch", "reference"), as it declares; nothing on plain PostgreSQL.
+	Distribution string `json:"distribution,omitempty"`
 
 	inputs  string
 	sources []string
@@ -57,7 +61,10 @@ type Plan struct {
 	Steps []*Step
 	// Watermark is the newest load when the plan was made: builds record it.
 	Watermark int64
-	graph     *dag.Graph
+	// Citus is the version of Citus the warehouse runs, or "": then the
+	// build makes distributed tables as models declare them (see citus.go).
+	Citus string
+	graph *dag.Graph
 }
 
 // Builds counts the steps that build.
@@ -87,6 +94,10 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 	if err != nil {
 		return nil, err
 	}
+	citus, err := pg.Citus(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 	selected, err := g.Select(opt.Select, opt.Exclude, Modified(state))
 	if err != nil {
 		return nil, err
@@ -99,14 +110,14 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 	for t, src := range opt.Sources {
 		data[t] = bySource[src]
 	}
-	p := &Plan{graph: g}
+	p := &Plan{graph: g, Citus: citus}
 	if p.Watermark, err = book.Watermark(ctx, q); err != nil {
 		return nil, err
 	}
 	building := map[string]bool{}
 	whole := map[string]bool{} // built whole, beside the live relation
 	for _, m := range selected {
-		s := &Step{Model: m, Name: m.Name, Build: true, Full: true}
+		s := &Step{Model: m, Name: m.Name, Build: true, Full: true, Distribution: m.Config.Distribution()}
 		tables := upstreamSources(g, m)
 		s.tables = tables
 		s.inputs = inputs(tables, data)

@@ -72,6 +72,13 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 		Short: "Say whether the embedded database runs, and where",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			if p.External() {
+				return a.serverStatus(cmd)
+			}
 			c, err := cluster()
 			if err != nil {
 				return err
@@ -137,6 +144,35 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 		},
 	})
 	return cmd
+}
+
+// serverStatus describes a database percolate was pointed at: the server,
+// and the Citus extension when it has one.
+func (a *app) serverStatus(cmd *cobra.Command) error {
+	_, pool, err := a.connect(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var version string
+	if err := pool.QueryRow(cmd.Context(), "SELECT current_setting('server_version')").Scan(&version); err != nil {
+		return err
+	}
+	citus, err := pg.Citus(cmd.Context(), pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "database: %s (not the embedded one)\nserver:   PostgreSQL %s\n", pg.Redact(pool.Config().ConnString()), version)
+	if citus != "" {
+		var workers int
+		if err := pool.QueryRow(cmd.Context(), "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0").Scan(&workers); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "engine:   Citus %s, %d workers: staging tables and models are distributed as declared\n", citus, workers)
+	} else {
+		fmt.Fprintln(a.stdout, "engine:   plain PostgreSQL: distribution declarations change nothing")
+	}
+	return nil
 }
 
 func (a *app) migrateCmd() *cobra.Command {

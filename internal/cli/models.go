@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -81,9 +82,9 @@ func (a *app) modelsCmd() *cobra.Command {
 				return usagef("%v", err)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MODEL\tMATERIALIZED\tVERSION\tREADS\tPATH")
+			fmt.Fprintln(tw, "MODEL\tMATERIALIZED\tDISTRIBUTED\tVERSION\tREADS\tPATH")
 			for _, m := range models {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Config.Materialized, m.Version, strings.Join(m.Refs, ", "), m.Path)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Config.Materialized, cmp.Or(m.Config.Distribution(), "-"), m.Version, strings.Join(m.Refs, ", "), m.Path)
 			}
 			return tw.Flush()
 		},

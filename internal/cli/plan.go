@@ -57,7 +57,11 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 		return usagef("--output %q: want text or json", output)
 	}
 	w := a.stdout
-	fmt.Fprintf(w, "plan for pipeline %s\n  files:\n", rep.Pipeline)
+	fmt.Fprintf(w, "plan for pipeline %s\n", rep.Pipeline)
+	if rep.Citus != "" {
+		fmt.Fprintf(w, "  engine: Citus %s: tables distributed as their models and sources declare\n", rep.Citus)
+	}
+	fmt.Fprintln(w, "  files:")
 	for _, s := range rep.Sources {
 		fmt.Fprintf(w, "    %-22s %d new of %d\n", s.Source, len(s.Pending), s.Files)
 		for i, f := range s.Pending {
@@ -83,7 +87,11 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 		if s.Build {
 			what = "build"
 		}
-		fmt.Fprintf(w, "    %s %-28s %s\n", what, s.Name, s.Reason)
+		dist := ""
+		if rep.Citus != "" && s.Distribution != "" {
+			dist = " [distributed " + s.Distribution + "]"
+		}
+		fmt.Fprintf(w, "    %s %-28s %s%s\n", what, s.Name, s.Reason, dist)
 	}
 	return nil
 }

@@ -152,6 +152,9 @@ func (a *app) printSummary(s *project.Summary) {
 	defer a.flush(&b)
 	loaded, items, rejected := s.Rows()
 	fmt.Fprintf(w, "run %d of pipeline %s\n", s.RunID, s.Pipeline)
+	if s.Citus != "" {
+		fmt.Fprintf(w, "  engine:  Citus %s: tables distributed as their models and sources declare\n", s.Citus)
+	}
 	fmt.Fprintf(w, "  files:   %d loaded, %d replaced, %d skipped (already loaded), %d refused",
 		s.Count(loaders.Loaded), s.Count(loaders.Replaced), s.Count(loaders.Skipped), s.Count(loaders.Refused))
 	if n := s.Count(loaders.RefusedEarlier); n > 0 {

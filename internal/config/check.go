@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,6 +175,37 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 	}
 	if r := s.Key.Repeated; r != "" && (seen[r] || r == s.Key.Column) {
 		return errf(kn, "source %s: key: repeated names %q, a column already: name a new one", s.Name, r)
+	}
+	if d := s.DistributedBy; d != "" {
+		return s.checkDistribution(at("distributed_by"), errf)
+	}
+	return nil
+}
+
+// checkDistribution holds distributed_by to a column that every staging
+// table of the source has: a column of the row that is not personal data,
+// carried onto item rows (or the day every item row has).
+func (s *Source) checkDistribution(n *yaml.Node, errf errorf) error {
+	d := s.DistributedBy
+	var col *Column
+	for _, c := range s.Columns {
+		if c.Name == d && c.Personal == "" && c.Type != List {
+			col = c
+		}
+		if c.Date == d || c.Local == d {
+			col = c
+		}
+	}
+	if col == nil {
+		return errf(n, "source %s: distributed_by: %q is not a column the source's table has (a column of the contract, not personal, not items)", s.Name, d)
+	}
+	for _, c := range s.Columns {
+		if c.Type != List || c.Personal != "" || col.Date == d {
+			continue
+		}
+		if !slices.Contains(c.Items.Carry, d) {
+			return errf(n, "source %s: distributed_by: %s: its items table %s must have it too: add it to the items' carry", s.Name, d, c.Items.Table)
+		}
 	}
 	return nil
 }

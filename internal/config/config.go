@@ -57,6 +57,10 @@ type Source struct {
 	Key        Key        `yaml:"key"`
 	FileDate   *FileDate  `yaml:"file_date"`
 	Columns    []*Column  `yaml:"columns"`
+	// DistributedBy is the column a distributed engine (Citus) shards the
+	// source's staging tables by; every one of them must have it (carry
+	// it onto item rows). Nothing on plain PostgreSQL.
+	DistributedBy string `yaml:"distributed_by"`
 
 	Name     string         `yaml:"-"`
 	Line     int            `yaml:"-"`

@@ -70,6 +70,7 @@ func TestParseErrors(t *testing.T) {
 		{"scale out of bounds", strings.Replace(valid, "scale: 2", "scale: 9", 1), `pipelines.yaml:16: source tx: column total: scale must be between 0 and 6`},
 		{"pattern on a number", strings.Replace(valid, "scale: 2", "scale: 2\n            pattern: '^1'", 1), `pipelines.yaml:17: source tx: column total: pattern applies to text columns`},
 		{"bad pattern", strings.Replace(valid, "scale: 2", "scale: 2\n          - name: branch\n            pattern: '(['", 1), `pipelines.yaml:18: source tx: column branch: pattern "(["`},
+		{"distributed by a missing column", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        distributed_by: branch", 1), `pipelines.yaml:9: source tx: distributed_by: "branch" is not a column the source's table has`},
 		{"not yaml", "version: [1\n", "pipelines.yaml:"},
 	}
 	for _, tt := range tests {

@@ -71,6 +71,12 @@ func TestErrors(t *testing.T) {
 		{"unknown header key", map[string]string{"core/a.sql": "-- materialised: table\nSELECT 1"}, `models/core/a.sql:1: unknown header key "materialised"`},
 		{"bad materialization", map[string]string{"core/a.sql": "-- materialized: tabel\nSELECT 1"}, `materialized must be view, table or incremental, not "tabel"`},
 		{"bad path", map[string]string{"a.sql": "SELECT 1"}, "models/<schema>/<name>.sql"},
+		{"distributed view", map[string]string{"core/a.sql": "-- distributed_by: branch\nSELECT 'x' AS branch"}, `models/core/a.sql:1: a view is not distributed`},
+		{"distributed by a missing column", map[string]string{"core/a.sql": "-- materialized: table\n-- distributed_by: branch\nSELECT 'x' AS shop, 1 AS n"},
+			`models/core/a.sql:2: distributed_by: branch is not a column of the model (it has: shop, n)`},
+		{"unique without the distribution column", map[string]string{"core/a.sql": "-- materialized: table\n-- distributed_by: branch\n-- check: unique(day)\nSELECT 'x' AS branch, 1 AS day"},
+			`models/core/a.sql:3: check unique(day): a model distributed by branch keeps unique keys within a shard only: add branch to the key`},
+		{"bad distribution", map[string]string{"core/a.sql": "-- materialized: table\n-- distribution: everywhere\nSELECT 1 AS n"}, `distribution must be reference`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

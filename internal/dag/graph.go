@@ -143,8 +143,12 @@ func (g *Graph) cycle(indeg map[string]int) error {
 func (g *Graph) Model(name string) *Model { return g.byName[name] }
 
 func version(m *Model, g *Graph) string {
-	own := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%s\x00%v", m.normalized, m.Config.Materialized,
-		strings.Join(m.Config.Tags, ","), m.Config.TimeColumn, m.Config.Grain, m.Config.Indexes))
+	desc := fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%s\x00%v", m.normalized, m.Config.Materialized,
+		strings.Join(m.Config.Tags, ","), m.Config.TimeColumn, m.Config.Grain, m.Config.Indexes)
+	if d := m.Config.Distribution(); d != "" {
+		desc = fmt.Appendf(desc, "\x00distributed %s", d) // a distributed table is another table
+	}
+	own := sha256.Sum256(desc)
 	m.OwnVersion = hex.EncodeToString(own[:8])
 	h := sha256.New()
 	h.Write(own[:])

@@ -59,6 +59,24 @@ type Config struct {
 	Grain      string
 	// Indexes are column lists to index in a built table.
 	Indexes [][]string
+	// DistributedBy is the column a distributed engine (Citus) shards the
+	// built table by, co-located with the other tables sharded by a column
+	// of its type; Reference copies a small table to every node instead.
+	// Neither changes anything on plain PostgreSQL.
+	DistributedBy string
+	Reference     bool
+}
+
+// Distribution says how the model's table is distributed, for people:
+// "by branch", "reference", or "" for a local table.
+func (c *Config) Distribution() string {
+	switch {
+	case c.DistributedBy != "":
+		return "by " + c.DistributedBy
+	case c.Reference:
+		return "reference"
+	}
+	return ""
 }
 
 // Error is a problem in a model file at a line.
@@ -109,7 +127,79 @@ func parseModel(root, file, sql string) (*Model, error) {
 	if err := m.parseSQL(); err != nil {
 		return nil, err
 	}
+	if err := m.checkDistribution(); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// checkDistribution holds a distributed model to what a distributed engine
+// needs: a table, sharded by a column it outputs, that every unique check
+// includes (uniqueness is only kept within a shard).
+func (m *Model) checkDistribution() error {
+	c := &m.Config
+	if c.DistributedBy == "" && !c.Reference {
+		return nil
+	}
+	line := 0
+	for i, l := range strings.Split(m.SQL, "\n") {
+		if strings.Contains(l, "distributed_by:") || strings.Contains(l, "distribution:") {
+			line = i + 1
+			break
+		}
+	}
+	bad := func(format string, args ...any) error {
+		return &Error{Path: m.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	if c.Materialized == View {
+		return bad("a view is not distributed (the tables it reads are): distribution applies to tables and incremental models")
+	}
+	if c.Reference {
+		return nil
+	}
+	if cols, known := outputColumns(m.SQL); known && !slices.Contains(cols, c.DistributedBy) {
+		return bad("distributed_by: %s is not a column of the model (it has: %s)", c.DistributedBy, strings.Join(cols, ", "))
+	}
+	for _, ch := range c.Checks {
+		if ch.Kind == "unique" && !slices.Contains(ch.cols, c.DistributedBy) {
+			return &Error{Path: m.Path, Line: ch.Line, Msg: fmt.Sprintf("check %s: a model distributed by %s keeps unique keys within a shard only: add %s to the key", ch.Name, c.DistributedBy, c.DistributedBy)}
+		}
+	}
+	return nil
+}
+
+// outputColumns names the columns a model's SELECT outputs, and whether it
+// could tell them all (a * or an unnamed expression it cannot).
+func outputColumns(sql string) ([]string, bool) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil || len(tree.Stmts) != 1 {
+		return nil, false
+	}
+	sel := tree.Stmts[0].Stmt.GetSelectStmt()
+	for sel != nil && len(sel.TargetList) == 0 && sel.Larg != nil {
+		sel = sel.Larg // a UNION: the first branch names the columns
+	}
+	if sel == nil {
+		return nil, false
+	}
+	var cols []string
+	for _, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		switch {
+		case rt.GetName() != "":
+			cols = append(cols, rt.GetName())
+		case rt.GetVal().GetColumnRef() != nil:
+			f := rt.GetVal().GetColumnRef().GetFields()
+			name := f[len(f)-1].GetString_().GetSval()
+			if name == "" {
+				return cols, false // a *
+			}
+			cols = append(cols, name)
+		default:
+			return cols, false
+		}
+	}
+	return cols, true
 }
 
 func (m *Model) parseHeader() error {
@@ -162,6 +252,16 @@ func (m *Model) parseHeader() error {
 				return bad("%v", err)
 			}
 			m.Config.Checks = append(m.Config.Checks, c)
+		case "distributed_by":
+			if !identRe.MatchString(v) {
+				return bad("distributed_by must be a column name, not %q", v)
+			}
+			m.Config.DistributedBy = v
+		case "distribution":
+			if v != "reference" {
+				return bad("distribution must be reference (a small table copied to every node), not %q; to shard a table, write -- distributed_by: COLUMN", v)
+			}
+			m.Config.Reference = true
 		case "tags":
 			for _, t := range strings.Split(v, ",") {
 				if t = strings.TrimSpace(t); t != "" {
@@ -170,7 +270,7 @@ func (m *Model) parseHeader() error {
 			}
 			slices.Sort(m.Config.Tags)
 		default:
-			return bad("unknown header key %q (known: materialized, time_column, grain, index, description, tags, check)", key)
+			return bad("unknown header key %q (known: materialized, time_column, grain, index, description, tags, check, distributed_by, distribution)", key)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
@@ -96,3 +97,25 @@ type explained struct{ err error }
 
 func (e *explained) Error() string { return Describe(e.err) }
 func (e *explained) Unwrap() error { return e.err }
+
+// Citus returns the version of the citus extension in the database q
+// reaches, or "" when it has none: then the warehouse is plain PostgreSQL.
+func Citus(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (string, error) {
+	var v string
+	err := q.QueryRow(ctx, `SELECT coalesce((SELECT extversion FROM pg_extension WHERE extname = 'citus'), '')`).Scan(&v)
+	return v, err
+}
+
+// Redact returns a connection string without its password, to show.
+func Redact(conn string) string {
+	u, err := url.Parse(conn)
+	if err != nil || u.User == nil {
+		return conn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

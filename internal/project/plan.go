@@ -29,6 +29,8 @@ type PlanReport struct {
 	Pipeline string        `json:"pipeline"`
 	Sources  []SourcePlan  `json:"sources"`
 	Models   []*build.Step `json:"models"`
+	// Citus is the version of Citus the warehouse runs, or "".
+	Citus string `json:"citus,omitempty"`
 }
 
 // Plan works out, without changing anything, which files a run would load
@@ -86,7 +88,7 @@ func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	if err != nil {
 		return nil, err
 	}
-	rep.Models = plan.Steps
+	rep.Models, rep.Citus = plan.Steps, plan.Citus
 	return rep, nil
 }
 

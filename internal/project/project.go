@@ -241,3 +241,7 @@ func sortByDay(src *config.Source, files []string) {
 
 // rel shows a path relative to the project when it is inside it.
 func (p *Folder) rel(path string) string { return loaders.RelPath(p.Dir, path) }
+
+// External reports whether the project was opened with a database URL
+// (a server of the user's) rather than the embedded cluster.
+func (p *Folder) External() bool { return p.opt.DatabaseURL != "" }

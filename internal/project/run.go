@@ -59,8 +59,10 @@ type RunOptions struct {
 type Summary struct {
 	RunID    int64
 	Pipeline string
-	Files    []loaders.Result
-	Build    *build.Result
+	// Citus is the version of Citus the warehouse runs on, or "".
+	Citus string
+	Files []loaders.Result
+	Build *build.Result
 	// Warnings are things a person should know, such as a glob that
 	// matched no file; Notes are things done that a person would not
 	// expect, such as files read again after a contract changed.
@@ -119,6 +121,8 @@ type work struct {
 	// precision is the declared precision of each numeric staging
 	// column ("schema.table.column"): the loader holds numbers to it.
 	precision map[string]int
+	// citus is the version of the Citus extension the warehouse has, or "".
+	citus string
 }
 
 // prepare checks the pipeline and its models (before touching anything, so
@@ -156,6 +160,10 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 		return nil, err
 	}
 	w.precision = have.Precision()
+	if w.citus, err = p.distribute(ctx, pool, pl); err != nil {
+		w.unlock()
+		return nil, err
+	}
 	if err := p.SetReaderPassword(ctx, pool); err != nil {
 		w.unlock()
 		return nil, err
@@ -174,7 +182,7 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 // step is one recorded run under the lock: load, then build.
 func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command string, opt RunOptions) (*Summary, error) {
 	start := time.Now()
-	sum := &Summary{Pipeline: w.pl.Name}
+	sum := &Summary{Pipeline: w.pl.Name, Citus: w.citus}
 	var err error
 	if sum.RunID, err = p.ledger.StartRun(ctx, pool, w.pl.Name, command); err != nil {
 		return nil, err
@@ -323,6 +331,33 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 		}
 	}
 	return out
+}
+
+// distribute shards the staging tables of the sources that declare
+// distributed_by, on a warehouse with Citus, the first time it sees them
+// local (create_distributed_table, keeping their rows): tables sharded by
+// columns of one type share shards (co-located), so their joins and sums
+// by that column run on the workers. It returns Citus's version, or "" on
+// plain PostgreSQL, where it does nothing.
+func (p *Folder) distribute(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline) (string, error) {
+	version, err := pg.Citus(ctx, pool)
+	if err != nil || version == "" {
+		return version, err
+	}
+	for _, name := range pl.SourceNames() {
+		src := pl.Sources[name]
+		if src.DistributedBy == "" {
+			continue
+		}
+		for _, t := range SourceTables(&config.Pipeline{Sources: map[string]*config.Source{name: src}}) {
+			if _, err := pool.Exec(ctx, `SELECT create_distributed_table(t::regclass, $2), truncate_local_data_after_distributing_table(t::regclass)
+				FROM (SELECT $1::text AS t) AS r
+				WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = $1::regclass)`, t, src.DistributedBy); err != nil {
+				return version, fmt.Errorf("distribute %s by %s: %w", t, src.DistributedBy, err)
+			}
+		}
+	}
+	return version, nil
 }
 
 // SetReaderPassword gives the read-only role percolate_grafana the

@@ -1,5 +1,6 @@
 -- materialized: incremental
 -- time_column: sales_date
+-- distribution: reference
 -- description: Which products were sold on which day, by size. Small (products × days), so core.products reads it cheaply; read from the product mart, which has already summed the items.
 -- tags: core
 -- check: unique(sales_date, product_id)

@@ -1,6 +1,7 @@
 -- materialized: incremental
 -- time_column: sales_date
--- description: Every delivery of an order after its first: the same order id again in the same file (the loader marks those rows repeated) or in a later file (the first is the lowest load_id, then line). An order id is a keyed hash of the order's time and branch among the rest, so a later delivery in another file is on the same branch's day, and only days that more than one file delivers (or whose repeats a loader could not tell) are searched: no hashing of every order. The core views leave these rows out, so an order counts once however often it is delivered; the check holds core.orders to exactly one row for every order delivered more than once. Small: deliveries repeat rarely.
+-- distribution: reference
+-- description: Every delivery of an order after its first: the same order id again in the same file (the loader marks those rows repeated) or in a later file (the first is the lowest load_id, then line; an id's branch is part of it, so its deliveries are counted per branch, where a distributed engine keeps them together). An order id is a keyed hash of the order's time and branch among the rest, so a later delivery in another file is on the same branch's day, and only days that more than one file delivers (or whose repeats a loader could not tell) are searched: no hashing of every order. The core views leave these rows out, so an order counts once however often it is delivered; the check holds core.orders to exactly one row for every order delivered more than once. Small: deliveries repeat rarely.
 -- tags: core
 -- check: unique(load_id, source_line)
 -- check: sql SELECT o.order_id, count(*) AS copies FROM core.orders AS o WHERE o.order_id IN (SELECT r.order_id FROM core.repeated_orders AS r WHERE r.sales_date >= percolate.interval_start() AND r.sales_date < percolate.interval_end()) GROUP BY o.order_id HAVING count(*) <> 1
@@ -25,7 +26,7 @@ UNION
 SELECT sales_date, order_id, load_id, source_line
 FROM (
     SELECT d.sales_date, d.order_id, d.load_id, d.source_line,
-           row_number() OVER (PARTITION BY d.order_id ORDER BY d.load_id, d.source_line) AS delivery
+           row_number() OVER (PARTITION BY d.branch, d.order_id ORDER BY d.load_id, d.source_line) AS delivery
     FROM delivered AS d
     JOIN shared USING (sales_date, branch)
 ) AS deliveries

@@ -1,5 +1,6 @@
 -- materialized: incremental
 -- time_column: sales_date
+-- distributed_by: branch
 -- description: Sales per branch and day: orders, basket items, revenue (sum of order totals) split by payment method, and average order value (rounded half up to the penny).
 -- tags: marts
 -- check: unique(branch, sales_date)

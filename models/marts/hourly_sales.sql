@@ -1,5 +1,6 @@
 -- materialized: incremental
 -- time_column: sales_date
+-- distributed_by: branch
 -- description: Orders and revenue per branch, day and hour of the day in the branch's local time (0-23).
 -- tags: marts
 -- check: unique(branch, sales_date, hour)

@@ -1,5 +1,6 @@
 -- materialized: incremental
 -- time_column: sales_date
+-- distributed_by: branch
 -- description: Sales per branch, day and product by size: quantity sold and revenue (sum of item prices).
 -- tags: marts
 -- check: unique(branch, sales_date, product, size)
