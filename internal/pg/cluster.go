@@ -40,6 +40,9 @@ type Cluster struct {
 	Dir string
 	// Durable keeps fsync on. Test clusters turn it off: they are thrown away.
 	Durable bool
+	// Extra settings follow the cluster's own (and win over them): the
+	// nodes of a test Citus cluster preload citus, say.
+	Extra []Setting
 
 	bin  string
 	cred *syscall.Credential
@@ -140,6 +143,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s'", port, socket)
 	for _, s := range c.Settings() {
+		opts += fmt.Sprintf(" -c %s=%s", s.Name, s.Value)
+	}
+	for _, s := range c.Extra {
 		opts += fmt.Sprintf(" -c %s=%s", s.Name, s.Value)
 	}
 	if !c.Durable {

@@ -26,6 +26,9 @@ const EnvURL = "PERCOLATE_TEST_DATABASE_URL"
 var (
 	adminURL string
 	counter  atomic.Int64
+	// cleanups run when the tests end, last first: servers started on
+	// demand (CitusURL) stop.
+	cleanups []func()
 )
 
 // Main starts the cluster, runs the tests and removes the cluster. Call it
@@ -36,6 +39,11 @@ func Main(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
 	ctx := context.Background()
 	if u := os.Getenv(EnvURL); u != "" {
 		adminURL = u

@@ -375,5 +375,16 @@ func (p *Folder) SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) erro
 	if _, err := pool.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("set the password of percolate_grafana: %w", err)
 	}
+	// On Citus the coordinator reads the workers' shards as the role that
+	// queries it: it needs the role's password for them (Citus has made
+	// the role, and set its password, on every node).
+	if citus, err := pg.Citus(ctx, pool); err != nil || citus == "" {
+		return err
+	}
+	conninfo := "password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw) + "'"
+	if _, err := pool.Exec(ctx, `INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'percolate_grafana', $1)
+		ON CONFLICT (nodeid, rolename) DO UPDATE SET authinfo = excluded.authinfo`, conninfo); err != nil {
+		return fmt.Errorf("give Citus the password of percolate_grafana: %w", err)
+	}
 	return nil
 }

@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/percolate/percolate/internal/generate"
+	"github.com/percolate/percolate/internal/pgtest"
+)
+
+// quarter writes a generated quarter of 10 branches' daily files (layout
+// A), and returns the --source flags that load it, the sample data of
+// ../shared/data with it when it is there.
+func quarter(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	from := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: dir, Layout: generate.LayoutA, Branches: generate.Branches(10),
+		From: from, To: from.AddDate(0, 3, -1), Orders: 12, Seed: 11}); err != nil {
+		t.Fatal(err)
+	}
+	legacy := filepath.Join(root, "testdata/cafe/layout_b/*.csv")
+	if _, err := os.Stat(sampleA(t)); err == nil {
+		for _, f := range []string{sampleA(t), sampleB(t)} {
+			if err := copyFile(f, filepath.Join(dir, filepath.Base(f))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		legacy = filepath.Join(dir, "*-isle-of-wight.csv")
+	}
+	return []string{"--source", "transactions=" + filepath.Join(dir, "*_*-*-*_*.csv"), "--source", "legacy_transactions=" + legacy}
+}
+
+// TestCitusMatchesPostgreSQL: the cafe pipeline on a coordinator and two
+// workers gives the warehouse, row for row and to the penny, of the same
+// run on plain PostgreSQL; its staging tables and models are distributed
+// as declared, co-located; and a second run changes nothing.
+func TestCitusMatchesPostgreSQL(t *testing.T) {
+	citus := pgtest.CitusURL(t)
+	plain := pgtest.URL(t)
+	sources := quarter(t)
+	r := mustRun(t, root, citus, append([]string{"run"}, sources...)...)
+	if !strings.Contains(r.stdout, "engine:  Citus 13.") {
+		t.Errorf("the summary does not say the warehouse runs on Citus:\n%s", r.stdout)
+	}
+	mustRun(t, root, plain, append([]string{"run"}, sources...)...)
+	got, want := snapshot(t, citus), snapshot(t, plain)
+	for rel, w := range want {
+		if got[rel] != w {
+			t.Errorf("%s: Citus %s, PostgreSQL %s", rel, got[rel], w)
+		}
+	}
+	pool := connect(t, citus)
+	dist := scalar[string](t, pool, `SELECT string_agg(logicalrelid::text || '=' || partmethod::text || coalesce(':' || column_to_column_name(logicalrelid, partkey), ''), ' ' ORDER BY logicalrelid::text)
+		FROM pg_dist_partition`)
+	for _, want := range []string{"staging.transactions=h:branch", "staging.transaction_items=h:branch", "staging.legacy_transactions=h:branch",
+		"marts.branch_daily_sales=h:branch", "marts.hourly_sales=h:branch", "marts.product_daily_sales=h:branch",
+		"core.repeated_orders=n", "core.product_days=n"} {
+		if !strings.Contains(dist, want) {
+			t.Errorf("distribution %q lacks %s", dist, want)
+		}
+	}
+	if n := scalar[int](t, pool, `SELECT count(DISTINCT colocationid)::int FROM pg_dist_partition WHERE partmethod = 'h'`); n != 1 {
+		t.Errorf("the sharded tables are in %d co-location groups, want 1", n)
+	}
+	if r := mustRun(t, root, citus, append([]string{"run"}, sources...)...); !strings.Contains(r.stdout, "models:  0 built") {
+		t.Errorf("a second run built models:\n%s", r.stdout)
+	}
+	if after := snapshot(t, citus); after["marts.branch_daily_sales"] != got["marts.branch_daily_sales"] {
+		t.Error("a second run changed the marts")
+	}
+}
+
+// TestCitusPushdown: the INSERT … SELECT of every mart, as a run sends it
+// for a day, runs on the workers: no pull of rows to the coordinator, no
+// repartition.
+func TestCitusPushdown(t *testing.T) {
+	citus := pgtest.CitusURL(t)
+	mustRun(t, root, citus, "run")
+	pool := connect(t, citus)
+	for _, mart := range []string{"branch_daily_sales", "hourly_sales", "product_daily_sales"} {
+		r := mustRun(t, root, "postgres://unused", "models", "compile", "marts."+mart)
+		_, sql, ok := strings.Cut(r.stdout, " AS\n")
+		if !ok {
+			t.Fatalf("compile %s:\n%s", mart, r.stdout)
+		}
+		sql = strings.TrimSuffix(strings.TrimSpace(sql), ";")
+		sql = strings.NewReplacer("__next", "", "percolate.interval_start()", "'2022-03-01'::date", "percolate.interval_end()", "'2022-03-02'::date").Replace(sql)
+		rows, err := pool.Query(context.Background(), "EXPLAIN INSERT INTO marts."+mart+"\n"+sql)
+		if err != nil {
+			t.Fatalf("%s: %v", mart, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var l string
+			rows.Scan(&l)
+			plan = append(plan, l)
+		}
+		text := strings.Join(plan, "\n")
+		if rows.Err() != nil || strings.Contains(text, "pull to coordinator") || strings.Contains(text, "repartition") || !strings.Contains(text, "Task Count") {
+			t.Errorf("marts.%s is not pushed down to the workers (%v):\n%s", mart, rows.Err(), text)
+		}
+	}
+}
+
+// TestCitusReadersNeverSeeATornDay: a day of a mart spans shards (one
+// branch per shard); while runs replace days that new branches' files
+// add to, a reader summing each day sees the day before or after, never
+// some branches new and others old.
+func TestCitusReadersNeverSeeATornDay(t *testing.T) {
+	citus := pgtest.CitusURL(t)
+	data := t.TempDir()
+	day := time.Date(2022, 5, 2, 0, 0, 0, 0, time.UTC)
+	branches := generate.Branches(8)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: branches, From: day, To: day.AddDate(0, 0, 2), Orders: 30, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	none := "legacy_transactions=" + filepath.Join(t.TempDir(), "*.csv")
+	stage := t.TempDir()
+	pool := connect(t, citus)
+	read := func() (map[string]string, error) {
+		rows, err := pool.Query(context.Background(), `SELECT sales_date::text, count(*) || '/' || sum(revenue) FROM marts.branch_daily_sales GROUP BY 1`)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for rows.Next() {
+			var d, s string
+			rows.Scan(&d, &s)
+			out[d] = s
+		}
+		return out, rows.Err()
+	}
+	var states []map[string]string // after each run
+	var mu sync.Mutex
+	var seen []map[string]string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var readErr error
+	// Each run takes one more branch's files: the same three days again.
+	step := func(i int) {
+		files, _ := filepath.Glob(filepath.Join(data, strings.ToLower(strings.ReplaceAll(branches[i], " ", "_"))+"_??-??-????_*.csv"))
+		if len(files) != 3 {
+			t.Fatalf("%s: %d files, want 3", branches[i], len(files))
+		}
+		for _, f := range files {
+			if err := copyFile(f, filepath.Join(stage, filepath.Base(f))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustRun(t, root, citus, "run", "--source", "transactions="+filepath.Join(stage, "*.csv"), "--source", none)
+		s, err := read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, s)
+	}
+	step(0)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s, err := read()
+			if err != nil {
+				readErr = err
+				return
+			}
+			mu.Lock()
+			seen = append(seen, s)
+			mu.Unlock()
+		}
+	}()
+	for i := 1; i < len(branches); i++ {
+		step(i)
+	}
+	close(stop)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatalf("a reader failed: %v", readErr)
+	}
+	if len(seen) < len(branches) {
+		t.Fatalf("only %d reads during %d runs: the test proves little", len(seen), len(branches)-1)
+	}
+	torn := 0
+	for _, s := range seen {
+		for d, v := range s {
+			ok := false
+			for _, st := range states {
+				ok = ok || st[d] == v
+			}
+			if !ok {
+				torn++
+			}
+		}
+	}
+	if torn > 0 {
+		t.Errorf("%d of %d reads saw a day that no run published whole", torn, len(seen))
+	}
+}
+
+// TestCitusGrafanaReadsMartsOnly: the read-only role reads the distributed
+// marts through the coordinator, and nothing of staging or the ledger.
+func TestCitusGrafanaReadsMartsOnly(t *testing.T) {
+	citus := pgtest.CitusURL(t)
+	t.Setenv(EnvReaderPassword, "grafana secret")
+	mustRun(t, root, citus, "run")
+	u := strings.Replace(citus, strings.SplitN(strings.TrimPrefix(citus, "postgres://"), "@", 2)[0], "percolate_grafana:grafana%20secret", 1)
+	reader := connect(t, u)
+	if n := scalar[int](t, reader, `SELECT count(*)::int FROM marts.branch_daily_sales`); n == 0 {
+		t.Error("percolate_grafana reads no row of marts.branch_daily_sales")
+	}
+	for _, rel := range []string{"staging.transactions", "percolate.files", "core.repeated_orders"} {
+		var n int
+		if err := reader.QueryRow(context.Background(), "SELECT count(*) FROM "+rel).Scan(&n); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("percolate_grafana reads %s: %v", rel, err)
+		}
+	}
+}
+
+// TestCitusKilledMidBuild: a run whose build is held at a mart is killed
+// (SIGKILL); the same run again leaves the warehouse a clean run makes,
+// and no prepared transaction is left on any node once Citus has
+// recovered them.
+func TestCitusKilledMidBuild(t *testing.T) {
+	citus := pgtest.CitusURL(t)
+	data := t.TempDir()
+	day := time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(4), From: day, To: day.AddDate(0, 0, 3), Orders: 25, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	none := "legacy_transactions=" + filepath.Join(t.TempDir(), "*.csv")
+	mustRun(t, root, citus, "run", "--source", "transactions="+filepath.Join(data, "*_01-06-2022_*.csv"), "--source", none)
+	all := "transactions=" + filepath.Join(data, "*.csv")
+	pool := connect(t, citus)
+	release, _ := holdTable(t, pool, "marts.hourly_sales")
+	cmd, done := startPercolate(t, "--database-url", citus, "-C", root, "run", "--source", all, "--source", none)
+	defer cmd.Process.Kill()
+	// The build waits for the held mart, on the coordinator or on a
+	// worker's shard: Citus sees both (citus_lock_waits).
+	deadline := time.Now().Add(2 * time.Minute)
+	for scalar[int](t, pool, `SELECT (SELECT count(*) FROM pg_locks WHERE NOT granted) + (SELECT count(*) FROM citus_lock_waits)`) == 0 {
+		select {
+		case <-done:
+			t.Fatal("the run ended before its build reached the held mart")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run's build never waited for the held mart")
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	release()
+	mustRun(t, root, citus, "run", "--source", all, "--source", none)
+	clean := pgtest.URL(t)
+	mustRun(t, root, clean, "run", "--source", all, "--source", none)
+	got, want := snapshot(t, citus), snapshot(t, clean)
+	for rel, w := range want {
+		if got[rel] != w {
+			t.Errorf("%s: after the kill and a rerun %s, a clean run %s", rel, got[rel], w)
+		}
+	}
+	scalar[int](t, pool, `SELECT recover_prepared_transactions()`)
+	nodes := scalar[string](t, pool, `SELECT string_agg(nodeport::text, ',') FROM pg_dist_node`)
+	for _, port := range strings.Split(nodes, ",") {
+		u := strings.Replace(citus, ":"+strings.Split(strings.Split(citus, ":")[3], "/")[0]+"/", ":"+port+"/", 1)
+		if n := scalar[int](t, connect(t, u), `SELECT count(*)::int FROM pg_prepared_xacts`); n != 0 {
+			t.Errorf("node %s: %d prepared transactions left", port, n)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/percolate/percolate/internal/pg"
+)
+
+// A Citus cluster for the tests: a coordinator and two workers on
+// loopback, started from the machine's PostgreSQL binaries (with the citus
+// extension installed by ../shared/citus/build.sh) the first time a test
+// asks, and stopped when the test binary ends.
+var citus struct {
+	once  sync.Once
+	nodes []*pg.Cluster
+	urls  []string // each node's admin URL
+	err   error
+}
+
+// howToGetCitus is said when the extension is missing.
+const howToGetCitus = "Citus is not installed in this machine's PostgreSQL: run ../shared/citus/build.sh (about 5 minutes)"
+
+// CitusURL creates a fresh database on a Citus cluster of a coordinator and
+// two workers (the extension created and the workers added in it), dropped
+// when the test ends, and returns the coordinator's URL for it. Without
+// Citus a test fails under CI (CI=true) and is skipped, saying how to get
+// it, elsewhere.
+func CitusURL(t testing.TB) string {
+	t.Helper()
+	citus.once.Do(startCitus)
+	if citus.err != nil {
+		if os.Getenv("CI") != "true" && !citusInstalled() {
+			t.Skip(howToGetCitus)
+		}
+		t.Fatalf("pgtest: citus: %v", citus.err)
+	}
+	ctx := context.Background()
+	name := fmt.Sprintf("c%d_%d", os.Getpid(), counter.Add(1))
+	dbs := make([]string, len(citus.urls))
+	for i, admin := range citus.urls {
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+		conn.Close(ctx)
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		u, _ := url.Parse(admin)
+		u.Path = "/" + name
+		dbs[i] = u.String()
+		t.Cleanup(func() {
+			conn, err := pgx.Connect(ctx, admin)
+			if err != nil {
+				return
+			}
+			defer conn.Close(ctx)
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		})
+	}
+	for _, db := range dbs {
+		exec(t, db, "CREATE EXTENSION citus")
+	}
+	// The nodes reach each other as the same user with the same password
+	// (startCitus gave every node the coordinator's).
+	coord, _ := url.Parse(dbs[0])
+	pw, _ := coord.User.Password()
+	exec(t, dbs[0], fmt.Sprintf("INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, %s, %s)",
+		quoteLiteral(coord.User.Username()), quoteLiteral("password="+pw)))
+	exec(t, dbs[0], fmt.Sprintf("SELECT citus_set_coordinator_host('127.0.0.1', %s)", coord.Port()))
+	for _, w := range dbs[1:] {
+		wu, _ := url.Parse(w)
+		exec(t, dbs[0], fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %s)", wu.Port()))
+	}
+	return dbs[0]
+}
+
+func exec(t testing.TB, db, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("pgtest: %s: %v", sql, err)
+	}
+}
+
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// citusInstalled reports whether the citus extension is there to create.
+func citusInstalled() bool {
+	bin, err := pg.FindBinaries()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(bin, "..", "lib", "citus.so"))
+	return err == nil
+}
+
+// startCitus starts the three nodes, small (they hold test data), with
+// citus preloaded and the coordinator's password everywhere.
+func startCitus() {
+	ctx := context.Background()
+	if !citusInstalled() {
+		citus.err = fmt.Errorf("%s", howToGetCitus)
+		return
+	}
+	dir, err := os.MkdirTemp("", "percolate-test-citus-")
+	if err != nil {
+		citus.err = err
+		return
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // the servers' user goes through it
+		citus.err = err
+		return
+	}
+	for i := range 3 {
+		c, err := pg.NewCluster(filepath.Join(dir, fmt.Sprintf("n%d", i)))
+		if err != nil {
+			citus.err = err
+			return
+		}
+		c.Durable = false
+		c.Extra = []pg.Setting{{Name: "shared_preload_libraries", Value: "citus"}, {Name: "max_prepared_transactions", Value: "100"},
+			{Name: "shared_buffers", Value: "256MB"}, {Name: "max_connections", Value: "200"},
+			{Name: "citus.node_conninfo", Value: "'sslmode=disable'"}}
+		if err := c.Start(ctx); err != nil {
+			citus.err = err
+			return
+		}
+		cleanups = append(cleanups, func() { c.Stop(context.Background()) })
+		u, err := c.URL()
+		if err != nil {
+			citus.err = err
+			return
+		}
+		citus.nodes, citus.urls = append(citus.nodes, c), append(citus.urls, u)
+	}
+	coord, _ := url.Parse(citus.urls[0])
+	pw, _ := coord.User.Password()
+	for _, w := range citus.urls[1:] {
+		conn, err := pgx.Connect(ctx, w)
+		if err != nil {
+			citus.err = err
+			return
+		}
+		_, err = conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s", pgx.Identifier{coord.User.Username()}.Sanitize(), quoteLiteral(pw)))
+		conn.Close(ctx)
+		if err != nil {
+			citus.err = err
+			return
+		}
+		wu, _ := url.Parse(w)
+		wu.User = coord.User
+		for i := range citus.urls {
+			if citus.urls[i] == w {
+				citus.urls[i] = wu.String()
+			}
+		}
+	}
+}
