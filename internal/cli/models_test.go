@@ -128,43 +128,52 @@ func TestReadersDuringRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var seen sync.Map
-	var readErr error
+	stop := readWhile(read)
+	mustRun(t, root, url, "run", "--full-refresh")
+	mustRun(t, root, url, "run", "--full-refresh")
+	seen, readErr := stop()
+	if readErr != nil {
+		t.Fatalf("a reader failed during the run: %v", readErr)
+	}
+	last, _ := read()
+	for _, k := range seen {
+		if k != first && k != last {
+			t.Errorf("a reader saw %v, neither the old table (%s) nor the new (%s)", k, first, last)
+		}
+	}
+	if first == last {
+		t.Fatal("the run changed nothing: the test proves nothing")
+	}
+}
+
+// readWhile calls read in a loop on another goroutine until stop is
+// called, which returns what it read, or the first error.
+func readWhile[T any](read func() (T, error)) (stop func() ([]T, error)) {
+	done := make(chan struct{})
+	var seen []T
+	var err error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			default:
 			}
-			s, err := read()
-			if err != nil {
-				readErr = err
+			v, rerr := read()
+			if rerr != nil {
+				err = rerr
 				return
 			}
-			seen.Store(s, true)
+			seen = append(seen, v)
 		}
 	}()
-	mustRun(t, root, url, "run", "--full-refresh")
-	mustRun(t, root, url, "run", "--full-refresh")
-	close(stop)
-	wg.Wait()
-	if readErr != nil {
-		t.Fatalf("a reader failed during the run: %v", readErr)
-	}
-	last, _ := read()
-	seen.Range(func(k, _ any) bool {
-		if k != first && k != last {
-			t.Errorf("a reader saw %v, neither the old table (%s) nor the new (%s)", k, first, last)
-		}
-		return true
-	})
-	if first == last {
-		t.Fatal("the run changed nothing: the test proves nothing")
+	return func() ([]T, error) {
+		close(done)
+		wg.Wait()
+		return seen, err
 	}
 }
 
