@@ -450,3 +450,31 @@ func (l *CSV) Pending(ctx context.Context, src *config.Source, paths []string) (
 	}
 	return out, nil
 }
+
+// Parse does to files what a load of src does on the client (read them;
+// type, scrub, hash and explode their rows into Arrow batches; encode
+// those for binary COPY) and drops the result: the client's share of a
+// load, measured without a database. It returns the data rows read.
+func Parse(src *config.Source, key []byte, paths []string) (int64, error) {
+	c, err := newContract(src, key)
+	if err != nil {
+		return 0, err
+	}
+	var rows int64
+	var parent, child []byte
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return rows, err
+		}
+		fl := newFileLoad(c, f, 1, p)
+		parent, child, err = fl.encodeAll(parent[:0], child[:0])
+		rows += fl.rows
+		fl.release()
+		f.Close()
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return rows, nil
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/percolate/percolate/internal/generate"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/loaders"
 )
 
 // yearShape is a year of ten branches' daily files, as
@@ -49,6 +51,9 @@ type YearResult struct {
 	Backfill      []Timing
 	Run           []Timing
 	Floor         []Floor
+	// Parse is the client's CPU to read, type, scrub, hash, explode and
+	// encode every row of the year, without a database (loaders.Parse).
+	Parse time.Duration
 }
 
 // Year times the whole job on a year of ten branches: percolate backfill
@@ -121,8 +126,29 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 		}
 		fmt.Fprintf(opt.Out, "  run %d: psql %s, backfill %s, run %s\n", i+1, secs(res.Copy[i].Wall), secs(res.Backfill[i].Wall), secs(res.Run[i].Wall))
 	}
+	if res.Parse, err = clientFloor(opt.Project, files); err != nil {
+		return nil, fmt.Errorf("the client's floor: %w", err)
+	}
 	res.print(opt.Out)
 	return res, nil
+}
+
+// clientFloor is the CPU the loader's own work on files takes, on one
+// core, with no database: what a load costs the client at the least.
+func clientFloor(p *project.Folder, files []string) (time.Duration, error) {
+	pl, err := p.Config.Pipeline("")
+	if err != nil {
+		return 0, err
+	}
+	src := pl.Sources["transactions"]
+	if src == nil {
+		return 0, errors.New("the pipeline has no source transactions")
+	}
+	start := selfCPU()
+	if _, err := loaders.Parse(src, []byte("bench key"), files); err != nil {
+		return 0, err
+	}
+	return selfCPU() - start, nil
 }
 
 func (r *YearResult) print(w io.Writer) {
@@ -150,6 +176,15 @@ func (r *YearResult) print(w io.Writer) {
 		w0, s0 := write[n/2], sums[n/2]
 		fmt.Fprintf(w, "  the server's floor, one connection: write the typed rows (binary COPY, %s) + dedup and marts' sums (%s) = %s = %.2f× psql\n",
 			secs(w0), secs(s0), secs(w0+s0), (w0+s0).Seconds()/cp.Wall.Seconds())
+		if r.Parse > 0 {
+			cores := time.Duration(runtime.NumCPU())
+			job, load := (w0+s0+r.Parse)/cores, (w0+r.Parse)/cores
+			fmt.Fprintf(w, "  the client's floor, one core, no database (read, type, scrub, hash, explode, encode every row): %s\n", secs(r.Parse))
+			fmt.Fprintf(w, "  the machine's floor, %d cores busy all the time: (server %s + client %s) / %d = %s = %.2f× psql\n",
+				cores, secs(w0+s0), secs(r.Parse), cores, secs(job), job.Seconds()/cp.Wall.Seconds())
+			fmt.Fprintf(w, "  the load's floor the same way: (write %s + client %s) / %d = %s: at best %.2f× psql's rows/s\n",
+				secs(w0), secs(r.Parse), cores, secs(load), cp.Wall.Seconds()/load.Seconds())
+		}
 	}
 	fmt.Fprintf(w, "  %d orders; medians of %d\n", r.Orders, len(r.Copy))
 }

@@ -127,12 +127,21 @@ func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retir
 		), counts AS (
 		    UPDATE percolate.files f SET rows_loaded = n.rows, rows_rejected = n.rejected
 		    FROM unnest($3::bigint[], $6::bigint[], $7::bigint[]) AS n (load_id, rows, rejected) WHERE f.load_id = n.load_id
-		), retired AS (
-		    UPDATE percolate.files f SET status = 'replaced', replaced_by = n.load_id
+		), older AS (
+		    -- Each by an index: earlier content at the same path, and the
+		    -- same content read under another contract (a replay).
+		    SELECT o.load_id, n.load_id AS by
 		    FROM unnest($3::bigint[], $4::text[], $5::text[]) AS n (load_id, source, path)
-		    JOIN percolate.files nf ON nf.load_id = n.load_id
-		    WHERE f.source = n.source AND (f.path = n.path OR f.content_hash = nf.content_hash)
-		      AND f.status IN ('loaded', 'refused') AND f.load_id <> ALL ($3)
+		    JOIN percolate.files o ON o.source = n.source AND o.path = n.path
+		    UNION
+		    SELECT o.load_id, nf.load_id
+		    FROM percolate.files nf
+		    JOIN percolate.files o ON o.source = nf.source AND o.content_hash = nf.content_hash AND o.contract <> nf.contract
+		    WHERE nf.load_id = ANY ($3)
+		), retired AS (
+		    UPDATE percolate.files f SET status = 'replaced', replaced_by = older.by
+		    FROM older
+		    WHERE f.load_id = older.load_id AND f.status IN ('loaded', 'refused') AND f.load_id <> ALL ($3)
 		    RETURNING f.load_id, f.replaced_by
 		)
 		SELECT coalesce(array_agg(load_id), '{}'),
