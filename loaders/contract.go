@@ -211,6 +211,7 @@ func (c *contract) limit(precision map[string]int) {
 func Fingerprint(src *config.Source) string {
 	c := *src
 	c.Description, c.Path, c.FileDate, c.DistributedBy = "", "", nil, ""
+	c.Expect, c.Freshness, c.Volume = nil, nil, nil
 	b, err := yaml.Marshal(&c)
 	if err != nil {
 		panic(err) // a decoded source always marshals

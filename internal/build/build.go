@@ -524,6 +524,13 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 		if err := dropRelation(ctx, tx, m.Schema, m.Rel); err != nil {
 			return fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err))
 		}
+		// A view built beside its live one is recreated from its SQL: its
+		// __next goes, after the views that read it (children first).
+		if building[m.Name] && !isTable(m) {
+			if _, err := tx.Exec(ctx, "DROP VIEW "+pg.Ident(m.Schema, m.Rel+nextSuffix)); err != nil {
+				return err
+			}
+		}
 	}
 	for _, m := range g.Models {
 		switch {
@@ -532,11 +539,6 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 				return fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err))
 			}
 		case recreate[m.Name]:
-			if building[m.Name] {
-				if _, err := tx.Exec(ctx, "DROP VIEW "+pg.Ident(m.Schema, m.Rel+nextSuffix)); err != nil {
-					return err
-				}
-			}
 			prefix := "CREATE VIEW " + pg.Ident(m.Schema, m.Rel) + " AS\n"
 			if _, err := tx.Exec(ctx, prefix+body(m)+"\n"); err != nil {
 				return modelError(m, err, prefix, body(m))

@@ -169,5 +169,6 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		models += s.Built()
 	}
 	fmt.Fprintf(w, "  loaded:  %d files, %d rows (%d rejected) in %d publish(es), %d model builds\n", files, rows, rejected, len(rep.Runs), models)
+	printExpectations(w, rep.Expectations)
 	fmt.Fprintf(w, "  time:    %s (%.0f rows/s)\n", rep.Duration.Round(time.Millisecond), float64(rows)/rep.Duration.Seconds())
 }

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/loaders"
 )
@@ -22,6 +24,7 @@ type runFlags struct {
 	from        string
 	output      string
 	publishWait time.Duration
+	asOf        string
 }
 
 func (f *runFlags) register(cmd *cobra.Command, models bool) {
@@ -32,6 +35,7 @@ func (f *runFlags) register(cmd *cobra.Command, models bool) {
 	if models {
 		registerSelect(cmd, &f.selectors, &f.exclude)
 		cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "rebuild the selected models whatever their state")
+		cmd.Flags().StringVar(&f.asOf, "as-of", "", "the day the delivery checks (expect, freshness, volume) take for today, YYYY-MM-DD (default: today)")
 		cmd.Flags().DurationVar(&f.publishWait, "publish-wait", time.Minute, "how long the publish waits for readers holding a table it replaces (a dashboard query is held up 2s at most at a time); past it the run exits 1, nothing published")
 		if cmd.Name() != "backfill" {
 			cmd.Flags().StringVar(&f.from, "from", "", "after a version change, rebuild an incremental model's days from this date (YYYY-MM-DD) only")
@@ -54,6 +58,13 @@ func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, er
 		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, PublishWait: f.publishWait}
 	if len(args) > 0 {
 		opt.Pipeline = args[0]
+	}
+	if f.asOf != "" {
+		d, err := time.Parse(time.DateOnly, f.asOf)
+		if err != nil {
+			return opt, usagef("--as-of %q: want YYYY-MM-DD", f.asOf)
+		}
+		opt.AsOf = d
 	}
 	if f.from != "" {
 		d, err := time.Parse(time.DateOnly, f.from)
@@ -199,8 +210,21 @@ func (a *app) printSummary(s *project.Summary) {
 			}
 		}
 	}
+	printExpectations(w, s.Expectations)
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
 	fmt.Fprintf(w, "  time:    %s\n", s.Duration.Round(time.Millisecond))
+}
+
+// printExpectations lists the delivery expectations found unmet, a line
+// each, the first 20.
+func printExpectations(w io.Writer, found []ledger.Expectation) {
+	for i, e := range found {
+		if i == 20 {
+			fmt.Fprintf(w, "  … and %d more: percolate check-sources --output json\n", len(found)-20)
+			break
+		}
+		fmt.Fprintf(w, "  %-8s %s\n", e.Severity+":", e)
+	}
 }

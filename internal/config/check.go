@@ -177,9 +177,11 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 		return errf(kn, "source %s: key: repeated names %q, a column already: name a new one", s.Name, r)
 	}
 	if d := s.DistributedBy; d != "" {
-		return s.checkDistribution(at("distributed_by"), errf)
+		if err := s.checkDistribution(at("distributed_by"), errf); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.checkExpectations(at, errf)
 }
 
 // checkDistribution holds distributed_by to a column that every staging

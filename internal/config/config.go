@@ -57,6 +57,11 @@ type Source struct {
 	Key        Key        `yaml:"key"`
 	FileDate   *FileDate  `yaml:"file_date"`
 	Columns    []*Column  `yaml:"columns"`
+	// Expect, Freshness and Volume say how the source's files are
+	// expected to arrive, checked after every run (see expect.go).
+	Expect    *Expect    `yaml:"expect"`
+	Freshness *Freshness `yaml:"freshness"`
+	Volume    *Volume    `yaml:"volume"`
 	// DistributedBy is the column a distributed engine (Citus) shards the
 	// source's staging tables by; every one of them must have it (carry
 	// it onto item rows). Nothing on plain PostgreSQL.

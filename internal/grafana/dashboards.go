@@ -26,6 +26,10 @@ type Panel struct {
 	Unit    string
 	// Heat colours a table's cells by value (the hour × weekday heat map).
 	Heat bool
+	// Matrix pivots a table's rows into a grid: one row per value of
+	// Matrix[0], one column per value of Matrix[1], cells of Matrix[2]
+	// (Grafana's grouping-to-matrix transformation).
+	Matrix []string
 }
 
 // Dashboard is one provisioned dashboard.
@@ -106,6 +110,11 @@ GROUP BY sales_date
 ORDER BY 1`, Columns: []string{"time", "cash", "card"}},
 	}},
 	{UID: "percolate-health", Title: "Pipeline health", File: "pipeline-health.json", Panels: []Panel{
+		{Title: "Deliveries by branch and day", Type: "table", Format: "table", W: 24, H: 9, Matrix: []string{"branch", "day", "status"},
+			SQL: `SELECT branch, day::text AS day, status
+FROM health.deliveries
+WHERE $__timeFilter(day) AND ` + branchFilter + `
+ORDER BY day, branch`, Columns: []string{"branch", "day", "status"}},
 		{Title: "Data freshness by branch", Type: "table", Format: "table", W: 8, H: 8,
 			SQL: `SELECT branch, last_sales_date, days_behind
 FROM health.freshness
@@ -183,14 +192,28 @@ func (d Dashboard) JSON() ([]byte, error) {
 			defaults["color"] = map[string]any{"mode": "continuous-GrYlRd"}
 			defaults["custom"] = map[string]any{"cellOptions": map[string]any{"type": "color-background"}, "align": "center"}
 		}
-		panels = append(panels, map[string]any{
+		var transformations []any
+		if len(p.Matrix) == 3 {
+			transformations = append(transformations, map[string]any{"id": "groupingToMatrix",
+				"options": map[string]any{"rowField": p.Matrix[0], "columnField": p.Matrix[1], "valueField": p.Matrix[2], "emptyValue": "empty"}})
+			defaults["mappings"] = []any{map[string]any{"type": "value", "options": map[string]any{
+				"arrived": map[string]any{"color": "green", "index": 0},
+				"missing": map[string]any{"color": "red", "index": 1},
+			}}}
+			defaults["custom"] = map[string]any{"cellOptions": map[string]any{"type": "color-background"}, "align": "center"}
+		}
+		panel := map[string]any{
 			"id": i + 1, "type": p.Type, "title": p.Title, "datasource": ds,
 			"gridPos":     map[string]int{"x": x, "y": y, "w": p.W, "h": p.H},
 			"fieldConfig": map[string]any{"defaults": defaults, "overrides": []any{}},
 			"options":     options,
 			"targets": []any{map[string]any{"refId": "A", "datasource": ds, "editorMode": "code", "rawQuery": true,
 				"format": p.Format, "rawSql": p.SQL}},
-		})
+		}
+		if transformations != nil {
+			panel["transformations"] = transformations
+		}
+		panels = append(panels, panel)
 		x += p.W
 		rowH = max(rowH, p.H)
 	}

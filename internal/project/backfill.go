@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/loaders"
 )
 
@@ -47,7 +48,10 @@ type BackfillReport struct {
 	Duration time.Duration       `json:"-"`
 	UpToDate bool                `json:"up_to_date"`
 	Undated  []string            `json:"undated_files,omitempty"`
-	Plan     *PlanReport         `json:"plan,omitempty"`
+	// Expectations are the delivery expectations found unmet after the
+	// backfill's last publish.
+	Expectations []ledger.Expectation `json:"expectations,omitempty"`
+	Plan         *PlanReport          `json:"plan,omitempty"`
 }
 
 // Backfill loads the files of the pipeline's sources whose day is in
@@ -194,9 +198,19 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 			return rep, err
 		}
 	}
+	var last int64
+	if n := len(rep.Runs); n > 0 {
+		last = rep.Runs[n-1].RunID
+	}
+	if rep.Expectations, err = p.CheckDeliveries(ctx, pool, pl, last, opt.AsOf); err != nil {
+		return rep, err
+	}
 	rep.Duration = time.Since(start)
 	if len(refused) > 0 {
-		return rep, fmt.Errorf("%w in %d publish(es): %w", ErrRefused, len(refused), errors.Join(refused...))
+		return rep, errors.Join(fmt.Errorf("%w in %d publish(es): %w", ErrRefused, len(refused), errors.Join(refused...)), unmet(rep.Expectations))
+	}
+	if err := unmet(rep.Expectations); err != nil {
+		return rep, err
 	}
 	rep.UpToDate = len(rep.Days) == 0 && builtNothing(rep.Runs)
 	rep.Duration = time.Since(start)

@@ -12,6 +12,7 @@ import (
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/delivery"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/staging"
@@ -43,6 +44,8 @@ type RunOptions struct {
 	// PublishWait bounds how long the publish waits for readers holding
 	// what it replaces (see build.Options).
 	PublishWait time.Duration
+	// AsOf is the day the delivery checks take for today (zero: today).
+	AsOf time.Time
 	// OnFile is told of each file as it finishes loading.
 	OnFile func(loaders.Result)
 	// OnBuild is told what the build is doing (see build.Event).
@@ -63,6 +66,9 @@ type Summary struct {
 	Citus string
 	Files []loaders.Result
 	Build *build.Result
+	// Expectations are the sources' delivery expectations the run found
+	// unmet, after loading and publishing (see package delivery).
+	Expectations []ledger.Expectation
 	// Warnings are things a person should know, such as a glob that
 	// matched no file; Notes are things done that a person would not
 	// expect, such as files read again after a contract changed.
@@ -258,7 +264,42 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			return err
 		}
 	}
-	return refusals(sum)
+	if opt.Files == nil { // a backfill checks once, after its last chunk
+		if sum.Expectations, err = p.CheckDeliveries(ctx, pool, pl, sum.RunID, opt.AsOf); err != nil {
+			return err
+		}
+	}
+	return errors.Join(refusals(sum), unmet(sum.Expectations))
+}
+
+// ErrExpectations is wrapped by the error of a run that found a delivery
+// expectation of severity error unmet.
+var ErrExpectations = errors.New("delivery expectations unmet")
+
+// unmet is the error for expectations of severity error, or nil.
+func unmet(found []ledger.Expectation) error {
+	if n := delivery.Errors(found); n > 0 {
+		return fmt.Errorf("%w: %d of severity error", ErrExpectations, n)
+	}
+	return nil
+}
+
+// CheckDeliveries checks the expectations of pl's sources as of a day
+// (zero: today), records the check under runID (0: none) and returns what
+// it found unmet.
+func (p *Folder) CheckDeliveries(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, runID int64, asOf time.Time) ([]ledger.Expectation, error) {
+	found, err := delivery.Check(ctx, pool, pl, asOf, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	day := asOf
+	if day.IsZero() {
+		day = time.Now()
+	}
+	if err := p.ledger.RecordSourceCheck(ctx, pool, runID, day, found); err != nil {
+		return nil, fmt.Errorf("record the delivery check: %w", err)
+	}
+	return found, nil
 }
 
 // refusals warns of the files refused by earlier runs (the run still

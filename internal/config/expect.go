@@ -1,0 +1,132 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Expect says how a source's files are expected to arrive: one for every
+// day, per value of a column (a branch), from every one that delivered in
+// the last ActiveDays days; what is missing has Severity.
+type Expect struct {
+	Every      string `yaml:"every"` // day
+	Per        string `yaml:"per"`   // a column of the source's table: branch
+	ActiveDays int    `yaml:"active_days"`
+	Severity   string `yaml:"severity"` // warn (the default) or error
+}
+
+// Freshness bounds how old the newest day of each branch may be before a
+// warning, and before an error.
+type Freshness struct {
+	WarnAfter  Duration `yaml:"warn_after"`
+	ErrorAfter Duration `yaml:"error_after"`
+}
+
+// Volume bounds a day's orders against the median of the same branch's
+// same weekday over the 4 weeks before: below WarnBelow or above WarnAbove
+// of it is a warning.
+type Volume struct {
+	WarnBelow Percent `yaml:"warn_below"`
+	WarnAbove Percent `yaml:"warn_above"`
+}
+
+// Duration is a YAML duration: 26h, 90m, 2d.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML takes Go's durations, and days as Nd.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if k, err := strconv.Atoi(days); err == nil && k > 0 {
+			d.Duration = time.Duration(k) * 24 * time.Hour
+			return nil
+		}
+	}
+	t, err := time.ParseDuration(v)
+	if err != nil || t <= 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 26h or 2d", n.Line, v)
+	}
+	d.Duration = t
+	return nil
+}
+
+// Percent is a YAML percentage, 50% (or a fraction, 0.5).
+type Percent struct{ Fraction float64 }
+
+// UnmarshalYAML takes 50% or 0.5.
+func (p *Percent) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	s, pct := strings.CutSuffix(v, "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if pct {
+		f /= 100
+	}
+	if err != nil || f <= 0 {
+		return fmt.Errorf("line %d: %q is not a percentage such as 50%%", n.Line, v)
+	}
+	p.Fraction = f
+	return nil
+}
+
+func (p Percent) String() string { return strconv.FormatFloat(p.Fraction*100, 'f', -1, 64) + "%" }
+
+// checkExpectations validates expect, freshness and volume: they need the
+// column they are per (expect's per, or the key's day column) to be one of
+// the source's table.
+func (s *Source) checkExpectations(at func(string) *yaml.Node, errf errorf) error {
+	if s.Expect == nil && s.Freshness == nil && s.Volume == nil {
+		return nil
+	}
+	if s.Expect == nil {
+		return errf(at("freshness"), "source %s: freshness and volume are per branch: declare expect: {every: day, per: COLUMN} too", s.Name)
+	}
+	e := s.Expect
+	if e.Every != "day" {
+		return errf(at("expect"), "source %s: expect: every must be day (the only period so far), not %q", s.Name, e.Every)
+	}
+	ok := false
+	for _, c := range s.Columns {
+		ok = ok || (c.Name == e.Per && c.Personal == "" && c.Type == Text)
+	}
+	if !ok {
+		return errf(at("expect"), "source %s: expect: per names %q, which is not a text column of the source (not personal)", s.Name, e.Per)
+	}
+	if s.DayColumn() == "" {
+		return errf(at("expect"), "source %s: expect needs a timestamp column with a date: (the day each row belongs to)", s.Name)
+	}
+	if e.ActiveDays == 0 {
+		e.ActiveDays = 14
+	}
+	if e.ActiveDays < 1 {
+		return errf(at("expect"), "source %s: expect: active_days must be 1 or more", s.Name)
+	}
+	switch e.Severity {
+	case "":
+		e.Severity = "warn"
+	case "warn", "error":
+	default:
+		return errf(at("expect"), "source %s: expect: severity must be warn or error, not %q", s.Name, e.Severity)
+	}
+	if f := s.Freshness; f != nil && f.ErrorAfter.Duration > 0 && f.WarnAfter.Duration > f.ErrorAfter.Duration {
+		return errf(at("freshness"), "source %s: freshness: warn_after (%s) is after error_after (%s)", s.Name, f.WarnAfter.Duration, f.ErrorAfter.Duration)
+	}
+	if v := s.Volume; v != nil && v.WarnAbove.Fraction > 0 && v.WarnBelow.Fraction >= v.WarnAbove.Fraction {
+		return errf(at("volume"), "source %s: volume: warn_below (%s) must be below warn_above (%s)", s.Name, v.WarnBelow, v.WarnAbove)
+	}
+	return nil
+}
+
+// DayColumn is the staging column that holds each row's day (a timestamp
+// column's date:), or "".
+func (s *Source) DayColumn() string {
+	for _, c := range s.Columns {
+		if c.Type == Timestamp && c.Date != "" && c.Personal == "" {
+			return c.Date
+		}
+	}
+	return ""
+}
