@@ -66,13 +66,21 @@ of severity error is unmet.`,
 			if err != nil {
 				return err
 			}
+			var failed error
+			if n := delivery.Errors(found); n > 0 {
+				failed = fmt.Errorf("%d delivery expectation(s) of severity error unmet", n)
+			}
 			if output == "json" {
 				if found == nil {
 					found = []ledger.Expectation{}
 				}
+				out := map[string]any{"expectations": found, "exit_code": ExitOK}
+				if failed != nil {
+					out["exit_code"], out["error"] = ExitFailure, failed.Error()
+				}
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(map[string]any{"expectations": found}); err != nil {
+				if err := enc.Encode(out); err != nil {
 					return err
 				}
 			} else if len(found) == 0 {
@@ -82,10 +90,7 @@ of severity error is unmet.`,
 					fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
 				}
 			}
-			if n := delivery.Errors(found); n > 0 {
-				return fmt.Errorf("%d delivery expectation(s) of severity error unmet", n)
-			}
-			return nil
+			return failed
 		},
 	}
 	cmd.Flags().StringVar(&asOf, "as-of", "", "the day to take for today, YYYY-MM-DD (default: today)")

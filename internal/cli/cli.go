@@ -39,6 +39,8 @@ const (
 	EnvHashKey        = "PERCOLATE_HASH_KEY"
 	EnvReaderPassword = "PERCOLATE_GRAFANA_PASSWORD"
 	EnvS3Endpoint     = "PERCOLATE_S3_ENDPOINT"
+	// EnvNotifyURL receives a run's report (JSON, POST) when it fails.
+	EnvNotifyURL = "PERCOLATE_NOTIFY_URL"
 )
 
 // app holds what every command shares: the global flags and the streams.

@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,5 +103,69 @@ func TestDeliveryExpectations(t *testing.T) {
 	r = percolate(t, dir, url, append([]string{"run", "--as-of", "2022-04-01"}, sources...)...)
 	if r.code != ExitFailure || !strings.Contains(r.stdout, "stale Birmingham 2022-03-29 [error]") || !strings.Contains(r.stderr, "delivery expectations unmet") {
 		t.Errorf("as of 2022-04-01: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestRunReportAndNotify: --output json gives the run as one object, and
+// PERCOLATE_NOTIFY_URL receives that object when a run fails, once, and
+// nothing when it succeeds; a notification endpoint that is down costs a
+// warning, never the run's own exit code.
+func TestRunReportAndNotify(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	var mu sync.Mutex
+	var posts [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posts = append(posts, b)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	t.Setenv(EnvNotifyURL, srv.URL)
+	writeFile(t, filepath.Join(dir, "testdata/cafe/layout_a/york_01-03-2022_09-00-00.csv"), "timestamp,branch,customer,basket,total,payment,card\n")
+
+	type report struct {
+		ExitCode int    `json:"exit_code"`
+		Error    string `json:"error"`
+		Files    struct{ Loaded, Refused int }
+		Refused  []struct{ Path, Reason string }
+		Rows     struct{ Loaded int64 }
+		Models   struct {
+			Built   []struct{ Model string }
+			Skipped []string
+		}
+	}
+	r := percolate(t, dir, url, "run", "--output", "json")
+	var got report
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("run --output json: %v\n%s", err, r.stdout)
+	}
+	if r.code != ExitFailure || got.ExitCode != ExitFailure || !strings.Contains(got.Error, "files refused") || got.Files.Refused != 1 ||
+		len(got.Refused) != 1 || !strings.Contains(got.Refused[0].Reason, "no data rows") || got.Rows.Loaded == 0 || len(got.Models.Built) != models(t) {
+		t.Errorf("exit %d, report %+v", r.code, got)
+	}
+	mu.Lock()
+	if len(posts) != 1 || !bytes.Contains(posts[0], []byte(`"exit_code":1`)) {
+		t.Errorf("the notify URL got %d posts (%q), want the failed run's report", len(posts), posts)
+	}
+	mu.Unlock()
+
+	if r := percolate(t, dir, url, "run"); r.code != ExitOK {
+		t.Fatalf("the next run: exit %d\n%s", r.code, r.stderr)
+	}
+	mu.Lock()
+	if len(posts) != 1 {
+		t.Errorf("a run that succeeded notified: %d posts", len(posts))
+	}
+	mu.Unlock()
+
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	t.Setenv(EnvNotifyURL, down.URL)
+	writeFile(t, filepath.Join(dir, "testdata/cafe/layout_a/derby_01-03-2022_09-00-00.csv"), "not,a,cafe,file\n")
+	r = percolate(t, dir, url, "run")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "could not tell "+EnvNotifyURL) {
+		t.Errorf("with the endpoint down: exit %d, stderr %q; want the run's exit 1 and a warning", r.code, r.stderr)
 	}
 }

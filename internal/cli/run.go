@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -113,10 +115,11 @@ exits 1 after loading the other files and building the models.`,
 			if err != nil {
 				return err
 			}
-			return a.run(cmd, opt)
+			return a.run(cmd, opt, f.output)
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text, or json: one object (files, rows, rejects, models built and skipped, checks, delivery expectations, exit code and reason)")
 	return cmd
 }
 
@@ -133,14 +136,18 @@ transaction per file, recorded in the file manifest. Build later with 'run'.`,
 			if err != nil {
 				return err
 			}
-			return a.run(cmd, opt)
+			return a.run(cmd, opt, f.output)
 		},
 	}
 	f.register(cmd, false)
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text, or json: one object (files, rows, rejects, exit code and reason)")
 	return cmd
 }
 
-func (a *app) run(cmd *cobra.Command, opt project.RunOptions) error {
+func (a *app) run(cmd *cobra.Command, opt project.RunOptions, output string) error {
+	if output != "text" && output != "json" {
+		return usagef("--output %q: want text or json", output)
+	}
 	ctx := cmd.Context()
 	p, pool, err := a.connect(ctx)
 	if err != nil {
@@ -151,7 +158,18 @@ func (a *app) run(cmd *cobra.Command, opt project.RunOptions) error {
 	d.attach(&opt)
 	sum, err := p.Run(ctx, pool, opt)
 	d.close()
-	if sum != nil {
+	if output == "json" || os.Getenv(EnvNotifyURL) != "" {
+		r := a.report(cmd.Name(), sum, err)
+		if output == "json" {
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			if jerr := enc.Encode(r); jerr != nil {
+				return jerr
+			}
+		}
+		a.notify(ctx, os.Getenv(EnvNotifyURL), r)
+	}
+	if sum != nil && output == "text" {
 		a.printSummary(sum)
 	}
 	return err
