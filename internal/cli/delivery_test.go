@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/percolate/percolate/internal/generate"
+	"github.com/percolate/percolate/internal/grafana"
 	"github.com/percolate/percolate/internal/pgtest"
 )
 
@@ -26,6 +28,7 @@ import (
 func TestDeliveryExpectations(t *testing.T) {
 	dir := tempProject(t)
 	url := pgtest.URL(t)
+	t.Setenv(EnvReaderPassword, "reader pw")
 	data := t.TempDir()
 	from := time.Date(2022, 3, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(10),
@@ -85,6 +88,35 @@ func TestDeliveryExpectations(t *testing.T) {
 	pool := connect(t, url)
 	if n := scalar[int](t, pool, `SELECT count(*)::int FROM health.expectations`); n != len(want) {
 		t.Errorf("health.expectations holds %d rows, want %d", n, len(want))
+	}
+	// The provisioned alert rules, as Grafana's role runs them, fire for
+	// exactly those.
+	reader := connect(t, strings.Replace(url, strings.SplitN(strings.TrimPrefix(url, "postgres://"), "@", 2)[0], "percolate_grafana:reader%20pw", 1))
+	fired := map[string]string{}
+	for _, rule := range grafana.Rules {
+		if !strings.Contains(rule.SQL, "health.expectations") {
+			continue
+		}
+		rows, err := reader.Query(context.Background(), "SELECT string_agg(concat_ws(' ', VARIADIC ARRAY(SELECT x FROM jsonb_each_text(to_jsonb(r)) AS j (k, x) ORDER BY k)), ' | ' ORDER BY 1) FROM ("+rule.SQL+") AS r")
+		if err != nil {
+			t.Fatalf("%s: %v", rule.UID, err)
+		}
+		for rows.Next() {
+			var s *string
+			rows.Scan(&s)
+			if s != nil {
+				fired[rule.UID] = *s
+			}
+		}
+		rows.Close()
+	}
+	for _, w := range []string{"Leeds 1 missing", "Birmingham 1 missing", "Birmingham 1 stale"} {
+		if !strings.Contains(fired["percolate-branch-missing"], w) || strings.Count(fired["percolate-branch-missing"], "|") != 2 {
+			t.Errorf("the missing-branch alert fired for %q, want exactly Leeds missing, Birmingham missing and stale", fired["percolate-branch-missing"])
+		}
+	}
+	if v := fired["percolate-volume"]; !strings.Contains(v, "Chesterfield 2022-03-25") || strings.Contains(v, "|") {
+		t.Errorf("the volume alert fired for %q, want Chesterfield 2022-03-25 only", v)
 	}
 	// As of the 30th, Birmingham's last day is not due yet: nothing
 	// missing or stale for it, and Leeds's gap is still there.
