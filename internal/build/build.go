@@ -111,7 +111,8 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	}
 	res := &Result{Plan: plan}
 	if plan.Builds() == 0 {
-		return res, nil
+		// Nothing to build; a description edited alone still shows.
+		return res, comment(ctx, pool, g)
 	}
 	whole := wholes{}
 	for _, s := range plan.Steps {
@@ -252,6 +253,9 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 	publishing := time.Now()
 	defer func() { res.Publishing = time.Since(publishing) }()
 	if err := swapWhenFree(ctx, tx, g, whole, cmp.Or(opt.PublishWait, time.Minute)); err != nil {
+		return err
+	}
+	if err := comment(ctx, tx, g); err != nil {
 		return err
 	}
 	now := time.Now()

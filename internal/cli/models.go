@@ -21,7 +21,9 @@ func (a *app) validateCmd() *cobra.Command {
 every model's SQL with PostgreSQL's own parser, resolves the dependency graph,
 checks that the staging tables the migrations make are the ones each source's
 contract fills (column by column, parsing the migrations the same way), and
-reports the first problem as FILE:LINE: message. Exit code 2 on a problem.`,
+reports the first problem as FILE:LINE: message. Exit code 2 on a problem.
+A mart without a description is a warning: descriptions, and '-- column NAME:
+text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.project()
@@ -40,6 +42,11 @@ reports the first problem as FILE:LINE: message. Exit code 2 on a problem.`,
 				}
 				if err := p.CheckStaging(pl, have); err != nil {
 					return err
+				}
+				for _, m := range g.Models {
+					if m.Schema == "marts" && m.Config.Description == "" {
+						fmt.Fprintf(a.stderr, "warning: %s: a mart without a description (-- description: …), which psql's \\d+ and Grafana show\n", m.Path)
+					}
 				}
 				fmt.Fprintf(a.stdout, "pipeline %s: %d sources, %d models: ok\n", name, len(pl.Sources), len(g.Models))
 			}

@@ -227,3 +227,31 @@ func TestGraphAndCompile(t *testing.T) {
 		t.Errorf("compile:\n%s", r.stdout)
 	}
 }
+
+// TestComments: a model's description and its column lines are the
+// comments of its published relation, as psql's \d+ shows them; an edit of
+// a description alone shows after the next run; validate warns of a mart
+// without one.
+func TestComments(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	mustRun(t, dir, url, "run")
+	if got := scalar[string](t, pool, `SELECT coalesce(col_description('marts.branch_daily_sales'::regclass, 6), '')`); got != "revenue paid in cash" {
+		t.Errorf("cash_revenue's comment: %q", got)
+	}
+	if got := scalar[string](t, pool, `SELECT coalesce(obj_description('core.orders'::regclass, 'pg_class'), '')`); !strings.HasPrefix(got, "One row per order") {
+		t.Errorf("core.orders's comment: %q", got)
+	}
+	path := filepath.Join(dir, "models/marts/hourly_sales.sql")
+	edit(t, path, "-- description: Orders and revenue", "-- description: Orders, and revenue,")
+	mustRun(t, dir, url, "run")
+	if got := scalar[string](t, pool, `SELECT coalesce(obj_description('marts.hourly_sales'::regclass, 'pg_class'), '')`); !strings.HasPrefix(got, "Orders, and revenue,") {
+		t.Errorf("after an edit of the description alone: %q", got)
+	}
+	edit(t, path, "-- description: Orders, and revenue,", "-- nothing here: Orders, and revenue,")
+	r := percolate(t, dir, url, "validate")
+	if r.code != ExitOK || !strings.Contains(r.stderr, "warning: models/marts/hourly_sales.sql: a mart without a description") {
+		t.Errorf("validate: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -76,6 +76,7 @@ func TestErrors(t *testing.T) {
 			`models/core/a.sql:2: distributed_by: branch is not a column of the model (it has: shop, n)`},
 		{"unique without the distribution column", map[string]string{"core/a.sql": "-- materialized: table\n-- distributed_by: branch\n-- check: unique(day)\nSELECT 'x' AS branch, 1 AS day"},
 			`models/core/a.sql:3: check unique(day): a model distributed by branch keeps unique keys within a shard only: add branch to the key`},
+		{"a column line of no column", map[string]string{"core/a.sql": "-- column revenu: pounds\nSELECT 1 AS revenue"}, `models/core/a.sql:1: column revenu is not a column of the model (it has: revenue)`},
 		{"bad distribution", map[string]string{"core/a.sql": "-- materialized: table\n-- distribution: everywhere\nSELECT 1 AS n"}, `distribution must be reference`},
 	}
 	for _, tt := range tests {

@@ -65,6 +65,15 @@ type Config struct {
 	// Neither changes anything on plain PostgreSQL.
 	DistributedBy string
 	Reference     bool
+	// Columns documents output columns: `-- column NAME: text` lines, in
+	// order. They become the columns' comments when the model publishes.
+	Columns []ColumnDoc
+}
+
+// ColumnDoc is a `-- column NAME: text` line.
+type ColumnDoc struct {
+	Name, Text string
+	Line       int
 }
 
 // Distribution says how the model's table is distributed, for people:
@@ -98,6 +107,7 @@ var ErrNoModels = errors.New("no models")
 
 var (
 	headerLine = regexp.MustCompile(`^--\s*([a-z_]+)\s*:\s*(.*?)\s*$`)
+	columnLine = regexp.MustCompile(`^--\s*column\s+([a-z_][a-z0-9_]*)\s*:\s*(.*?)\s*$`)
 	identRe    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 )
 
@@ -129,6 +139,13 @@ func parseModel(root, file, sql string) (*Model, error) {
 	}
 	if err := m.checkDistribution(); err != nil {
 		return nil, err
+	}
+	if cols, known := outputColumns(m.SQL); known {
+		for _, d := range m.Config.Columns {
+			if !slices.Contains(cols, d.Name) {
+				return nil, &Error{Path: m.Path, Line: d.Line, Msg: fmt.Sprintf("column %s is not a column of the model (it has: %s)", d.Name, strings.Join(cols, ", "))}
+			}
+		}
 	}
 	return m, nil
 }
@@ -211,6 +228,13 @@ func (m *Model) parseHeader() error {
 		}
 		if !strings.HasPrefix(l, "--") {
 			break
+		}
+		if c := columnLine.FindStringSubmatch(l); c != nil {
+			if c[2] == "" {
+				return &Error{Path: m.Path, Line: i + 1, Msg: fmt.Sprintf("column %s: say what it holds after the colon", c[1])}
+			}
+			m.Config.Columns = append(m.Config.Columns, ColumnDoc{Name: c[1], Text: c[2], Line: i + 1})
+			continue
 		}
 		kv := headerLine.FindStringSubmatch(l)
 		if kv == nil {

@@ -3,6 +3,12 @@
 -- distributed_by: branch
 -- description: Sales per branch and day: orders, basket items, revenue (sum of order totals) split by payment method, and average order value (rounded half up to the penny).
 -- tags: marts
+-- column orders: orders on the day, each counted once however often it was delivered
+-- column items: basket items of those orders
+-- column revenue: sum of the order totals, in pounds
+-- column cash_revenue: revenue paid in cash
+-- column card_revenue: revenue paid by card
+-- column avg_order_value: revenue / orders, rounded half up to the penny
 -- check: unique(branch, sales_date)
 -- check: row_count(min: 1)
 SELECT branch,
