@@ -282,10 +282,15 @@ func stepOf(p *Plan, name string) *Step {
 	return &Step{}
 }
 
-// Compile returns the SQL that builds m when the models in building are
-// rebuilt in the same run: their names point at their new relations.
+// Compile returns the SQL that builds m whole when the models in building
+// are rebuilt in the same run: their names point at their new relations,
+// and a table's interval bounds are open constants (see Bind).
 func Compile(m *dag.Model, building map[string]bool) (string, error) {
-	return dag.Rewrite(body(m), wholes(building).rename)
+	sql, err := dag.Rewrite(body(m), wholes(building).rename)
+	if err != nil || m.Config.Materialized == dag.View {
+		return sql, err // a view reads the interval functions when it is queried
+	}
+	return Bind(sql, "", ""), nil
 }
 
 func body(m *dag.Model) string {

@@ -26,17 +26,21 @@ import (
 //     connection per worker (citus.multi_shard_modify_mode sequential),
 //     since it runs DDL (indexes, the swap) after them;
 //   - the bounds of the days being built are written into the SQL as
-//     constants: percolate.interval_start() reads a setting of the
-//     coordinator's session, which the workers do not have.
+//     constants (as on plain PostgreSQL, see bind): the workers could not
+//     read the coordinator's settings.
 //
 // On plain PostgreSQL none of this applies and nothing changes.
 
-// bind writes the interval bounds into sql as constants on Citus ("" for
-// an open bound), and leaves it as it is elsewhere.
-func (p *Plan) bind(sql, start, end string) string {
-	if p.Citus == "" {
-		return sql
-	}
+// bind writes the interval bounds into sql as constants ("" for an open
+// bound). percolate.interval_start() and interval_end() are what a model
+// says; as functions they read a setting per row (on a year's 2.7 million
+// items, 1.4 s of the product mart's 4.7 s) and hide the days from the
+// planner; on Citus the workers could not read the setting at all.
+func (p *Plan) bind(sql, start, end string) string { return Bind(sql, start, end) }
+
+// Bind is bind for those outside a build: what a build of days [start,
+// end) executes ("" for an open bound).
+func Bind(sql, start, end string) string {
 	lit := func(d, open string) string {
 		if d == "" {
 			return "'" + open + "'::date"
