@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,10 +65,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		res := &results[f.i]
 		res.seen = ledger.File{Size: f.info.size, Hash: f.hash, Modified: f.info.modified}
 		if k, ok := known[f.hash]; ok {
-			res.Status = Skipped
-			if k.Refused {
-				res.Status, res.Err = RefusedEarlier, errors.New(k.Reason)
-			}
+			passOver(res, k)
 			continue
 		}
 		todo = append(todo, f)
@@ -94,12 +90,9 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		buf.parent, buf.child, err = f.fl.encodeAll(buf.parent, buf.child)
 		f.fl.release() // its counts and rejects stay; its buffers go back
 		f.parent, f.child = [2]int{p0, len(buf.parent)}, [2]int{c0, len(buf.child)}
-		var wrong *RefusedError
-		switch {
-		case errors.Is(err, ErrNotText):
-			res.Status, res.Err = Refused, notCSV(res.Path, err)
-		case errors.As(err, &wrong):
-			res.Status, res.Err = Refused, wrong
+		switch refused := refusal(res.Path, err); {
+		case refused != nil:
+			res.Status, res.Err = Refused, refused
 		case err != nil:
 			res.Status, res.Err = Failed, &SourceError{Path: res.Path, Err: err}
 		case !verdict(res, f.fl, src):

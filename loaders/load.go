@@ -211,10 +211,9 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 	for i, p := range paths {
 		k, same := unchanged[i]
 		switch {
-		case same && k.Refused:
-			results[i] = Result{Source: src.Name, Path: l.record(p), Status: RefusedEarlier, Err: errors.New(k.Reason)}
 		case same:
-			results[i] = Result{Source: src.Name, Path: l.record(p), Status: Skipped}
+			results[i] = Result{Source: src.Name, Path: l.record(p)}
+			passOver(&results[i], k)
 		case IsS3(p) || infos[i].size > smallFile:
 			units = append(units, unit{files: []int{i}, alone: true})
 		default:
@@ -288,6 +287,15 @@ feed:
 	close(work)
 	wg.Wait()
 	return results, cmp.Or(fatal, ctx.Err())
+}
+
+// passOver marks res as content the manifest knows already: skipped, or
+// refused by an earlier run, with its reason.
+func passOver(res *Result, k ledger.Known) {
+	res.Status = Skipped
+	if k.Refused {
+		res.Status, res.Err = RefusedEarlier, errors.New(k.Reason)
+	}
 }
 
 // recordRefused records in the manifest the files of a unit that were

@@ -37,10 +37,7 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 		return res, err
 	}
 	if k, ok := known[sum]; ok {
-		res.Status = Skipped
-		if k.Refused {
-			res.Status, res.Err = RefusedEarlier, errors.New(k.Reason)
-		}
+		passOver(&res, k)
 		return res, nil
 	}
 	tx, err := l.begin(ctx)
@@ -76,13 +73,8 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("load %s: %w", res.Path, ctx.Err())
 		}
-		if errors.Is(err, ErrNotText) {
-			res.Status, res.Err = Refused, notCSV(res.Path, err)
-			return res, nil
-		}
-		var wrong *RefusedError
-		if errors.As(err, &wrong) {
-			res.Status, res.Err = Refused, wrong
+		if refused := refusal(res.Path, err); refused != nil {
+			res.Status, res.Err = Refused, refused
 			return res, nil
 		}
 		if e := refusedByServer(res.Path, err); e != nil {
@@ -142,9 +134,17 @@ func refusedByServer(path string, err error) *RefusedError {
 	return &RefusedError{Path: path, Reason: reason}
 }
 
-// notCSV refuses a binary file, or one that is not text.
-func notCSV(path string, err error) *RefusedError {
-	return &RefusedError{Path: path, Reason: "not a CSV file: " + err.Error()}
+// refusal is why reading a file refused it whole (not text, a header of
+// another layout), or nil when err is not such a refusal.
+func refusal(path string, err error) *RefusedError {
+	var refused *RefusedError
+	switch {
+	case errors.Is(err, ErrNotText):
+		return &RefusedError{Path: path, Reason: "not a CSV file: " + err.Error()}
+	case errors.As(err, &refused):
+		return refused
+	}
+	return nil
 }
 
 // verdict counts a parsed file into res and refuses it whole when it has
