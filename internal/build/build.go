@@ -286,21 +286,17 @@ func stepOf(p *Plan, name string) *Step {
 // are rebuilt in the same run: their names point at their new relations,
 // and a table's interval bounds are open constants (see Bind).
 func Compile(m *dag.Model, building map[string]bool) (string, error) {
-	sql, err := dag.Rewrite(body(m), wholes(building).rename)
+	sql, err := dag.Rewrite(m.Body(), wholes(building).rename)
 	if err != nil || m.Config.Materialized == dag.View {
 		return sql, err // a view reads the interval functions when it is queried
 	}
 	return Bind(sql, "", ""), nil
 }
 
-func body(m *dag.Model) string {
-	return strings.TrimRight(strings.TrimSpace(m.SQL), "; \t\r\n")
-}
-
 // materialize builds m into its __next relation: a table with CREATE TABLE
 // AS, a view with CREATE VIEW.
 func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole wholes) (int64, error) {
-	sql, err := dag.Rewrite(body(m), whole.rename)
+	sql, err := dag.Rewrite(m.Body(), whole.rename)
 	if err != nil {
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
@@ -314,7 +310,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 	if m.Config.Materialized == dag.View {
 		prefix := "CREATE VIEW " + next + " AS\n"
 		if _, err := tx.Exec(ctx, prefix+sql+"\n"); err != nil {
-			return 0, modelError(m, err, prefix, sql)
+			return 0, ErrorAt(m, err, prefix, sql)
 		}
 		return -1, nil
 	}
@@ -329,7 +325,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 		prefix := "CREATE TABLE " + next + " AS\n"
 		tag, err := tx.Exec(ctx, prefix+sql+"\n")
 		if err != nil {
-			return 0, modelError(m, err, prefix, sql)
+			return 0, ErrorAt(m, err, prefix, sql)
 		}
 		if err := index(ctx, tx, m, m.Rel+nextSuffix); err != nil {
 			return 0, err
@@ -367,7 +363,7 @@ func index(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error {
 // inserted again. Readers see the old rows until the run commits.
 func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole wholes) (int64, error) {
 	m := s.Model
-	model, err := dag.Rewrite(body(m), whole.rename)
+	model, err := dag.Rewrite(m.Body(), whole.rename)
 	if err != nil {
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
@@ -389,7 +385,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 		prefix := "INSERT INTO " + rel + " SELECT * FROM (\n"
 		tag, err := tx.Exec(ctx, prefix+sql+fmt.Sprintf("\n) AS m WHERE m.%s >= '%s' AND m.%s < '%s'", tc, r[0], tc, r[1]))
 		if err != nil {
-			return 0, modelError(m, err, prefix, sql)
+			return 0, ErrorAt(m, err, prefix, sql)
 		}
 		rows += tag.RowsAffected()
 	}
@@ -549,8 +545,8 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 			}
 		case recreate[m.Name]:
 			prefix := "CREATE VIEW " + pg.Ident(m.Schema, m.Rel) + " AS\n"
-			if _, err := tx.Exec(ctx, prefix+body(m)+"\n"); err != nil {
-				return modelError(m, err, prefix, body(m))
+			if _, err := tx.Exec(ctx, prefix+m.Body()+"\n"); err != nil {
+				return ErrorAt(m, err, prefix, m.Body())
 			}
 		}
 	}
@@ -576,10 +572,10 @@ func dropRelation(ctx context.Context, tx pgx.Tx, schema, rel string) error {
 	return err
 }
 
-// modelError maps the database's error position (in characters, in the
+// ErrorAt maps the database's error position (in characters, in the
 // statement as sent) back to a line of the model file. The SQL sent keeps
 // the file's lines: only relation names are rewritten.
-func modelError(m *dag.Model, err error, prefix, sent string) error {
+func ErrorAt(m *dag.Model, err error, prefix, sent string) error {
 	// The SQL sent starts at the model's first non-blank character.
 	leading := len(m.SQL) - len(strings.TrimLeft(m.SQL, " \t\r\n"))
 	var pgErr *pgconn.PgError

@@ -71,7 +71,7 @@ func distribute(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error 
 func fill(ctx context.Context, tx pgx.Tx, m *dag.Model, next, sql string) (int64, error) {
 	prefix := "CREATE TABLE " + next + " AS\n"
 	if _, err := tx.Exec(ctx, prefix+sql+"\nWITH NO DATA"); err != nil {
-		return 0, modelError(m, err, prefix, sql)
+		return 0, ErrorAt(m, err, prefix, sql)
 	}
 	if err := distribute(ctx, tx, m, next); err != nil {
 		return 0, err
@@ -82,7 +82,7 @@ func fill(ctx context.Context, tx pgx.Tx, m *dag.Model, next, sql string) (int64
 	prefix = "INSERT INTO " + next + "\n"
 	tag, err := tx.Exec(ctx, prefix+sql+"\n")
 	if err != nil {
-		return 0, modelError(m, err, prefix, sql)
+		return 0, ErrorAt(m, err, prefix, sql)
 	}
 	return tag.RowsAffected(), nil
 }

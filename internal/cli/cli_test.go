@@ -206,7 +206,7 @@ func TestBusy(t *testing.T) {
 
 func TestValidateAndList(t *testing.T) {
 	r := mustRun(t, root, "postgres://unused", "validate")
-	if !strings.Contains(r.stdout, fmt.Sprintf("pipeline cafe: 2 sources, %d models: ok", models(t))) {
+	if !strings.Contains(r.stdout, fmt.Sprintf("pipeline cafe: 2 sources, %d models, ", models(t))) {
 		t.Errorf("validate: got %q", r.stdout)
 	}
 	r = mustRun(t, root, "postgres://unused", "models", "list")

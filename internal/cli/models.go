@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/unit"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -43,12 +45,16 @@ text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 				if err := p.CheckStaging(pl, have); err != nil {
 					return err
 				}
+				cases, err := unit.Load(os.DirFS(p.Dir), g)
+				if err != nil {
+					return err
+				}
 				for _, m := range g.Models {
 					if m.Schema == "marts" && m.Config.Description == "" {
 						fmt.Fprintf(a.stderr, "warning: %s: a mart without a description (-- description: …), which psql's \\d+ and Grafana show\n", m.Path)
 					}
 				}
-				fmt.Fprintf(a.stdout, "pipeline %s: %d sources, %d models: ok\n", name, len(pl.Sources), len(g.Models))
+				fmt.Fprintf(a.stdout, "pipeline %s: %d sources, %d models, %d unit test cases: ok\n", name, len(pl.Sources), len(g.Models), len(cases))
 			}
 			return nil
 		},

@@ -99,12 +99,34 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 func (a *app) testCmd() *cobra.Command {
 	var sel, exclude []string
 	var pipeline, output string
+	var unit bool
 	cmd := &cobra.Command{
 		Use:   "test",
-		Short: "Run the models' checks against the published tables",
+		Short: "Run the models' checks against the published tables, or their unit tests (--unit)",
 		Long: `Test runs the checks declared in the selected models' headers against what
 readers see now, prints each result with sample failing rows, and records them
 in the ledger. It exits 1 when a check of severity error fails.
+
+With --unit it runs instead the models' unit tests: fixed rows in, the rows the
+model must return out, from models/<schema>/<name>.test.yaml beside the model.
+They need no loaded file and no built table, and change nothing: each case runs
+in temporary tables of a transaction that is rolled back (on the database the
+project uses, the embedded one by default). A failing case prints the rows it
+missed, the rows it did not expect, and, matched by the model's unique check,
+the changed rows with the columns that differ; the exit code is then 1.
+
+A test file:
+  cases:
+    - name: cash and card are split
+      interval: {from: 2022-03-01, to: 2022-03-01}   # incremental models only
+      given:                       # rows of the relations the model reads;
+        core.orders:               # only the columns that matter, others NULL
+          - {branch: Leeds, sales_date: 2022-03-01, total: 2.45, payment_method: CASH}
+          - {branch: Leeds, sales_date: 2022-03-01, total: 3.00, payment_method: CARD}
+      expect:                      # only these columns are compared
+        - {branch: Leeds, cash_revenue: 2.45, card_revenue: 3.00}
+Values are read as the column's type reads text (dates, times, numbers);
+the session's time zone is UTC.
 
 Checks are header lines of a model:
   -- check: unique(order_id)
@@ -114,6 +136,9 @@ Checks are header lines of a model:
   -- check: row_count(min: 1)
   -- check: sql SELECT … FROM … WHERE …     (returns the bad rows)
 ending in [warn] to report without failing.`,
+		Example: `  percolate test                             # the checks, on the published tables
+  percolate test --unit                      # every model's unit tests
+  percolate test --unit --select marts.branch_daily_sales --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -121,11 +146,17 @@ ending in [warn] to report without failing.`,
 			if err != nil {
 				return err
 			}
+			if output != "text" && output != "json" {
+				return usagef("--output %q: want text or json", output)
+			}
 			pool, err := p.Connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
+			if unit {
+				return a.unitTests(ctx, p, pool, g, sel, exclude, output)
+			}
 			results, err := build.Test(ctx, pool, g, build.Options{Select: sel, Exclude: exclude})
 			if err != nil {
 				return err
@@ -158,5 +189,6 @@ ending in [warn] to report without failing.`,
 	registerSelect(cmd, &sel, &exclude)
 	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVar(&unit, "unit", false, "run the models' unit tests (*.test.yaml) instead of the checks")
 	return cmd
 }

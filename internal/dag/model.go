@@ -392,3 +392,20 @@ func discover(fsys fs.FS, root string) ([]*Model, error) {
 	}
 	return models, nil
 }
+
+// Body is the model's SELECT as it runs: its text without the blank space
+// and semicolons at its ends.
+func (m *Model) Body() string {
+	return strings.TrimRight(strings.TrimSpace(m.SQL), "; \t\r\n")
+}
+
+// Key is the columns of the model's first unique check: what tells its
+// rows apart, for comparing two versions of them. Nil without one.
+func (m *Model) Key() []string {
+	for _, c := range m.Config.Checks {
+		if c.Kind == "unique" {
+			return c.cols
+		}
+	}
+	return nil
+}
