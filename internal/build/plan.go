@@ -47,6 +47,9 @@ type Step struct {
 	// otherwise an incremental model's Days are replaced in place.
 	Full bool     `json:"full"`
 	Days []string `json:"days,omitempty"`
+	// Edited says the model's own SQL or config changed since it was last
+	// built (or it is new): what it returns may change, not only its data.
+	Edited bool `json:"edited"`
 	// Distribution is how the model's table is spread on Citus ("by
 	// branch", "reference"), as it declares; nothing on plain PostgreSQL.
 	Distribution string `json:"distribution,omitempty"`
@@ -146,11 +149,11 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 		case opt.FullRefresh:
 			s.Reason = "full refresh"
 		case !built:
-			s.Reason = "new model"
+			s.Reason, s.Edited = "new model", true
 		case !last.Exists:
 			s.Reason = "relation missing"
 		case last.OwnVersion != m.OwnVersion:
-			s.Reason = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version)
+			s.Reason, s.Edited = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version), true
 		case last.Version != m.Version:
 			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
 		case m.Config.Materialized == dag.View && len(wholeParents) > 0:

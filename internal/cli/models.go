@@ -104,7 +104,7 @@ func (a *app) modelsCmd() *cobra.Command {
 	}
 	list.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
 	registerSelect(list, &sel, &exclude)
-	cmd.AddCommand(list, a.graphCmd(), a.compileCmd())
+	cmd.AddCommand(list, a.graphCmd(), a.compileCmd(), a.lineageCmd())
 	return cmd
 }
 

@@ -38,6 +38,9 @@ the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
 			if err != nil {
 				return err
 			}
+			if rep.Panels, err = a.touchedPanels(p, opt.Pipeline, rep.Models); err != nil {
+				return err
+			}
 			return a.printPlan(rep, f.output)
 		},
 	}
@@ -93,7 +96,37 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 		}
 		fmt.Fprintf(w, "    %s %-28s %s%s\n", what, s.Name, s.Reason, dist)
 	}
+	if len(rep.Panels) > 0 {
+		fmt.Fprintf(w, "  panels that read what the edited models compute: %d\n", len(rep.Panels))
+		for _, p := range rep.Panels {
+			fmt.Fprintf(w, "    %s\n", p)
+		}
+	}
 	return nil
+}
+
+// touchedPanels names the dashboard panels that read a column of an
+// edited model among steps, or a column computed from one.
+func (a *app) touchedPanels(p *project.Folder, pipeline string, steps []*build.Step) ([]string, error) {
+	var cols []string
+	_, g, err := a.graph(pipeline)
+	if err != nil {
+		return nil, err
+	}
+	l, panels, err := a.lineage(p, g)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range steps {
+		if s.Build && s.Edited {
+			cols = append(cols, l.ModelColumns(s.Name)...)
+		}
+	}
+	names := []string{}
+	for _, p := range l.Touched(panels, cols) {
+		names = append(names, p.String())
+	}
+	return names, nil
 }
 
 func (a *app) testCmd() *cobra.Command {

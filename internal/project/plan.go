@@ -31,6 +31,10 @@ type PlanReport struct {
 	Models   []*build.Step `json:"models"`
 	// Citus is the version of Citus the warehouse runs, or "".
 	Citus string `json:"citus,omitempty"`
+	// Panels are the dashboard panels that read a column of an edited
+	// model, or one computed from it ("Sales overview › Average order
+	// value"); filled in by who knows the dashboards.
+	Panels []string `json:"panels"`
 }
 
 // Plan works out, without changing anything, which files a run would load
