@@ -1,0 +1,327 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/pg"
+)
+
+// ModelDiff is how a model built from the working copy differs from its
+// live relation, row by row where it has a key.
+type ModelDiff struct {
+	Model string `json:"model"`
+	// Key is the columns rows are matched by: the model's unique check.
+	// Without one, rows are compared whole, and none is "changed".
+	Key []string `json:"key"`
+	// New says there is no live relation: every row is added.
+	New        bool  `json:"new"`
+	RowsBefore int64 `json:"rows_before"`
+	RowsAfter  int64 `json:"rows_after"`
+	Added      int64 `json:"added"`
+	Removed    int64 `json:"removed"`
+	Changed    int64 `json:"changed"`
+	// Columns counts the changed values of each column among the changed
+	// rows (columns without a change are left out).
+	Columns        map[string]int64 `json:"columns"`
+	ColumnsAdded   []string         `json:"columns_added"`
+	ColumnsRemoved []string         `json:"columns_removed"`
+	// Sample is some changed rows: their key, and the changed columns
+	// before and after.
+	Sample        []ChangedRow      `json:"sample"`
+	SampleAdded   []json.RawMessage `json:"sample_added"`
+	SampleRemoved []json.RawMessage `json:"sample_removed"`
+}
+
+// ChangedRow is one changed row of a ModelDiff's sample.
+type ChangedRow struct {
+	Key    map[string]any `json:"key"`
+	Before map[string]any `json:"before"`
+	After  map[string]any `json:"after"`
+}
+
+// DiffResult is what Diff found.
+type DiffResult struct {
+	Models []*ModelDiff
+	Checks []CheckResult
+}
+
+// Diff builds the selected models (by default the caller passes
+// state:modified+) into NAME__next exactly as a run builds a model whole,
+// runs their checks there, and compares each with its live relation; then
+// it rolls everything back: the warehouse and the ledger are as they
+// were. It returns ErrChecks, with the result, when an error check fails.
+func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sample int) (*DiffResult, error) {
+	state, err := ledger.Store{}.LastBuilds(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	selected, err := g.Select(opt.Select, opt.Exclude, Modified(state))
+	if err != nil {
+		return nil, err
+	}
+	citus, err := pg.Citus(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{graph: g, Citus: citus}
+	whole := wholes{}
+	for _, m := range selected {
+		plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})
+		whole[m.Name] = true
+	}
+	res := &DiffResult{}
+	if len(selected) == 0 {
+		return res, nil
+	}
+	tx, err := begin(ctx, pool, plan)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for _, s := range plan.Steps {
+		opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
+		if _, err := materialize(ctx, tx, plan, s.Model, whole); err != nil {
+			return nil, err
+		}
+		opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name})
+	}
+	opt.tell(plan, Event{Kind: Checking})
+	if res.Checks, err = runChecks(ctx, tx, plan, whole.name); err != nil {
+		return nil, err
+	}
+	for _, s := range plan.Steps {
+		d, err := diffModel(ctx, tx, s.Model, sample)
+		if err != nil {
+			return nil, fmt.Errorf("compare %s: %w", s.Name, pg.Explain(err))
+		}
+		res.Models = append(res.Models, d)
+	}
+	if failed := Failed(res.Checks); len(failed) > 0 {
+		return res, fmt.Errorf("%w: %s", ErrChecks, describeFailures(failed))
+	}
+	return res, nil
+}
+
+// diffModel compares m's __next relation with its live one.
+func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*ModelDiff, error) {
+	d := &ModelDiff{Model: m.Name, Columns: map[string]int64{}, ColumnsAdded: []string{}, ColumnsRemoved: []string{},
+		Sample: []ChangedRow{}, SampleAdded: []json.RawMessage{}, SampleRemoved: []json.RawMessage{}}
+	live, next := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Schema, m.Rel+nextSuffix)
+	after, err := relColumns(ctx, tx, m.Schema, m.Rel+nextSuffix)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+next).Scan(&d.RowsAfter); err != nil {
+		return nil, err
+	}
+	before, err := relColumns(ctx, tx, m.Schema, m.Rel)
+	if err != nil {
+		return nil, err
+	}
+	if before == nil {
+		d.New, d.Added, d.ColumnsAdded = true, d.RowsAfter, after
+		return d, nil
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+live).Scan(&d.RowsBefore); err != nil {
+		return nil, err
+	}
+	var common []string
+	for _, c := range after {
+		if slices.Contains(before, c) {
+			common = append(common, c)
+		} else {
+			d.ColumnsAdded = append(d.ColumnsAdded, c)
+		}
+	}
+	for _, c := range before {
+		if !slices.Contains(after, c) {
+			d.ColumnsRemoved = append(d.ColumnsRemoved, c)
+		}
+	}
+	key := m.Key()
+	if len(key) == 0 || slices.ContainsFunc(key, func(k string) bool { return !slices.Contains(common, k) }) {
+		return d, diffWhole(ctx, tx, d, live, next, common, sample)
+	}
+	d.Key = key
+	return d, diffByKey(ctx, tx, d, live, next, key, common, sample)
+}
+
+// diffByKey matches rows by key with a full join: rows on one side only
+// are added or removed, rows on both with another value in a column are
+// changed.
+func diffByKey(ctx context.Context, tx pgx.Tx, d *ModelDiff, live, next string, key, common []string, sample int) error {
+	var values []string // the compared columns, as the join's sides name them
+	for _, c := range common {
+		if !slices.Contains(key, c) {
+			values = append(values, c)
+		}
+	}
+	side := func(rel string) string {
+		cols := []string{keyExpr(key) + " AS percolate_key", "to_jsonb(r) AS percolate_row"}
+		for i, c := range values {
+			cols = append(cols, fmt.Sprintf("to_jsonb(r.%s) AS v%d", pg.Ident(c), i))
+		}
+		return fmt.Sprintf("SELECT %s FROM %s AS r", strings.Join(cols, ", "), rel)
+	}
+	join := fmt.Sprintf("(%s) AS b FULL JOIN (%s) AS a ON a.percolate_key = b.percolate_key", side(live), side(next))
+	differs := make([]string, len(values))
+	for i := range values {
+		differs[i] = fmt.Sprintf("a.v%d IS DISTINCT FROM b.v%d", i, i)
+	}
+	anyDiffers := "false"
+	if len(differs) > 0 {
+		anyDiffers = strings.Join(differs, " OR ")
+	}
+	counts := []string{
+		"count(*) FILTER (WHERE b.percolate_key IS NULL)",
+		"count(*) FILTER (WHERE a.percolate_key IS NULL)",
+		fmt.Sprintf("count(*) FILTER (WHERE a.percolate_key IS NOT NULL AND b.percolate_key IS NOT NULL AND (%s))", anyDiffers),
+	}
+	for _, cond := range differs {
+		counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE a.percolate_key IS NOT NULL AND b.percolate_key IS NOT NULL AND %s)", cond))
+	}
+	got := make([]int64, len(counts))
+	dest := make([]any, len(counts))
+	for i := range got {
+		dest[i] = &got[i]
+	}
+	if err := tx.QueryRow(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+join).Scan(dest...); err != nil {
+		return err
+	}
+	d.Added, d.Removed, d.Changed = got[0], got[1], got[2]
+	for i, c := range values {
+		if got[3+i] > 0 {
+			d.Columns[c] = got[3+i]
+		}
+	}
+	if sample <= 0 {
+		return nil
+	}
+	var err error
+	if d.Changed > 0 {
+		rows, err := tx.Query(ctx, fmt.Sprintf("SELECT b.percolate_row, a.percolate_row FROM %s WHERE a.percolate_key IS NOT NULL AND b.percolate_key IS NOT NULL AND (%s) ORDER BY a.percolate_key LIMIT %d", join, anyDiffers, sample))
+		if err != nil {
+			return err
+		}
+		pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]map[string]any, error) {
+			var raw [2][]byte
+			var p [2]map[string]any
+			if err := r.Scan(&raw[0], &raw[1]); err != nil {
+				return p, err
+			}
+			for i := range raw {
+				// Numbers as written: 7.00 stays 7.00, a big one exact.
+				dec := json.NewDecoder(bytes.NewReader(raw[i]))
+				dec.UseNumber()
+				if err := dec.Decode(&p[i]); err != nil {
+					return p, err
+				}
+			}
+			return p, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			ch := ChangedRow{Key: map[string]any{}, Before: map[string]any{}, After: map[string]any{}}
+			for _, k := range key {
+				ch.Key[k] = p[1][k]
+			}
+			for _, c := range values {
+				if !equalJSON(p[0][c], p[1][c]) {
+					ch.Before[c], ch.After[c] = p[0][c], p[1][c]
+				}
+			}
+			d.Sample = append(d.Sample, ch)
+		}
+	}
+	if d.SampleAdded, err = someRows(ctx, tx, fmt.Sprintf("SELECT a.percolate_row FROM %s WHERE b.percolate_key IS NULL ORDER BY a.percolate_key LIMIT %d", join, sample), d.Added); err != nil {
+		return err
+	}
+	d.SampleRemoved, err = someRows(ctx, tx, fmt.Sprintf("SELECT b.percolate_row FROM %s WHERE a.percolate_key IS NULL ORDER BY b.percolate_key LIMIT %d", join, sample), d.Removed)
+	return err
+}
+
+// keyExpr is a row's key as one value that joins by hashing, NULLs
+// included (a product without a size is a key like any other).
+func keyExpr(key []string) string {
+	cols := make([]string, len(key))
+	for i, k := range key {
+		cols[i] = "r." + pg.Ident(k)
+	}
+	return "jsonb_build_array(" + strings.Join(cols, ", ") + ")"
+}
+
+// diffWhole compares rows whole (as multisets) where there is no key.
+func diffWhole(ctx context.Context, tx pgx.Tx, d *ModelDiff, live, next string, common []string, sample int) error {
+	cols := make([]string, len(common))
+	for i, c := range common {
+		cols[i] = pg.Ident(c)
+	}
+	row := func(rel string) string {
+		return fmt.Sprintf("SELECT to_jsonb(r) AS percolate_row FROM (SELECT %s FROM %s) AS r", strings.Join(cols, ", "), rel)
+	}
+	only := func(a, b string) string { return fmt.Sprintf("(%s EXCEPT ALL %s)", row(a), row(b)) }
+	if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM %s AS x), (SELECT count(*) FROM %s AS y)", only(next, live), only(live, next))).
+		Scan(&d.Added, &d.Removed); err != nil {
+		return err
+	}
+	if sample <= 0 {
+		return nil
+	}
+	var err error
+	if d.SampleAdded, err = someRows(ctx, tx, fmt.Sprintf("SELECT percolate_row FROM %s AS x ORDER BY 1 LIMIT %d", only(next, live), sample), d.Added); err != nil {
+		return err
+	}
+	d.SampleRemoved, err = someRows(ctx, tx, fmt.Sprintf("SELECT percolate_row FROM %s AS x ORDER BY 1 LIMIT %d", only(live, next), sample), d.Removed)
+	return err
+}
+
+func someRows(ctx context.Context, tx pgx.Tx, sql string, n int64) ([]json.RawMessage, error) {
+	if n == 0 {
+		return []json.RawMessage{}, nil
+	}
+	rows, err := tx.Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
+}
+
+// relColumns lists a relation's columns, or nil when it does not exist.
+func relColumns(ctx context.Context, tx pgx.Tx, schema, rel string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT a.attname FROM pg_attribute a
+		JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, schema, rel)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// equalJSON compares two decoded JSON values as the database's jsonb
+// does: 2.5 and 2.50 are equal numbers.
+func equalJSON(a, b any) bool {
+	if x, ok := a.(json.Number); ok {
+		if y, ok := b.(json.Number); ok {
+			rx, okx := new(big.Rat).SetString(string(x))
+			ry, oky := new(big.Rat).SetString(string(y))
+			return okx && oky && rx.Cmp(ry) == 0
+		}
+	}
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return errors.Join(err1, err2) == nil && string(x) == string(y)
+}

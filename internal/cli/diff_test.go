@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/pgtest"
+)
+
+// checksums is every relation of the warehouse and the ledger, with a
+// checksum of its rows (and a view's definition).
+func checksums(t *testing.T, pool *pgxpool.Pool) map[string]string {
+	t.Helper()
+	ctx := t.Context()
+	rows, err := pool.Query(ctx, `SELECT n.nspname, c.relname, c.relkind::text, coalesce(pg_get_viewdef(c.oid), '')
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname IN ('staging', 'core', 'marts', 'health', 'percolate') AND c.relkind IN ('r', 'p', 'v', 'm')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rel struct{ schema, name, kind, def string }
+	rels, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rel, error) {
+		var x rel
+		return x, r.Scan(&x.schema, &x.name, &x.kind, &x.def)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range rels {
+		name := pgx.Identifier{r.schema, r.name}.Sanitize()
+		sum := scalar[string](t, pool, fmt.Sprintf("SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM %s AS t", name))
+		out[name] = r.kind + " " + sum + " " + r.def
+	}
+	if len(out) < 20 {
+		t.Fatalf("only %d relations: %v", len(out), out)
+	}
+	return out
+}
+
+// TestDiff counts cash as card revenue and asks what that would change:
+// every branch-day with cash changes its card revenue, the panels that
+// show it are named, and nothing in the warehouse or the ledger moves.
+func TestDiff(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	mustRun(t, dir, url, "run")
+	edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "FILTER (WHERE payment_method = 'CARD')", "FILTER (WHERE payment_method IN ('CARD', 'CASH'))")
+	before := checksums(t, pool)
+	cashDays := scalar[int64](t, pool, "SELECT count(*) FROM marts.branch_daily_sales WHERE cash_revenue > 0")
+	if cashDays == 0 {
+		t.Fatal("no day with cash in the sample data")
+	}
+
+	r := mustRun(t, dir, url, "diff", "--output", "json")
+	var rep struct {
+		Models []struct {
+			Model                   string
+			Key                     []string
+			Added, Removed, Changed int64
+			Columns                 map[string]int64
+			Sample                  []struct{ Key, Before, After map[string]any }
+			Panels                  []string
+		}
+		Panels []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v in:\n%s", err, r.stdout)
+	}
+	if len(rep.Models) == 0 || rep.Models[0].Model != "marts.branch_daily_sales" {
+		t.Fatalf("models: %+v", rep.Models)
+	}
+	d := rep.Models[0]
+	if d.Added != 0 || d.Removed != 0 || d.Changed != cashDays || len(d.Columns) != 1 || d.Columns["card_revenue"] != cashDays {
+		t.Errorf("got added %d, removed %d, changed %d, columns %v; want 0, 0, %d, card_revenue %d", d.Added, d.Removed, d.Changed, d.Columns, cashDays, cashDays)
+	}
+	if len(d.Sample) == 0 || d.Sample[0].Before["card_revenue"] == nil || d.Sample[0].After["card_revenue"] == nil || d.Sample[0].Key["branch"] == nil {
+		t.Errorf("sample: %+v", d.Sample)
+	}
+	if strings.Join(d.Panels, "; ") != "Trading patterns › Cash and card; Trading patterns › Cash and card over time" {
+		t.Errorf("panels: %v", d.Panels)
+	}
+	for _, m := range rep.Models[1:] {
+		if m.Added+m.Removed+m.Changed != 0 {
+			t.Errorf("%s differs: %+v", m.Model, m)
+		}
+	}
+	after := checksums(t, pool)
+	for rel, sum := range before {
+		if after[rel] != sum {
+			t.Errorf("%s changed", rel)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d relations before, %d after", len(before), len(after))
+	}
+
+	md := mustRun(t, dir, url, "diff", "--output", "markdown").stdout
+	if !strings.Contains(md, fmt.Sprintf("| `marts.branch_daily_sales` | %d → %[1]d | 0 | 0 | %d | `card_revenue` %[2]d |", scalar[int64](t, pool, "SELECT count(*) FROM marts.branch_daily_sales"), cashDays)) {
+		t.Errorf("markdown:\n%s", md)
+	}
+	// The edit is still to be built: the ledger does not know of the diff.
+	if plan := mustRun(t, dir, url, "plan").stdout; !strings.Contains(plan, "build marts.branch_daily_sales") {
+		t.Errorf("plan after diff:\n%s", plan)
+	}
+
+	t.Run("a failing check exits 1 and changes nothing", func(t *testing.T) {
+		edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "-- check: row_count(min: 1)", "-- check: row_count(min: 1000000)")
+		r := percolate(t, dir, url, "diff")
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "row_count(min: 1000000)") || !strings.Contains(r.stdout, "changed") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if got := checksums(t, pool); len(got) != len(before) {
+			t.Errorf("%d relations after, want %d", len(got), len(before))
+		}
+	})
+	t.Run("a model that fails to build exits 1", func(t *testing.T) {
+		edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "sum(total) AS revenue", "sum(totl) AS revenue")
+		r := percolate(t, dir, url, "diff")
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "models/marts/hourly_sales.sql:") || !strings.Contains(r.stderr, "totl") {
+			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+}
