@@ -50,6 +50,10 @@ type Step struct {
 	// Edited says the model's own SQL or config changed since it was last
 	// built (or it is new): what it returns may change, not only its data.
 	Edited bool `json:"edited"`
+	// EditedColumns, for an edited model built before, are the columns
+	// whose SQL changed, were added or were removed (see
+	// dag.Model.ColumnVersions); nil when not known, e.g. for a new model.
+	EditedColumns []string `json:"edited_columns,omitempty"`
 	// Distribution is how the model's table is spread on Citus ("by
 	// branch", "reference"), as it declares; nothing on plain PostgreSQL.
 	Distribution string `json:"distribution,omitempty"`
@@ -154,6 +158,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 			s.Reason = "relation missing"
 		case last.OwnVersion != m.OwnVersion:
 			s.Reason, s.Edited = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version), true
+			s.EditedColumns = editedColumns(last.Columns, m.ColumnVersions)
 		case last.Version != m.Version:
 			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
 		case m.Config.Materialized == dag.View && len(wholeParents) > 0:
@@ -190,6 +195,27 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 		p.Steps = append(p.Steps, s)
 	}
 	return p, nil
+}
+
+// editedColumns lists the columns whose versions differ between was and
+// is, sorted; nil when was is unknown.
+func editedColumns(was, is map[string]string) []string {
+	if was == nil {
+		return nil
+	}
+	out := []string{}
+	for c, v := range is {
+		if was[c] != v {
+			out = append(out, c)
+		}
+	}
+	for c := range was {
+		if _, ok := is[c]; !ok {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // upstreamSources lists every source table m reads, directly or through

@@ -53,19 +53,45 @@ func TestModelsLineage(t *testing.T) {
 	}
 }
 
-// TestPlanNamesPanels: an edited model's plan names the panels that read
-// what it computes.
+// TestPlanNamesPanels: the plan of an edited model names the columns
+// whose SQL changed and the panels that read them, or still name a column
+// removed.
 func TestPlanNamesPanels(t *testing.T) {
 	dir := tempProject(t)
 	url := pgtest.URL(t)
 	mustRun(t, dir, url, "run")
-	edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "sum(total) AS revenue", "sum(total) * 1 AS revenue")
-	r := mustRun(t, dir, url, "plan", "--output", "json")
-	var rep struct{ Panels []string }
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatal(err)
+	plan := func() (edited []string, panels []string) {
+		t.Helper()
+		var rep struct {
+			Models []struct {
+				Model         string
+				EditedColumns []string `json:"edited_columns"`
+			}
+			Panels []string
+		}
+		if err := json.Unmarshal([]byte(mustRun(t, dir, url, "plan", "--output", "json").stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range rep.Models {
+			if m.Model == "marts.hourly_sales" {
+				edited = m.EditedColumns
+			}
+		}
+		return edited, rep.Panels
 	}
-	if !slices.Contains(rep.Panels, "Trading patterns › Busiest hours") || slices.Contains(rep.Panels, "Products › Sizes sold") {
-		t.Errorf("panels %v: want Busiest hours, not Sizes sold", rep.Panels)
+	model := filepath.Join(dir, "models/marts/hourly_sales.sql")
+	edit(t, model, "sum(total) AS revenue", "sum(total) * 1 AS revenue")
+	if edited, panels := plan(); !slices.Equal(edited, []string{"revenue"}) || len(panels) != 0 {
+		t.Errorf("revenue edited: columns %v, panels %v; want [revenue] and none (no panel reads it)", edited, panels)
+	}
+	edit(t, model, "count(*)::integer AS orders", "count(*)::integer * 1 AS orders")
+	want := []string{"Trading patterns › Orders by weekday and hour", "Trading patterns › Busiest hours"}
+	if edited, panels := plan(); !slices.Equal(edited, []string{"orders", "revenue"}) || !slices.Equal(panels, want) {
+		t.Errorf("orders edited: columns %v, panels %v; want [orders revenue] and %v", edited, panels, want)
+	}
+	edit(t, model, "GROUP BY branch, sales_date, extract(hour FROM ordered_local)", "GROUP BY branch, sales_date")
+	edit(t, model, "       extract(hour FROM ordered_local)::integer AS hour,\n", "")
+	if edited, panels := plan(); !slices.Contains(edited, "hour") || !slices.Equal(panels, want) {
+		t.Errorf("hour removed: columns %v, panels %v; want hour among them and %v", edited, panels, want)
 	}
 }

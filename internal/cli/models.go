@@ -54,6 +54,18 @@ text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 						fmt.Fprintf(a.stderr, "warning: %s: a mart without a description (-- description: …), which psql's \\d+ and Grafana show\n", m.Path)
 					}
 				}
+				_, panels, err := a.lineage(p, g)
+				if err != nil {
+					return err
+				}
+				for _, pn := range panels {
+					if len(pn.Missing) > 0 {
+						fmt.Fprintf(a.stderr, "warning: %s: panel %q reads %s, which the models do not make\n", pn.File, pn.String(), strings.Join(pn.Missing, ", "))
+					}
+					if pn.Err != "" {
+						fmt.Fprintf(a.stderr, "warning: %s: panel %q: its SQL could not be followed: %s\n", pn.File, pn.String(), pn.Err)
+					}
+				}
 				fmt.Fprintf(a.stdout, "pipeline %s: %d sources, %d models, %d unit test cases: ok\n", name, len(pl.Sources), len(g.Models), len(cases))
 			}
 			return nil

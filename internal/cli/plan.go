@@ -95,9 +95,12 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 			dist = " [distributed " + s.Distribution + "]"
 		}
 		fmt.Fprintf(w, "    %s %-28s %s%s\n", what, s.Name, s.Reason, dist)
+		if len(s.EditedColumns) > 0 {
+			fmt.Fprintf(w, "          columns edited: %s\n", strings.Join(s.EditedColumns, ", "))
+		}
 	}
 	if len(rep.Panels) > 0 {
-		fmt.Fprintf(w, "  panels that read what the edited models compute: %d\n", len(rep.Panels))
+		fmt.Fprintf(w, "  panels that read an edited column, or one computed from it: %d\n", len(rep.Panels))
 		for _, p := range rep.Panels {
 			fmt.Fprintf(w, "    %s\n", p)
 		}
@@ -118,7 +121,13 @@ func (a *app) touchedPanels(p *project.Folder, pipeline string, steps []*build.S
 		return nil, err
 	}
 	for _, s := range steps {
-		if s.Build && s.Edited {
+		switch {
+		case !s.Build || !s.Edited:
+		case s.EditedColumns != nil:
+			for _, c := range s.EditedColumns {
+				cols = append(cols, s.Name+"."+c)
+			}
+		default:
 			cols = append(cols, l.ModelColumns(s.Name)...)
 		}
 	}

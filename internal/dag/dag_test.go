@@ -2,6 +2,7 @@ package dag
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -222,5 +223,39 @@ func TestCheckDeclarations(t *testing.T) {
 	cs := g.Model("core.a").Config.Checks
 	if len(cs) != 2 || cs[0].Severity != SeverityWarn || cs[1].Severity != SeverityError {
 		t.Errorf("got %+v, want a warn and an error check", cs)
+	}
+}
+
+func TestColumnVersions(t *testing.T) {
+	versions := func(sql string) map[string]string {
+		t.Helper()
+		g, err := load(t, map[string]string{"core/orders.sql": "SELECT * FROM staging.orders", "marts/x.sql": sql})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.Model("marts.x").ColumnVersions
+	}
+	base := versions("SELECT branch, sum(total) AS revenue, count(*) AS orders FROM core.orders WHERE total > 0 GROUP BY branch")
+	for _, tc := range []struct {
+		name, sql string
+		changed   []string
+	}{
+		{"layout and comments", "select branch,\n  SUM(total) as revenue, -- money\n  count(*) as orders\nfrom core.orders where total > 0 group by branch", nil},
+		{"one expression", "SELECT branch, sum(total) * 1 AS revenue, count(*) AS orders FROM core.orders WHERE total > 0 GROUP BY branch", []string{"revenue"}},
+		{"the filter", "SELECT branch, sum(total) AS revenue, count(*) AS orders FROM core.orders WHERE total >= 0 GROUP BY branch", []string{"branch", "orders", "revenue"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := versions(tc.sql)
+			var changed []string
+			for c, v := range base {
+				if got[c] != v {
+					changed = append(changed, c)
+				}
+			}
+			slices.Sort(changed)
+			if !slices.Equal(changed, tc.changed) {
+				t.Errorf("changed %v, want %v", changed, tc.changed)
+			}
+		})
 	}
 }

@@ -42,6 +42,9 @@ type Model struct {
 	Version string
 	// OwnVersion fingerprints the model alone, without its parents.
 	OwnVersion string
+	// ColumnVersions fingerprints each output column's SQL alone (see
+	// columnVersions): what tells which columns an edit changed.
+	ColumnVersions map[string]string
 
 	normalized string
 	refLines   map[string]int
@@ -314,6 +317,9 @@ func (m *Model) parseSQL() error {
 		return &Error{Path: m.Path, Msg: "a model is exactly one SELECT statement (no DDL, no DML, no second statement)"}
 	}
 	if m.normalized, err = pg_query.Deparse(tree); err != nil {
+		return &Error{Path: m.Path, Msg: err.Error()}
+	}
+	if m.ColumnVersions, err = columnVersions(tree); err != nil {
 		return &Error{Path: m.Path, Msg: err.Error()}
 	}
 	refs, ctes := relations(tree)

@@ -20,6 +20,9 @@ type Build struct {
 	Inputs string
 	// Watermark is the newest load the build had seen.
 	Watermark int64
+	// Columns are the model's column versions; nil for builds recorded
+	// before they were.
+	Columns map[string]string
 }
 
 // LastBuild is a model's most recent build, and whether its relation
@@ -32,7 +35,7 @@ type LastBuild struct {
 // LastBuilds returns every model's most recent build, by model name.
 func (Store) LastBuilds(ctx context.Context, q Querier) (map[string]LastBuild, error) {
 	rows, err := q.Query(ctx, `SELECT DISTINCT ON (model) model, version, own_version, materialization, coalesce(rows, -1),
-		    started_at, finished_at, inputs, watermark, to_regclass(model) IS NOT NULL
+		    started_at, finished_at, inputs, watermark, column_versions, to_regclass(model) IS NOT NULL
 		FROM percolate.model_builds ORDER BY model, finished_at DESC`)
 	if err != nil {
 		return nil, err
@@ -42,7 +45,7 @@ func (Store) LastBuilds(ctx context.Context, q Querier) (map[string]LastBuild, e
 	for rows.Next() {
 		var b LastBuild
 		if err := rows.Scan(&b.Model, &b.Version, &b.OwnVersion, &b.Materialization, &b.Rows,
-			&b.Started, &b.Finished, &b.Inputs, &b.Watermark, &b.Exists); err != nil {
+			&b.Started, &b.Finished, &b.Inputs, &b.Watermark, &b.Columns, &b.Exists); err != nil {
 			return nil, err
 		}
 		out[b.Model] = b
@@ -52,9 +55,9 @@ func (Store) LastBuilds(ctx context.Context, q Querier) (map[string]LastBuild, e
 
 // RecordBuild records a model built by run runID.
 func (Store) RecordBuild(ctx context.Context, q Querier, runID int64, b Build) error {
-	_, err := q.Exec(ctx, `INSERT INTO percolate.model_builds (run_id, model, version, own_version, materialization, rows, started_at, finished_at, inputs, watermark)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, -1), $7, $8, $9, $10)`,
-		runID, b.Model, b.Version, b.OwnVersion, b.Materialization, b.Rows, b.Started, b.Finished, b.Inputs, b.Watermark)
+	_, err := q.Exec(ctx, `INSERT INTO percolate.model_builds (run_id, model, version, own_version, materialization, rows, started_at, finished_at, inputs, watermark, column_versions)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, -1), $7, $8, $9, $10, $11)`,
+		runID, b.Model, b.Version, b.OwnVersion, b.Materialization, b.Rows, b.Started, b.Finished, b.Inputs, b.Watermark, b.Columns)
 	return err
 }
 

@@ -128,7 +128,7 @@ func (l *Graph) Downstream(col Col) []Col {
 }
 
 // Touched is the panels that read a column in cols or one computed from
-// them.
+// them (or, for a column removed, that still name it).
 func (l *Graph) Touched(panels []*Panel, cols []Col) []*Panel {
 	affected := set{}
 	for _, c := range cols {
@@ -138,7 +138,8 @@ func (l *Graph) Touched(panels []*Panel, cols []Col) []*Panel {
 	}
 	var out []*Panel
 	for _, p := range panels {
-		if slices.ContainsFunc(p.Reads, func(c Col) bool { return affected[c] }) {
+		hit := func(c Col) bool { return affected[c] }
+		if slices.ContainsFunc(p.Reads, hit) || slices.ContainsFunc(p.Missing, hit) {
 			out = append(out, p)
 		}
 	}

@@ -17,6 +17,9 @@ type Panel struct {
 	SQL       string `json:"-"`
 	// Reads are the model columns the panel's queries read.
 	Reads []Col `json:"reads,omitempty"`
+	// Missing are columns it reads that their model does not have (any
+	// more): the panel fails.
+	Missing []Col `json:"missing,omitempty"`
 	// Err is why the SQL could not be followed (a macro not known here).
 	Err string `json:"error,omitempty"`
 }
@@ -82,6 +85,11 @@ func (l *Graph) panel(dash, title, file, sql string) *Panel {
 	for _, c := range q.Reads {
 		if rel, _ := Split(c); l.models[rel] != nil && !slices.Contains(p.Reads, c) {
 			p.Reads = append(p.Reads, c)
+		}
+	}
+	for _, c := range q.Missing {
+		if rel, _ := Split(c); l.models[rel] != nil {
+			p.Missing = append(p.Missing, c)
 		}
 	}
 	return p

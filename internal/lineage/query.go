@@ -47,6 +47,9 @@ type Query struct {
 	// Reads are every column of a relation the query reads, in any
 	// clause: what a change to it touches.
 	Reads []Col
+	// Missing are columns it names of a relation whose columns are known
+	// and do not include them: the query would fail.
+	Missing []Col
 }
 
 // Columns says which columns a relation (schema.rel) has, or nil when
@@ -59,7 +62,7 @@ func Analyze(sql string, columns Columns) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &analyzer{columns: columns}
+	a := &analyzer{columns: columns, missing: set{}}
 	q := &Query{}
 	reads := set{}
 	for _, st := range tree.Stmts {
@@ -74,11 +77,13 @@ func Analyze(sql string, columns Columns) (*Query, error) {
 		}
 	}
 	q.Reads = reads.sorted()
+	q.Missing = a.missing.sorted()
 	return q, nil
 }
 
 type analyzer struct {
 	columns Columns
+	missing set
 }
 
 // out is an output column while analysing.
@@ -375,6 +380,14 @@ func (a *analyzer) resolve(sc *scope, qualifier, name string) set {
 		}
 		if len(found) > 1 {
 			return nil // ambiguous: PostgreSQL would refuse it
+		}
+	}
+	// Not found: a relation whose columns are known lacks it.
+	if len(sc.sources) == 1 || qualifier != "" {
+		for _, src := range sc.sources {
+			if src.rel != "" && a.columns(src.rel) != nil && (qualifier == "" || src.alias == qualifier) {
+				a.missing[src.rel+"."+name] = true
+			}
 		}
 	}
 	return nil
