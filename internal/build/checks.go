@@ -138,14 +138,19 @@ func recordChecks(ctx context.Context, q ledger.Querier, runID int64, results []
 	return ledger.Store{}.RecordChecks(ctx, q, runID, checks)
 }
 
-// Test runs the checks of the selected models against the published
-// relations and records the results.
-func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([]CheckResult, error) {
-	state, err := ledger.Store{}.LastBuilds(ctx, pool)
+// Selected is the models opt selects, state:modified by the ledger.
+func Selected(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) ([]*dag.Model, error) {
+	state, err := ledger.Store{}.LastBuilds(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	selected, err := g.Select(opt.Select, opt.Exclude, Modified(state))
+	return g.Select(opt.Select, opt.Exclude, Modified(state))
+}
+
+// Test runs the checks of the selected models against the published
+// relations and records the results.
+func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([]CheckResult, error) {
+	selected, err := Selected(ctx, pool, g, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/dag"
-	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 )
 
@@ -63,11 +62,7 @@ type DiffResult struct {
 // it rolls everything back: the warehouse and the ledger are as they
 // were. It returns ErrChecks, with the result, when an error check fails.
 func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sample int) (*DiffResult, error) {
-	state, err := ledger.Store{}.LastBuilds(ctx, pool)
-	if err != nil {
-		return nil, err
-	}
-	selected, err := g.Select(opt.Select, opt.Exclude, Modified(state))
+	selected, err := Selected(ctx, pool, g, opt)
 	if err != nil {
 		return nil, err
 	}

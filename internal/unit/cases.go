@@ -74,20 +74,6 @@ func (r *Rows) Columns() []string {
 	return cols
 }
 
-// Error is a problem in a test file at a line.
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
-}
-
 // file is a test file as written.
 type file struct {
 	Cases []caseDoc `yaml:"cases"`
@@ -121,16 +107,17 @@ func yamlError(p string, err error) error {
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		if m := unknownKey.FindStringSubmatch(te.Errors[0]); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			return &Error{Path: p, Line: line, Msg: fmt.Sprintf("unknown key %q (want %s)", m[2], keys[m[3]])}
+			return &dag.Error{Path: p, Line: line, Msg: fmt.Sprintf("unknown key %q (want %s)", m[2], keys[m[3]])}
 		}
 		err = errors.New(te.Errors[0])
 	}
-	return &Error{Path: p, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	return &dag.Error{Path: p, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 }
 
 // Load reads the test files of the models of g found in fsys (the folder
 // the models' paths are relative to). A test file beside no model is an
-// error: its cases would never run.
+// error: its cases would never run. Problems in a file are *dag.Error, as
+// problems in a model file are.
 func Load(fsys fs.FS, g *dag.Graph) ([]*Case, error) {
 	byPath := map[string]*dag.Model{}
 	roots := map[string]bool{}
@@ -146,7 +133,7 @@ func Load(fsys fs.FS, g *dag.Graph) ([]*Case, error) {
 			}
 			m := byPath[p]
 			if m == nil {
-				return &Error{Path: p, Msg: fmt.Sprintf("no model %s beside it: a test file is named after the model it tests", path.Base(strings.TrimSuffix(p, Suffix)+".sql"))}
+				return &dag.Error{Path: p, Msg: fmt.Sprintf("no model %s beside it: a test file is named after the model it tests", path.Base(strings.TrimSuffix(p, Suffix)+".sql"))}
 			}
 			b, err := fs.ReadFile(fsys, p)
 			if err != nil {
@@ -175,7 +162,7 @@ func parse(p string, b []byte, m *dag.Model) ([]*Case, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{Path: p, Msg: "empty: want cases: [{name, given, expect}, …]"}
+			return nil, &dag.Error{Path: p, Msg: "empty: want cases: [{name, given, expect}, …]"}
 		}
 		return nil, yamlError(p, err)
 	}
@@ -188,11 +175,11 @@ func parse(p string, b []byte, m *dag.Model) ([]*Case, error) {
 			c.Line = lines[i]
 		}
 		bad := func(line int, format string, args ...any) error {
-			return &Error{Path: p, Line: line, Msg: fmt.Sprintf("case %q: ", c.Name) + fmt.Sprintf(format, args...)}
+			return &dag.Error{Path: p, Line: line, Msg: fmt.Sprintf("case %q: ", c.Name) + fmt.Sprintf(format, args...)}
 		}
 		switch {
 		case c.Name == "":
-			return nil, &Error{Path: p, Line: c.Line, Msg: "a case without a name"}
+			return nil, &dag.Error{Path: p, Line: c.Line, Msg: "a case without a name"}
 		case names[c.Name]:
 			return nil, bad(c.Line, "named twice")
 		}
@@ -246,7 +233,7 @@ func parse(p string, b []byte, m *dag.Model) ([]*Case, error) {
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		return nil, &Error{Path: p, Msg: "no cases: want cases: [{name, given, expect}, …]"}
+		return nil, &dag.Error{Path: p, Msg: "no cases: want cases: [{name, given, expect}, …]"}
 	}
 	return out, nil
 }
