@@ -180,15 +180,7 @@ func writeText(w *strings.Builder, rep *diffReport) {
 		if len(d.ColumnsRemoved) > 0 {
 			fmt.Fprintf(w, "  columns removed: %s\n", strings.Join(d.ColumnsRemoved, ", "))
 		}
-		for _, r := range d.Sample {
-			fmt.Fprintf(w, "  ~ %s: %s\n", jsonText(r.Key), changes(r))
-		}
-		for _, r := range d.SampleAdded {
-			fmt.Fprintf(w, "  + %s\n", r)
-		}
-		for _, r := range d.SampleRemoved {
-			fmt.Fprintf(w, "  - %s\n", r)
-		}
+		writeSample(w, "  ", d)
 		if len(d.Panels) > 0 {
 			fmt.Fprintf(w, "  panels: %s\n", strings.Join(d.Panels, ", "))
 		}
@@ -201,6 +193,20 @@ func writeChecks(w io.Writer, checks []build.CheckResult) {
 		if c.Failures > 0 {
 			fmt.Fprintf(w, "\ncheck %s %s (%s:%d): %d failing rows (%s)\n", c.Model, c.Name, c.Path, c.Line, c.Failures, c.Severity)
 		}
+	}
+}
+
+// writeSample writes a model's sample rows, a line each: ~ changed,
+// + added, - removed.
+func writeSample(w io.Writer, indent string, d modelDiff) {
+	for _, r := range d.Sample {
+		fmt.Fprintf(w, "%s~ %s: %s\n", indent, jsonText(r.Key), changes(r))
+	}
+	for _, r := range d.SampleAdded {
+		fmt.Fprintf(w, "%s+ %s\n", indent, r)
+	}
+	for _, r := range d.SampleRemoved {
+		fmt.Fprintf(w, "%s- %s\n", indent, r)
 	}
 }
 
@@ -251,15 +257,7 @@ func writeMarkdown(w io.Writer, rep *diffReport) {
 			continue
 		}
 		fmt.Fprintf(w, "\n<details><summary><code>%s</code>: a sample of the rows</summary>\n\n```diff\n", d.Model)
-		for _, r := range d.Sample {
-			fmt.Fprintf(w, "~ %s: %s\n", jsonText(r.Key), changes(r))
-		}
-		for _, r := range d.SampleAdded {
-			fmt.Fprintf(w, "+ %s\n", r)
-		}
-		for _, r := range d.SampleRemoved {
-			fmt.Fprintf(w, "- %s\n", r)
-		}
+		writeSample(w, "", d)
 		fmt.Fprintf(w, "```\n\n</details>\n")
 	}
 	if len(rep.Panels) > 0 {

@@ -18,29 +18,36 @@ type relRef struct {
 // relations walks a parse tree for the relations it reads and the names of
 // its CTEs.
 func relations(tree *pg_query.ParseResult) (refs []relRef, ctes []string) {
-	var walk func(m protoreflect.Message)
-	walk = func(m protoreflect.Message) {
+	Walk(tree.ProtoReflect(), func(m protoreflect.Message) bool {
 		switch n := m.Interface().(type) {
 		case *pg_query.RangeVar:
 			refs = append(refs, relRef{n.Schemaname, n.Relname, int(n.Location)})
 		case *pg_query.CommonTableExpr:
 			ctes = append(ctes, n.Ctename)
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsMap() || fd.Message() == nil:
-			case fd.IsList():
-				for i, l := 0, v.List(); i < l.Len(); i++ {
-					walk(l.Get(i).Message())
-				}
-			default:
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(tree.ProtoReflect())
+		return true
+	})
 	return refs, ctes
+}
+
+// Walk visits m and then, depth first, the nodes inside it, except inside
+// a node for which visit returns false.
+func Walk(m protoreflect.Message, visit func(protoreflect.Message) bool) {
+	if !visit(m) {
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap() || fd.Message() == nil:
+		case fd.IsList():
+			for i, l := 0, v.List(); i < l.Len(); i++ {
+				Walk(l.Get(i).Message(), visit)
+			}
+		default:
+			Walk(v.Message(), visit)
+		}
+		return true
+	})
 }
 
 // Rewrite returns sql with each schema-qualified relation that rename maps

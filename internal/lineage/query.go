@@ -12,6 +12,8 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/percolate/percolate/internal/dag"
 )
 
 // Col names a column of a relation: "schema.rel.column".
@@ -316,33 +318,20 @@ func (a *analyzer) expr(n *pg_query.Node, sc *scope) set {
 	if n == nil {
 		return got
 	}
-	var walk func(m protoreflect.Message)
-	walk = func(m protoreflect.Message) {
+	dag.Walk(n.ProtoReflect(), func(m protoreflect.Message) bool {
 		switch v := m.Interface().(type) {
 		case *pg_query.ColumnRef:
 			if !isStar(v) {
 				got.add(a.columnRef(v, sc))
 			}
-			return
+			return false
 		case *pg_query.SelectStmt:
 			_, r := a.query(v, sc)
 			got.add(r)
-			return
+			return false
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-			switch {
-			case fd.IsMap() || fd.Message() == nil:
-			case fd.IsList():
-				for i, l := 0, val.List(); i < l.Len(); i++ {
-					walk(l.Get(i).Message())
-				}
-			default:
-				walk(val.Message())
-			}
-			return true
-		})
-	}
-	walk(n.ProtoReflect())
+		return true
+	})
 	return got
 }
 
