@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -268,5 +269,32 @@ func TestCitusKilledMidBuild(t *testing.T) {
 		if n := scalar[int](t, connect(t, u), `SELECT count(*)::int FROM pg_prepared_xacts`); n != 0 {
 			t.Errorf("node %s: %d prepared transactions left", port, n)
 		}
+	}
+}
+
+// TestCitusDiffAndUnitTests: a diff on Citus builds the edited model as a
+// distributed table beside the live one, compares, and rolls back; the
+// unit tests run there as on plain PostgreSQL.
+func TestCitusDiffAndUnitTests(t *testing.T) {
+	citus := pgtest.CitusURL(t)
+	dir := tempProject(t)
+	pool := connect(t, citus)
+	mustRun(t, dir, citus, "run")
+	mustRun(t, dir, citus, "test", "--unit")
+	edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "FILTER (WHERE payment_method = 'CARD')", "FILTER (WHERE payment_method IN ('CARD', 'CASH'))")
+	before := checksums(t, pool)
+	r := mustRun(t, dir, citus, "diff", "--select", "marts.branch_daily_sales")
+	cashDays := scalar[int64](t, pool, "SELECT count(*) FROM marts.branch_daily_sales WHERE cash_revenue > 0")
+	if want := fmt.Sprintf("values changed: card_revenue %d\n", cashDays); cashDays == 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("want %q in:\n%s", want, r.stdout)
+	}
+	after := checksums(t, pool)
+	for rel, sum := range before {
+		if after[rel] != sum {
+			t.Errorf("%s changed", rel)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d relations before, %d after", len(before), len(after))
 	}
 }
