@@ -111,7 +111,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 
 // diffModel compares m's __next relation with its live one.
 func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*ModelDiff, error) {
-	d := &ModelDiff{Model: m.Name, Columns: map[string]int64{}, ColumnsAdded: []string{}, ColumnsRemoved: []string{},
+	d := &ModelDiff{Model: m.Name, Key: []string{}, Columns: map[string]int64{}, ColumnsAdded: []string{}, ColumnsRemoved: []string{},
 		Sample: []ChangedRow{}, SampleAdded: []json.RawMessage{}, SampleRemoved: []json.RawMessage{}}
 	live, next := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Schema, m.Rel+nextSuffix)
 	after, err := relColumns(ctx, tx, m.Schema, m.Rel+nextSuffix)
@@ -125,9 +125,12 @@ func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*Model
 	if err != nil {
 		return nil, err
 	}
-	if before == nil {
+	if len(before) == 0 {
 		d.New, d.Added, d.ColumnsAdded = true, d.RowsAfter, after
-		return d, nil
+		if sample > 0 {
+			d.SampleAdded, err = someRows(ctx, tx, fmt.Sprintf("SELECT to_jsonb(r) FROM %s AS r LIMIT %d", next, sample), d.Added)
+		}
+		return d, err
 	}
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+live).Scan(&d.RowsBefore); err != nil {
 		return nil, err

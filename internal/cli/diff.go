@@ -141,7 +141,7 @@ func report(res *build.DiffResult, l *lineage.Graph, panels []*lineage.Panel) *d
 		}
 		rep.Models = append(rep.Models, md)
 	}
-	rep.Panels = slices.Sorted(maps.Keys(all))
+	rep.Panels = append(rep.Panels, slices.Sorted(maps.Keys(all))...)
 	return rep
 }
 
@@ -151,6 +151,10 @@ func unchanged(d modelDiff) bool {
 }
 
 func writeText(w *strings.Builder, rep *diffReport) {
+	if len(rep.Models) == 0 {
+		fmt.Fprintf(w, "no model differs from the one last built: nothing to compare (--select names others)\n")
+		return
+	}
 	fmt.Fprintf(w, "diff of %d model(s) built from the working copy against the live warehouse (nothing was changed)\n", len(rep.Models))
 	for _, d := range rep.Models {
 		key := "rows compared whole (no unique check)"

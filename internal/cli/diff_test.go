@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,6 +112,32 @@ func TestDiff(t *testing.T) {
 		t.Errorf("plan after diff:\n%s", plan)
 	}
 
+	t.Run("a new model is all rows added", func(t *testing.T) {
+		model := filepath.Join(dir, "models/marts/weekly_sales.sql")
+		if err := os.WriteFile(model, []byte("-- materialized: table\n-- check: unique(branch, week)\nSELECT branch, date_trunc('week', sales_date)::date AS week, sum(revenue) AS revenue\nFROM marts.branch_daily_sales GROUP BY 1, 2\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(model)
+		r := mustRun(t, dir, url, "diff", "--select", "marts.weekly_sales", "--output", "json")
+		var rep struct {
+			Models []struct {
+				New         bool
+				Added       int64
+				RowsAfter   int64            `json:"rows_after"`
+				SampleAdded []map[string]any `json:"sample_added"`
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Models) != 1 {
+			t.Fatalf("%v in:\n%s", err, r.stdout)
+		}
+		weeks := scalar[int64](t, pool, "SELECT count(DISTINCT (branch, date_trunc('week', sales_date))) FROM marts.branch_daily_sales")
+		if m := rep.Models[0]; !m.New || m.Added != weeks || m.RowsAfter != weeks || len(m.SampleAdded) == 0 {
+			t.Errorf("got %+v, want a new model of %d rows added", m, weeks)
+		}
+		if got := checksums(t, pool); len(got) != len(before) {
+			t.Errorf("%d relations after, want %d", len(got), len(before))
+		}
+	})
 	t.Run("a failing check exits 1 and changes nothing", func(t *testing.T) {
 		edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "-- check: row_count(min: 1)", "-- check: row_count(min: 1000000)")
 		r := percolate(t, dir, url, "diff")
