@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/internal/unit"
@@ -23,9 +24,17 @@ func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Po
 	if err != nil {
 		return err
 	}
-	models, err := g.Select(sel, exclude, nil)
+	if len(cases) == 0 {
+		return usagef("no unit tests: write models/<schema>/<name>%s beside a model (see percolate test --help)", unit.Suffix)
+	}
+	var models []*dag.Model
+	if usesState(sel, exclude) {
+		models, err = build.Selected(ctx, pool, g, build.Options{Select: sel, Exclude: exclude})
+	} else if models, err = g.Select(sel, exclude, nil); err != nil {
+		err = usagef("%v", err)
+	}
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	picked := map[*dag.Model]bool{}
 	for _, m := range models {
@@ -38,7 +47,8 @@ func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Po
 		}
 	}
 	if len(run) == 0 {
-		return usagef("no unit tests for the models selected: write models/<schema>/<name>%s beside a model (see percolate test --help)", unit.Suffix)
+		fmt.Fprintf(a.stdout, "unit tests: none for the %d model(s) selected\n", len(models))
+		return nil
 	}
 	have, err := p.StagingFromMigrations()
 	if err != nil {
