@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -50,7 +51,9 @@ type Cluster struct {
 
 // NewCluster returns the cluster kept under dir, which need not exist yet.
 // It finds the PostgreSQL binaries and, when running as root, the
-// unprivileged user the server will run as (PostgreSQL refuses root).
+// unprivileged user the server will run as (PostgreSQL refuses root); when
+// that user cannot reach dir (a folder under root's 0700 home), the
+// cluster is kept under Moved instead, and Dir says where.
 func NewCluster(dir string) (*Cluster, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -69,8 +72,74 @@ func NewCluster(dir string) (*Cluster, error) {
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		c.Dir = c.reachable(abs)
+	}
+	if c.bin, err = binariesFor(dataVersion(c.dataDir()), bin, "/usr/lib/postgresql"); err != nil {
+		return nil, fmt.Errorf("embedded database in %s: %w", c.Dir, err)
 	}
 	return c, nil
+}
+
+// dataVersion is the major version of PostgreSQL a data directory was
+// made by, or 0 when there is none.
+func dataVersion(data string) int {
+	b, err := os.ReadFile(filepath.Join(data, "PG_VERSION"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// binariesFor is the binaries folder to run a data directory of major
+// version want with: found, when it is that version (or want is 0, no
+// data yet), else that version's folder under lib. A server refuses the
+// data of another major version, so after an upgrade of the machine's
+// PostgreSQL the cluster keeps running on its own version while it is
+// installed, and says what to do when it is not.
+func binariesFor(want int, found, lib string) (string, error) {
+	have := version(found)
+	if want == 0 || have == want || have == 0 {
+		return found, nil
+	}
+	own := filepath.Join(lib, strconv.Itoa(want), "bin")
+	if _, err := os.Stat(filepath.Join(own, "initdb")); err == nil {
+		return own, nil
+	}
+	return "", fmt.Errorf("its data is PostgreSQL %d and this machine has PostgreSQL %d (%s): install PostgreSQL %d beside it (apt-get install -y postgresql-%d), or stop it and move its folder aside to start an empty one (its files would need loading again)",
+		want, have, found, want, want)
+}
+
+// Moved is where a cluster lives whose folder the server's user cannot
+// reach (root's home is 0700): one folder per project folder, named by a
+// hash of its path.
+const Moved = "/var/lib/percolate"
+
+// reachable is dir, or, when the server's user cannot reach it and it
+// holds no cluster already, its folder under Moved. A cluster once moved
+// stays there.
+func (c *Cluster) reachable(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	moved := filepath.Join(Moved, hex.EncodeToString(sum[:8]))
+	switch {
+	case exists(filepath.Join(moved, "data", "PG_VERSION")):
+		return moved
+	case exists(filepath.Join(dir, "data", "PG_VERSION")):
+		return dir
+	}
+	near := dir
+	for !exists(near) && filepath.Dir(near) != near {
+		near = filepath.Dir(near)
+	}
+	if c.run(context.Background(), "", "/usr/bin/test", "-x", near) == nil {
+		return dir
+	}
+	return moved
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // FindBinaries returns the directory that holds initdb, pg_ctl and postgres:
@@ -112,7 +181,8 @@ func (c *Cluster) Running(ctx context.Context) bool {
 }
 
 // Start creates the cluster if it does not exist and starts it if it is not
-// running. It is safe to call while another process does the same: a file
+// running. As root, a cluster whose folder the postgres user cannot reach
+// is made under Moved instead (see NewCluster). It is safe to call while another process does the same: a file
 // lock under Dir serialises them, and the loser finds the server up.
 func (c *Cluster) Start(ctx context.Context) error {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {

@@ -116,16 +116,40 @@ func tempDir(t *testing.T) string {
 	return dir
 }
 
+// TestUnreachableDir: as root, a project folder the postgres user cannot
+// reach keeps its cluster under Moved, and finds it there again.
 func TestUnreachableDir(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("only root hands the server to another user")
 	}
-	c, err := NewCluster(t.TempDir()) // its parent is 0700, root's
+	dir := filepath.Join(t.TempDir(), "project", ".percolate", "pg") // its parent is 0700, root's
+	c := newCluster(t, dir)
+	t.Cleanup(func() { os.RemoveAll(c.Dir) })
+	if !strings.HasPrefix(c.Dir, Moved+"/") {
+		t.Fatalf("cluster of %s kept in %s, want it under %s", dir, c.Dir, Moved)
+	}
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := NewCluster(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "the postgres user cannot reach") {
-		t.Errorf("got %v, want an error saying the postgres user cannot reach the folder", err)
+	if again.Dir != c.Dir || !again.Running(ctx) {
+		t.Errorf("found again in %s (running: %v), want %s", again.Dir, again.Running(ctx), c.Dir)
+	}
+	u, err := c.URL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := pool.Ping(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -165,4 +189,35 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	unlock2()
+}
+
+func TestBinariesFor(t *testing.T) {
+	lib := t.TempDir()
+	for _, v := range []string{"14", "15"} {
+		if err := os.MkdirAll(filepath.Join(lib, v, "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(lib, v, "bin", "initdb"), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v15, v16 := filepath.Join(lib, "15", "bin"), filepath.Join(lib, "16", "bin")
+	for _, tc := range []struct {
+		name       string
+		want       int
+		found, got string
+		err        string
+	}{
+		{"no data yet", 0, v16, v16, ""},
+		{"same version", 15, v15, v15, ""},
+		{"older data, its binaries installed", 14, v16, filepath.Join(lib, "14", "bin"), ""},
+		{"older data, its binaries gone", 13, v16, "", "its data is PostgreSQL 13 and this machine has PostgreSQL 16"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := binariesFor(tc.want, tc.found, lib)
+			if got != tc.got || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("got %q, %v; want %q, %q", got, err, tc.got, tc.err)
+			}
+		})
+	}
 }
