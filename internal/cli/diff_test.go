@@ -138,6 +138,25 @@ func TestDiff(t *testing.T) {
 			t.Errorf("%d relations after, want %d", len(got), len(before))
 		}
 	})
+	t.Run("a model without a key is compared whole", func(t *testing.T) {
+		model := filepath.Join(dir, "models/core/orders.sql")
+		edit(t, model, "       o.total,", "       CASE WHEN o.payment_method = 'CASH' THEN o.total * 2 ELSE o.total END AS total,")
+		defer edit(t, model, "       CASE WHEN o.payment_method = 'CASH' THEN o.total * 2 ELSE o.total END AS total,", "       o.total,")
+		r := mustRun(t, dir, url, "diff", "--select", "core.orders", "--output", "json")
+		var rep struct {
+			Models []struct {
+				Added, Removed, Changed int64
+				SampleAdded             []map[string]any `json:"sample_added"`
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Models) != 1 {
+			t.Fatalf("%v in:\n%s", err, r.stdout)
+		}
+		cash := scalar[int64](t, pool, "SELECT count(*) FROM core.orders WHERE payment_method = 'CASH' AND total <> 0")
+		if m := rep.Models[0]; m.Added != cash || m.Removed != cash || m.Changed != 0 || len(m.SampleAdded) == 0 || m.SampleAdded[0]["payment_method"] != "CASH" {
+			t.Errorf("got %+v, want %d cash orders added and removed, none changed", m, cash)
+		}
+	})
 	t.Run("a failing check exits 1 and changes nothing", func(t *testing.T) {
 		edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "-- check: row_count(min: 1)", "-- check: row_count(min: 1000000)")
 		r := percolate(t, dir, url, "diff")

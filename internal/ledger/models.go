@@ -34,9 +34,11 @@ type LastBuild struct {
 
 // LastBuilds returns every model's most recent build, by model name.
 func (Store) LastBuilds(ctx context.Context, q Querier) (map[string]LastBuild, error) {
+	// column_versions through to_jsonb: plan and diff read the ledger
+	// before a run has applied the migration that adds it.
 	rows, err := q.Query(ctx, `SELECT DISTINCT ON (model) model, version, own_version, materialization, coalesce(rows, -1),
-		    started_at, finished_at, inputs, watermark, column_versions, to_regclass(model) IS NOT NULL
-		FROM percolate.model_builds ORDER BY model, finished_at DESC`)
+		    started_at, finished_at, inputs, watermark, to_jsonb(b) -> 'column_versions', to_regclass(model) IS NOT NULL
+		FROM percolate.model_builds AS b ORDER BY model, finished_at DESC`)
 	if err != nil {
 		return nil, err
 	}
