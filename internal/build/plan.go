@@ -61,6 +61,8 @@ type Step struct {
 	inputs  string
 	sources []string
 	tables  []string // the source tables it reads, directly or not
+	// took is how long the model's last build took, 0 when unknown.
+	took time.Duration
 }
 
 // Plan is the steps of a build, in dependency order.
@@ -134,6 +136,9 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 			}
 		}
 		last, built := state[m.Name]
+		if built {
+			s.took = last.Finished.Sub(last.Started)
+		}
 		var pendingSources []string
 		for _, t := range tables {
 			if src := opt.Sources[t]; opt.Pending[src] && !slices.Contains(pendingSources, src) {
