@@ -86,6 +86,7 @@ const (
 	ModelBuilt
 	Checking   // the checks of the publish transaction start
 	Publishing // the swap starts
+	Comparing  // a diff compares the new relations with the live ones
 )
 
 // tell sends e to the build's OnEvent, if any.

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -87,15 +88,18 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	for _, s := range plan.Steps {
 		opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
-		if _, err := materialize(ctx, tx, plan, s.Model, whole); err != nil {
+		start := time.Now()
+		rows, err := materialize(ctx, tx, plan, s.Model, whole)
+		if err != nil {
 			return nil, err
 		}
-		opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name})
+		opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: rows, Took: time.Since(start)})
 	}
 	opt.tell(plan, Event{Kind: Checking})
 	if res.Checks, err = runChecks(ctx, tx, plan, whole.name); err != nil {
 		return nil, err
 	}
+	opt.tell(plan, Event{Kind: Comparing})
 	for _, s := range plan.Steps {
 		d, err := diffModel(ctx, tx, s.Model, sample)
 		if err != nil {

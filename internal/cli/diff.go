@@ -85,7 +85,9 @@ error check fails.`,
 				return err
 			}
 			defer unlock()
-			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude}, sample)
+			d := a.newDisplay()
+			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
+			d.close()
 			if err != nil && !errors.Is(err, build.ErrChecks) {
 				return err
 			}

@@ -235,6 +235,9 @@ func (d *display) build(e build.Event) {
 	case build.Publishing:
 		d.begin("publishing")
 		d.event("publishing")
+	case build.Comparing:
+		d.begin("comparing")
+		d.event("comparing")
 	}
 	d.draw(true) // every model is named on screen, however quick
 }
@@ -280,6 +283,8 @@ func (d *display) end() {
 		line = fmt.Sprintf("checked     %s", took)
 	case "publishing":
 		line = fmt.Sprintf("published   %s", took)
+	case "comparing":
+		line = fmt.Sprintf("compared    %s", took)
 	}
 	switch d.mode {
 	case jsonl:
