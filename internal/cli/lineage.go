@@ -60,10 +60,12 @@ func (a *app) lineageCmd() *cobra.Command {
 trees: the columns its model's SQL computes it from, the source (staging)
 columns at the end of that chain, the model columns computed from it in turn,
 and the dashboard panels (grafana/dashboards/*.json) whose SQL reads it or one
-of those. Given a model, it does so for each of its columns. Nothing is
+of those. Given a model, it does so for each of its columns; given a staging
+column, it says what is computed from it and which panels show it. Nothing is
 connected to: it reads the models, the migrations and the dashboards.`,
 		Example: `  percolate models lineage marts.branch_daily_sales.avg_order_value
-  percolate models lineage marts.hourly_sales --output json`,
+  percolate models lineage marts.hourly_sales --output json
+  percolate models lineage staging.transactions.payment_method`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {

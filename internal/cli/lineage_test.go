@@ -48,6 +48,10 @@ func TestModelsLineage(t *testing.T) {
 		!strings.Contains(r.stdout, "Trading patterns › Busiest hours") {
 		t.Errorf("lineage of marts.hourly_sales:\n%s", r.stdout)
 	}
+	r = mustRun(t, root, url, "models", "lineage", "staging.transactions.payment_method")
+	if !strings.Contains(r.stdout, "used by         core.orders.payment_method, marts.branch_daily_sales.card_revenue, marts.branch_daily_sales.cash_revenue\n") {
+		t.Errorf("lineage of a staging column:\n%s", r.stdout)
+	}
 	if r := percolate(t, root, url, "models", "lineage", "marts.hourly_sales.minute"); r.code != ExitUsage || !strings.Contains(r.stderr, "has no column minute (it has branch, sales_date, hour, orders, revenue)") {
 		t.Errorf("a column that does not exist: exit %d: %s", r.code, r.stderr)
 	}

@@ -57,11 +57,12 @@ func Split(col Col) (rel, column string) {
 	return col[:i], col[i+1:]
 }
 
-// Check says whether col names a column of a model, and if not, why.
+// Check says whether col names a column of a model or a source, and if
+// not, why.
 func (l *Graph) Check(col Col) error {
 	rel, name := Split(col)
-	if _, ok := l.models[rel]; !ok {
-		return fmt.Errorf("%s: no model %s (want schema.model.column)", col, rel)
+	if _, ok := l.models[rel]; !ok && l.sources(rel) == nil {
+		return fmt.Errorf("%s: no model or source table %s (want schema.relation.column)", col, rel)
 	}
 	if !slices.Contains(l.Columns(rel), name) {
 		return fmt.Errorf("%s: %s has no column %s (it has %s)", col, rel, name, strings.Join(l.Columns(rel), ", "))
