@@ -45,6 +45,19 @@ func checksums(t *testing.T, pool *pgxpool.Pool) map[string]string {
 	return out
 }
 
+// sameRelations fails the test where the relations differ from before.
+func sameRelations(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	for rel, sum := range before {
+		if after[rel] != sum {
+			t.Errorf("%s changed", rel)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d relations before, %d after", len(before), len(after))
+	}
+}
+
 // TestDiff counts cash as card revenue and asks what that would change:
 // every branch-day with cash changes its card revenue, the panels that
 // show it are named, and nothing in the warehouse or the ledger moves.
@@ -93,15 +106,7 @@ func TestDiff(t *testing.T) {
 			t.Errorf("%s differs: %+v", m.Model, m)
 		}
 	}
-	after := checksums(t, pool)
-	for rel, sum := range before {
-		if after[rel] != sum {
-			t.Errorf("%s changed", rel)
-		}
-	}
-	if len(after) != len(before) {
-		t.Errorf("%d relations before, %d after", len(before), len(after))
-	}
+	sameRelations(t, before, checksums(t, pool))
 
 	md := mustRun(t, dir, url, "diff", "--output", "markdown").stdout
 	if !strings.Contains(md, fmt.Sprintf("| `marts.branch_daily_sales` | %d → %[1]d | 0 | 0 | %d | `card_revenue` %[2]d |", scalar[int64](t, pool, "SELECT count(*) FROM marts.branch_daily_sales"), cashDays)) {
