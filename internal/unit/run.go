@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -111,7 +112,7 @@ func standIns(ctx context.Context, tx pgx.Tx, g *dag.Graph, cases []*Case, have 
 		}
 	}
 	cols := map[string][]string{}
-	for _, s := range sortedKeys(sources) {
+	for _, s := range slices.Sorted(maps.Keys(sources)) {
 		if err := sourceStandIn(ctx, tx, s, sources[s], have); err != nil {
 			return nil, err
 		}
@@ -175,15 +176,6 @@ func columnsOf(ctx context.Context, tx pgx.Tx, rel string) ([]string, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // caseError is a case that could not be compared.
