@@ -37,6 +37,9 @@ type ModelDiff struct {
 	Columns        map[string]int64 `json:"columns"`
 	ColumnsAdded   []string         `json:"columns_added"`
 	ColumnsRemoved []string         `json:"columns_removed"`
+	// ColumnsRetyped are the columns whose type changed: "date → text".
+	// Their values are compared as JSON, where a day and its text agree.
+	ColumnsRetyped map[string]string `json:"columns_retyped"`
 	// Sample is some changed rows: their key, and the changed columns
 	// before and after.
 	Sample        []ChangedRow      `json:"sample"`
@@ -116,7 +119,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 // diffModel compares m's __next relation with its live one.
 func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*ModelDiff, error) {
 	d := &ModelDiff{Model: m.Name, Key: []string{}, Columns: map[string]int64{}, ColumnsAdded: []string{}, ColumnsRemoved: []string{},
-		Sample: []ChangedRow{}, SampleAdded: []json.RawMessage{}, SampleRemoved: []json.RawMessage{}}
+		ColumnsRetyped: map[string]string{}, Sample: []ChangedRow{}, SampleAdded: []json.RawMessage{}, SampleRemoved: []json.RawMessage{}}
 	live, next := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Schema, m.Rel+nextSuffix)
 	after, err := relColumns(ctx, tx, m.Schema, m.Rel+nextSuffix)
 	if err != nil {
@@ -130,7 +133,10 @@ func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*Model
 		return nil, err
 	}
 	if len(before) == 0 {
-		d.New, d.Added, d.ColumnsAdded = true, d.RowsAfter, after
+		d.New, d.Added = true, d.RowsAfter
+		for _, c := range after {
+			d.ColumnsAdded = append(d.ColumnsAdded, c.name)
+		}
 		if sample > 0 {
 			d.SampleAdded, err = someRows(ctx, tx, fmt.Sprintf("SELECT to_jsonb(r) FROM %s AS r LIMIT %d", next, sample), d.Added)
 		}
@@ -141,15 +147,19 @@ func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*Model
 	}
 	var common []string
 	for _, c := range after {
-		if slices.Contains(before, c) {
-			common = append(common, c)
+		if slices.ContainsFunc(before, c.same) {
+			common = append(common, c.name)
 		} else {
-			d.ColumnsAdded = append(d.ColumnsAdded, c)
+			d.ColumnsAdded = append(d.ColumnsAdded, c.name)
 		}
 	}
 	for _, c := range before {
-		if !slices.Contains(after, c) {
-			d.ColumnsRemoved = append(d.ColumnsRemoved, c)
+		i := slices.IndexFunc(after, c.same)
+		switch {
+		case i < 0:
+			d.ColumnsRemoved = append(d.ColumnsRemoved, c.name)
+		case after[i].typ != c.typ:
+			d.ColumnsRetyped[c.name] = c.typ + " → " + after[i].typ
 		}
 	}
 	key := m.Key()
@@ -318,15 +328,23 @@ func someRows(ctx context.Context, tx pgx.Tx, sql string, n int64) ([]json.RawMe
 	return pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
 }
 
-// relColumns lists a relation's columns, or nil when it does not exist.
-func relColumns(ctx context.Context, tx pgx.Tx, schema, rel string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT a.attname FROM pg_attribute a
+// column is a column of a relation and its type.
+type column struct{ name, typ string }
+
+func (c column) same(o column) bool { return c.name == o.name }
+
+// relColumns lists a relation's columns, none when it does not exist.
+func relColumns(ctx context.Context, tx pgx.Tx, schema, rel string) ([]column, error) {
+	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
 		JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, schema, rel)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (column, error) {
+		var c column
+		return c, r.Scan(&c.name, &c.typ)
+	})
 }
 
 // equalJSON compares two decoded JSON values as the database's jsonb

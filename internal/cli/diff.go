@@ -135,6 +135,9 @@ func report(res *build.DiffResult, l *lineage.Graph, panels []*lineage.Panel) *d
 			for _, c := range d.ColumnsRemoved {
 				cols = append(cols, d.Model+"."+c)
 			}
+			for c := range d.ColumnsRetyped {
+				cols = append(cols, d.Model+"."+c)
+			}
 		}
 		md := modelDiff{ModelDiff: d, Panels: []string{}}
 		for _, p := range l.Touched(panels, cols) {
@@ -149,7 +152,7 @@ func report(res *build.DiffResult, l *lineage.Graph, panels []*lineage.Panel) *d
 
 // unchanged says a model's rows and columns are as they were.
 func unchanged(d modelDiff) bool {
-	return !d.New && d.Added+d.Removed+d.Changed == 0 && len(d.ColumnsAdded)+len(d.ColumnsRemoved) == 0
+	return !d.New && d.Added+d.Removed+d.Changed == 0 && len(d.ColumnsAdded)+len(d.ColumnsRemoved)+len(d.ColumnsRetyped) == 0
 }
 
 func writeText(w *strings.Builder, rep *diffReport) {
@@ -185,6 +188,9 @@ func writeText(w *strings.Builder, rep *diffReport) {
 		}
 		if len(d.ColumnsRemoved) > 0 {
 			fmt.Fprintf(w, "  columns removed: %s\n", strings.Join(d.ColumnsRemoved, ", "))
+		}
+		for _, c := range slices.Sorted(maps.Keys(d.ColumnsRetyped)) {
+			fmt.Fprintf(w, "  column %s: %s\n", c, d.ColumnsRetyped[c])
 		}
 		writeSample(w, "  ", d)
 		if len(d.Panels) > 0 {
@@ -251,6 +257,9 @@ func writeMarkdown(w io.Writer, rep *diffReport) {
 		}
 		for _, c := range d.ColumnsRemoved {
 			cols = append(cols, fmt.Sprintf("`%s` removed", c))
+		}
+		for _, c := range slices.Sorted(maps.Keys(d.ColumnsRetyped)) {
+			cols = append(cols, fmt.Sprintf("`%s` %s", c, d.ColumnsRetyped[c]))
 		}
 		before := fmt.Sprint(d.RowsBefore)
 		if d.New {

@@ -162,6 +162,24 @@ func TestDiff(t *testing.T) {
 			t.Errorf("got %+v, want %d cash orders added and removed, none changed", m, cash)
 		}
 	})
+	t.Run("a column's new type is said", func(t *testing.T) {
+		model := filepath.Join(dir, "models/core/branches.sql")
+		edit(t, model, "max(sales_date) AS last_sales_date", "max(sales_date)::text AS last_sales_date")
+		defer edit(t, model, "max(sales_date)::text AS last_sales_date", "max(sales_date) AS last_sales_date")
+		r := mustRun(t, dir, url, "diff", "--select", "core.branches", "--output", "json")
+		var rep struct {
+			Models []struct {
+				Changed int64
+				Retyped map[string]string `json:"columns_retyped"`
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Models) != 1 {
+			t.Fatalf("%v in:\n%s", err, r.stdout)
+		}
+		if m := rep.Models[0]; m.Changed != 0 || m.Retyped["last_sales_date"] != "date → text" || len(m.Retyped) != 1 {
+			t.Errorf("got %+v, want last_sales_date date → text and no value changed", m)
+		}
+	})
 	t.Run("a failing check exits 1 and changes nothing", func(t *testing.T) {
 		edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "-- check: row_count(min: 1)", "-- check: row_count(min: 1000000)")
 		r := percolate(t, dir, url, "diff")
