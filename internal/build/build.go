@@ -264,7 +264,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 		m := b.Model
 		if err := book.RecordBuild(ctx, tx, runID, ledger.Build{Model: m.Name, Version: m.Version, OwnVersion: m.OwnVersion,
 			Materialization: m.Config.Materialized, Rows: b.Rows, Started: now.Add(-b.Duration), Finished: now,
-			Inputs: stepOf(plan, m.Name).inputs, Watermark: plan.Watermark, Columns: m.ColumnVersions}); err != nil {
+			Inputs: stepOf(plan, m.Name).inputs, Watermark: plan.Watermark, Columns: m.ColumnVersions()}); err != nil {
 			return err
 		}
 	}

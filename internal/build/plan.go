@@ -163,7 +163,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 			s.Reason = "relation missing"
 		case last.OwnVersion != m.OwnVersion:
 			s.Reason, s.Edited = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version), true
-			s.EditedColumns = editedColumns(last.Columns, m.ColumnVersions)
+			s.EditedColumns = editedColumns(last.Columns, m.ColumnVersions())
 		case last.Version != m.Version:
 			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
 		case m.Config.Materialized == dag.View && len(wholeParents) > 0:

@@ -233,7 +233,7 @@ func TestColumnVersions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return g.Model("marts.x").ColumnVersions
+		return g.Model("marts.x").ColumnVersions()
 	}
 	base := versions("SELECT branch, sum(total) AS revenue, count(*) AS orders FROM core.orders WHERE total > 0 GROUP BY branch")
 	for _, tc := range []struct {
