@@ -1,12 +1,9 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -47,11 +44,12 @@ type ModelDiff struct {
 	SampleRemoved []json.RawMessage `json:"sample_removed"`
 }
 
-// ChangedRow is one changed row of a ModelDiff's sample.
+// ChangedRow is one changed row of a ModelDiff's sample, its values as
+// the database wrote them (7.00 stays 7.00).
 type ChangedRow struct {
-	Key    map[string]any `json:"key"`
-	Before map[string]any `json:"before"`
-	After  map[string]any `json:"after"`
+	Key    map[string]json.RawMessage `json:"key"`
+	Before map[string]json.RawMessage `json:"before"`
+	After  map[string]json.RawMessage `json:"after"`
 }
 
 // DiffResult is what Diff found.
@@ -121,21 +119,21 @@ func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*Model
 	d := &ModelDiff{Model: m.Name, Key: []string{}, Columns: map[string]int64{}, ColumnsAdded: []string{}, ColumnsRemoved: []string{},
 		ColumnsRetyped: map[string]string{}, Sample: []ChangedRow{}, SampleAdded: []json.RawMessage{}, SampleRemoved: []json.RawMessage{}}
 	live, next := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Schema, m.Rel+nextSuffix)
-	after, err := relColumns(ctx, tx, m.Schema, m.Rel+nextSuffix)
+	after, err := pg.Columns(ctx, tx, next)
 	if err != nil {
 		return nil, err
 	}
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+next).Scan(&d.RowsAfter); err != nil {
 		return nil, err
 	}
-	before, err := relColumns(ctx, tx, m.Schema, m.Rel)
+	before, err := pg.Columns(ctx, tx, live)
 	if err != nil {
 		return nil, err
 	}
 	if len(before) == 0 {
 		d.New, d.Added = true, d.RowsAfter
 		for _, c := range after {
-			d.ColumnsAdded = append(d.ColumnsAdded, c.name)
+			d.ColumnsAdded = append(d.ColumnsAdded, c.Name)
 		}
 		if sample > 0 {
 			d.SampleAdded, err = someRows(ctx, tx, fmt.Sprintf("SELECT to_jsonb(r) FROM %s AS r LIMIT %d", next, sample), d.Added)
@@ -145,21 +143,26 @@ func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*Model
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+live).Scan(&d.RowsBefore); err != nil {
 		return nil, err
 	}
+	was := map[string]string{} // the live relation's columns and their types
+	for _, c := range before {
+		was[c.Name] = c.Type
+	}
 	var common []string
 	for _, c := range after {
-		if slices.ContainsFunc(before, c.same) {
-			common = append(common, c.name)
-		} else {
-			d.ColumnsAdded = append(d.ColumnsAdded, c.name)
+		typ, ok := was[c.Name]
+		delete(was, c.Name)
+		switch {
+		case !ok:
+			d.ColumnsAdded = append(d.ColumnsAdded, c.Name)
+			continue
+		case typ != c.Type:
+			d.ColumnsRetyped[c.Name] = typ + " → " + c.Type
 		}
+		common = append(common, c.Name)
 	}
 	for _, c := range before {
-		i := slices.IndexFunc(after, c.same)
-		switch {
-		case i < 0:
-			d.ColumnsRemoved = append(d.ColumnsRemoved, c.name)
-		case after[i].typ != c.typ:
-			d.ColumnsRetyped[c.name] = c.typ + " → " + after[i].typ
+		if _, gone := was[c.Name]; gone {
+			d.ColumnsRemoved = append(d.ColumnsRemoved, c.Name)
 		}
 	}
 	key := m.Key()
@@ -227,32 +230,20 @@ func diffByKey(ctx context.Context, tx pgx.Tx, d *ModelDiff, live, next string, 
 		if err != nil {
 			return err
 		}
-		pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]map[string]any, error) {
-			var raw [2][]byte
-			var p [2]map[string]any
-			if err := r.Scan(&raw[0], &raw[1]); err != nil {
-				return p, err
-			}
-			for i := range raw {
-				// Numbers as written: 7.00 stays 7.00, a big one exact.
-				dec := json.NewDecoder(bytes.NewReader(raw[i]))
-				dec.UseNumber()
-				if err := dec.Decode(&p[i]); err != nil {
-					return p, err
-				}
-			}
-			return p, nil
+		pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]map[string]json.RawMessage, error) {
+			var p [2]map[string]json.RawMessage
+			return p, r.Scan(&p[0], &p[1])
 		})
 		if err != nil {
 			return err
 		}
 		for _, p := range pairs {
-			ch := ChangedRow{Key: map[string]any{}, Before: map[string]any{}, After: map[string]any{}}
+			ch := ChangedRow{Key: map[string]json.RawMessage{}, Before: map[string]json.RawMessage{}, After: map[string]json.RawMessage{}}
 			for _, k := range key {
 				ch.Key[k] = p[1][k]
 			}
 			for _, c := range values {
-				if !equalJSON(p[0][c], p[1][c]) {
+				if pg.JSONValue(p[0][c]) != pg.JSONValue(p[1][c]) {
 					ch.Before[c], ch.After[c] = p[0][c], p[1][c]
 				}
 			}
@@ -326,38 +317,4 @@ func someRows(ctx context.Context, tx pgx.Tx, sql string, n int64) ([]json.RawMe
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-}
-
-// column is a column of a relation and its type.
-type column struct{ name, typ string }
-
-func (c column) same(o column) bool { return c.name == o.name }
-
-// relColumns lists a relation's columns, none when it does not exist.
-func relColumns(ctx context.Context, tx pgx.Tx, schema, rel string) ([]column, error) {
-	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-		JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, schema, rel)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (column, error) {
-		var c column
-		return c, r.Scan(&c.name, &c.typ)
-	})
-}
-
-// equalJSON compares two decoded JSON values as the database's jsonb
-// does: 2.5 and 2.50 are equal numbers.
-func equalJSON(a, b any) bool {
-	if x, ok := a.(json.Number); ok {
-		if y, ok := b.(json.Number); ok {
-			rx, okx := new(big.Rat).SetString(string(x))
-			ry, oky := new(big.Rat).SetString(string(y))
-			return okx && oky && rx.Cmp(ry) == 0
-		}
-	}
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return errors.Join(err1, err2) == nil && string(x) == string(y)
 }

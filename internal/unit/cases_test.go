@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/pg"
 )
 
 func graph(t *testing.T, files fstest.MapFS) *dag.Graph {
@@ -99,7 +100,7 @@ func TestPair(t *testing.T) {
 		string(changed[0].Columns[0].Want) != "2.50" || string(changed[0].Columns[0].Got) != "3.00" {
 		t.Errorf("changed %+v", changed)
 	}
-	if normal(json.RawMessage("2.50")) != normal(json.RawMessage("2.5")) || normal(json.RawMessage(`"2.5"`)) == normal(json.RawMessage("2.5")) {
-		t.Error("normal: 2.50 and 2.5 are one number, and not the text \"2.5\"")
+	if pg.JSONValue(json.RawMessage("2.50")) != pg.JSONValue(json.RawMessage("2.5")) || pg.JSONValue(json.RawMessage(`"2.5"`)) == pg.JSONValue(json.RawMessage("2.5")) {
+		t.Error("JSONValue: 2.50 and 2.5 are one number, and not the text \"2.5\"")
 	}
 }

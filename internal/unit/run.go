@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -170,12 +169,14 @@ func sourceStandIn(ctx context.Context, tx pgx.Tx, rel string, m *dag.Model, hav
 	return err
 }
 
+// columnsOf names the columns of rel.
 func columnsOf(ctx context.Context, tx pgx.Tx, rel string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, rel)
-	if err != nil {
-		return nil, err
+	cols, err := pg.Columns(ctx, tx, rel)
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return names, err
 }
 
 // caseError is a case that could not be compared.
@@ -315,7 +316,7 @@ func pair(missing, unexpected []json.RawMessage, key, cols []string) ([]json.Raw
 	keyOf := func(v map[string]json.RawMessage) string {
 		var b strings.Builder
 		for _, k := range key {
-			b.WriteString(normal(v[k]) + "\x00")
+			b.WriteString(pg.JSONValue(v[k]) + "\x00")
 		}
 		return b.String()
 	}
@@ -345,7 +346,7 @@ func pair(missing, unexpected []json.RawMessage, key, cols []string) ([]json.Raw
 		}
 		ch.Key = orderedJSON(key, keyVals)
 		for _, col := range cols {
-			if !slices.Contains(key, col) && normal(w[col]) != normal(g[col]) {
+			if !slices.Contains(key, col) && pg.JSONValue(w[col]) != pg.JSONValue(g[col]) {
 				ch.Columns = append(ch.Columns, ColumnChange{Column: col, Want: w[col], Got: g[col]})
 			}
 		}
@@ -358,15 +359,6 @@ func pair(missing, unexpected []json.RawMessage, key, cols []string) ([]json.Raw
 		}
 	}
 	return restMissing, restUnexpected, changes
-}
-
-// normal is a JSON value in a form where equal numbers are equal: 2.5 and
-// 2.50 are the same price.
-func normal(v json.RawMessage) string {
-	if r, ok := new(big.Rat).SetString(string(v)); ok && len(v) > 0 && v[0] != '"' {
-		return r.RatString()
-	}
-	return string(v)
 }
 
 // orderedJSON writes the columns of v in the order cols gives.
