@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,10 +61,18 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// waits are, for each early step, the early steps it reads, directly or
+	// not: it starts when they are committed.
 	done := map[string]chan struct{}{}
-	for name := range early {
-		if early[name] {
-			done[name] = make(chan struct{})
+	waits := map[string][]string{}
+	for _, s := range plan.Steps {
+		if early[s.Name] {
+			done[s.Name] = make(chan struct{})
+			for _, a := range g.Ancestors(s.Model) {
+				if early[a] {
+					waits[s.Name] = append(waits[s.Name], a)
+				}
+			}
 		}
 	}
 	var mu sync.Mutex
@@ -98,14 +107,8 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 			if started[o.Name] {
 				return false // running
 			}
-			ready := true
-			for _, a := range g.Ancestors(o.Model) {
-				if early[a] && !finished[a] {
-					ready = false
-				}
-			}
-			if ready {
-				return false
+			if !slices.ContainsFunc(waits[o.Name], func(a string) bool { return !finished[a] }) {
+				return false // ready
 			}
 		}
 		return true
@@ -121,13 +124,11 @@ func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Pla
 		go func() {
 			defer wg.Done()
 			defer close(done[s.Name])
-			for _, a := range g.Ancestors(s.Model) {
-				if ch := done[a]; ch != nil {
-					select {
-					case <-ch:
-					case <-ctx.Done():
-						return
-					}
+			for _, a := range waits[s.Name] {
+				select {
+				case <-done[a]:
+				case <-ctx.Done():
+					return
 				}
 			}
 			mu.Lock()
