@@ -71,7 +71,7 @@ error check fails.`,
 			if err != nil {
 				return err
 			}
-			l, panels, err := a.lineage(p, g)
+			l, panels, err := a.lineage(p, g, nil)
 			if err != nil {
 				return err
 			}

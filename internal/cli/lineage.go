@@ -12,17 +12,21 @@ import (
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/lineage"
 	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/internal/staging"
 )
 
 // dashboardsDir is where a project keeps its Grafana dashboards.
 var dashboardsDir = filepath.Join("grafana", "dashboards")
 
 // lineage follows the columns of g's models and of the project's
-// dashboard panels.
-func (a *app) lineage(p *project.Folder, g *dag.Graph) (*lineage.Graph, []*lineage.Panel, error) {
-	have, err := p.StagingFromMigrations()
-	if err != nil {
-		return nil, nil, err
+// dashboard panels. have is the tables the migrations make; nil reads
+// them.
+func (a *app) lineage(p *project.Folder, g *dag.Graph, have *staging.Schema) (*lineage.Graph, []*lineage.Panel, error) {
+	if have == nil {
+		var err error
+		if have, err = p.StagingFromMigrations(); err != nil {
+			return nil, nil, err
+		}
 	}
 	l, err := lineage.Build(g, func(rel string) []string {
 		t := have.Tables[rel]
@@ -75,7 +79,7 @@ connected to: it reads the models, the migrations and the dashboards.`,
 			if err != nil {
 				return err
 			}
-			l, panels, err := a.lineage(p, g)
+			l, panels, err := a.lineage(p, g, nil)
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 						fmt.Fprintf(a.stderr, "warning: %s: a mart without a description (-- description: …), which psql's \\d+ and Grafana show\n", m.Path)
 					}
 				}
-				_, panels, err := a.lineage(p, g)
+				_, panels, err := a.lineage(p, g, have)
 				if err != nil {
 					return err
 				}

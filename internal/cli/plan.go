@@ -116,7 +116,7 @@ func (a *app) touchedPanels(p *project.Folder, pipeline string, steps []*build.S
 	if err != nil {
 		return nil, err
 	}
-	l, panels, err := a.lineage(p, g)
+	l, panels, err := a.lineage(p, g, nil)
 	if err != nil {
 		return nil, err
 	}
