@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/project"
 )
 
@@ -38,7 +39,7 @@ the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
 			if err != nil {
 				return err
 			}
-			if rep.Panels, err = a.touchedPanels(p, opt.Pipeline, rep.Models); err != nil {
+			if rep.Panels, err = a.touchedPanels(p, rep.Graph, rep.Models); err != nil {
 				return err
 			}
 			return a.printPlan(rep, f.output)
@@ -110,12 +111,8 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 
 // touchedPanels names the dashboard panels that read a column of an
 // edited model among steps, or a column computed from one.
-func (a *app) touchedPanels(p *project.Folder, pipeline string, steps []*build.Step) ([]string, error) {
+func (a *app) touchedPanels(p *project.Folder, g *dag.Graph, steps []*build.Step) ([]string, error) {
 	var cols []string
-	_, g, err := a.graph(pipeline)
-	if err != nil {
-		return nil, err
-	}
 	l, panels, err := a.lineage(p, g, nil)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
@@ -35,6 +36,8 @@ type PlanReport struct {
 	// model, or one computed from it ("Sales overview › Average order
 	// value"); filled in by who knows the dashboards.
 	Panels []string `json:"panels"`
+	// Graph is the models the plan was made for.
+	Graph *dag.Graph `json:"-"`
 }
 
 // Plan works out, without changing anything, which files a run would load
@@ -51,7 +54,7 @@ func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	if err != nil {
 		return nil, err
 	}
-	rep := &PlanReport{Pipeline: pl.Name}
+	rep := &PlanReport{Pipeline: pl.Name, Graph: g}
 	ready, err := p.ledger.Ready(ctx, pool)
 	if err != nil {
 		return nil, err
