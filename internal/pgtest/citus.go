@@ -43,30 +43,10 @@ func CitusURL(t testing.TB) string {
 		}
 		t.Fatalf("pgtest: citus: %v", citus.err)
 	}
-	ctx := context.Background()
 	name := fmt.Sprintf("c%d_%d", os.Getpid(), counter.Add(1))
 	dbs := make([]string, len(citus.urls))
 	for i, admin := range citus.urls {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Fatalf("pgtest: %v", err)
-		}
-		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
-		conn.Close(ctx)
-		if err != nil {
-			t.Fatalf("pgtest: %v", err)
-		}
-		u, _ := url.Parse(admin)
-		u.Path = "/" + name
-		dbs[i] = u.String()
-		t.Cleanup(func() {
-			conn, err := pgx.Connect(ctx, admin)
-			if err != nil {
-				return
-			}
-			defer conn.Close(ctx)
-			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		})
+		dbs[i] = freshDatabase(t, admin, name)
 	}
 	for _, db := range dbs {
 		exec(t, db, "CREATE EXTENSION citus")

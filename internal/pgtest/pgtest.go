@@ -80,9 +80,15 @@ func URL(t testing.TB) string {
 	if adminURL == "" {
 		t.Fatal("pgtest: no database server; call pgtest.Main from TestMain")
 	}
+	return freshDatabase(t, adminURL, fmt.Sprintf("t%d_%d", os.Getpid(), counter.Add(1)))
+}
+
+// freshDatabase creates database name on the server at admin, dropped
+// when the test ends, and returns its URL.
+func freshDatabase(t testing.TB, admin, name string) string {
+	t.Helper()
 	ctx := context.Background()
-	name := fmt.Sprintf("t%d_%d", os.Getpid(), counter.Add(1))
-	conn, err := pgx.Connect(ctx, adminURL)
+	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -91,14 +97,14 @@ func URL(t testing.TB) string {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, adminURL)
+		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {
 			return
 		}
 		defer conn.Close(ctx)
 		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
-	u, err := url.Parse(adminURL)
+	u, err := url.Parse(admin)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
