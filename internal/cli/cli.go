@@ -103,6 +103,8 @@ func (a *app) explain(err error) error {
 	switch {
 	case errors.As(err, &unknown):
 		return usagef("--source %s: pipeline %s has no such source (it has: %v)", unknown.Source, unknown.Pipeline, unknown.Known)
+	case errors.Is(err, pg.ErrBusy):
+		return fmt.Errorf("%w; add --wait to wait for it to finish", err)
 	case errors.Is(err, loaders.ErrKeyMismatch):
 		return fmt.Errorf("%w; set %s to the key the database was loaded with", err, EnvHashKey)
 	}
