@@ -17,18 +17,26 @@ import (
 // parsed is a small file read whole and parsed into binary COPY rows,
 // ready to be sent in its group's transaction.
 type parsed struct {
-	i      int // its index in the paths being loaded
-	hash   string
-	fl     *fileLoad
-	parent [2]int // where its rows are in the group's arenas
-	child  [2]int
-	info   fileInfo
+	i    int // its index in the paths being loaded
+	hash string
+	fl   *fileLoad
+	info fileInfo
+	// where its rows are in the group's arenas
+	parent, child, sums [2]int
 }
 
 // arenas hold a group's rows in binary COPY format, one per table; a
 // worker keeps its arenas from group to group.
 type arenas struct {
-	parent, child []byte
+	parent, child, sums []byte
+}
+
+// mark is where each arena ends.
+func (a *arenas) mark() [3]int { return [3]int{len(a.parent), len(a.child), len(a.sums)} }
+
+// cut drops what the arenas took since m.
+func (a *arenas) cut(m [3]int) {
+	a.parent, a.child, a.sums = a.parent[:m[0]], a.child[:m[1]], a.sums[:m[2]]
 }
 
 // loadGroup loads a group of small local files (indexes into paths) in
@@ -39,7 +47,7 @@ type arenas struct {
 // to results. A group the database refuses is loaded again file by file,
 // so that one file's fault stays its own.
 func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, contract string, unit []int, paths []string, infos []fileInfo, results []Result, buf *arenas) error {
-	buf.parent, buf.child = buf.parent[:0], buf.child[:0]
+	buf.cut([3]int{})
 	files := make([]*parsed, 0, len(unit))
 	data := map[int][]byte{}
 	var hashes []string
@@ -86,10 +94,10 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		res := &results[f.i]
 		res.LoadID = ids[k]
 		f.fl = newFileLoad(c, bytes.NewReader(data[f.i]), res.LoadID, res.Path)
-		p0, c0 := len(buf.parent), len(buf.child)
-		buf.parent, buf.child, err = f.fl.encodeAll(buf.parent, buf.child)
+		m := buf.mark()
+		err = f.fl.encodeAll(buf)
 		f.fl.release() // its counts and rejects stay; its buffers go back
-		f.parent, f.child = [2]int{p0, len(buf.parent)}, [2]int{c0, len(buf.child)}
+		f.parent, f.child, f.sums = [2]int{m[0], len(buf.parent)}, [2]int{m[1], len(buf.child)}, [2]int{m[2], len(buf.sums)}
 		switch refused := refusal(res.Path, err); {
 		case refused != nil:
 			res.Status, res.Err = Refused, refused
@@ -99,7 +107,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 			send = append(send, f)
 			continue
 		}
-		buf.parent, buf.child = buf.parent[:p0], buf.child[:c0] // nothing of it is sent
+		buf.cut(m) // nothing of it is sent
 	}
 	if len(send) == 0 {
 		return nil
@@ -134,7 +142,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	if err != nil {
 		return err
 	}
-	var parents, children []io.Reader
+	var parents, children, sums []io.Reader
 	var done []ledger.Loaded
 	for _, f := range send {
 		r := &results[f.i]
@@ -145,6 +153,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 		}
 		parents = append(parents, bytes.NewReader(buf.parent[f.parent[0]:f.parent[1]]))
 		children = append(children, bytes.NewReader(buf.child[f.child[0]:f.child[1]]))
+		sums = append(sums, bytes.NewReader(buf.sums[f.sums[0]:f.sums[1]]))
 		done = append(done, loaded(*r, f.fl))
 		if err := l.ledger.AddRejects(ctx, tx, r.LoadID, r.Source, r.Path, f.fl.rejects); err != nil {
 			return err
@@ -157,7 +166,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	for _, t := range []struct {
 		table *table
 		rows  []io.Reader
-	}{{c.parent, parents}, {c.child, children}} {
+	}{{c.parent, parents}, {c.child, children}, {c.sums, sums}} {
 		if t.table == nil {
 			continue
 		}

@@ -63,11 +63,11 @@ func BenchmarkParse(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	var orders int64
-	var parent, child []byte
+	var buf arenas
 	for range b.N {
 		fl := newFileLoad(c, bytes.NewReader(data), 1, "daily.csv")
-		var err error
-		if parent, child, err = fl.encodeAll(parent[:0], child[:0]); err != nil {
+		buf.cut([3]int{})
+		if err := fl.encodeAll(&buf); err != nil {
 			b.Fatal(err)
 		}
 		orders += fl.rows

@@ -26,6 +26,7 @@ type contract struct {
 	kinds  []*kind // by source column
 	parent *table
 	child  *table // nil when no column is a list of items
+	sums   *table // nil unless the items declare sums
 
 	// spans[i] is the range of parent columns source column i fills.
 	spans [][2]int
@@ -113,6 +114,21 @@ func itemColumns(src *config.Source, it *config.Items, dateAt int) []column {
 	return cols
 }
 
+// sumColumns are the columns of an items' sums table: the file, then
+// what an item row has but its order and place (its day, size, product and
+// carried columns), then how many such items and the sum of their prices.
+func sumColumns(src *config.Source, it *config.Items, dateAt int, childCols []column, carrySpans [][2]int) []column {
+	cols := []column{{name: "load_id", typ: tInt8}}
+	if dateAt >= 0 {
+		cols = append(cols, column{name: src.Columns[dateAt].Date, typ: tDate})
+	}
+	cols = append(cols, column{name: "size", typ: tText, nullable: true}, column{name: "product", typ: tText})
+	for _, span := range carrySpans {
+		cols = append(cols, childCols[span[0]:span[1]]...)
+	}
+	return append(cols, column{name: it.Sums.Count, typ: tInt4}, column{name: it.Sums.Sum, typ: tNumeric, scale: it.Scale})
+}
+
 func newContract(src *config.Source, key []byte) (*contract, error) {
 	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key)}
 	for i, col := range src.Columns {
@@ -158,6 +174,9 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 			c.carrySpans = append(c.carrySpans, [2]int{start, len(childCols)})
 		}
 		c.child = newTable(col.Items.Table, childCols)
+		if sm := col.Items.Sums; sm != nil {
+			c.sums = newTable(sm.Table, sumColumns(src, col.Items, c.dateAt, childCols, c.carrySpans))
+		}
 	}
 	c.parent = newTable(src.Table, cols)
 	c.vals = make([]value, len(src.Columns))

@@ -1,9 +1,12 @@
 package loaders
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"unicode"
@@ -45,7 +48,11 @@ type fileLoad struct {
 	day  int32
 
 	rows, items int64
-	days        map[int32]bool // the days of the rows loaded
+	// sums are the file's items counted and summed by sumKey (when the
+	// items declare sums); sumKey is the key of the item being put.
+	sums   map[string]*itemSum
+	sumKey []byte
+	days   map[int32]bool // the days of the rows loaded
 	// seen holds the row ids of the file so far, to tell a row that
 	// repeats an earlier one (when the source asks), until it is full.
 	seen        map[[16]byte]struct{}
@@ -143,26 +150,31 @@ func (f *fileLoad) next() (arrow.Record, error) {
 }
 
 // encodeAll parses the whole file and appends its rows in binary COPY
-// format, without COPY's header and trailer, to parent (the source's
-// table) and child (its items table, when it has one).
-func (f *fileLoad) encodeAll(parent, child []byte) ([]byte, []byte, error) {
-	f.direct = &parent
+// format, without COPY's header and trailer, to buf: the source's table,
+// its items table and its items' sums, as the contract has them.
+func (f *fileLoad) encodeAll(buf *arenas) error {
+	f.direct = &buf.parent
 	for {
 		rec, err := f.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return parent, child, err
+			return err
 		}
 		if f.child != nil {
-			child = encodeRecord(child, f.c.child, rec)
+			buf.child = encodeRecord(buf.child, f.c.child, rec)
 		} else {
-			parent = encodeRecord(parent, f.c.parent, rec)
+			buf.parent = encodeRecord(buf.parent, f.c.parent, rec)
 		}
 		rec.Release()
 	}
-	return parent, child, f.err
+	if f.err != nil || f.c.sums == nil {
+		return f.err
+	}
+	var err error
+	buf.sums, err = f.encodeSums(buf.sums)
+	return err
 }
 
 func (f *fileLoad) flushParent() {
@@ -342,7 +354,87 @@ func (f *fileLoad) appendItems(items []item) {
 			span := f.c.carrySpans[k]
 			f.c.kinds[j].put(f, f.childBuilders[span[0]:span[1]], f.c.src.Columns[j], &f.c.vals[j])
 		}
+		if f.c.sums != nil {
+			f.addSum(it)
+		}
 	}
+}
+
+// itemSum is one row of a file's sums: items alike but for their order
+// and place, counted, with their prices summed.
+type itemSum struct {
+	day           int32
+	size, product string
+	carried       []value
+	count, sum    int64
+}
+
+// addSum counts an item of the row being put into the file's sums.
+func (f *fileLoad) addSum(it item) {
+	c := f.c
+	k := binary.BigEndian.AppendUint32(f.sumKey[:0], uint32(f.day))
+	k = append(append(k, it.size...), 0x1f)
+	k = append(append(k, it.product...), 0x1f)
+	for _, j := range c.carried {
+		k = append(c.kinds[j].key(k, c.src.Columns[j], &c.vals[j]), 0x1e)
+	}
+	f.sumKey = k
+	s, ok := f.sums[string(k)]
+	if !ok {
+		if f.sums == nil {
+			f.sums = map[string]*itemSum{}
+		}
+		s = &itemSum{day: f.day, size: strings.Clone(it.size), product: strings.Clone(it.product)}
+		for _, j := range c.carried {
+			v := c.vals[j]
+			v.str, v.items = strings.Clone(v.str), nil
+			s.carried = append(s.carried, v)
+		}
+		f.sums[string(k)] = s
+	}
+	s.count++
+	s.sum += it.price
+}
+
+// encodeSums appends the file's sums to b in binary COPY format, in the
+// order of their keys.
+func (f *fileLoad) encodeSums(b []byte) ([]byte, error) {
+	c := f.c
+	keys := slices.Sorted(maps.Keys(f.sums))
+	rb := array.NewRecordBuilder(allocator, c.sums.schema)
+	defer rb.Release()
+	bs := rb.Fields()
+	for _, k := range keys {
+		s := f.sums[k]
+		if s.count > math.MaxInt32 || s.sum > maxExact || s.sum < -maxExact {
+			return b, fmt.Errorf("%s: the items' sums are too large for their columns", c.sums.name)
+		}
+		i := 0
+		bs[i].(*array.Int64Builder).Append(f.loadID)
+		i++
+		if c.dateAt >= 0 {
+			bs[i].(*array.Date32Builder).Append(arrow.Date32(s.day))
+			i++
+		}
+		if s.size == "" {
+			bs[i].AppendNull()
+		} else {
+			bs[i].(*array.StringBuilder).Append(s.size)
+		}
+		bs[i+1].(*array.StringBuilder).Append(s.product)
+		i += 2
+		for n, j := range c.carried {
+			span := c.carrySpans[n]
+			w := span[1] - span[0]
+			c.kinds[j].put(f, bs[i:i+w], c.src.Columns[j], &s.carried[n])
+			i += w
+		}
+		bs[i].(*array.Int32Builder).Append(int32(s.count))
+		bs[i+1].(*array.Decimal128Builder).Append(decimal128.FromI64(s.sum))
+	}
+	rec := rb.NewRecord()
+	defer rec.Release()
+	return encodeRecord(b, c.sums, rec), nil
 }
 
 func floorDiv(a, b int64) int64 {

@@ -469,14 +469,15 @@ func Parse(src *config.Source, key []byte, paths []string) (int64, error) {
 		return 0, err
 	}
 	var rows int64
-	var parent, child []byte
+	var buf arenas
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
 			return rows, err
 		}
 		fl := newFileLoad(c, f, 1, p)
-		parent, child, err = fl.encodeAll(parent[:0], child[:0])
+		buf.cut([3]int{})
+		err = fl.encodeAll(&buf)
 		rows += fl.rows
 		fl.release()
 		f.Close()

@@ -180,7 +180,47 @@ func TestManifest(t *testing.T) {
 		if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path = $1 AND status = 'replaced' AND replaced_by = $2`, first, r[0].LoadID); n != 1 {
 			t.Errorf("manifest: %d replaced rows point at the new load, want 1", n)
 		}
+		sumsMatchItems(t, pool)
 	})
+}
+
+// sumsMatchItems checks the items' sums tables against their item rows,
+// both ways: each file's items counted and summed by day, size, product
+// and branch, and nothing else.
+func sumsMatchItems(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	for _, tables := range [][2]string{{"staging.transaction_item_sums", "staging.transaction_items"}, {"staging.legacy_transaction_item_sums", "staging.legacy_transaction_items"}} {
+		sums, items := tables[0], tables[1]
+		n := count(t, pool, `WITH want AS (SELECT load_id, sales_date, size, product, branch, count(*)::integer AS quantity, sum(price) AS revenue
+			FROM `+items+` GROUP BY 1, 2, 3, 4, 5),
+			got AS (SELECT load_id, sales_date, size, product, branch, quantity, revenue FROM `+sums+`)
+			SELECT (SELECT count(*) FROM (TABLE want EXCEPT ALL TABLE got) AS missing) + (SELECT count(*) FROM (TABLE got EXCEPT ALL TABLE want) AS extra)`)
+		if n != 0 {
+			t.Errorf("%s: %d rows differ from %s counted and summed", sums, n, items)
+		}
+		if count(t, pool, `SELECT count(*) FROM `+items) > 0 && count(t, pool, `SELECT count(*) FROM `+sums) == 0 {
+			t.Errorf("%s is empty", sums)
+		}
+	}
+}
+
+// TestItemSumsOfABigFile: a file streamed (past the size of files loaded
+// in groups) writes its items' sums as a group's small files do.
+func TestItemSumsOfABigFile(t *testing.T) {
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	path := bigFile(t, 60_000)
+	if st, err := os.Stat(path); err != nil || st.Size() <= smallFile {
+		t.Fatalf("the file is not big enough to be streamed: %v, %v", st.Size(), err)
+	}
+	r := load(t, pool, src, path)
+	if r[0].Status != Loaded || r[0].Items == 0 {
+		t.Fatalf("got %+v, want the file loaded", r[0])
+	}
+	if n := count(t, pool, `SELECT sum(quantity) FROM staging.transaction_item_sums`); int64(n) != r[0].Items {
+		t.Errorf("the sums count %d items, the load %d", n, r[0].Items)
+	}
+	sumsMatchItems(t, pool)
 }
 
 func TestRejects(t *testing.T) {

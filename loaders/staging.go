@@ -30,7 +30,7 @@ type Column struct {
 
 // Staging returns the staging tables a source's loads write, with their
 // columns in the order the loader writes them: the source's table, then
-// its items table when it has one.
+// its items table and their sums when it has them.
 func Staging(src *config.Source) ([]Table, error) {
 	c, err := newContract(src, nil)
 	if err != nil {
@@ -43,15 +43,18 @@ func Staging(src *config.Source) ([]Table, error) {
 		for _, sc := range c.parent.cols[span[0]:span[1]] {
 			lines[src.Table+"."+sc.name] = col.Line
 		}
-		if col.Items != nil && c.child != nil {
-			lines[col.Items.Table] = col.Line
-			for _, sc := range c.child.cols {
-				lines[col.Items.Table+"."+sc.name] = col.Line
+		for _, t := range []*table{c.child, c.sums} {
+			if col.Items == nil || t == nil {
+				continue
+			}
+			lines[t.name] = col.Line
+			for _, sc := range t.cols {
+				lines[t.name+"."+sc.name] = col.Line
 			}
 		}
 	}
 	var out []Table
-	for _, t := range []*table{c.parent, c.child} {
+	for _, t := range []*table{c.parent, c.child, c.sums} {
 		if t == nil {
 			continue
 		}

@@ -1,10 +1,12 @@
 package loaders
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,7 +189,7 @@ func deleteRetired(ctx context.Context, tx pgx.Tx, c *contract, old ledger.Retir
 	if len(old.LoadIDs) == 0 {
 		return nil
 	}
-	for _, t := range []*table{c.parent, c.child} {
+	for _, t := range []*table{c.parent, c.child, c.sums} {
 		if t == nil {
 			continue
 		}
@@ -235,5 +237,15 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
 		return fmt.Errorf("copy into %s: %w", fl.c.parent.name, err)
 	}
-	return fl.err
+	if fl.err != nil || fl.c.sums == nil {
+		return fl.err
+	}
+	sums, err := fl.encodeSums(slices.Clone(copyHeader))
+	if err != nil {
+		return err
+	}
+	if _, err := conn.CopyFrom(ctx, bytes.NewReader(append(sums, 0xff, 0xff)), copySQL(fl.c.sums)); err != nil {
+		return fmt.Errorf("copy into %s: %w", fl.c.sums.name, err)
+	}
+	return nil
 }

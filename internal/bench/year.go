@@ -377,9 +377,9 @@ func (c *concat) Read(p []byte) (int, error) {
 }
 
 // Floor is what the server needs at the least for the year: writing the
-// rows the warehouse holds (the typed order and item rows, already encoded
-// for binary COPY, one stream, into tables shaped and indexed as staging)
-// and the sums the marts and the dedup make of them, one after another on
+// rows the warehouse holds (the typed order and item rows and the items'
+// per-file sums, already encoded for binary COPY, one stream, into tables
+// shaped and indexed as staging) and the sums the marts and the dedup make of them, one after another on
 // one connection. Percolate cannot take less server time than this; it
 // only spreads it over the cores.
 type Floor struct {
@@ -400,7 +400,7 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		return f, err
 	}
 	defer os.RemoveAll(dir)
-	tables := []string{"staging.transactions", "staging.transaction_items"}
+	tables := []string{"staging.transactions", "staging.transaction_items", "staging.transaction_item_sums"}
 	for _, t := range tables {
 		out, err := os.Create(filepath.Join(dir, t))
 		if err != nil {
@@ -427,7 +427,7 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		    (SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
 		     FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped))
 		  || coalesce((SELECT string_agg(pg_get_indexdef(indexrelid) || ';', '') FROM pg_index WHERE indrelid = c.oid), ''), '')
-		FROM pg_class c WHERE c.oid = ANY(ARRAY['staging.transactions', 'staging.transaction_items']::regclass[])`).Scan(&ddl); err != nil {
+		FROM pg_class c WHERE c.oid = ANY($1::regclass[])`, tables).Scan(&ddl); err != nil {
 		return f, err
 	}
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA staging; "+ddl); err != nil {
@@ -456,11 +456,11 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 	for _, sql := range []string{
 		"SET work_mem = '128MB'; SET max_parallel_workers_per_gather = 0",
 		// The dedup as cheap as it gets: the rows the loader marked, and the
-		// branch-days more than one file delivers.
-		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated UNION ALL SELECT min(load_id), 0 FROM staging.transactions GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
+		// branch-days more than one file delivers, from the files' item sums.
+		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated UNION ALL SELECT min(load_id), 0 FROM staging.transaction_item_sums GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
 		"CREATE TABLE branch_daily AS SELECT branch, sales_date, count(*) AS orders, sum(item_count) AS items, sum(total) AS revenue, sum(total) FILTER (WHERE payment_method = 'CASH') AS cash, sum(total) FILTER (WHERE payment_method = 'CARD') AS card, round(avg(total), 2) AS aov FROM staging.transactions GROUP BY 1, 2",
 		"CREATE TABLE hourly AS SELECT branch, sales_date, extract(hour FROM ordered_local) AS hour, count(*) AS orders, sum(total) AS revenue FROM staging.transactions GROUP BY 1, 2, 3",
-		"CREATE TABLE product_daily AS SELECT branch, sales_date, product, size, count(*) AS quantity, sum(price) AS revenue FROM staging.transaction_items GROUP BY 1, 2, 3, 4",
+		"CREATE TABLE product_daily AS SELECT branch, sales_date, product, size, sum(quantity) AS quantity, sum(revenue) AS revenue FROM staging.transaction_item_sums GROUP BY 1, 2, 3, 4",
 	} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			return f, fmt.Errorf("%s: %w", sql, err)

@@ -59,7 +59,7 @@ func TestVersionsDecideWhatBuilds(t *testing.T) {
 		}
 	})
 	t.Run("a change rebuilds the model and what is downstream", func(t *testing.T) {
-		edit(t, filepath.Join(dir, "models/marts/product_daily_sales.sql"), "sum(price) AS revenue", "sum(price) + 0 AS revenue")
+		edit(t, filepath.Join(dir, "models/marts/product_daily_sales.sql"), "sum(revenue) AS revenue", "sum(revenue) + 0 AS revenue")
 		r := mustRun(t, dir, url, "run")
 		got := builds(t, r.stdout)
 		want := map[string]string{"core.repeated_orders": "skip", "core.orders": "skip", "core.order_items": "skip", "marts.branch_daily_sales": "skip",

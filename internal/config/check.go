@@ -152,6 +152,19 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 				return errf(in, "source %s: column %s: items: carry names %q, whose day (%s) every item row has already", s.Name, c.Name, name, carried.Date)
 			}
 		}
+		if sm := c.Items.Sums; sm != nil {
+			taken := append([]string{"load_id", "size", "product"}, c.Items.Carry...)
+			for _, o := range s.Columns {
+				if o.Date != "" {
+					taken = append(taken, o.Date)
+				}
+			}
+			for _, name := range []string{sm.Count, sm.Sum} {
+				if slices.Contains(taken, name) {
+					return errf(child(in, "sums"), "source %s: column %s: items: sums: %q is a column of %s already: name a new column", s.Name, c.Name, name, sm.Table)
+				}
+			}
+		}
 	}
 	if fd := s.FileDate; fd != nil {
 		re, err := regexp.Compile(fd.Pattern)
@@ -316,6 +329,17 @@ func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
 	}
 	if !has["product"] || !has["price"] {
 		return errf(n, "%s: items: an item needs at least {product} and {price}", where)
+	}
+	if sm := it.Sums; sm != nil {
+		n := child(n, "sums")
+		switch {
+		case !relName.MatchString(sm.Table) || sm.Table == it.Table:
+			return errf(n, "%s: items: sums: table must be a schema-qualified staging table of its own, not %q", where, sm.Table)
+		case sm.Count == "" || sm.Sum == "":
+			return errf(n, "%s: items: sums: name both columns, e.g. {table: %s, count: quantity, sum: revenue}", where, sm.Table)
+		case sm.Count == sm.Sum:
+			return errf(n, "%s: items: sums: count and sum name the same column %q", where, sm.Count)
+		}
 	}
 	it.Re = nil
 	for field, p := range it.Pattern {

@@ -150,9 +150,24 @@ type Items struct {
 	// Pattern holds, by item field (size, product), a regular expression
 	// every value of it must match.
 	Pattern map[string]string `yaml:"pattern"`
+	// Sums, when set, declares a table the loader also writes: each file's
+	// items counted and their prices summed by everything an item row has
+	// but its order and place (its day, size, product and carried
+	// columns), so that sums by those read one row per file and distinct
+	// item, not every item.
+	Sums *Sums `yaml:"sums"`
 
 	// Re is Pattern compiled.
 	Re map[string]*regexp.Regexp `yaml:"-"`
+}
+
+// Sums declares the table of a file's items summed (Items.Sums).
+type Sums struct {
+	Table string `yaml:"table"`
+	// Count names the column of how many such items the file has.
+	Count string `yaml:"count"`
+	// Sum names the column of the sum of their prices.
+	Sum string `yaml:"sum"`
 }
 
 // Column types.

@@ -52,6 +52,14 @@ pipelines:
             scale: 2
 `
 
+// basket is an items column to add to valid.
+const basket = `          - name: basket
+            type: items
+            items:
+              table: staging.tx_items
+              separator: ","
+              format: "{product} - {price}"`
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
@@ -71,6 +79,9 @@ func TestParseErrors(t *testing.T) {
 		{"pattern on a number", strings.Replace(valid, "scale: 2", "scale: 2\n            pattern: '^1'", 1), `pipelines.yaml:17: source tx: column total: pattern applies to text columns`},
 		{"bad pattern", strings.Replace(valid, "scale: 2", "scale: 2\n          - name: branch\n            pattern: '(['", 1), `pipelines.yaml:18: source tx: column branch: pattern "(["`},
 		{"distributed by a missing column", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        distributed_by: branch", 1), `pipelines.yaml:9: source tx: distributed_by: "branch" is not a column the source's table has`},
+		{"sums without their columns", strings.Replace(valid, "scale: 2\n", "scale: 2\n"+basket+"\n              sums: {table: staging.tx_sums}\n", 1), `pipelines.yaml:23: source tx: column basket: items: sums: name both columns`},
+		{"sums into the items table", strings.Replace(valid, "scale: 2\n", "scale: 2\n"+basket+"\n              sums: {table: staging.tx_items, count: n, sum: s}\n", 1), `pipelines.yaml:23: source tx: column basket: items: sums: table must be a schema-qualified staging table of its own`},
+		{"sums counted into a column they have", strings.Replace(valid, "scale: 2\n", "scale: 2\n"+basket+"\n              sums: {table: staging.tx_sums, count: product, sum: s}\n", 1), `pipelines.yaml:23: source tx: column basket: items: sums: "product" is a column of staging.tx_sums already`},
 		{"not yaml", "version: [1\n", "pipelines.yaml:"},
 	}
 	for _, tt := range tests {

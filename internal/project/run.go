@@ -369,6 +369,9 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 			if c.Items != nil {
 				out[c.Items.Table] = s.Name
 			}
+			if c.Items != nil && c.Items.Sums != nil {
+				out[c.Items.Sums.Table] = s.Name
+			}
 		}
 	}
 	return out

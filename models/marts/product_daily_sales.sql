@@ -1,15 +1,35 @@
 -- materialized: incremental
 -- time_column: sales_date
 -- distributed_by: branch
--- description: Sales per branch, day and product by size: quantity sold and revenue (sum of item prices).
+-- description: Sales per branch, day and product by size: quantity sold and revenue (sum of item prices). Summed from the files' item sums (the loader counts each file's items by day, branch, size and product), less the items of repeated deliveries, which are in their files' sums but not in the warehouse: one row per file and product sold is read, not every item.
 -- tags: marts
 -- check: unique(branch, sales_date, product, size)
+WITH sold AS (
+    SELECT branch, sales_date, product, size, quantity, revenue
+    FROM staging.transaction_item_sums
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+    UNION ALL
+    SELECT branch, sales_date, product, size, quantity, revenue
+    FROM staging.legacy_transaction_item_sums
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+    UNION ALL
+    SELECT i.branch, i.sales_date, i.product, i.size, -1, -i.price
+    FROM core.repeated_orders AS r
+    JOIN (
+        SELECT branch, sales_date, product, size, price, load_id, source_line
+        FROM staging.transaction_items
+        UNION ALL
+        SELECT branch, sales_date, product, size, price, load_id, source_line
+        FROM staging.legacy_transaction_items
+    ) AS i ON i.sales_date = r.sales_date AND i.load_id = r.load_id AND i.source_line = r.source_line
+    WHERE r.sales_date >= percolate.interval_start() AND r.sales_date < percolate.interval_end()
+)
 SELECT branch,
        sales_date,
        product,
        size,
-       count(*)::integer AS quantity,
-       sum(price) AS revenue
-FROM core.order_items
-WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+       sum(quantity)::integer AS quantity,
+       sum(revenue) AS revenue
+FROM sold
 GROUP BY branch, sales_date, product, size
+HAVING sum(quantity) > 0
