@@ -315,9 +315,12 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 		}
 		return -1, nil
 	}
+	// A whole build's interval is open: the bounds go in as constants, not
+	// read from a setting for every row (see bind).
+	sql = plan.bind(sql, "", "")
 	var rows int64
 	if plan.Citus != "" {
-		if rows, err = fill(ctx, tx, m, next, plan.bind(sql, "", "")); err != nil {
+		if rows, err = fill(ctx, tx, m, next, sql); err != nil {
 			return 0, err
 		}
 	} else {
