@@ -59,18 +59,18 @@ func TestVersionsDecideWhatBuilds(t *testing.T) {
 		}
 	})
 	t.Run("a change rebuilds the model and what is downstream", func(t *testing.T) {
-		edit(t, filepath.Join(dir, "models/marts/product_daily_sales.sql"), "sum(revenue) AS revenue", "sum(revenue) + 0 AS revenue")
+		edit(t, filepath.Join(dir, "models/core/product_days.sql"), "|| product) AS product_id", "|| product)::text AS product_id")
 		r := mustRun(t, dir, url, "run")
 		got := builds(t, r.stdout)
 		want := map[string]string{"core.repeated_orders": "skip", "core.orders": "skip", "core.order_items": "skip", "marts.branch_daily_sales": "skip",
-			"core.branches": "skip", "marts.hourly_sales": "skip", "marts.product_daily_sales": "build", "core.product_days": "build", "core.products": "build",
+			"core.branches": "skip", "marts.hourly_sales": "skip", "marts.product_daily_sales": "skip", "core.product_days": "build", "core.products": "build",
 			"health.runs": "skip", "health.freshness": "skip"}
 		for m, w := range want {
 			if got[m] != w {
 				t.Errorf("%s: %s, want %s\n%s", m, got[m], w, r.stdout)
 			}
 		}
-		if !strings.Contains(r.stdout, "changed (version") || !strings.Contains(r.stdout, "upstream changed: marts.product_daily_sales") {
+		if !strings.Contains(r.stdout, "changed (version") || !strings.Contains(r.stdout, "upstream changed: core.product_days") {
 			t.Errorf("the summary does not say why:\n%s", r.stdout)
 		}
 	})

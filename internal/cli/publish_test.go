@@ -37,7 +37,7 @@ func TestReadersDuringIncrementalPublish(t *testing.T) {
 	}
 	before, _ := state()
 
-	release, waitBlocked := holdTable(t, pool, "core.product_days")
+	release, waitBlocked := holdTable(t, pool, "marts.product_daily_sales")
 	done := make(chan result, 1)
 	go func() {
 		done <- percolate(t, root, url, "run", "--source", "legacy_transactions="+filepath.Join(layoutB, "*.csv"), "--source", none)

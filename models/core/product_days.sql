@@ -1,7 +1,7 @@
 -- materialized: incremental
 -- time_column: sales_date
 -- distribution: reference
--- description: Which products were sold on which day, by size. Small (products × days), so core.products reads it cheaply; read from the product mart, which has already summed the items.
+-- description: Which products were sold on which day, by size. Small (products × days), so core.products reads it cheaply. Read from the files' item sums, beside the product mart rather than after it: a product in a repeated delivery was sold in its first delivery too, on the same day, so the sums name the same products and days as the mart.
 -- tags: core
 -- check: unique(sales_date, product_id)
 SELECT DISTINCT
@@ -9,5 +9,12 @@ SELECT DISTINCT
        md5(coalesce(size, '') || '|' || product) AS product_id,
        size,
        product
-FROM marts.product_daily_sales
-WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+FROM (
+    SELECT sales_date, size, product
+    FROM staging.transaction_item_sums
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+    UNION ALL
+    SELECT sales_date, size, product
+    FROM staging.legacy_transaction_item_sums
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+) AS sold
