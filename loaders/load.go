@@ -110,6 +110,10 @@ type Options struct {
 	// the same path with the same size and modification time (which is
 	// otherwise taken to be unchanged and not read).
 	Rehash bool
+	// DeferIndexesFrom is the least a load must bring, in bytes, for the
+	// BRIN indexes of its staging tables to be dropped until it ends (see
+	// deferIndexes); 0 means 64 MiB, a negative number never.
+	DeferIndexesFrom int64
 }
 
 // ErrNoKey is returned by a load without a hash key.
@@ -184,7 +188,7 @@ type fileInfo struct {
 // does not stop the others; its error is in its Result. The error returned
 // is for what stops the whole load (a cancelled context, a lost
 // database).
-func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths []string) ([]Result, error) {
+func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths []string) (_ []Result, err error) {
 	if len(l.opt.Key) == 0 {
 		return nil, ErrNoKey
 	}
@@ -225,6 +229,31 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 		}
 	}
 	flush()
+	if err := l.ledger.RestoreIndexes(ctx, l.pool); err != nil {
+		return nil, fmt.Errorf("build again the indexes an earlier load dropped: %w", err)
+	}
+	var size int64
+	for i := range paths {
+		if _, same := unchanged[i]; !same {
+			size += infos[i].size
+		}
+	}
+	c, err := l.contract(src)
+	if err != nil {
+		return nil, err
+	}
+	deferred, err := l.deferIndexes(ctx, c, size)
+	if err != nil {
+		return nil, fmt.Errorf("drop the staging indexes for the load: %w", err)
+	}
+	if deferred {
+		defer func() {
+			// Built again however the load ends; on a kill, by the next.
+			if rerr := l.ledger.RestoreIndexes(context.WithoutCancel(ctx), l.pool); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("build the staging indexes again: %w", rerr))
+			}
+		}()
+	}
 	var mu sync.Mutex
 	report := func(rs ...Result) {
 		if l.opt.OnFile == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pgtest"
 	"github.com/percolate/percolate/migrations"
 )
@@ -455,5 +456,90 @@ func TestRepeatedRows(t *testing.T) {
 	}
 	if want := "false false true null null"; strings.Join(got, " ") != want {
 		t.Errorf("got %s, want %s", strings.Join(got, " "), want)
+	}
+}
+
+// brinIndexes lists the BRIN indexes of the cafe's layout-A staging tables.
+func brinIndexes(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var s string
+	if err := pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(c.relname, ',' ORDER BY c.relname), '')
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+		WHERE am.amname = 'brin' AND i.indrelid IN ('staging.transactions'::regclass, 'staging.transaction_items'::regclass, 'staging.transaction_item_sums'::regclass)`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestDeferredIndexes: a load that at least doubles its tables drops
+// their BRIN indexes while it runs and builds them again when it ends; one
+// a killed load left dropped is built by the next load; a load much
+// smaller than its tables keeps them.
+func TestDeferredIndexes(t *testing.T) {
+	ctx := context.Background()
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	dir := t.TempDir()
+	want := brinIndexes(t, pool)
+	if strings.Count(want, ",") != 2 {
+		t.Fatalf("the staging tables have BRIN indexes %q, want three", want)
+	}
+	loadWith := func(from int64, paths ...string) (during []string) {
+		t.Helper()
+		ld, err := New(pool, Options{Key: testKey, Jobs: 1, DeferIndexesFrom: from, OnFile: func(Result) {
+			during = append(during, brinIndexes(t, pool))
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := ld.Load(ctx, 0, src, paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Status != Loaded {
+				t.Fatalf("got %+v, want loaded", r)
+			}
+		}
+		return during
+	}
+
+	during := loadWith(1, write(t, dir, "a.csv", rowA1+rowA2), write(t, dir, "b.csv", rowA3))
+	if len(during) == 0 || during[0] != "" {
+		t.Errorf("during a load that doubles the tables, the BRIN indexes were %q, want none", during)
+	}
+	if got := brinIndexes(t, pool); got != want {
+		t.Errorf("after the load: %q, want %q", got, want)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM percolate.deferred_indexes`); n != 0 {
+		t.Errorf("%d deferred indexes recorded after the load, want none", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM staging.transactions`); n != 3 {
+		t.Errorf("%d rows loaded, want 3", n)
+	}
+
+	// A load killed with its indexes dropped leaves them recorded.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (ledger.Store{}).DeferIndexes(ctx, tx, []string{"staging.transactions", "staging.transaction_items", "staging.transaction_item_sums"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := brinIndexes(t, pool); got != "" {
+		t.Fatalf("after the drop: %q", got)
+	}
+	during = loadWith(-1, write(t, dir, "c.csv", strings.Replace(rowA1, "09:00", "10:00", 1)))
+	if len(during) == 0 || during[0] != want {
+		t.Errorf("the next load ran with BRIN indexes %q, want them built again first: %q", during, want)
+	}
+
+	// A load far smaller than what the tables hold (a page each) keeps them.
+	during = loadWith(1, write(t, dir, "d.csv", strings.Replace(rowA1, "09:00", "11:00", 1)))
+	if len(during) == 0 || during[0] != want {
+		t.Errorf("a small load ran with BRIN indexes %q, want %q", during, want)
 	}
 }

@@ -379,7 +379,7 @@ func (c *concat) Read(p []byte) (int, error) {
 // Floor is what the server needs at the least for the year: writing the
 // rows the warehouse holds (the typed order and item rows and the items'
 // per-file sums, already encoded for binary COPY, one stream, into tables
-// shaped and indexed as staging) and the sums the marts and the dedup make of them, one after another on
+// shaped as staging, then their BRIN indexes built) and the sums the marts and the dedup make of them, one after another on
 // one connection. Percolate cannot take less server time than this; it
 // only spreads it over the cores.
 type Floor struct {
@@ -421,13 +421,15 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		return f, err
 	}
 	defer conn.Close(ctx)
-	// The same tables, with the same BRIN indexes, empty.
-	var ddl string
+	// The same tables, empty; their BRIN indexes are built after the rows
+	// are written, as a load into empty tables does (see the loader's
+	// deferIndexes).
+	var ddl, indexes string
 	if err := src.QueryRow(ctx, `SELECT string_agg(format('CREATE TABLE %s (%s);', c.oid::regclass,
 		    (SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
-		     FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped))
-		  || coalesce((SELECT string_agg(pg_get_indexdef(indexrelid) || ';', '') FROM pg_index WHERE indrelid = c.oid), ''), '')
-		FROM pg_class c WHERE c.oid = ANY($1::regclass[])`, tables).Scan(&ddl); err != nil {
+		     FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped)), ''),
+		  string_agg((SELECT string_agg(pg_get_indexdef(indexrelid) || ';', '') FROM pg_index WHERE indrelid = c.oid), '')
+		FROM pg_class c WHERE c.oid = ANY($1::regclass[])`, tables).Scan(&ddl, &indexes); err != nil {
 		return f, err
 	}
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA staging; "+ddl); err != nil {
@@ -447,6 +449,9 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		if err != nil {
 			return f, err
 		}
+	}
+	if _, err := conn.Exec(ctx, indexes); err != nil {
+		return f, err
 	}
 	f.Write = time.Since(start)
 	if err := settle(ctx, base); err != nil {
