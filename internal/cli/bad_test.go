@@ -111,8 +111,8 @@ func TestModelDatabaseError(t *testing.T) {
 	revenue := scalar[string](t, pool, `SELECT sum(revenue)::text FROM marts.branch_daily_sales`)
 
 	path := filepath.Join(dir, "models/marts/branch_daily_sales.sql")
-	edit(t, path, "sum(total) AS revenue", "sum(totl) AS revenue")
-	want := fmt.Sprintf(`models/marts/branch_daily_sales.sql:%d: column "totl" does not exist`, lineOf(t, path, "totl"))
+	edit(t, path, "sum(revenue) AS revenue", "sum(revnue) AS revenue")
+	want := fmt.Sprintf(`models/marts/branch_daily_sales.sql:%d: column "revnue" does not exist`, lineOf(t, path, "revnue"))
 	r := percolate(t, dir, url, "run")
 	if r.code != ExitFailure || !strings.Contains(r.stderr, want) {
 		t.Errorf("got exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, want)
@@ -123,7 +123,7 @@ func TestModelDatabaseError(t *testing.T) {
 	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%-23-%'`); n != 2 {
 		t.Errorf("the files loaded before the failed build: %d in the manifest, want 2", n)
 	}
-	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.runs WHERE status = 'failed' AND error LIKE '%totl%'`); n != 1 {
+	if n := scalar[int](t, pool, `SELECT count(*) FROM percolate.runs WHERE status = 'failed' AND error LIKE '%revnue%'`); n != 1 {
 		t.Errorf("ledger: %d failed runs naming the error, want 1", n)
 	}
 }

@@ -191,9 +191,9 @@ func TestDiff(t *testing.T) {
 		}
 	})
 	t.Run("a model that fails to build exits 1", func(t *testing.T) {
-		edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "sum(total) AS revenue", "sum(totl) AS revenue")
+		edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "sum(revenue) AS revenue", "sum(revnue) AS revenue")
 		r := percolate(t, dir, url, "diff")
-		if r.code != ExitFailure || !strings.Contains(r.stderr, "models/marts/hourly_sales.sql:") || !strings.Contains(r.stderr, "totl") {
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "models/marts/hourly_sales.sql:") || !strings.Contains(r.stderr, "revnue") {
 			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})

@@ -79,7 +79,7 @@ func TestVersionChangeFrom(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := connect(t, url)
 	mustRun(t, dir, url, "run")
-	edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "sum(total) AS revenue", "sum(total) + 0 AS revenue")
+	edit(t, filepath.Join(dir, "models/marts/hourly_sales.sql"), "sum(revenue) AS revenue", "sum(revenue) + 0 AS revenue")
 	r := mustRun(t, dir, url, "run", "--from", "2022-03-02")
 	if !regexpMatch(`(?m)^    marts.hourly_sales\s+incremental .* 2 day\(s\) 2022-03-02 … 2022-03-03: changed`, r.stdout) {
 		t.Errorf("want hourly_sales rebuilt for 2022-03-02 and 03 only:\n%s", r.stdout)

@@ -27,7 +27,7 @@ func TestModelsLineage(t *testing.T) {
 		t.Fatalf("%v in:\n%s", err, r.stdout)
 	}
 	c := out.Columns[0]
-	if want := []string{"core.orders.payment_method", "core.orders.total"}; !slices.Equal(c.From, want) {
+	if want := []string{"core.order_sums.payment_method", "core.order_sums.revenue"}; !slices.Equal(c.From, want) {
 		t.Errorf("from %v, want %v", c.From, want)
 	}
 	for _, want := range []string{"staging.transactions.payment_method", "staging.transactions.total", "staging.legacy_transactions.total"} {
@@ -44,12 +44,12 @@ func TestModelsLineage(t *testing.T) {
 	}
 
 	r = mustRun(t, root, url, "models", "lineage", "marts.hourly_sales")
-	if !strings.Contains(r.stdout, "marts.hourly_sales.hour\n  computed from   core.orders.ordered_local\n") ||
+	if !strings.Contains(r.stdout, "marts.hourly_sales.hour\n  computed from   core.order_sums.hour\n") ||
 		!strings.Contains(r.stdout, "Trading patterns › Busiest hours") {
 		t.Errorf("lineage of marts.hourly_sales:\n%s", r.stdout)
 	}
 	r = mustRun(t, root, url, "models", "lineage", "staging.transactions.payment_method")
-	if !strings.Contains(r.stdout, "used by         core.orders.payment_method, marts.branch_daily_sales.card_revenue, marts.branch_daily_sales.cash_revenue\n") {
+	if !strings.Contains(r.stdout, "used by         core.order_sums.payment_method, core.orders.payment_method, marts.branch_daily_sales.card_revenue, marts.branch_daily_sales.cash_revenue\n") {
 		t.Errorf("lineage of a staging column:\n%s", r.stdout)
 	}
 	if r := percolate(t, root, url, "models", "lineage", "marts.hourly_sales.minute"); r.code != ExitUsage || !strings.Contains(r.stderr, "has no column minute (it has branch, sales_date, hour, orders, revenue)") {
@@ -84,17 +84,17 @@ func TestPlanNamesPanels(t *testing.T) {
 		return edited, rep.Panels
 	}
 	model := filepath.Join(dir, "models/marts/hourly_sales.sql")
-	edit(t, model, "sum(total) AS revenue", "sum(total) * 1 AS revenue")
+	edit(t, model, "sum(revenue) AS revenue", "sum(revenue) * 1 AS revenue")
 	if edited, panels := plan(); !slices.Equal(edited, []string{"revenue"}) || len(panels) != 0 {
 		t.Errorf("revenue edited: columns %v, panels %v; want [revenue] and none (no panel reads it)", edited, panels)
 	}
-	edit(t, model, "count(*)::integer AS orders", "count(*)::integer * 1 AS orders")
+	edit(t, model, "sum(orders)::integer AS orders", "sum(orders)::integer * 1 AS orders")
 	want := []string{"Trading patterns › Orders by weekday and hour", "Trading patterns › Busiest hours"}
 	if edited, panels := plan(); !slices.Equal(edited, []string{"orders", "revenue"}) || !slices.Equal(panels, want) {
 		t.Errorf("orders edited: columns %v, panels %v; want [orders revenue] and %v", edited, panels, want)
 	}
-	edit(t, model, "GROUP BY branch, sales_date, extract(hour FROM ordered_local)", "GROUP BY branch, sales_date")
-	edit(t, model, "       extract(hour FROM ordered_local)::integer AS hour,\n", "")
+	edit(t, model, "GROUP BY branch, sales_date, hour", "GROUP BY branch, sales_date")
+	edit(t, model, "       hour,\n", "")
 	if edited, panels := plan(); !slices.Contains(edited, "hour") || !slices.Equal(panels, want) {
 		t.Errorf("hour removed: columns %v, panels %v; want hour among them and %v", edited, panels, want)
 	}

@@ -223,7 +223,7 @@ func TestGraphAndCompile(t *testing.T) {
 		}
 	}
 	r := mustRun(t, root, "postgres://unused", "models", "compile", "branch_daily_sales")
-	if !strings.Contains(r.stdout, `CREATE TABLE marts.branch_daily_sales__next AS`) || !strings.Contains(r.stdout, `FROM "core"."orders__next"`) {
+	if !strings.Contains(r.stdout, `CREATE TABLE marts.branch_daily_sales__next AS`) || !strings.Contains(r.stdout, `FROM "core"."order_sums__next"`) {
 		t.Errorf("compile:\n%s", r.stdout)
 	}
 }

@@ -45,7 +45,7 @@ func TestUnitTests(t *testing.T) {
 	for _, c := range out.Cases {
 		models[c.Model] = true
 	}
-	for _, m := range []string{"marts.branch_daily_sales", "marts.hourly_sales", "marts.product_daily_sales", "core.orders", "core.order_items", "core.repeated_orders", "core.products", "core.product_days", "core.branches"} {
+	for _, m := range []string{"marts.branch_daily_sales", "marts.hourly_sales", "marts.product_daily_sales", "core.order_sums", "core.orders", "core.order_items", "core.repeated_orders", "core.products", "core.product_days", "core.branches"} {
 		if !models[m] {
 			t.Errorf("no case of %s ran", m)
 		}
@@ -54,7 +54,7 @@ func TestUnitTests(t *testing.T) {
 		t.Errorf("relations outside pg_catalog: %d before, %d after: unit tests must leave nothing", before, after)
 	}
 	r = mustRun(t, root, url, "test", "--unit", "--select", "marts.hourly_sales")
-	if !strings.Contains(r.stdout, "ok   marts.hourly_sales › the hour is the branch's local hour") || strings.Contains(r.stdout, "core.") {
+	if !strings.Contains(r.stdout, "ok   marts.hourly_sales › cash and card are one hour") || strings.Contains(r.stdout, "core.") {
 		t.Errorf("--select marts.hourly_sales ran:\n%s", r.stdout)
 	}
 }
@@ -93,18 +93,18 @@ func TestUnitTestFileErrors(t *testing.T) {
 		code           int
 		want           string
 	}{
-		{"misspelt key", "    expect:\n", "    expected:\n", ExitUsage, "hourly_sales.test.yaml:11: unknown key \"expected\""},
-		{"relation not read", "      core.orders:\n", "      core.order_items:\n", ExitUsage, "hourly_sales.test.yaml:6: case \"the hour is the branch's local hour\": given core.order_items: marts.hourly_sales does not read it (it reads core.orders)"},
-		{"no such column", "total: 2.45}", "totl: 2.45}", ExitFailure, "hourly_sales.test.yaml:8: given core.orders: no column totl"},
-		{"value its column refuses", "total: 2.45}", "total: two}", ExitFailure, `hourly_sales.test.yaml:8: given core.orders: invalid input syntax for type numeric: "two"`},
-		{"expected column the model lacks", "hour: 12, orders: 1, revenue: 2.00}\n      - {branch: York, hour: 12,", "hour: 12, orders: 1, revenue: 2.00, weekday: 3}\n      - {branch: York, hour: 12, weekday: 3,",
-			ExitFailure, "hourly_sales.test.yaml:21: expect: no column weekday"},
-		{"rows naming other columns", "hour: 9, orders: 2", "hour: 9", ExitUsage, "hourly_sales.test.yaml:12: case \"the hour is the branch's local hour\": expect: every row names the same columns"},
+		{"misspelt key", "    expect:\n", "    expected:\n", ExitUsage, "order_sums.test.yaml:11: unknown key \"expected\""},
+		{"relation not read", "      core.orders:\n", "      core.order_items:\n", ExitUsage, "order_sums.test.yaml:6: case \"the hour is the branch's local hour\": given core.order_items: core.order_sums does not read it (it reads core.orders)"},
+		{"no such column", "total: 2.45,", "totl: 2.45,", ExitFailure, "order_sums.test.yaml:8: given core.orders: no column totl"},
+		{"value its column refuses", "total: 2.45,", "total: two,", ExitFailure, `order_sums.test.yaml:8: given core.orders: invalid input syntax for type numeric: "two"`},
+		{"expected column the model lacks", "orders: 1, items: 3, revenue: 4.00}", "orders: 1, items: 3, revenue: 4.00, weekday: 3}",
+			ExitFailure, "order_sums.test.yaml:36: expect: no column weekday"},
+		{"rows naming other columns", "hour: 9, payment_method: CARD, orders: 2", "hour: 9", ExitUsage, "order_sums.test.yaml:12: case \"the hour is the branch's local hour\": expect: every row names the same columns"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := tempProject(t)
-			edit(t, filepath.Join(dir, "models/marts/hourly_sales.test.yaml"), tc.old, tc.new)
-			r := percolate(t, dir, url, "test", "--unit", "--select", "marts.hourly_sales")
+			edit(t, filepath.Join(dir, "models/core/order_sums.test.yaml"), tc.old, tc.new)
+			r := percolate(t, dir, url, "test", "--unit", "--select", "core.order_sums")
 			if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
 				t.Errorf("exit %d, want %d and %q in:\n%s%s", r.code, tc.code, tc.want, r.stdout, r.stderr)
 			}
