@@ -1,7 +1,7 @@
 -- materialized: incremental
 -- time_column: sales_date
 -- distributed_by: branch
--- description: Orders counted and summed per branch, day, local hour (0-23) and payment method: what the branch and hourly marts sum, so that the orders of a day are read once, not once for each mart (on a year, 35 thousand rows for a million orders).
+-- description: Orders counted and summed per branch, day, local hour (0-23) and payment method: what the branch and hourly marts sum, so that the orders of a day are read once, not once for each mart (on a year, 69 thousand rows for a million orders).
 -- tags: core
 -- column hour: the hour of the day in the branch's local time
 -- column orders: orders, each counted once however often it was delivered
