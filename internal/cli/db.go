@@ -9,6 +9,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/internal/staging"
@@ -197,6 +198,10 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 				return err
 			}
 			defer unlock()
+			// A migration finds the indexes a killed load dropped.
+			if err := (ledger.Store{}).RestoreIndexes(cmd.Context(), pool); err != nil {
+				return fmt.Errorf("build again the indexes a load dropped: %w", err)
+			}
 		}
 		prov, db, err := migrations.Provider(cmd.Context(), pool, p.Migrations())
 		if err != nil {

@@ -151,6 +151,11 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 	if w.unlock, err = pg.Lock(ctx, pool, "run", opt.Wait); err != nil {
 		return nil, err
 	}
+	// A migration finds the indexes a killed load dropped.
+	if err := p.ledger.RestoreIndexes(ctx, pool); err != nil {
+		w.unlock()
+		return nil, fmt.Errorf("build again the indexes a load dropped: %w", err)
+	}
 	if _, err := migrations.Up(ctx, pool, p.Migrations()); err != nil {
 		w.unlock()
 		return nil, err
