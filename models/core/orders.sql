@@ -1,7 +1,6 @@
 -- materialized: view
--- description: One row per order from both layouts: the order rows as loaded, less the repeated deliveries in core.repeated_orders, so an order delivered in several files (or twice in one) appears once (core.repeated_orders checks that, on every day it rebuilds). items is how many basket items it has. A view: order rows are written once, in staging, whose columns are NOT NULL.
+-- description: One row per order from both layouts: the order rows as loaded, less the repeated deliveries in core.repeated_orders, so an order delivered in several files (or twice in one) appears once (core.repeated_orders checks that, on every day it rebuilds). items is how many basket items it has. A view: order rows are written once, in staging, whose columns are NOT NULL. payment_method is CASH or CARD: both sources' contracts (values) reject any other, so no check reads a million rows to say so.
 -- tags: core
--- check: accepted_values(payment_method: CASH, CARD)
 SELECT o.order_id,
        o.branch,
        o.ordered_at,
