@@ -18,7 +18,9 @@ var ErrUpToDate = errors.New("the migrations already make the source's tables as
 // source's staging tables from what have makes to what its contract
 // fills: tables it lacks are created, with a BRIN index on the day (or on
 // load_id when there is no day): loads are appended in order, so it stays
-// small, and a replaced file's rows are found through their days; columns
+// small, and a replaced file's rows are found through their days; and with
+// no autovacuum pass for inserts alone, since builds analyze what they
+// read; columns
 // a table lacks are added and columns of another type retyped.
 func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 	want, err := loaders.Staging(src)
@@ -43,7 +45,9 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 				}
 				fmt.Fprintf(&u, "    %s %s%s%s\n", pg.Ident(c.Name), c.SQL, null, sep)
 			}
-			u.WriteString(");\n")
+			// Every build analyzes what changed by a tenth: no autovacuum
+			// pass for inserts alone (see migrations/00019).
+			u.WriteString(") WITH (autovacuum_vacuum_insert_threshold = -1, autovacuum_analyze_scale_factor = 100);\n")
 			_, rel, _ := strings.Cut(wt.Name, ".")
 			brin := "load_id"
 			for _, c := range wt.Columns {
