@@ -13,15 +13,20 @@ WITH sold AS (
     FROM staging.legacy_transaction_item_sums
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     UNION ALL
+    -- The repeated deliveries' items, read on their days only.
     SELECT i.branch, i.sales_date, i.product, i.size, -1, -i.price
     FROM core.repeated_orders AS r
     JOIN (
         SELECT branch, sales_date, product, size, price, load_id, source_line
         FROM staging.transaction_items
+        WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
+                                      WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
         UNION ALL
         SELECT branch, sales_date, product, size, price, load_id, source_line
         FROM staging.legacy_transaction_items
-    ) AS i ON i.sales_date = r.sales_date AND i.load_id = r.load_id AND i.source_line = r.source_line
+        WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
+                                      WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
+    ) AS i USING (sales_date, load_id, source_line)
     WHERE r.sales_date >= percolate.interval_start() AND r.sales_date < percolate.interval_end()
 )
 SELECT branch,
