@@ -124,7 +124,8 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 		return nil, err
 	}
 	building := map[string]bool{}
-	whole := map[string]bool{} // built whole, beside the live relation
+	whole := map[string]bool{}         // built whole, beside the live relation
+	loaded := map[string][]time.Time{} // the loaded days of a set of sources, asked once
 	for _, m := range selected {
 		s := &Step{Model: m, Name: m.Name, Build: true, Full: true, Distribution: m.Config.Distribution()}
 		tables := upstreamSources(g, m)
@@ -188,7 +189,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 			if !s.Build {
 				s.Build, s.Reason = true, "gap: days with data but no interval"
 			}
-			if err := planDays(ctx, q, s, last, built, opt); err != nil {
+			if err := planDays(ctx, q, s, last, built, opt, loaded); err != nil {
 				return nil, err
 			}
 			if !s.Build && len(pendingSources) > 0 {
@@ -279,18 +280,28 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuil
 // planDays decides whether an incremental model's build is a full one or
 // which days it replaces: those whose files arrived (or were replaced)
 // since its last build, and any day with data it has no interval for at
-// its current version (a gap).
-func planDays(ctx context.Context, q ledger.Querier, s *Step, last ledger.LastBuild, built bool, opt Options) error {
+// its current version (a gap). loaded caches the days with data of each
+// set of sources, for the models that read the same.
+func planDays(ctx context.Context, q ledger.Querier, s *Step, last ledger.LastBuild, built bool, opt Options, loaded map[string][]time.Time) error {
 	m := s.Model
 	versionChanged := built && last.Version != m.Version
 	if opt.FullRefresh || !built || !last.Exists || (versionChanged && opt.From.IsZero()) {
 		return nil
 	}
-	stale := ledger.Stale{Model: m.Name, Version: m.Version, Sources: s.sources, Watermark: last.Watermark, Versioned: versionChanged}
+	var book ledger.Store
+	key := strings.Join(s.sources, ",")
+	if _, ok := loaded[key]; !ok {
+		days, err := book.LoadedDays(ctx, q, s.sources)
+		if err != nil {
+			return err
+		}
+		loaded[key] = days
+	}
+	stale := ledger.Stale{Model: m.Name, Version: m.Version, Sources: s.sources, Watermark: last.Watermark, Versioned: versionChanged, Loaded: loaded[key]}
 	if versionChanged {
 		stale.From = opt.From
 	}
-	days, err := ledger.Store{}.StaleDays(ctx, q, stale)
+	days, err := book.StaleDays(ctx, q, stale)
 	if err != nil {
 		return err
 	}

@@ -96,22 +96,48 @@ type Stale struct {
 	// not zero, limits those gaps to days on or after it.
 	Versioned bool
 	From      time.Time
+	// Loaded, when not nil, holds the days of the loaded files of Sources,
+	// as LoadedDays returns them: a plan asks once for all its models.
+	Loaded []time.Time
+}
+
+// LoadedDays returns the days the loaded files of sources have rows for.
+func (Store) LoadedDays(ctx context.Context, q Querier, sources []string) ([]time.Time, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+		WHERE f.source = ANY($1) AND f.status = 'loaded' ORDER BY 1`, sources)
+	if err != nil {
+		return nil, err
+	}
+	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if days == nil && err == nil {
+		days = []time.Time{}
+	}
+	return days, err
 }
 
 // StaleDays returns the days of an incremental model to rebuild, sorted:
 // those whose files arrived or were replaced since its last build, and
 // days with data it holds no interval for (at its version, when
 // s.Versioned).
-func (Store) StaleDays(ctx context.Context, q Querier, s Stale) ([]time.Time, error) {
+func (st Store) StaleDays(ctx context.Context, q Querier, s Stale) ([]time.Time, error) {
+	if s.Loaded == nil {
+		var err error
+		if s.Loaded, err = st.LoadedDays(ctx, q, s.Sources); err != nil {
+			return nil, err
+		}
+	}
 	rows, err := q.Query(ctx, `
-		SELECT DISTINCT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		WHERE f.source = ANY($1) AND (f.load_id > $2 OR f.replaced_by > $2)
-		UNION
 		(SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		 WHERE f.source = ANY($1) AND f.status = 'loaded' AND (NOT $4 OR d.day >= $5)
+		 WHERE f.source = ANY($1) AND f.load_id > $2
+		 UNION
+		 SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+		 WHERE f.source = ANY($1) AND f.replaced_by > $2)
+		UNION
+		(SELECT day FROM unnest($7::date[]) AS day
+		 WHERE NOT $4 OR day >= $5
 		 EXCEPT
 		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND (NOT $4 OR version = $6))
-		ORDER BY 1`, s.Sources, s.Watermark, s.Model, s.Versioned, s.From, s.Version)
+		ORDER BY 1`, s.Sources, s.Watermark, s.Model, s.Versioned, s.From, s.Version, s.Loaded)
 	if err != nil {
 		return nil, err
 	}
