@@ -55,11 +55,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// The server's user must reach it: a folder it cannot reach would keep
+	// the cluster under pg.Moved instead, where nothing removes it.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		return 1
+	}
 	c, err := pg.NewCluster(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
+	defer os.RemoveAll(c.Dir) // after the server stops, wherever it was kept
 	c.Durable = false
 	if err := c.Start(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
