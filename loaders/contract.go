@@ -84,6 +84,18 @@ type table struct {
 	schema *arrow.Schema
 }
 
+// tables are the staging tables the contract fills: the source's table,
+// then its items table and their sums when it has them.
+func (c *contract) tables() []*table {
+	out := []*table{c.parent}
+	for _, t := range []*table{c.child, c.sums} {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func newTable(name string, cols []column) *table {
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {

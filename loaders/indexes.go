@@ -22,10 +22,10 @@ const deferIndexesFrom = 64 << 20
 // the 5 s their COPY takes, where building the index afterwards reads
 // each page once (0.6 s), as summarizing the new rows did anyway. The
 // ledger records each index in the transaction that drops it, so that
-// one a killed load leaves dropped is built by the next load or build
-// (ledger.RestoreIndexes). A table in use elsewhere keeps its indexes:
-// the drop waits a second at most. Not on Citus, whose shards each have
-// their own.
+// one a killed load leaves dropped is built by the next load, run or
+// migration (ledger.RestoreIndexes). A table in use elsewhere keeps its
+// indexes: the drop waits a second at most. Not on Citus, whose shards
+// each have their own.
 func (l *CSV) deferIndexes(ctx context.Context, c *contract, size int64) (bool, error) {
 	from := l.opt.DeferIndexesFrom
 	if from == 0 {
@@ -38,10 +38,8 @@ func (l *CSV) deferIndexes(ctx context.Context, c *contract, size int64) (bool, 
 		return false, err
 	}
 	var tables []string
-	for _, t := range []*table{c.parent, c.child, c.sums} {
-		if t != nil {
-			tables = append(tables, t.name)
-		}
+	for _, t := range c.tables() {
+		tables = append(tables, t.name)
 	}
 	// A CSV's rows take about three times its bytes in the tables.
 	var held int64

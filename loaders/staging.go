@@ -54,10 +54,7 @@ func Staging(src *config.Source) ([]Table, error) {
 		}
 	}
 	var out []Table
-	for _, t := range []*table{c.parent, c.child, c.sums} {
-		if t == nil {
-			continue
-		}
+	for _, t := range c.tables() {
 		st := Table{Name: t.name, Line: lines[t.name]}
 		for _, col := range t.cols {
 			line, ok := lines[t.name+"."+col.name]

@@ -189,10 +189,7 @@ func deleteRetired(ctx context.Context, tx pgx.Tx, c *contract, old ledger.Retir
 	if len(old.LoadIDs) == 0 {
 		return nil
 	}
-	for _, t := range []*table{c.parent, c.child, c.sums} {
-		if t == nil {
-			continue
-		}
+	for _, t := range c.tables() {
 		del := "DELETE FROM " + pg.Ident(strings.Split(t.name, ".")...) + " WHERE load_id = ANY($1)"
 		args := []any{old.LoadIDs}
 		if c.dateAt >= 0 {

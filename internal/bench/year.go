@@ -228,11 +228,12 @@ func serverCPU() time.Duration {
 			continue
 		}
 		// pid (comm) state ppid …: comm may hold spaces; fields after it.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 || !strings.HasSuffix(string(b[:i]), "(postgres") {
+		stat := string(b)
+		i := strings.LastIndexByte(stat, ')')
+		if i < 0 || !strings.HasSuffix(stat[:i], "(postgres") {
 			continue
 		}
-		f := strings.Fields(string(b[i+1:]))
+		f := strings.Fields(stat[i+1:])
 		if len(f) < 15 {
 			continue
 		}

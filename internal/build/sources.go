@@ -7,8 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/percolate/percolate/internal/ledger"
 )
 
 // freshen readies the source tables a build reads, right after a load and
@@ -21,12 +19,8 @@ import (
 // took 10.7 s instead of 4.6 s); it visits only pages not yet all-visible,
 // so it costs what was loaded. A table that changed by more than a tenth
 // since it was last analyzed is analyzed, so that the planner knows a day
-// is a small part of it. An index a killed load dropped (see
-// ledger.RestoreIndexes) is built again first.
+// is a small part of it.
 func freshen(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
-	if err := (ledger.Store{}).RestoreIndexes(ctx, pool); err != nil {
-		return fmt.Errorf("build again the indexes a load dropped: %w", err)
-	}
 	rows, err := pool.Query(ctx, `
 		SELECT c.oid::regclass::text,
 		       coalesce(s.n_mod_since_analyze > 0.1 * greatest(s.n_live_tup, 1) OR s.last_analyze IS NULL AND s.last_autoanalyze IS NULL, true),

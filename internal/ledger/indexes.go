@@ -9,6 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// deferred is an index dropped for a load: its name and its definition.
+type deferred struct{ Name, Def string }
+
 // DeferIndexes drops the BRIN indexes of tables in tx, recording each
 // definition so that RestoreIndexes builds it again, and returns their
 // names. The caller commits the two together.
@@ -20,8 +23,7 @@ func (Store) DeferIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	type index struct{ Name, Def string }
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[index])
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[deferred])
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +52,7 @@ func (Store) RestoreIndexes(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	type index struct{ Name, Def string }
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[index])
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[deferred])
 	if err != nil {
 		return err
 	}

@@ -371,10 +371,11 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 	for _, s := range pl.Sources {
 		out[s.Table] = s.Name
 		for _, c := range s.Columns {
-			if c.Items != nil {
-				out[c.Items.Table] = s.Name
+			if c.Items == nil {
+				continue
 			}
-			if c.Items != nil && c.Items.Sums != nil {
+			out[c.Items.Table] = s.Name
+			if c.Items.Sums != nil {
 				out[c.Items.Sums.Table] = s.Name
 			}
 		}
