@@ -18,8 +18,8 @@ import (
 // the small pool turns over (on a stock server, the product mart of a year
 // took 10.7 s instead of 4.6 s); it visits only pages not yet all-visible,
 // so it costs what was loaded. A table that changed by more than a tenth
-// since it was last analyzed is analyzed, so that the planner knows a day
-// is a small part of it.
+// since it was last analyzed is analyzed, from a small sample, so that the
+// planner knows a day is a small part of it.
 func freshen(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
 	rows, err := pool.Query(ctx, `
 		SELECT c.oid::regclass::text,
@@ -76,7 +76,13 @@ func freshenOne(ctx context.Context, pool *pgxpool.Pool, name string, stale, big
 		}
 	}
 	if stale {
-		if _, err := pool.Exec(ctx, "ANALYZE "+name); err != nil {
+		// A sample of 3,000 rows, not the default 30,000: the builds read a
+		// source by day and branch, which a tenth of the sample estimates as
+		// well, and the sample is most of what ANALYZE costs (on the year's
+		// items, 25 ms instead of 210–360 ms). A column given a statistics
+		// target of its own (ALTER TABLE … SET STATISTICS) keeps it. SET
+		// LOCAL holds for the one implicit transaction of the two statements.
+		if _, err := pool.Exec(ctx, "SET LOCAL default_statistics_target = 10; ANALYZE "+name); err != nil {
 			return fmt.Errorf("analyze %s: %w", name, err)
 		}
 	}
