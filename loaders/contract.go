@@ -104,12 +104,9 @@ func newTable(name string, cols []column) *table {
 	return &table{name: name, cols: cols, schema: arrow.NewSchema(fields, nil)}
 }
 
-// Lineage columns every staging row carries; item rows leave out the file,
-// which their load_id names, since they outnumber the orders.
-var (
-	lineage     = []column{{name: "load_id", typ: tInt8}, {name: "source_file", typ: tText}, {name: "source_line", typ: tInt4}}
-	itemLineage = []column{{name: "load_id", typ: tInt8}, {name: "source_line", typ: tInt4}}
-)
+// lineage are the columns every staging row starts with: its file, by the
+// manifest's load_id (percolate.files holds the path), and its line there.
+var lineage = []column{{name: "load_id", typ: tInt8}, {name: "source_line", typ: tInt4}}
 
 // itemColumns are the columns of an items table after its lineage and the
 // row key: the item, and its row's day when the source derives one.
@@ -175,7 +172,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 			return nil, err
 		}
 		c.items = p
-		childCols := slices.Clone(itemLineage)
+		childCols := slices.Clone(lineage)
 		childCols = append(childCols, column{name: src.Key.Column, typ: tUUID})
 		childCols = append(childCols, itemColumns(src, col.Items, c.dateAt)...)
 		for _, name := range col.Items.Carry {

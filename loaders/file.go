@@ -293,9 +293,8 @@ func (f *fileLoad) row(fields []string, line int) {
 	}
 	p := f.parent
 	p.Field(0).(*array.Int64Builder).Append(f.loadID)
-	p.Field(1).(*array.StringBuilder).Append(f.name)
-	p.Field(2).(*array.Int32Builder).Append(int32(line))
-	p.Field(3).(*array.FixedSizeBinaryBuilder).Append(key[:])
+	p.Field(1).(*array.Int32Builder).Append(int32(line))
+	p.Field(2).(*array.FixedSizeBinaryBuilder).Append(key[:])
 	if c.repeatAt >= 0 {
 		f.putRepeated(p.Field(c.repeatAt).(*array.BooleanBuilder), key)
 	}

@@ -402,7 +402,7 @@ func TestGroupRefusedByTheServer(t *testing.T) {
 			t.Errorf("%s: %s (%v), want loaded", res[i].Path, res[i].Status, res[i].Err)
 		}
 	}
-	if n := count(t, pool, `SELECT count(*) FROM staging.transactions WHERE source_file LIKE '%b_overflow.csv'`); n != 0 {
+	if n := count(t, pool, `SELECT count(*) FROM staging.transactions JOIN percolate.files USING (load_id) WHERE path LIKE '%b_overflow.csv'`); n != 0 {
 		t.Errorf("%d rows of the refused file in staging, want none", n)
 	}
 	if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path LIKE '%b_overflow.csv' AND status = 'refused' AND reason LIKE '%numeric field overflow%'`); n != 1 {

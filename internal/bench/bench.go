@@ -79,7 +79,7 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := settle(ctx, opt.URL); err != nil {
+	if _, err := settle(ctx, opt.URL); err != nil {
 		return nil, err
 	}
 	percRes, err := percolateLoad(ctx, opt, percURL, filepath.Join(dir, "*.csv"))

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -206,43 +207,65 @@ func median(ts []Timing) Timing {
 // jobs before left dirty, and so does the kernel: each job pays for its
 // own writes only.
 func timed(ctx context.Context, server string, job func() (int64, []Phase, error)) (Timing, int64, error) {
-	if err := settle(ctx, server); err != nil {
+	pm, err := settle(ctx, server)
+	if err != nil {
 		return Timing{}, 0, err
 	}
-	cpu0, server0, busy0 := selfCPU(), serverCPU(), machineBusy()
+	cpu0, server0, busy0 := selfCPU(), serverCPU(pm), machineBusy()
 	start := time.Now()
 	n, ph, err := job()
-	t := Timing{Wall: time.Since(start), ClientCPU: selfCPU() - cpu0, ServerCPU: serverCPU() - server0, MachineCPU: machineBusy() - busy0, Phases: ph}
+	t := Timing{Wall: time.Since(start), ClientCPU: selfCPU() - cpu0, ServerCPU: serverCPU(pm) - server0, MachineCPU: machineBusy() - busy0, Phases: ph}
 	return t, n, err
 }
 
-// serverCPU is the CPU time the PostgreSQL processes on this machine have
-// used: the live ones', and the exited backends' their postmaster has
-// reaped (/proc/PID/stat: utime, stime, cutime, cstime).
-func serverCPU() time.Duration {
+// serverCPU is the CPU time the server whose postmaster is pm has used:
+// the postmaster's, the exited backends' it has reaped (utime, stime,
+// cutime and cstime of /proc/PID/stat) and its live children's. Other
+// PostgreSQL servers on the machine, and processes that are not the
+// server's, count as other. 0 when the server is not on this machine.
+func serverCPU(pm int) time.Duration {
+	if pm == 0 {
+		return 0
+	}
 	dirs, _ := os.ReadDir("/proc")
 	var ticks int64
 	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid …: comm may hold spaces; fields after it.
-		stat := string(b)
-		i := strings.LastIndexByte(stat, ')')
-		if i < 0 || !strings.HasSuffix(stat[:i], "(postgres") {
+		ppid, cpu, ok := procStat(pid)
+		if !ok || pid != pm && ppid != pm {
 			continue
 		}
-		f := strings.Fields(stat[i+1:])
-		if len(f) < 15 {
-			continue
-		}
-		for _, v := range f[11:15] { // utime, stime, cutime, cstime
-			n, _ := strconv.ParseInt(v, 10, 64)
-			ticks += n
-		}
+		ticks += cpu
 	}
 	return time.Duration(ticks) * (time.Second / 100)
+}
+
+// procStat reads a process's parent and the CPU ticks it and its reaped
+// children have used.
+func procStat(pid int) (ppid int, ticks int64, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, 0, false
+	}
+	// pid (comm) state ppid …: comm may hold spaces; fields after it.
+	stat := string(b)
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 15 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	for _, v := range f[11:15] { // utime, stime, cutime, cstime
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return ppid, ticks, true
 }
 
 // cpuLine says where a job's CPU went.
@@ -251,19 +274,35 @@ func cpuLine(t Timing) string {
 	return fmt.Sprintf("client CPU %s, server %s, other %s", secs(t.ClientCPU), secs(t.ServerCPU), secs(other))
 }
 
-func settle(ctx context.Context, server string) error {
+// settle has the server write out what it holds dirty (a checkpoint), and
+// the kernel too, and returns the server's postmaster's process id when it
+// runs on this machine (the parent of the backend settle talked to), else 0.
+func settle(ctx context.Context, server string) (int, error) {
 	conn, err := pgx.Connect(ctx, server)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close(ctx)
 	// Without the privilege (pg_checkpoint), the kernel's flush must do.
 	var pgErr *pgconn.PgError
 	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42501") {
-		return err
+		return 0, err
 	}
 	syscall.Sync()
-	return nil
+	// The backend, if it is a process of this machine (another machine's
+	// pid may be anything here): PostgreSQL's, child of a postmaster.
+	pid := int(conn.PgConn().PID())
+	ppid, _, ok := procStat(pid)
+	if !ok || !isPostgres(pid) || !isPostgres(ppid) {
+		return 0, nil
+	}
+	return ppid, nil
+}
+
+// isPostgres says whether process pid runs PostgreSQL's server binary.
+func isPostgres(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return err == nil && strings.HasPrefix(filepath.Base(string(bytes.SplitN(b, []byte{0}, 2)[0])), "postgres")
 }
 
 // selfCPU is the CPU time of this process and the children it has
@@ -480,7 +519,7 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA staging; "+ddl); err != nil {
 		return f, err
 	}
-	if err := settle(ctx, base); err != nil {
+	if _, err := settle(ctx, base); err != nil {
 		return f, err
 	}
 	start := time.Now()
@@ -499,7 +538,7 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		return f, err
 	}
 	f.Write = time.Since(start)
-	if err := settle(ctx, base); err != nil {
+	if _, err := settle(ctx, base); err != nil {
 		return f, err
 	}
 	start = time.Now()

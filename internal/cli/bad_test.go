@@ -146,7 +146,7 @@ func TestBadRowNamed(t *testing.T) {
 	if !strings.Contains(r.stdout, "leeds_01-03-2022_09-00-00.csv:10:") || !strings.Contains(r.stdout, "fields, the contract has 7") {
 		t.Errorf("rejects: got %q", r.stdout)
 	}
-	if n := scalar[int](t, pool, `SELECT count(*) FROM staging.transactions WHERE source_file LIKE '%leeds_01-03%'`); n != len(lines)-2 {
+	if n := scalar[int](t, pool, `SELECT count(*) FROM staging.transactions JOIN percolate.files USING (load_id) WHERE path LIKE '%leeds_01-03%'`); n != len(lines)-2 {
 		t.Errorf("the rest of the file: %d rows loaded, want %d", n, len(lines)-2)
 	}
 }

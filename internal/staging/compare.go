@@ -42,7 +42,12 @@ func Compare(file string, src *config.Source, have *Schema) error {
 			if !c.NotNull || c.Default || hasColumn(wt, c.Name) {
 				continue
 			}
-			return fail(wt.Line, "%s.%s%s is NOT NULL with no default, but the contract fills no column of that name: misspelt?", wt.Name, c.Name, at(c.Where))
+			why := "misspelt?"
+			if c.Name == "source_file" {
+				why = "the loader no longer writes the file's path on each row (its load_id finds it in percolate.files)"
+			}
+			return fail(wt.Line, "%s.%s%s is NOT NULL with no default, but the contract fills no column of that name (%s): 'percolate migrate create --source %s' writes a migration that lets it be NULL",
+				wt.Name, c.Name, at(c.Where), why, src.Name)
 		}
 	}
 	return nil

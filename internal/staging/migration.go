@@ -21,7 +21,8 @@ var ErrUpToDate = errors.New("the migrations already make the source's tables as
 // small, and a replaced file's rows are found through their days; and with
 // no autovacuum pass for inserts alone, since builds analyze what they
 // read; columns
-// a table lacks are added and columns of another type retyped.
+// a table lacks are added, columns of another type retyped, and NOT NULL
+// columns the contract does not fill let be NULL.
 func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 	want, err := loaders.Staging(src)
 	if err != nil {
@@ -73,6 +74,13 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 			}
 			if have != nil && have.NotNull && c.Nullable {
 				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n", name, pg.Ident(c.Name))
+			}
+		}
+		// A column the contract no longer fills is left NULL by loads from
+		// now on; what it holds is kept (drop it by hand if nothing reads it).
+		for _, c := range t.Columns {
+			if c.NotNull && !c.Default && !hasColumn(wt, c.Name) {
+				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL; -- the contract no longer fills it\n", name, pg.Ident(c.Name))
 			}
 		}
 	}

@@ -67,7 +67,6 @@ var goodMigrations = fstest.MapFS{
 CREATE SCHEMA staging;
 CREATE TABLE staging.sales (
     load_id     bigint      NOT NULL,
-    source_file text        NOT NULL,
     source_line integer     NOT NULL,
     sale_id     uuid        NOT NULL,
     at          timestamptz NOT NULL,
@@ -82,7 +81,7 @@ CREATE TABLE staging.sale_items (LIKE staging.sales INCLUDING ALL);
 DROP TABLE staging.sale_items;
 `)},
 	"00002_items.sql": {Data: []byte(`-- +goose Up
-ALTER TABLE staging.sale_items DROP COLUMN source_file, DROP COLUMN at, DROP COLUMN shop, DROP COLUMN total, DROP COLUMN note;
+ALTER TABLE staging.sale_items DROP COLUMN at, DROP COLUMN shop, DROP COLUMN total, DROP COLUMN note;
 ALTER TABLE staging.sale_items ADD COLUMN item_no int4 NOT NULL, ADD COLUMN size text,
     ADD COLUMN product text NOT NULL, ADD COLUMN price numeric(8, 2) NOT NULL;
 ALTER TABLE staging.sale_items RENAME COLUMN sales_date TO sold_on;
@@ -116,11 +115,11 @@ func TestDifferencesNamed(t *testing.T) {
 		{"misspelt column", "    shop        text        NOT NULL,", "    sohp        text        NOT NULL,",
 			"- name: shop", "staging.sales in the migrations has no column shop (migrations/00001_sales.sql:3), which the contract fills"},
 		{"misspelt NOT NULL column, seen from the table", "    note        text\n", "    note        text NOT NULL\n",
-			"path: in/*.csv", "staging.sales.note (migrations/00001_sales.sql:12) is NOT NULL with no default, but the contract fills no column of that name"},
+			"path: in/*.csv", "staging.sales.note (migrations/00001_sales.sql:11) is NOT NULL with no default, but the contract fills no column of that name"},
 		{"wrong type", "    at          timestamptz NOT NULL,", "    at          timestamp NOT NULL,",
-			"- name: at", "staging.sales.at is timestamp (migrations/00001_sales.sql:8), but the contract fills it with timestamptz"},
+			"- name: at", "staging.sales.at is timestamp (migrations/00001_sales.sql:7), but the contract fills it with timestamptz"},
 		{"wrong scale", "    total       numeric(10,2) NOT NULL,", "    total       numeric(10,3) NOT NULL,",
-			"- name: total", "staging.sales.total is numeric(10,3) (migrations/00001_sales.sql:11), but the contract fills it with 2 decimals"},
+			"- name: total", "staging.sales.total is numeric(10,3) (migrations/00001_sales.sql:10), but the contract fills it with 2 decimals"},
 		{"no table", "CREATE TABLE staging.sale_items (LIKE", "CREATE TABLE staging.sale_item (LIKE",
 			"- name: basket", "no table staging.sale_items in the migrations to load into: write its migration with 'percolate migrate create --source sales'"},
 	}
@@ -148,6 +147,40 @@ func TestDifferencesNamed(t *testing.T) {
 				t.Errorf("got %v\nwant pipelines.yaml:%d: …%s", err, want, tt.want)
 			}
 		})
+	}
+}
+
+// TestColumnNoLongerFilled: a table made for a loader that wrote each
+// row's file path (source_file, NOT NULL) is named with the reason, and the
+// generated migration lets the column be NULL, keeping what it holds.
+func TestColumnNoLongerFilled(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for k, v := range goodMigrations {
+		fsys[k] = &fstest.MapFile{Data: v.Data}
+	}
+	fsys["00003_path.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nALTER TABLE staging.sales ADD COLUMN source_file text NOT NULL;\n")}
+	have, err := FromMigrations(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Compare("pipelines.yaml", source(t), have)
+	if err == nil || !strings.Contains(err.Error(), "staging.sales.source_file (migrations/00003_path.sql:2) is NOT NULL with no default, but the contract fills no column of that name (the loader no longer writes the file's path on each row") ||
+		!strings.Contains(err.Error(), "'percolate migrate create --source sales' writes a migration") {
+		t.Fatalf("got %v, want source_file named with the reason and the command", err)
+	}
+	up, _, err := Migration(source(t), have)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(up, "ALTER TABLE \"staging\".\"sales\" ALTER COLUMN \"source_file\" DROP NOT NULL;") {
+		t.Fatalf("the migration does not let source_file be NULL:\n%s", up)
+	}
+	fsys["00004_up.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\n" + up)}
+	if have, err = FromMigrations(fsys); err != nil {
+		t.Fatal(err)
+	}
+	if err := Compare("pipelines.yaml", source(t), have); err != nil {
+		t.Errorf("after the generated migration: %v", err)
 	}
 }
 
