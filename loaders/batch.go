@@ -22,21 +22,23 @@ type parsed struct {
 	fl   *fileLoad
 	info fileInfo
 	// where its rows are in the group's arenas
-	parent, child, sums [2]int
+	parent, child, sums, rowSums [2]int
 }
 
 // arenas hold a group's rows in binary COPY format, one per table; a
 // worker keeps its arenas from group to group.
 type arenas struct {
-	parent, child, sums []byte
+	parent, child, sums, rowSums []byte
 }
 
 // mark is where each arena ends.
-func (a *arenas) mark() [3]int { return [3]int{len(a.parent), len(a.child), len(a.sums)} }
+func (a *arenas) mark() [4]int {
+	return [4]int{len(a.parent), len(a.child), len(a.sums), len(a.rowSums)}
+}
 
 // cut drops what the arenas took since m.
-func (a *arenas) cut(m [3]int) {
-	a.parent, a.child, a.sums = a.parent[:m[0]], a.child[:m[1]], a.sums[:m[2]]
+func (a *arenas) cut(m [4]int) {
+	a.parent, a.child, a.sums, a.rowSums = a.parent[:m[0]], a.child[:m[1]], a.sums[:m[2]], a.rowSums[:m[3]]
 }
 
 // loadGroup loads a group of small local files (indexes into paths) in
@@ -47,7 +49,7 @@ func (a *arenas) cut(m [3]int) {
 // to results. A group the database refuses is loaded again file by file,
 // so that one file's fault stays its own.
 func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, contract string, unit []int, paths []string, infos []fileInfo, results []Result, buf *arenas) error {
-	buf.cut([3]int{})
+	buf.cut([4]int{})
 	files := make([]*parsed, 0, len(unit))
 	data := map[int][]byte{}
 	var hashes []string
@@ -98,6 +100,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		err = f.fl.encodeAll(buf)
 		f.fl.release() // its counts and rejects stay; its buffers go back
 		f.parent, f.child, f.sums = [2]int{m[0], len(buf.parent)}, [2]int{m[1], len(buf.child)}, [2]int{m[2], len(buf.sums)}
+		f.rowSums = [2]int{m[3], len(buf.rowSums)}
 		switch refused := refusal(res.Path, err); {
 		case refused != nil:
 			res.Status, res.Err = Refused, refused
@@ -142,7 +145,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	if err != nil {
 		return err
 	}
-	var parents, children, sums []io.Reader
+	var parents, children, sums, rowSums []io.Reader
 	var done []ledger.Loaded
 	for _, f := range send {
 		r := &results[f.i]
@@ -154,6 +157,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 		parents = append(parents, bytes.NewReader(buf.parent[f.parent[0]:f.parent[1]]))
 		children = append(children, bytes.NewReader(buf.child[f.child[0]:f.child[1]]))
 		sums = append(sums, bytes.NewReader(buf.sums[f.sums[0]:f.sums[1]]))
+		rowSums = append(rowSums, bytes.NewReader(buf.rowSums[f.rowSums[0]:f.rowSums[1]]))
 		done = append(done, loaded(*r, f.fl))
 		if err := l.ledger.AddRejects(ctx, tx, r.LoadID, r.Source, r.Path, f.fl.rejects); err != nil {
 			return err
@@ -166,7 +170,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	for _, t := range []struct {
 		table *table
 		rows  []io.Reader
-	}{{c.parent, parents}, {c.child, children}, {c.sums, sums}} {
+	}{{c.parent, parents}, {c.child, children}, {c.sums, sums}, {c.rowSums, rowSums}} {
 		if t.table == nil {
 			continue
 		}

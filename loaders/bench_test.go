@@ -66,7 +66,7 @@ func BenchmarkParse(b *testing.B) {
 	var buf arenas
 	for range b.N {
 		fl := newFileLoad(c, bytes.NewReader(data), 1, "daily.csv")
-		buf.cut([3]int{})
+		buf.cut([4]int{})
 		if err := fl.encodeAll(&buf); err != nil {
 			b.Fatal(err)
 		}

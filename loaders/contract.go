@@ -27,6 +27,10 @@ type contract struct {
 	parent *table
 	child  *table // nil when no column is a list of items
 	sums   *table // nil unless the items declare sums
+	// rowSums is the table of a file's rows summed, nil unless the source
+	// declares sums; rowPlan says how it is filled.
+	rowSums *table
+	rowPlan *rowSumsPlan
 
 	// spans[i] is the range of parent columns source column i fills.
 	spans [][2]int
@@ -85,10 +89,10 @@ type table struct {
 }
 
 // tables are the staging tables the contract fills: the source's table,
-// then its items table and their sums when it has them.
+// then its items table, their sums and its rows' sums when it has them.
 func (c *contract) tables() []*table {
 	out := []*table{c.parent}
-	for _, t := range []*table{c.child, c.sums} {
+	for _, t := range []*table{c.child, c.sums, c.rowSums} {
 		if t != nil {
 			out = append(out, t)
 		}
@@ -188,6 +192,11 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		}
 	}
 	c.parent = newTable(src.Table, cols)
+	if src.Sums != nil {
+		var sumCols []column
+		sumCols, c.rowPlan = rowSumColumns(src, c.dateAt)
+		c.rowSums = newTable(src.Sums.Table, sumCols)
+	}
 	c.vals = make([]value, len(src.Columns))
 	c.text = make([]bool, len(src.Columns))
 	c.digits = make([]int, len(src.Columns))

@@ -52,7 +52,11 @@ type fileLoad struct {
 	// items declare sums); sumKey is the key of the item being put.
 	sums   map[string]*itemSum
 	sumKey []byte
-	days   map[int32]bool // the days of the rows loaded
+	// rowSums are the file's rows counted and summed by rowKey (when the
+	// source declares sums).
+	rowSums map[string]*rowSum
+	rowKey  []byte
+	days    map[int32]bool // the days of the rows loaded
 	// seen holds the row ids of the file so far, to tell a row that
 	// repeats an earlier one (when the source asks), until it is full.
 	seen        map[[16]byte]struct{}
@@ -151,7 +155,8 @@ func (f *fileLoad) next() (arrow.Record, error) {
 
 // encodeAll parses the whole file and appends its rows in binary COPY
 // format, without COPY's header and trailer, to buf: the source's table,
-// its items table and its items' sums, as the contract has them.
+// its items table, its items' sums and its rows' sums, as the contract has
+// them.
 func (f *fileLoad) encodeAll(buf *arenas) error {
 	f.direct = &buf.parent
 	for {
@@ -169,11 +174,18 @@ func (f *fileLoad) encodeAll(buf *arenas) error {
 		}
 		rec.Release()
 	}
-	if f.err != nil || f.c.sums == nil {
+	if f.err != nil {
 		return f.err
 	}
 	var err error
-	buf.sums, err = f.encodeSums(buf.sums)
+	if f.c.sums != nil {
+		if buf.sums, err = f.encodeSums(buf.sums); err != nil {
+			return err
+		}
+	}
+	if f.c.rowSums != nil {
+		buf.rowSums, err = f.encodeRowSums(buf.rowSums)
+	}
 	return err
 }
 
@@ -295,12 +307,16 @@ func (f *fileLoad) row(fields []string, line int) {
 	p.Field(0).(*array.Int64Builder).Append(f.loadID)
 	p.Field(1).(*array.Int32Builder).Append(int32(line))
 	p.Field(2).(*array.FixedSizeBinaryBuilder).Append(key[:])
+	flagged := false
 	if c.repeatAt >= 0 {
-		f.putRepeated(p.Field(c.repeatAt).(*array.BooleanBuilder), key)
+		flagged = f.putRepeated(p.Field(c.repeatAt).(*array.BooleanBuilder), key)
 	}
 	for i, col := range c.src.Columns {
 		span := c.spans[i]
 		c.kinds[i].put(f, f.builders[span[0]:span[1]], col, &c.vals[i])
+	}
+	if c.rowSums != nil {
+		f.addRowSum(flagged)
 	}
 }
 
@@ -308,26 +324,28 @@ func (f *fileLoad) row(fields []string, line int) {
 // some 50 MiB. Past it, the rest of the file's rows say NULL: unknown.
 const maxSeen = 1 << 20
 
-// putRepeated says whether the row's id came earlier in the file.
-func (f *fileLoad) putRepeated(b *array.BooleanBuilder, key [16]byte) {
+// putRepeated says whether the row's id came earlier in the file, and
+// returns true unless it surely did not (repeated, or NULL: unknown).
+func (f *fileLoad) putRepeated(b *array.BooleanBuilder, key [16]byte) bool {
 	if f.seenFull {
 		b.AppendNull()
-		return
+		return true
 	}
 	if f.seen == nil {
 		f.seen = map[[16]byte]struct{}{}
 	}
 	if _, dup := f.seen[key]; dup {
 		b.Append(true)
-		return
+		return true
 	}
 	if len(f.seen) == f.maxSeen {
 		f.seen, f.seenFull = nil, true
 		b.AppendNull()
-		return
+		return true
 	}
 	f.seen[key] = struct{}{}
 	b.Append(false)
+	return false
 }
 
 // appendItems writes the items of the row being put to the child table.

@@ -505,7 +505,7 @@ func Parse(src *config.Source, key []byte, paths []string) (int64, error) {
 			return rows, err
 		}
 		fl := newFileLoad(c, f, 1, p)
-		buf.cut([3]int{})
+		buf.cut([4]int{})
 		err = fl.encodeAll(&buf)
 		rows += fl.rows
 		fl.release()

@@ -181,14 +181,15 @@ func TestManifest(t *testing.T) {
 		if n := count(t, pool, `SELECT count(*) FROM percolate.files WHERE path = $1 AND status = 'replaced' AND replaced_by = $2`, first, r[0].LoadID); n != 1 {
 			t.Errorf("manifest: %d replaced rows point at the new load, want 1", n)
 		}
-		sumsMatchItems(t, pool)
+		sumsMatchRows(t, pool)
 	})
 }
 
-// sumsMatchItems checks the items' sums tables against their item rows,
-// both ways: each file's items counted and summed by day, size, product
-// and branch, and nothing else.
-func sumsMatchItems(t *testing.T, pool *pgxpool.Pool) {
+// sumsMatchRows checks the sums tables against the rows they sum, both
+// ways: each file's items counted and summed by day, size, product and
+// branch, and its orders by day, local hour, branch and payment, with the
+// rows marked repeated (or not told) counted; and nothing else.
+func sumsMatchRows(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	for _, tables := range [][2]string{{"staging.transaction_item_sums", "staging.transaction_items"}, {"staging.legacy_transaction_item_sums", "staging.legacy_transaction_items"}} {
 		sums, items := tables[0], tables[1]
@@ -203,11 +204,25 @@ func sumsMatchItems(t *testing.T, pool *pgxpool.Pool) {
 			t.Errorf("%s is empty", sums)
 		}
 	}
+	for _, tables := range [][2]string{{"staging.transaction_sums", "staging.transactions"}, {"staging.legacy_transaction_sums", "staging.legacy_transactions"}} {
+		sums, orders := tables[0], tables[1]
+		n := count(t, pool, `WITH want AS (SELECT load_id, sales_date, extract(hour FROM ordered_local)::integer AS hour, branch, payment_method,
+			    count(*)::integer AS orders, sum(total) AS total, sum(item_count)::integer AS item_count, (count(*) FILTER (WHERE repeated IS NOT FALSE))::integer AS repeats
+			FROM `+orders+` GROUP BY 1, 2, 3, 4, 5),
+			got AS (SELECT load_id, sales_date, hour, branch, payment_method, orders, total, item_count, repeats FROM `+sums+`)
+			SELECT (SELECT count(*) FROM (TABLE want EXCEPT ALL TABLE got) AS missing) + (SELECT count(*) FROM (TABLE got EXCEPT ALL TABLE want) AS extra)`)
+		if n != 0 {
+			t.Errorf("%s: %d rows differ from %s counted and summed", sums, n, orders)
+		}
+		if count(t, pool, `SELECT count(*) FROM `+orders) > 0 && count(t, pool, `SELECT count(*) FROM `+sums) == 0 {
+			t.Errorf("%s is empty", sums)
+		}
+	}
 }
 
-// TestItemSumsOfABigFile: a file streamed (past the size of files loaded
-// in groups) writes its items' sums as a group's small files do.
-func TestItemSumsOfABigFile(t *testing.T) {
+// TestSumsOfABigFile: a file streamed (past the size of files loaded in
+// groups) writes its items' and orders' sums as a group's small files do.
+func TestSumsOfABigFile(t *testing.T) {
 	pool := warehouse(t)
 	src := cafe(t).Sources["transactions"]
 	path := bigFile(t, 60_000)
@@ -221,7 +236,10 @@ func TestItemSumsOfABigFile(t *testing.T) {
 	if n := count(t, pool, `SELECT sum(quantity) FROM staging.transaction_item_sums`); int64(n) != r[0].Items {
 		t.Errorf("the sums count %d items, the load %d", n, r[0].Items)
 	}
-	sumsMatchItems(t, pool)
+	if n := count(t, pool, `SELECT sum(orders) FROM staging.transaction_sums`); int64(n) != r[0].Loaded {
+		t.Errorf("the sums count %d orders, the load %d", n, r[0].Loaded)
+	}
+	sumsMatchRows(t, pool)
 }
 
 func TestRejects(t *testing.T) {

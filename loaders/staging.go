@@ -53,6 +53,9 @@ func Staging(src *config.Source) ([]Table, error) {
 			}
 		}
 	}
+	if sm := src.Sums; sm != nil {
+		lines[sm.Table] = src.Line
+	}
 	var out []Table
 	for _, t := range c.tables() {
 		st := Table{Name: t.name, Line: lines[t.name]}

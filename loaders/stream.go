@@ -223,26 +223,33 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	if fl.err != nil {
 		return fl.err
 	}
-	if fl.child == nil {
-		return nil
+	if fl.child != nil {
+		r, err := fl.spool.reader()
+		if err != nil {
+			return err
+		}
+		data := io.MultiReader(strings.NewReader(string(copyHeader)), r, strings.NewReader("\xff\xff"))
+		if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
+			return fmt.Errorf("copy into %s: %w", fl.c.parent.name, err)
+		}
+		if fl.err != nil {
+			return fl.err
+		}
 	}
-	r, err := fl.spool.reader()
-	if err != nil {
-		return err
-	}
-	data := io.MultiReader(strings.NewReader(string(copyHeader)), r, strings.NewReader("\xff\xff"))
-	if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
-		return fmt.Errorf("copy into %s: %w", fl.c.parent.name, err)
-	}
-	if fl.err != nil || fl.c.sums == nil {
-		return fl.err
-	}
-	sums, err := fl.encodeSums(slices.Clone(copyHeader))
-	if err != nil {
-		return err
-	}
-	if _, err := conn.CopyFrom(ctx, bytes.NewReader(append(sums, 0xff, 0xff)), copySQL(fl.c.sums)); err != nil {
-		return fmt.Errorf("copy into %s: %w", fl.c.sums.name, err)
+	for _, s := range []struct {
+		t      *table
+		encode func([]byte) ([]byte, error)
+	}{{fl.c.sums, fl.encodeSums}, {fl.c.rowSums, fl.encodeRowSums}} {
+		if s.t == nil {
+			continue
+		}
+		b, err := s.encode(slices.Clone(copyHeader))
+		if err != nil {
+			return err
+		}
+		if _, err := conn.CopyFrom(ctx, bytes.NewReader(append(b, 0xff, 0xff)), copySQL(s.t)); err != nil {
+			return fmt.Errorf("copy into %s: %w", s.t.name, err)
+		}
 	}
 	return nil
 }

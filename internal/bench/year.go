@@ -462,7 +462,7 @@ func (c *concat) Read(p []byte) (int, error) {
 
 // Floor is what the server needs at the least for the year: writing the
 // rows the warehouse holds (the typed order and item rows and the items'
-// per-file sums, already encoded for binary COPY, one stream, into tables
+// and orders' per-file sums, already encoded for binary COPY, one stream, into tables
 // shaped as staging, then their BRIN indexes built) and the sums the marts and the dedup make of them, one after another on
 // one connection. Percolate cannot take less server time than this; it
 // only spreads it over the cores.
@@ -484,7 +484,7 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		return f, err
 	}
 	defer os.RemoveAll(dir)
-	tables := []string{"staging.transactions", "staging.transaction_items", "staging.transaction_item_sums"}
+	tables := []string{"staging.transactions", "staging.transaction_items", "staging.transaction_item_sums", "staging.transaction_sums"}
 	for _, t := range tables {
 		out, err := os.Create(filepath.Join(dir, t))
 		if err != nil {
@@ -544,11 +544,13 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 	start = time.Now()
 	for _, sql := range []string{
 		"SET work_mem = '128MB'; SET max_parallel_workers_per_gather = 0",
-		// The dedup as cheap as it gets: the rows the loader marked, and the
-		// branch-days more than one file delivers, from the files' item sums.
-		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated UNION ALL SELECT min(load_id), 0 FROM staging.transaction_item_sums GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
-		"CREATE TABLE branch_daily AS SELECT branch, sales_date, count(*) AS orders, sum(item_count) AS items, sum(total) AS revenue, sum(total) FILTER (WHERE payment_method = 'CASH') AS cash, sum(total) FILTER (WHERE payment_method = 'CARD') AS card, round(avg(total), 2) AS aov FROM staging.transactions GROUP BY 1, 2",
-		"CREATE TABLE hourly AS SELECT branch, sales_date, extract(hour FROM ordered_local) AS hour, count(*) AS orders, sum(total) AS revenue FROM staging.transactions GROUP BY 1, 2, 3",
+		// The dedup as cheap as it gets: the rows the loader marked, on the
+		// days the files' order sums count them, and the branch-days more
+		// than one file delivers, from the same sums.
+		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated AND sales_date = ANY (ARRAY(SELECT sales_date FROM staging.transaction_sums WHERE repeats > 0)) UNION ALL SELECT min(load_id), 0 FROM staging.transaction_sums GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
+		"CREATE TABLE order_sums AS SELECT branch, sales_date, hour, payment_method, sum(orders) AS orders, sum(item_count) AS items, sum(total) AS revenue FROM staging.transaction_sums GROUP BY 1, 2, 3, 4",
+		"CREATE TABLE branch_daily AS SELECT branch, sales_date, sum(orders) AS orders, sum(items) AS items, sum(revenue) AS revenue, sum(revenue) FILTER (WHERE payment_method = 'CASH') AS cash, sum(revenue) FILTER (WHERE payment_method = 'CARD') AS card, round(sum(revenue) / sum(orders), 2) AS aov FROM order_sums GROUP BY 1, 2",
+		"CREATE TABLE hourly AS SELECT branch, sales_date, hour, sum(orders) AS orders, sum(revenue) AS revenue FROM order_sums GROUP BY 1, 2, 3",
 		"CREATE TABLE product_daily AS SELECT branch, sales_date, product, size, sum(quantity) AS quantity, sum(revenue) AS revenue FROM staging.transaction_item_sums GROUP BY 1, 2, 3, 4",
 	} {
 		if _, err := conn.Exec(ctx, sql); err != nil {

@@ -68,15 +68,15 @@ func TestMisspeltKey(t *testing.T) {
 func TestMisspeltStagingColumn(t *testing.T) {
 	dir := tempProject(t)
 	migration := filepath.Join(dir, "migrations/00003_cafe_staging.sql")
-	edit(t, migration, "    payment_method text          NOT NULL", "    payment_methdo text          NOT NULL")
+	edit(t, migration, "    ordered_at     timestamptz   NOT NULL", "    ordred_at      timestamptz   NOT NULL")
 	config := filepath.Join(dir, "pipelines.yaml")
 	// legacy_transactions sorts first; its table is made LIKE the other.
-	column := lineOf(t, config, "      - name: payment_method\n            values: [CASH, CARD]\n            header: *payment\n          - name: total")
+	column := lineOf(t, config, "      - name: ordered_at\n            type: timestamp\n            layouts: [\"%Y-%m-%d %H:%M:%S\"")
 	table := lineOf(t, migration, "CREATE TABLE staging.legacy_transactions")
 	url := pgtest.URL(t)
 	for cmd, want := range map[string]string{
-		"validate": fmt.Sprintf("pipelines.yaml:%d: source legacy_transactions: staging.legacy_transactions in the migrations has no column payment_method (migrations/00003_cafe_staging.sql:%d)", column, table),
-		"run":      fmt.Sprintf("pipelines.yaml:%d: source legacy_transactions: staging.legacy_transactions in the database has no column payment_method, which the contract fills", column),
+		"validate": fmt.Sprintf("pipelines.yaml:%d: source legacy_transactions: staging.legacy_transactions in the migrations has no column ordered_at (migrations/00003_cafe_staging.sql:%d)", column, table),
+		"run":      fmt.Sprintf("pipelines.yaml:%d: source legacy_transactions: staging.legacy_transactions in the database has no column ordered_at, which the contract fills", column),
 	} {
 		r := percolate(t, dir, url, cmd)
 		if r.code != ExitUsage || !strings.Contains(r.stderr, want) {

@@ -189,12 +189,104 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 	if r := s.Key.Repeated; r != "" && (seen[r] || r == s.Key.Column) {
 		return errf(kn, "source %s: key: repeated names %q, a column already: name a new one", s.Name, r)
 	}
+	if s.Sums != nil {
+		if err := s.checkSums(at("sums"), errf); err != nil {
+			return err
+		}
+	}
 	if d := s.DistributedBy; d != "" {
 		if err := s.checkDistribution(at("distributed_by"), errf); err != nil {
 			return err
 		}
 	}
 	return s.checkExpectations(at, errf)
+}
+
+// checkSums holds a source's row sums to columns that can be grouped by
+// (text, integer or numeric columns that are not personal data) and summed
+// (numeric or integer columns, or an items column's count), with new
+// names for the columns they make.
+func (s *Source) checkSums(n *yaml.Node, errf errorf) error {
+	sm := s.Sums
+	where := fmt.Sprintf("source %s: sums", s.Name)
+	col := func(name string) *Column {
+		for _, c := range s.Columns {
+			if c.Name == name {
+				return c
+			}
+		}
+		return nil
+	}
+	var day string
+	items := map[string]bool{} // the items columns' counts
+	for _, c := range s.Columns {
+		if c.Type == Timestamp && c.Date != "" && c.Personal == "" && day == "" {
+			day = c.Date
+		}
+		if c.Type == List && c.Personal == "" {
+			items[c.Items.Count] = true
+		}
+	}
+	switch {
+	case !relName.MatchString(sm.Table) || sm.Table == s.Table:
+		return errf(n, "%s: table must be a schema-qualified staging table of its own, not %q", where, sm.Table)
+	case sm.Count == "":
+		return errf(n, "%s: count names the column of how many rows each sum has, e.g. count: orders", where)
+	case sm.Hour != "" && day == "":
+		return errf(n, "%s: hour needs a timestamp column that makes a day (date:)", where)
+	}
+	for _, c := range s.Columns {
+		if c.Type == List && c.Personal == "" && (sm.Table == c.Items.Table || c.Items.Sums != nil && sm.Table == c.Items.Sums.Table) {
+			return errf(n, "%s: table %s is the items' already: name a table of its own", where, sm.Table)
+		}
+	}
+	taken := []string{"load_id"}
+	if day != "" {
+		taken = append(taken, day)
+	}
+	for _, name := range sm.By {
+		c := col(name)
+		switch {
+		case c == nil:
+			return errf(n, "%s: by names %q, which is not a column", where, name)
+		case c.Personal != "":
+			return errf(n, "%s: by names %q, which is personal data: it goes nowhere", where, name)
+		case c.Type == Timestamp || c.Type == List:
+			return errf(n, "%s: by names %q, a %s column: group by text, integer or numeric columns (the day always, the hour with hour:)", where, name, c.Type)
+		case slices.Contains(taken, name):
+			return errf(n, "%s: by names %q twice", where, name)
+		}
+		taken = append(taken, name)
+	}
+	for _, name := range sm.Sum {
+		c := col(name)
+		switch {
+		case items[name]:
+		case c == nil:
+			return errf(n, "%s: sum names %q, which is neither a column nor an items column's count", where, name)
+		case c.Personal != "":
+			return errf(n, "%s: sum names %q, which is personal data: it goes nowhere", where, name)
+		case c.Type != Numeric && c.Type != Integer:
+			return errf(n, "%s: sum names %q, a %s column: sum numeric or integer columns", where, name, cmp.Or(c.Type, Text))
+		}
+		if slices.Contains(taken, name) {
+			return errf(n, "%s: sum names %q, a column of %s already", where, name, sm.Table)
+		}
+		taken = append(taken, name)
+	}
+	if sm.Repeats != "" && s.Key.Repeated == "" {
+		return errf(n, "%s: repeats counts the rows the key marks repeated: set key: repeated first", where)
+	}
+	for _, name := range []string{sm.Hour, sm.Count, sm.Repeats} {
+		if name == "" {
+			continue
+		}
+		if slices.Contains(taken, name) {
+			return errf(n, "%s: %q is a column of %s already: name a new column", where, name, sm.Table)
+		}
+		taken = append(taken, name)
+	}
+	return nil
 }
 
 // checkDistribution holds distributed_by to a column that every staging
@@ -213,6 +305,9 @@ func (s *Source) checkDistribution(n *yaml.Node, errf errorf) error {
 	}
 	if col == nil {
 		return errf(n, "source %s: distributed_by: %q is not a column the source's table has (a column of the contract, not personal, not items)", s.Name, d)
+	}
+	if sm := s.Sums; sm != nil && col.Date != d && !slices.Contains(sm.By, d) {
+		return errf(n, "source %s: distributed_by: %s: its sums table %s must have it too: add it to the sums' by", s.Name, d, sm.Table)
 	}
 	for _, c := range s.Columns {
 		if c.Type != List || c.Personal != "" || col.Date == d {

@@ -62,6 +62,10 @@ type Source struct {
 	Expect    *Expect    `yaml:"expect"`
 	Freshness *Freshness `yaml:"freshness"`
 	Volume    *Volume    `yaml:"volume"`
+	// Sums, when set, declares a table the loader also writes: each file's
+	// rows counted and summed by day (and hour) and the columns named, so
+	// that sums by those read one row per file and group, not every row.
+	Sums *RowSums `yaml:"sums"`
 	// DistributedBy is the column a distributed engine (Citus) shards the
 	// source's staging tables by; every one of them must have it (carry
 	// it onto item rows). Nothing on plain PostgreSQL.
@@ -168,6 +172,21 @@ type Sums struct {
 	Count string `yaml:"count"`
 	// Sum names the column of the sum of their prices.
 	Sum string `yaml:"sum"`
+}
+
+// RowSums declares the table of a file's rows summed (Source.Sums): one
+// row per file, day and group of the By columns (and local hour, when Hour
+// names its column), with how many rows (Count), the totals of the Sum
+// columns (numeric or integer columns, or an items column's count), and,
+// when Repeats is set, how many of them the key marks repeated or could
+// not tell.
+type RowSums struct {
+	Table   string   `yaml:"table"`
+	By      []string `yaml:"by"`
+	Hour    string   `yaml:"hour"`
+	Count   string   `yaml:"count"`
+	Sum     []string `yaml:"sum"`
+	Repeats string   `yaml:"repeats"`
 }
 
 // Column types.

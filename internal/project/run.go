@@ -370,6 +370,9 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 	out := map[string]string{}
 	for _, s := range pl.Sources {
 		out[s.Table] = s.Name
+		if s.Sums != nil {
+			out[s.Sums.Table] = s.Name
+		}
 		for _, c := range s.Columns {
 			if c.Items == nil {
 				continue
