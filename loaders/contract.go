@@ -431,3 +431,23 @@ func appendDecimal(b []byte, n int64, scale int) []byte {
 	}
 	return b
 }
+
+// appendKeys appends the canonical values of the row's columns cols to k,
+// each closed by a separator: the part of a sum's key they make.
+func (c *contract) appendKeys(k []byte, cols []int) []byte {
+	for _, j := range cols {
+		k = append(c.kinds[j].key(k, c.src.Columns[j], &c.vals[j]), 0x1e)
+	}
+	return k
+}
+
+// keep copies the row's values of the columns cols, to outlive the row.
+func (c *contract) keep(cols []int) []value {
+	out := make([]value, 0, len(cols))
+	for _, j := range cols {
+		v := c.vals[j]
+		v.str, v.items = strings.Clone(v.str), nil
+		out = append(out, v)
+	}
+	return out
+}

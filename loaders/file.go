@@ -392,21 +392,14 @@ func (f *fileLoad) addSum(it item) {
 	k := binary.BigEndian.AppendUint32(f.sumKey[:0], uint32(f.day))
 	k = append(append(k, it.size...), 0x1f)
 	k = append(append(k, it.product...), 0x1f)
-	for _, j := range c.carried {
-		k = append(c.kinds[j].key(k, c.src.Columns[j], &c.vals[j]), 0x1e)
-	}
+	k = c.appendKeys(k, c.carried)
 	f.sumKey = k
 	s, ok := f.sums[string(k)]
 	if !ok {
 		if f.sums == nil {
 			f.sums = map[string]*itemSum{}
 		}
-		s = &itemSum{day: f.day, size: strings.Clone(it.size), product: strings.Clone(it.product)}
-		for _, j := range c.carried {
-			v := c.vals[j]
-			v.str, v.items = strings.Clone(v.str), nil
-			s.carried = append(s.carried, v)
-		}
+		s = &itemSum{day: f.day, size: strings.Clone(it.size), product: strings.Clone(it.product), carried: c.keep(c.carried)}
 		f.sums[string(k)] = s
 	}
 	s.count++

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -88,21 +87,14 @@ func (f *fileLoad) addRowSum(flagged bool) {
 	}
 	k := binary.BigEndian.AppendUint32(f.rowKey[:0], uint32(f.day))
 	k = append(k, byte(hour))
-	for _, j := range p.by {
-		k = append(c.kinds[j].key(k, c.src.Columns[j], &c.vals[j]), 0x1e)
-	}
+	k = c.appendKeys(k, p.by)
 	f.rowKey = k
 	s, ok := f.rowSums[string(k)]
 	if !ok {
 		if f.rowSums == nil {
 			f.rowSums = map[string]*rowSum{}
 		}
-		s = &rowSum{day: f.day, hour: hour, sums: make([]int64, len(p.sums))}
-		for _, j := range p.by {
-			v := c.vals[j]
-			v.str, v.items = strings.Clone(v.str), nil
-			s.by = append(s.by, v)
-		}
+		s = &rowSum{day: f.day, hour: hour, by: c.keep(p.by), sums: make([]int64, len(p.sums))}
 		f.rowSums[string(k)] = s
 	}
 	s.count++
