@@ -217,12 +217,9 @@ func (s *Source) checkSums(n *yaml.Node, errf errorf) error {
 		}
 		return nil
 	}
-	var day string
+	day := s.DayColumn()
 	items := map[string]bool{} // the items columns' counts
 	for _, c := range s.Columns {
-		if c.Type == Timestamp && c.Date != "" && c.Personal == "" && day == "" {
-			day = c.Date
-		}
 		if c.Type == List && c.Personal == "" {
 			items[c.Items.Count] = true
 		}
