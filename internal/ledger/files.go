@@ -161,15 +161,17 @@ type Known struct {
 }
 
 // known is the condition on percolate.files f for a content that need not
-// be read again under contract $3: loaded, unless rows of it were rejected
-// under another contract; or refused under this one.
-const known = `((f.status = 'loaded' AND (f.rows_rejected = 0 OR f.contract = $3)) OR (f.status = 'refused' AND f.contract = $3))`
+// be read again under the contract in parameter c: loaded, unless rows of
+// it were rejected under another contract; or refused under this one.
+func known(c string) string {
+	return `((f.status = 'loaded' AND (f.rows_rejected = 0 OR f.contract = ` + c + `)) OR (f.status = 'refused' AND f.contract = ` + c + `))`
+}
 
 // KnownHashes returns which of hashes need not be read again for source,
 // whose contract now has the fingerprint contract (see Known).
 func (Store) KnownHashes(ctx context.Context, q Querier, source, contract string, hashes []string) (map[string]Known, error) {
 	rows, err := q.Query(ctx, `SELECT f.content_hash, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
-		WHERE f.source = $1 AND f.content_hash = ANY($2) AND `+known, source, hashes, contract)
+		WHERE f.source = $1 AND f.content_hash = ANY($2) AND `+known("$3"), source, hashes, contract)
 	if err != nil {
 		return nil, err
 	}
@@ -190,20 +192,54 @@ func collectKnown(rows pgx.Rows) (map[string]Known, error) {
 // Unchanged returns which of the local files of source are recorded at the
 // same path with the same size and modification time, and need not be read
 // again under contract (see Known): taken to be the same file, they are
-// not read.
+// not read. It reads the source's recorded local files and matches them
+// here: one scan, where looking each file up costs the server an index
+// probe apiece, the history's every file every night.
 func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, files []File) (map[string]Known, error) {
-	paths, sizes, modified := make([]string, len(files)), make([]int64, len(files)), make([]time.Time, len(files))
-	for i, f := range files {
-		paths[i], sizes[i], modified[i] = f.Path, f.Size, f.Modified
+	out := map[string]Known{}
+	if len(files) == 0 {
+		return out, nil
 	}
-	rows, err := q.Query(ctx, `SELECT f.path, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
-		JOIN unnest($2::text[], $4::bigint[], $5::timestamptz[]) AS n (path, size, modified)
-		  ON f.path = n.path AND f.size = n.size AND f.modified_at = n.modified
-		WHERE f.source = $1 AND `+known, source, paths, contract, sizes, modified)
+	listed := make(map[string]File, len(files))
+	for _, f := range files {
+		listed[f.Path] = f
+	}
+	rows, err := q.Query(ctx, `SELECT f.path, f.size, f.modified_at, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
+		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2"), source, contract)
 	if err != nil {
 		return nil, err
 	}
-	return collectKnown(rows)
+	var path string
+	var size int64
+	var modified time.Time
+	var k Known
+	_, err = pgx.ForEachRow(rows, []any{&path, &size, &modified, &k.Refused, &k.Reason}, func() error {
+		if f, ok := listed[path]; ok && f.Size == size && f.Modified.Equal(modified) {
+			out[path] = k
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Touch records the modification times of local files read again and
+// found known at their recorded paths (touched, copied back from a
+// backup): the next run trusts their new times instead of reading them
+// every night. Each of files names its path, content hash and time.
+func (Store) Touch(ctx context.Context, q Querier, source string, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	paths, hashes, modified := make([]string, len(files)), make([]string, len(files)), make([]time.Time, len(files))
+	for i, f := range files {
+		paths[i], hashes[i], modified[i] = f.Path, f.Hash, f.Modified
+	}
+	_, err := q.Exec(ctx, `UPDATE percolate.files f SET modified_at = n.modified
+		FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS n (path, hash, modified)
+		WHERE f.source = $1 AND f.path = n.path AND f.content_hash = n.hash
+		  AND f.status IN ('loaded', 'refused') AND f.modified_at IS DISTINCT FROM n.modified`,
+		source, paths, hashes, modified)
+	return err
 }
 
 // Refusal is a file refused whole, recorded so that later runs pass over
