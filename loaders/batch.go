@@ -20,7 +20,7 @@ type parsed struct {
 	i    int // its index in the paths being loaded
 	hash string
 	fl   *fileLoad
-	info fileInfo
+	info Stat
 	// where its rows are in the group's arenas
 	parent, child, sums, rowSums [2]int
 }
@@ -48,7 +48,7 @@ func (a *arenas) cut(m [4]int) {
 // days recorded and the content they replace retired, together. Results go
 // to results. A group the database refuses is loaded again file by file,
 // so that one file's fault stays its own.
-func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, contract string, unit []int, paths []string, infos []fileInfo, results []Result, buf *arenas) error {
+func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, contract string, unit []int, paths []string, infos []Stat, results []Result, buf *arenas) error {
 	buf.cut([4]int{})
 	files := make([]*parsed, 0, len(unit))
 	data := map[int][]byte{}
@@ -71,14 +71,21 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		return err
 	}
 	todo := files[:0]
+	var touched []ledger.File
 	for _, f := range files {
 		res := &results[f.i]
-		res.seen = ledger.File{Size: f.info.size, Hash: f.hash, Modified: f.info.modified}
+		res.seen = ledger.File{Size: f.info.Size, Hash: f.hash, Modified: f.info.Modified}
 		if k, ok := known[f.hash]; ok {
 			passOver(res, k)
+			if !f.info.Modified.IsZero() {
+				touched = append(touched, ledger.File{Path: res.Path, Hash: f.hash, Modified: f.info.Modified})
+			}
 			continue
 		}
 		todo = append(todo, f)
+	}
+	if err := l.ledger.Touch(ctx, l.pool, src.Name, touched); err != nil {
+		return err
 	}
 	if len(todo) == 0 {
 		return nil
@@ -139,7 +146,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	claims := make([]ledger.File, len(send))
 	for k, f := range send {
 		r := results[f.i]
-		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.info.size, Hash: f.hash, Modified: f.info.modified, Contract: contract}
+		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.info.Size, Hash: f.hash, Modified: f.info.Modified, Contract: contract}
 	}
 	claimed, err := l.ledger.ClaimFiles(ctx, tx, claims)
 	if err != nil {

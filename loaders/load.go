@@ -106,6 +106,10 @@ type Options struct {
 	// numeric staging column: numbers are checked against it before they
 	// are copied. A column it leaves out takes up to 18 digits.
 	Precision map[string]int
+	// Listed, when set, returns what the listing that found a local file
+	// learnt of it (see StatFile), so that the load need not stat it
+	// again; ok false: the load stats it.
+	Listed func(path string) (st Stat, ok bool)
 	// Rehash reads and hashes every local file, even one loaded before at
 	// the same path with the same size and modification time (which is
 	// otherwise taken to be unchanged and not read).
@@ -177,10 +181,22 @@ const (
 	groupFiles = 256
 )
 
-// fileInfo is what a listing says of a local file.
-type fileInfo struct {
-	size     int64
-	modified time.Time
+// Stat is what a load needs to know of a local file before it reads it:
+// its size, and its modification time as the manifest keeps it (UTC, to
+// the microsecond).
+type Stat struct {
+	Size     int64
+	Modified time.Time
+}
+
+// StatFile stats a local file; ok is false when path is not a regular
+// file (a folder, a device).
+func StatFile(path string) (st Stat, ok bool, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Stat{}, false, err
+	}
+	return Stat{Size: fi.Size(), Modified: fi.ModTime().UTC().Truncate(time.Microsecond)}, fi.Mode().IsRegular(), nil
 }
 
 // Load loads the files of src in parallel: big files and objects each in a
@@ -218,14 +234,14 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 		case same:
 			results[i] = Result{Source: src.Name, Path: l.record(p)}
 			passOver(&results[i], k)
-		case IsS3(p) || infos[i].size > smallFile:
+		case IsS3(p) || infos[i].Size > smallFile:
 			units = append(units, unit{files: []int{i}, alone: true})
 		default:
-			if len(group) == groupFiles || groupSize+infos[i].size > groupBytes {
+			if len(group) == groupFiles || groupSize+infos[i].Size > groupBytes {
 				flush()
 			}
 			group = append(group, i)
-			groupSize += infos[i].size
+			groupSize += infos[i].Size
 		}
 	}
 	flush()
@@ -235,7 +251,7 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 	var size int64
 	for i := range paths {
 		if _, same := unchanged[i]; !same {
-			size += infos[i].size
+			size += infos[i].Size
 		}
 	}
 	c, err := l.contract(src)
@@ -350,7 +366,7 @@ func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, u
 
 // loadAlone loads one file in a transaction of its own (see loadFile); a
 // file or object that cannot be read fails alone, the others go on.
-func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, contract, path string, info fileInfo) (Result, error) {
+func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
 	r, err := l.loadFile(ctx, runID, src, contract, path, info)
 	var se *SourceError
 	if errors.As(err, &se) && ctx.Err() == nil {
@@ -359,24 +375,30 @@ func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, co
 	return r, err
 }
 
-// survey stats the local files among paths and tells which are recorded
+// survey stats the local files among paths (or asks Options.Listed) and tells which are recorded
 // already with the same path, size and modification time, loaded or
 // refused under contract (see ledger.Known): those are not read again
 // (unless Options.Rehash).
-func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, paths []string) ([]fileInfo, map[int]ledger.Known, error) {
-	infos := make([]fileInfo, len(paths))
+func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, paths []string) ([]Stat, map[int]ledger.Known, error) {
+	infos := make([]Stat, len(paths))
 	var local []ledger.File
 	var at []int
 	for i, p := range paths {
 		if IsS3(p) {
 			continue
 		}
-		st, err := os.Stat(p)
-		if err != nil {
-			continue // loading it will say why
+		st, ok := Stat{}, false
+		if l.opt.Listed != nil {
+			st, ok = l.opt.Listed(p)
 		}
-		infos[i] = fileInfo{size: st.Size(), modified: st.ModTime().UTC().Truncate(time.Microsecond)}
-		local = append(local, ledger.File{Path: l.record(p), Size: infos[i].size, Modified: infos[i].modified})
+		if !ok {
+			var err error
+			if st, _, err = StatFile(p); err != nil {
+				continue // loading it will say why
+			}
+		}
+		infos[i] = st
+		local = append(local, ledger.File{Path: l.record(p), Size: st.Size, Modified: st.Modified})
 		at = append(at, i)
 	}
 	unchanged := map[int]ledger.Known{}
@@ -417,7 +439,18 @@ func RelPath(root, path string) string {
 	if root == "" {
 		return path
 	}
-	if rel, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(rel, "..") {
+	// Clean absolute paths, as listings give them, without Rel's work: a
+	// night's run shows every file of the history.
+	sep := string(filepath.Separator)
+	if filepath.IsAbs(path) && filepath.IsAbs(root) && root != sep && filepath.Clean(path) == path && filepath.Clean(root) == root {
+		switch rest, under := strings.CutPrefix(path, root); {
+		case !under || rest != "" && !strings.HasPrefix(rest, sep):
+			return path // outside root
+		case rest != "":
+			return rest[1:]
+		}
+	}
+	if rel, err := filepath.Rel(root, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+sep) {
 		return rel
 	}
 	return path

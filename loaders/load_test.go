@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/jackc/pgx/v5"
@@ -559,5 +560,95 @@ func TestDeferredIndexes(t *testing.T) {
 	during = loadWith(1, write(t, dir, "d.csv", strings.Replace(rowA1, "09:00", "11:00", 1)))
 	if len(during) == 0 || during[0] != want {
 		t.Errorf("a small load ran with BRIN indexes %q, want %q", during, want)
+	}
+}
+
+// RelPath's quick way with clean absolute paths and filepath.Rel's with
+// the others agree.
+func TestRelPath(t *testing.T) {
+	for _, c := range []struct{ root, path, want string }{
+		{"/p", "/p/data/a.csv", "data/a.csv"},
+		{"/p", "/p", "."},
+		{"/p", "/pq/a.csv", "/pq/a.csv"},
+		{"/p", "/q/a.csv", "/q/a.csv"},
+		{"/p/q", "/p/a.csv", "/p/a.csv"},
+		{"/", "/p/a.csv", "p/a.csv"},
+		{"/p/", "/p/a.csv", "a.csv"},
+		{"/p", "/p/./a.csv", "a.csv"},
+		{"/p", "/p/../p/a.csv", "a.csv"},
+		{"/p", "/p/..a/b.csv", "..a/b.csv"}, // inside, if oddly named
+		{"/p/", "/p/..a/b.csv", "..a/b.csv"},
+		{"/p", "data/a.csv", "data/a.csv"},
+		{"", "/p/a.csv", "/p/a.csv"},
+	} {
+		if got := RelPath(c.root, c.path); got != c.want {
+			t.Errorf("RelPath(%q, %q) = %q, want %q", c.root, c.path, got, c.want)
+		}
+	}
+}
+
+// A local file recorded with the same path, size and modification time is
+// taken to be unchanged and not read; one touched is read, found known,
+// and its new time recorded so that the next load trusts it again.
+func TestUnchangedFiles(t *testing.T) {
+	ctx := context.Background()
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	dir := t.TempDir()
+	path := write(t, dir, "a.csv", rowA1+rowA2)
+	if r := load(t, pool, src, path); r[0].Status != Loaded {
+		t.Fatalf("first load: got %s, want loaded", r[0].Status)
+	}
+	recorded := func() time.Time {
+		t.Helper()
+		var at time.Time
+		if err := pool.QueryRow(ctx, `SELECT modified_at FROM percolate.files WHERE path = $1 AND status = 'loaded'`, path).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	setTime := func(at time.Time) {
+		t.Helper()
+		if err := os.Chtimes(path, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	touched := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	setTime(touched)
+	if r := load(t, pool, src, path); r[0].Status != Skipped {
+		t.Fatalf("touched: got %s, want skipped (same content)", r[0].Status)
+	}
+	if got := recorded(); !got.Equal(touched) {
+		t.Errorf("touched: the manifest says modified %s, want the new time %s", got, touched)
+	}
+
+	// Other content of the same size, under the recorded time: trusted
+	// unchanged, not read (what skipping by path, size and time trusts).
+	write(t, dir, "a.csv", strings.Replace(rowA1+rowA2, "Scott Owens", "Scott Olens", 1))
+	setTime(touched)
+	if r := load(t, pool, src, path); r[0].Status != Skipped {
+		t.Errorf("same size and time: got %s, want skipped unread", r[0].Status)
+	}
+	// Unless told to read every file.
+	r, err := csvLoader(t, pool, Options{Rehash: true}).Load(ctx, 0, src, []string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r[0].Status != Replaced {
+		t.Errorf("rehash: got %s, want replaced", r[0].Status)
+	}
+	// A listing's stat is trusted as the load's own.
+	write(t, dir, "a.csv", rowA1+rowA2+rowA3)
+	st := Stat{Size: int64(len(rowA1 + rowA2)), Modified: touched}
+	listed := func(p string) (Stat, bool) { return st, p == path }
+	if r, err = csvLoader(t, pool, Options{Listed: listed}).Load(ctx, 0, src, []string{path}); err != nil {
+		t.Fatal(err)
+	}
+	if r[0].Status != Skipped {
+		t.Errorf("listed as recorded: got %s, want skipped unread", r[0].Status)
+	}
+	if r = load(t, pool, src, path); r[0].Status != Replaced {
+		t.Errorf("stat'ed: got %s, want replaced", r[0].Status)
 	}
 }

@@ -23,7 +23,7 @@ import (
 // version of the same path all commit together or not at all. Big files
 // and objects in buckets go this way; memory stays bounded whatever their
 // size.
-func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, contract, path string, info fileInfo) (Result, error) {
+func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
 	res := Result{Source: src.Name, Path: l.record(path)}
 	sum, size, err := l.hash(ctx, src, path)
 	if err != nil {
@@ -33,14 +33,17 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 	if meta, ok := l.s3Meta(ctx, path); ok {
 		etag = &meta.etag
 	}
-	res.seen = ledger.File{Size: size, Hash: sum, ETag: etag, Modified: info.modified}
+	res.seen = ledger.File{Size: size, Hash: sum, ETag: etag, Modified: info.Modified}
 	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, []string{sum})
 	if err != nil {
 		return res, err
 	}
 	if k, ok := known[sum]; ok {
 		passOver(&res, k)
-		return res, nil
+		if info.Modified.IsZero() { // an object: known by its ETag
+			return res, nil
+		}
+		return res, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Modified: info.Modified}})
 	}
 	tx, err := l.begin(ctx)
 	if err != nil {
@@ -51,7 +54,7 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 	// Known content, loaded before or by another process meanwhile, is
 	// not claimed: nothing is recorded.
 	var claimed bool
-	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag, Modified: info.modified, Contract: contract})
+	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag, Modified: info.Modified, Contract: contract})
 	if err != nil {
 		return res, err
 	}

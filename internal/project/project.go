@@ -9,13 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -60,6 +60,11 @@ type Folder struct {
 	s3once sync.Once
 	s3     *loaders.S3
 	s3err  error
+
+	// What Paths' stat said of each local file it listed: the load trusts
+	// it rather than stat every file of the history twice.
+	listedMu sync.Mutex
+	listed   map[string]loaders.Stat
 }
 
 // Open reads the pipelines file of the project in dir.
@@ -182,7 +187,7 @@ func (p *Folder) S3(ctx context.Context) (*loaders.S3, error) {
 // loader returns a loader writing through pool, able to read the
 // project's sources wherever they are.
 func (p *Folder) loader(pool *pgxpool.Pool, opt loaders.Options) (*loaders.CSV, error) {
-	opt.Root, opt.S3 = p.Dir, p.S3
+	opt.Root, opt.S3, opt.Listed = p.Dir, p.S3, p.statOf
 	return loaders.New(pool, opt)
 }
 
@@ -213,13 +218,27 @@ func (p *Folder) Paths(ctx context.Context, src *config.Source, override string)
 		return nil, fmt.Errorf("source %s: path %q: %w", src.Name, glob, err)
 	}
 	files := paths[:0]
+	p.listedMu.Lock()
+	defer p.listedMu.Unlock()
+	if p.listed == nil {
+		p.listed = make(map[string]loaders.Stat, len(paths))
+	}
 	for _, f := range paths {
-		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+		if st, ok, err := loaders.StatFile(f); err == nil && ok {
 			files = append(files, f)
+			p.listed[f] = st
 		}
 	}
 	sortByDay(src, files)
 	return files, nil
+}
+
+// statOf returns what Paths' stat said of a local file.
+func (p *Folder) statOf(path string) (loaders.Stat, bool) {
+	p.listedMu.Lock()
+	defer p.listedMu.Unlock()
+	st, ok := p.listed[path]
+	return st, ok
 }
 
 // sortByDay orders files by the day in their names, where the source
@@ -230,13 +249,23 @@ func sortByDay(src *config.Source, files []string) {
 		slices.Sort(files)
 		return
 	}
-	days := make(map[string]time.Time, len(files))
-	for _, f := range files {
-		days[f], _ = src.FileDate.Date(filepath.Base(f))
+	type dated struct {
+		day  int64 // Unix seconds; files whose names hold no day first
+		path string
 	}
-	slices.SortFunc(files, func(a, b string) int {
-		return cmp.Or(days[a].Compare(days[b]), strings.Compare(a, b))
+	byDay := make([]dated, len(files))
+	for i, f := range files {
+		byDay[i] = dated{day: math.MinInt64, path: f}
+		if t, ok := src.FileDate.Date(filepath.Base(f)); ok {
+			byDay[i].day = t.Unix()
+		}
+	}
+	slices.SortFunc(byDay, func(a, b dated) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.path, b.path))
 	})
+	for i, d := range byDay {
+		files[i] = d.path
+	}
 }
 
 // rel shows a path relative to the project when it is inside it.
