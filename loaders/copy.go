@@ -19,6 +19,9 @@ import (
 // the value in the type's binary send format; then -1.
 var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
+// copyTrailer ends binary COPY data: a row of -1 fields.
+var copyTrailer = []byte{0xff, 0xff}
+
 // Microseconds and days between the Unix epoch and PostgreSQL's (2000-01-01).
 const (
 	pgEpochMicros = 946684800 * 1000000
