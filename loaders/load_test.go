@@ -3,6 +3,7 @@ package loaders
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -650,5 +651,28 @@ func TestUnchangedFiles(t *testing.T) {
 	}
 	if r = load(t, pool, src, path); r[0].Status != Replaced {
 		t.Errorf("stat'ed: got %s, want replaced", r[0].Status)
+	}
+}
+
+// chunks reads its slices in order as one stream, across their ends and
+// past empty ones, whatever the size of the reads.
+func TestChunks(t *testing.T) {
+	for _, size := range []int{1, 3, 7, 64} {
+		c := chunks{[]byte("PG"), nil, []byte("abc"), {}, []byte("defghij"), []byte("k")}
+		var got []byte
+		buf := make([]byte, size)
+		for {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil || n == 0 {
+				t.Fatalf("read %d: n %d, err %v", size, n, err)
+			}
+		}
+		if string(got) != "PGabcdefghijk" {
+			t.Errorf("reads of %d: got %q", size, got)
+		}
 	}
 }
