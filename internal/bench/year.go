@@ -39,6 +39,9 @@ var yearShape = generate.Options{Layout: generate.LayoutA, Branches: generate.Br
 // shared machine, its other tenants.
 type Timing struct {
 	Wall, ClientCPU, ServerCPU, MachineCPU time.Duration
+	// WAL is the bytes of WAL the server wrote meanwhile (pg_stat_wal;
+	// -1 where the server does not say).
+	WAL int64
 	// Phases is where the time went, for percolate's jobs.
 	Phases []Phase
 }
@@ -211,11 +214,30 @@ func timed(ctx context.Context, server string, job func() (int64, []Phase, error
 	if err != nil {
 		return Timing{}, 0, err
 	}
+	wal0 := walBytes(ctx, server)
 	cpu0, server0, busy0 := selfCPU(), serverCPU(pm), machineBusy()
 	start := time.Now()
 	n, ph, err := job()
-	t := Timing{Wall: time.Since(start), ClientCPU: selfCPU() - cpu0, ServerCPU: serverCPU(pm) - server0, MachineCPU: machineBusy() - busy0, Phases: ph}
+	t := Timing{Wall: time.Since(start), ClientCPU: selfCPU() - cpu0, ServerCPU: serverCPU(pm) - server0, MachineCPU: machineBusy() - busy0, Phases: ph, WAL: -1}
+	if wal1 := walBytes(ctx, server); wal0 >= 0 && wal1 >= 0 {
+		t.WAL = wal1 - wal0
+	}
 	return t, n, err
+}
+
+// walBytes is how much WAL the server has written since its statistics
+// were reset (the whole server's, pg_stat_wal), or -1 when it cannot say.
+func walBytes(ctx context.Context, server string) int64 {
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return -1
+	}
+	defer conn.Close(ctx)
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT wal_bytes::bigint FROM pg_stat_wal").Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
 
 // serverCPU is the CPU time the server whose postmaster is pm has used:
@@ -271,7 +293,11 @@ func procStat(pid int) (ppid int, ticks int64, ok bool) {
 // cpuLine says where a job's CPU went.
 func cpuLine(t Timing) string {
 	other := max(0, t.MachineCPU-t.ClientCPU-t.ServerCPU)
-	return fmt.Sprintf("client CPU %s, server %s, other %s", secs(t.ClientCPU), secs(t.ServerCPU), secs(other))
+	line := fmt.Sprintf("client CPU %s, server %s, other %s", secs(t.ClientCPU), secs(t.ServerCPU), secs(other))
+	if t.WAL >= 0 {
+		line += fmt.Sprintf(", WAL %d MB", t.WAL>>20)
+	}
+	return line
 }
 
 // settle has the server write out what it holds dirty (a checkpoint), and
