@@ -300,8 +300,9 @@ func cpuLine(t Timing) string {
 	return line
 }
 
-// settle has the server write out what it holds dirty (a checkpoint), and
-// the kernel too, and returns the server's postmaster's process id when it
+// settle waits for the server's autovacuum workers to be done, has it
+// write out what it holds dirty (a checkpoint), and the kernel too, and
+// returns the server's postmaster's process id when it
 // runs on this machine (the parent of the backend settle talked to), else 0.
 func settle(ctx context.Context, server string) (int, error) {
 	conn, err := pgx.Connect(ctx, server)
@@ -309,6 +310,9 @@ func settle(ctx context.Context, server string) (int, error) {
 		return 0, err
 	}
 	defer conn.Close(ctx)
+	if err := vacuumsDone(ctx, conn); err != nil {
+		return 0, err
+	}
 	// Without the privilege (pg_checkpoint), the kernel's flush must do.
 	var pgErr *pgconn.PgError
 	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42501") {
@@ -323,6 +327,27 @@ func settle(ctx context.Context, server string) (int, error) {
 		return 0, nil
 	}
 	return ppid, nil
+}
+
+// vacuumsDone waits, up to a minute, for the server's autovacuum workers
+// to finish what the jobs before left them (the tables of a database a
+// job filled), so that the next job does not share the cores with them.
+func vacuumsDone(ctx context.Context, conn *pgx.Conn) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // isPostgres says whether process pid runs PostgreSQL's server binary.
@@ -438,7 +463,8 @@ func psqlStream(ctx context.Context, u string, files []string) (int64, []Phase, 
 		return 0, nil, err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE raw (a text, b text, c text, d text, e text, f text, g text)`); err != nil {
+	// No autovacuum of it: it would vacuum 180 MB while the next job runs.
+	if _, err := conn.Exec(ctx, `CREATE TABLE raw (a text, b text, c text, d text, e text, f text, g text) WITH (autovacuum_enabled = off)`); err != nil {
 		return 0, nil, err
 	}
 	bin, err := psqlBinary()
