@@ -78,7 +78,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		if k, ok := known[f.hash]; ok {
 			passOver(res, k)
 			if !f.info.Modified.IsZero() {
-				touched = append(touched, ledger.File{Path: res.Path, Hash: f.hash, Modified: f.info.Modified})
+				touched = append(touched, ledger.File{Path: res.Path, Hash: f.hash, Size: int64(len(data[f.i])), Modified: f.info.Modified})
 			}
 			continue
 		}

@@ -652,6 +652,30 @@ func TestUnchangedFiles(t *testing.T) {
 	if r = load(t, pool, src, path); r[0].Status != Replaced {
 		t.Errorf("stat'ed: got %s, want replaced", r[0].Status)
 	}
+
+	// A file that grew after its listing is recorded with the size listed;
+	// the next load reads it, finds it known, and records its real size,
+	// so that the one after trusts it.
+	grown := write(t, dir, "b.csv", rowA3)
+	fi, err := os.Stat(grown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := fi.ModTime().UTC().Truncate(time.Microsecond)
+	early := func(p string) (Stat, bool) { return Stat{Size: 3, Modified: at}, p == grown }
+	if r, err = csvLoader(t, pool, Options{Listed: early}).Load(ctx, 0, src, []string{grown}); err != nil || r[0].Status != Loaded {
+		t.Fatalf("grown, first load: got %v, %v; want loaded", r, err)
+	}
+	if r = load(t, pool, src, grown); r[0].Status != Skipped {
+		t.Errorf("grown, read again: got %s, want skipped", r[0].Status)
+	}
+	write(t, dir, "b.csv", strings.Replace(rowA3, "Francis Strayhorn", "Francis Strayhorm", 1))
+	if err := os.Chtimes(grown, at, at); err != nil {
+		t.Fatal(err)
+	}
+	if r = load(t, pool, src, grown); r[0].Status != Skipped {
+		t.Errorf("grown, its real size recorded: got %s, want skipped unread", r[0].Status)
+	}
 }
 
 // chunks reads its slices in order as one stream, across their ends and

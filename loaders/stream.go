@@ -43,7 +43,7 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 		if info.Modified.IsZero() { // an object: known by its ETag
 			return res, nil
 		}
-		return res, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Modified: info.Modified}})
+		return res, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Size: size, Modified: info.Modified}})
 	}
 	tx, err := l.begin(ctx)
 	if err != nil {

@@ -222,23 +222,25 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 	return out, err
 }
 
-// Touch records the modification times of local files read again and
-// found known at their recorded paths (touched, copied back from a
-// backup): the next run trusts their new times instead of reading them
-// every night. Each of files names its path, content hash and time.
+// Touch records the size and modification time of local files read again
+// and found known at their recorded paths (touched, copied back from a
+// backup, or changed while an earlier load listed them): the next run
+// trusts them instead of reading the files every night. Each of files
+// names its path, content hash, size and time.
 func (Store) Touch(ctx context.Context, q Querier, source string, files []File) error {
 	if len(files) == 0 {
 		return nil
 	}
-	paths, hashes, modified := make([]string, len(files)), make([]string, len(files)), make([]time.Time, len(files))
+	paths, hashes := make([]string, len(files)), make([]string, len(files))
+	sizes, modified := make([]int64, len(files)), make([]time.Time, len(files))
 	for i, f := range files {
-		paths[i], hashes[i], modified[i] = f.Path, f.Hash, f.Modified
+		paths[i], hashes[i], sizes[i], modified[i] = f.Path, f.Hash, f.Size, f.Modified
 	}
-	_, err := q.Exec(ctx, `UPDATE percolate.files f SET modified_at = n.modified
-		FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS n (path, hash, modified)
+	_, err := q.Exec(ctx, `UPDATE percolate.files f SET size = n.size, modified_at = n.modified
+		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) AS n (path, hash, size, modified)
 		WHERE f.source = $1 AND f.path = n.path AND f.content_hash = n.hash
-		  AND f.status IN ('loaded', 'refused') AND f.modified_at IS DISTINCT FROM n.modified`,
-		source, paths, hashes, modified)
+		  AND f.status IN ('loaded', 'refused') AND (f.size, f.modified_at) IS DISTINCT FROM (n.size, n.modified)`,
+		source, paths, hashes, sizes, modified)
 	return err
 }
 
