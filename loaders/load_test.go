@@ -676,6 +676,39 @@ func TestUnchangedFiles(t *testing.T) {
 	if r = load(t, pool, src, grown); r[0].Status != Skipped {
 		t.Errorf("grown, its real size recorded: got %s, want skipped unread", r[0].Status)
 	}
+
+	// A copy under a new name of loaded content is read once, found known,
+	// and trusted after that while the content it copies stays loaded.
+	content := rowA1 + rowA2 + rowA3 // what a.csv holds, loaded
+	cp := write(t, dir, "copy.csv", content)
+	if r = load(t, pool, src, cp); r[0].Status != Skipped {
+		t.Fatalf("copy: got %s, want skipped", r[0].Status)
+	}
+	cfi, err := os.Stat(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := cfi.ModTime()
+	write(t, dir, "copy.csv", strings.Replace(content, "Scott Owens", "Scott Olens", 1))
+	if err := os.Chtimes(cp, cat, cat); err != nil {
+		t.Fatal(err)
+	}
+	if r = load(t, pool, src, cp); r[0].Status != Skipped {
+		t.Errorf("copy, unchanged: got %s, want skipped unread", r[0].Status)
+	}
+	// Once a.csv's content is replaced, the copy is read again: its
+	// content must be loaded from it now.
+	write(t, dir, "copy.csv", content)
+	if err := os.Chtimes(cp, cat, cat); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "a.csv", rowA1)
+	if r = load(t, pool, src, path); r[0].Status != Replaced {
+		t.Fatalf("a.csv rewritten: got %s, want replaced", r[0].Status)
+	}
+	if r = load(t, pool, src, cp); r[0].Status != Loaded {
+		t.Errorf("copy of content no longer loaded: got %s, want loaded", r[0].Status)
+	}
 }
 
 // chunks reads its slices in order as one stream, across their ends and

@@ -192,7 +192,8 @@ func collectKnown(rows pgx.Rows) (map[string]Known, error) {
 // Unchanged returns which of the local files of source are recorded at the
 // same path with the same size and modification time, and need not be read
 // again under contract (see Known): taken to be the same file, they are
-// not read. It reads the source's recorded local files and matches them
+// not read. A copy (see Touch) counts while the content it copies is
+// known. It reads the source's recorded local files and matches them
 // here: one scan, where looking each file up costs the server an index
 // probe apiece, the history's every file every night.
 func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, files []File) (map[string]Known, error) {
@@ -205,7 +206,11 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 		listed[f.Path] = f
 	}
 	rows, err := q.Query(ctx, `SELECT f.path, f.size, f.modified_at, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
-		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2"), source, contract)
+		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2")+`
+		UNION ALL
+		SELECT c.path, c.size, c.modified_at, f.status = 'refused', coalesce(f.reason, '')
+		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
+		WHERE c.source = $1 AND `+known("$2"), source, contract)
 	if err != nil {
 		return nil, err
 	}
@@ -223,10 +228,12 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 }
 
 // Touch records the size and modification time of local files read again
-// and found known at their recorded paths (touched, copied back from a
-// backup, or changed while an earlier load listed them): the next run
-// trusts them instead of reading the files every night. Each of files
-// names its path, content hash, size and time.
+// and found known (touched, copied back from a backup, changed while an
+// earlier load listed them, or delivered again under a new name): the next
+// run trusts them instead of reading the files every night. A file known
+// at its own path has its manifest entry brought up to date; one whose
+// content was loaded from another path is recorded as a copy of it (see
+// Unchanged). Each of files names its path, content hash, size and time.
 func (Store) Touch(ctx context.Context, q Querier, source string, files []File) error {
 	if len(files) == 0 {
 		return nil
@@ -236,10 +243,20 @@ func (Store) Touch(ctx context.Context, q Querier, source string, files []File) 
 	for i, f := range files {
 		paths[i], hashes[i], sizes[i], modified[i] = f.Path, f.Hash, f.Size, f.Modified
 	}
-	_, err := q.Exec(ctx, `UPDATE percolate.files f SET size = n.size, modified_at = n.modified
-		FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) AS n (path, hash, size, modified)
-		WHERE f.source = $1 AND f.path = n.path AND f.content_hash = n.hash
-		  AND f.status IN ('loaded', 'refused') AND (f.size, f.modified_at) IS DISTINCT FROM (n.size, n.modified)`,
+	_, err := q.Exec(ctx, `WITH n AS (
+		    SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamptz[]) AS n (path, hash, size, modified)
+		), own AS (
+		    UPDATE percolate.files f SET size = n.size, modified_at = n.modified
+		    FROM n
+		    WHERE f.source = $1 AND f.path = n.path AND f.content_hash = n.hash
+		      AND f.status IN ('loaded', 'refused') AND (f.size, f.modified_at) IS DISTINCT FROM (n.size, n.modified)
+		)
+		INSERT INTO percolate.file_copies AS c (source, path, size, modified_at, content_hash)
+		SELECT DISTINCT ON (n.path) $1, n.path, n.size, n.modified, n.hash FROM n
+		WHERE NOT EXISTS (SELECT FROM percolate.files f WHERE f.source = $1 AND f.path = n.path
+		                  AND f.content_hash = n.hash AND f.status IN ('loaded', 'refused'))
+		ON CONFLICT (source, path) DO UPDATE
+		SET size = excluded.size, modified_at = excluded.modified_at, content_hash = excluded.content_hash, seen_at = now()`,
 		source, paths, hashes, sizes, modified)
 	return err
 }
