@@ -265,6 +265,12 @@ func (d *display) end() {
 	if p == nil {
 		return
 	}
+	if d.mode == live {
+		// Its last state first: events that come in a burst (a group of
+		// files committed together) within the redraw interval are not
+		// drawn, and the bar would end short of where the phase did.
+		d.draw(true)
+	}
 	d.ph = nil
 	took := time.Since(p.start).Round(time.Millisecond)
 	var line string
