@@ -13,6 +13,8 @@ import (
 // of two declared shapes: a separator between items each read by a format
 // ("{size} {product} - {price}"), or a flat list of fields taken a tuple at
 // a time ("size,product,price,size,product,price").
+//
+// Like its contract, an itemParser is used by one goroutine at a time.
 type itemParser struct {
 	sep      string
 	template []config.Token
@@ -22,17 +24,36 @@ type itemParser struct {
 	digits   int // a price's digits before the point, at most
 	re       map[string]*regexp.Regexp
 	patterns map[string]string
+	// sizeThen holds, at a {size} token of the template, each size with
+	// the literal after it: what an item that has that size starts with.
+	sizeThen [][]string
+	// matched holds values of a field with a pattern that matched it: a
+	// basket names the same few products over and over, and a regular
+	// expression costs more than a map.
+	matched map[string]map[string]struct{}
 }
+
+// matchedMax bounds the values matched remembers per field.
+const matchedMax = 4096
 
 func newItemParser(it *config.Items) (*itemParser, error) {
 	p := &itemParser{sep: it.Separator, fields: it.Fields, sizes: it.Sizes, scale: it.Scale,
-		digits: maxDigits - it.Scale, re: it.Re, patterns: it.Pattern}
+		digits: maxDigits - it.Scale, re: it.Re, patterns: it.Pattern, matched: map[string]map[string]struct{}{}}
 	if it.Template != "" {
 		toks, err := config.ParseTemplate(it.Template)
 		if err != nil {
 			return nil, err
 		}
 		p.template = toks
+		p.sizeThen = make([][]string, len(toks))
+		for i, t := range toks {
+			if t.Field != "size" || i+1 >= len(toks) || toks[i+1].Literal == "" {
+				continue
+			}
+			for _, size := range p.sizes {
+				p.sizeThen[i] = append(p.sizeThen[i], size+toks[i+1].Literal)
+			}
+		}
 	}
 	return p, nil
 }
@@ -95,9 +116,9 @@ func (p *itemParser) match(s string) (item, error) {
 			next = toks[i+1].Literal
 		}
 		if t.Field == "size" && len(p.sizes) > 0 {
-			for _, size := range p.sizes {
-				if rest, ok := strings.CutPrefix(s, size+next); ok && next != "" {
-					it.size, s = size, rest
+			for k, prefix := range p.sizeThen[i] {
+				if rest, ok := strings.CutPrefix(s, prefix); ok {
+					it.size, s = p.sizes[k], rest
 					break
 				}
 			}
@@ -144,8 +165,21 @@ func (p *itemParser) set(it *item, field, v string) error {
 		it.price = n
 		return nil
 	}
-	if re := p.re[field]; re != nil && v != "" && !re.MatchString(v) {
-		return fmt.Errorf("%s %q does not match the pattern %s", field, v, p.patterns[field])
+	if re := p.re[field]; re != nil && v != "" {
+		seen := p.matched[field]
+		if _, ok := seen[v]; ok {
+			return nil
+		}
+		if !re.MatchString(v) {
+			return fmt.Errorf("%s %q does not match the pattern %s", field, v, p.patterns[field])
+		}
+		if seen == nil {
+			seen = map[string]struct{}{}
+			p.matched[field] = seen
+		}
+		if len(seen) < matchedMax {
+			seen[strings.Clone(v)] = struct{}{} // not the line's memory
+		}
 	}
 	return nil
 }

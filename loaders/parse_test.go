@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -189,6 +190,31 @@ func TestDecimalRange(t *testing.T) {
 		}
 		if tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 			t.Errorf("parseDecimal(%q, %d, %d) = %d, %v; want an error containing %q", tt.in, tt.scale, tt.digits, got, err, tt.err)
+		}
+	}
+}
+
+// A field's pattern holds for every item, however often a product that
+// matched comes again: what matched is remembered, what did not is not.
+func TestItemPattern(t *testing.T) {
+	it := &config.Items{Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2,
+		Re: map[string]*regexp.Regexp{"product": regexp.MustCompile(`^[^-\s]`)}, Pattern: map[string]string{"product": `^[^-\s]`}}
+	p, err := newItemParser(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct{ in, err string }{
+		{"Large Latte - 2.45, Regular Latte - 2.15", ""},
+		{"Large Latte - 2.45, Large -Latte - 2.45", `product "-Latte" does not match the pattern ^[^-\s]`},
+		{"Regular Latte - 2.15", ""},
+		{"Large -Latte - 2.45", `does not match`},
+	} {
+		_, err := p.parse(c.in, nil)
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%d %q: %v", i, c.in, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%d %q: got error %v, want one containing %q", i, c.in, err, c.err)
 		}
 	}
 }
