@@ -155,7 +155,7 @@ func (r *copyReader) Read(p []byte) (int, error) {
 		r.buf, r.off = r.buf[:0], 0
 		rec, err := r.next()
 		if err == io.EOF {
-			r.buf = binary.BigEndian.AppendUint16(r.buf, 0xffff)
+			r.buf = append(r.buf, copyTrailer...)
 			r.done = true
 			continue
 		}

@@ -231,7 +231,7 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 		if err != nil {
 			return err
 		}
-		data := io.MultiReader(strings.NewReader(string(copyHeader)), r, strings.NewReader("\xff\xff"))
+		data := io.MultiReader(bytes.NewReader(copyHeader), r, bytes.NewReader(copyTrailer))
 		if _, err := conn.CopyFrom(ctx, data, copySQL(fl.c.parent)); err != nil {
 			return fmt.Errorf("copy into %s: %w", fl.c.parent.name, err)
 		}
@@ -250,7 +250,7 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 		if err != nil {
 			return err
 		}
-		if _, err := conn.CopyFrom(ctx, bytes.NewReader(append(b, 0xff, 0xff)), copySQL(s.t)); err != nil {
+		if _, err := conn.CopyFrom(ctx, bytes.NewReader(append(b, copyTrailer...)), copySQL(s.t)); err != nil {
 			return fmt.Errorf("copy into %s: %w", s.t.name, err)
 		}
 	}
