@@ -346,7 +346,11 @@ func yamlError(path string, err error) error {
 		line, _ := strconv.Atoi(m[1])
 		text := m[2]
 		if f := unknownField.FindStringSubmatch(text); f != nil {
-			text = fmt.Sprintf("unknown key %q in %s", f[1], strings.ToLower(f[2]))
+			section, ok := sections[f[2]]
+			if !ok {
+				section = strings.ToLower(f[2])
+			}
+			text = fmt.Sprintf("unknown key %q in %s", f[1], section)
 		}
 		return &Error{File: path, Line: line, Msg: text}
 	}
@@ -354,6 +358,10 @@ func yamlError(path string, err error) error {
 }
 
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+
+// sections names the sections of pipelines.yaml whose type is not named
+// as its key: a user knows the key.
+var sections = map[string]string{"RowSums": "sums", "FileDate": "file_date", "MaxRejects": "max_rejects"}
 
 // Pipeline returns the named pipeline; with name empty, the only one.
 func (f *File) Pipeline(name string) (*Pipeline, error) {
