@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/generate"
 )
 
@@ -74,65 +73,4 @@ func BenchmarkParse(b *testing.B) {
 		fl.release()
 	}
 	b.ReportMetric(float64(orders)/b.Elapsed().Seconds(), "orders/s")
-}
-
-// BenchmarkBasket compares the two ways of getting one row per basket item,
-// end to end on the same file: exploded by the loader into the items
-// staging table, or loaded as text and split by SQL afterwards. Reported:
-// orders/s for load plus split.
-func BenchmarkBasket(b *testing.B) {
-	path := bigFile(b, 100_000)
-	ctx := context.Background()
-	b.Run("loader", func(b *testing.B) {
-		for range b.N {
-			b.StopTimer()
-			pool := warehouse(b)
-			src := cafe(b).Sources["transactions"]
-			b.StartTimer()
-			res, err := csvLoader(b, pool, Options{}).Load(ctx, 0, src, []string{path})
-			if err != nil || res[0].Status != Loaded {
-				b.Fatal(err, res[0].Err)
-			}
-			b.ReportMetric(float64(res[0].Loaded)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-		}
-	})
-	b.Run("sql", func(b *testing.B) {
-		for range b.N {
-			b.StopTimer()
-			pool := warehouse(b)
-			src := *cafe(b).Sources["transactions"]
-			src.Table = "staging.raw_transactions"
-			cols := make([]*config.Column, len(src.Columns))
-			for i, c := range src.Columns {
-				cc := *c
-				if cc.Type == config.List {
-					cc.Type, cc.Items = config.Text, nil
-				}
-				if cc.SumOf != "" {
-					cc.SumOf = ""
-				}
-				cols[i] = &cc
-			}
-			src.Columns = cols
-			if _, err := pool.Exec(ctx, `CREATE TABLE staging.raw_transactions (LIKE staging.transactions);
-				ALTER TABLE staging.raw_transactions ADD COLUMN basket text, ALTER COLUMN item_count DROP NOT NULL`); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			res, err := csvLoader(b, pool, Options{}).Load(ctx, 0, &src, []string{path})
-			if err != nil || res[0].Status != Loaded {
-				b.Fatal(err, res[0].Err)
-			}
-			if _, err := pool.Exec(ctx, `INSERT INTO staging.transaction_items (load_id, source_line, order_id, branch, item_no, size, product, price)
-				SELECT t.load_id, t.source_line, t.order_id, t.branch, i.n,
-				       substring(i.item FROM '^(Regular|Large) '),
-				       regexp_replace(regexp_replace(i.item, '^(Regular|Large) ', ''), ' - [0-9.]+$', ''),
-				       substring(i.item FROM ' - ([0-9.]+)$')::numeric
-				FROM staging.raw_transactions t,
-				     LATERAL unnest(string_to_array(t.basket, ', ')) WITH ORDINALITY AS i(item, n)`); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(res[0].Loaded)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-		}
-	})
 }

@@ -45,7 +45,7 @@ func TestCancelMidFile(t *testing.T) {
 	if !errors.Is(loadErr, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", loadErr)
 	}
-	for _, sql := range []string{`SELECT count(*) FROM staging.transactions`, `SELECT count(*) FROM staging.transaction_items`, `SELECT count(*) FROM percolate.files`} {
+	for _, sql := range []string{`SELECT count(*) FROM staging.transactions`, `SELECT count(*) FROM staging.transaction_item_sums`, `SELECT count(*) FROM percolate.files`} {
 		if n := count(t, pool, sql); n != 0 {
 			t.Errorf("%s: got %d after a cancelled load, want 0", sql, n)
 		}

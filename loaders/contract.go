@@ -168,7 +168,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		if col.Type != config.List || col.Personal != "" {
 			continue
 		}
-		if c.child != nil {
+		if c.items != nil {
 			return nil, fmt.Errorf("source %s: only one items column is supported", src.Name)
 		}
 		p, err := newItemParser(col.Items)
@@ -186,7 +186,9 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 			c.carried = append(c.carried, j)
 			c.carrySpans = append(c.carrySpans, [2]int{start, len(childCols)})
 		}
-		c.child = newTable(col.Items.Table, childCols)
+		if col.Items.Table != "" {
+			c.child = newTable(col.Items.Table, childCols)
+		}
 		if sm := col.Items.Sums; sm != nil {
 			c.sums = newTable(sm.Table, sumColumns(src, col.Items, c.dateAt, childCols, c.carrySpans))
 		}
@@ -235,7 +237,7 @@ func (c *contract) limit(precision map[string]int) {
 		if col.Type == config.Numeric && col.Personal == "" {
 			c.digits[i] = digits(c.src.Table, col.Name, col.Scale)
 		}
-		if c.items != nil && col.Type == config.List && col.Personal == "" {
+		if c.items != nil && col.Type == config.List && col.Personal == "" && col.Items.Table != "" {
 			c.items.digits = digits(col.Items.Table, "price", col.Items.Scale)
 		}
 	}

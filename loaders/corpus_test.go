@@ -92,13 +92,13 @@ func describe(t *testing.T, pool interface {
 		}
 	}
 	table := "staging.transactions"
-	items := "staging.transaction_items"
 	if r.Source == "legacy_transactions" {
-		table, items = "staging.legacy_transactions", "staging.legacy_transaction_items"
+		table = "staging.legacy_transactions"
 	}
 	query("orders", `SELECT concat_ws(' | ', source_line, to_char(ordered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z',
 		ordered_local, sales_date, branch, total, payment_method,
-		(SELECT string_agg(concat_ws(' ', coalesce(size, '∅'), product, price), ', ' ORDER BY item_no) FROM `+items+` i WHERE i.order_id = o.order_id AND i.load_id = o.load_id))
+		(SELECT string_agg(concat_ws(' ', coalesce(nullif(split_part(i.item, E'\t', 1), ''), '∅'), split_part(i.item, E'\t', 2), split_part(i.item, E'\t', 3)), ', ' ORDER BY i.n)
+		 FROM unnest(string_to_array(o.items, E'\n')) WITH ORDINALITY AS i(item, n)))
 		FROM `+table+` o ORDER BY source_line`)
 	query("rejects", `SELECT concat_ws(' | ', line, coalesce(column_name, 'row'), reason, raw) FROM percolate.rejects ORDER BY line`)
 	return b.String()

@@ -48,6 +48,7 @@ type fileLoad struct {
 	day  int32
 
 	rows, items int64
+	itemText    []byte // the row's items as an items column holds them
 	// sums are the file's items counted and summed by sumKey (when the
 	// items declare sums); sumKey is the key of the item being put.
 	sums   map[string]*itemSum
@@ -348,11 +349,20 @@ func (f *fileLoad) putRepeated(b *array.BooleanBuilder, key [16]byte) bool {
 	return false
 }
 
-// appendItems writes the items of the row being put to the child table.
+// appendItems counts the items of the row being put into the file's sums
+// and writes them to the child table, when they have one.
 func (f *fileLoad) appendItems(items []item) {
+	f.items += int64(len(items))
 	ch := f.child
+	if ch == nil {
+		if f.c.sums != nil {
+			for _, it := range items {
+				f.addSum(it)
+			}
+		}
+		return
+	}
 	for n, it := range items {
-		f.items++
 		ch.Field(0).(*array.Int64Builder).Append(f.loadID)
 		ch.Field(1).(*array.Int32Builder).Append(int32(f.line))
 		ch.Field(2).(*array.FixedSizeBinaryBuilder).Append(f.key[:])

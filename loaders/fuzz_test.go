@@ -157,12 +157,14 @@ func FuzzNoPersonalData(f *testing.F) {
 			out = encodeRecord(out, fl.streamed(), rec)
 			rec.Release()
 		}
-		r, err := fl.spool.reader()
-		if err != nil {
-			t.Fatal(err)
+		if fl.spool != nil { // the order rows, when an items table streams
+			r, err := fl.spool.reader()
+			if err != nil {
+				t.Fatal(err)
+			}
+			spooled, _ := io.ReadAll(r)
+			out = append(out, spooled...)
 		}
-		spooled, _ := io.ReadAll(r)
-		out = append(out, spooled...)
 		for _, rej := range fl.rejects {
 			out = append(out, rej.Raw+rej.Reason...)
 		}
@@ -202,9 +204,6 @@ func FuzzLoad(f *testing.F) {
 	precision := map[string]int{}
 	for _, t := range []string{"transactions", "legacy_transactions"} {
 		precision["staging."+t+".total"] = 10
-	}
-	for _, t := range []string{"transaction_items", "legacy_transaction_items"} {
-		precision["staging."+t+".price"] = 10
 	}
 	told := csvLoader(f, pool, Options{Precision: precision})
 	blind := csvLoader(f, pool, Options{})

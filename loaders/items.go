@@ -31,14 +31,26 @@ type itemParser struct {
 	// basket names the same few products over and over, and a regular
 	// expression costs more than a map.
 	matched map[string]map[string]struct{}
+	// inline is set when the items are kept in a text column of their
+	// row (config.Items.Column), whose tabs and line breaks part them.
+	inline bool
 }
+
+// inlineDigits bounds the digits of a price kept in an items column, as
+// numeric(10, scale): what a view reading the column casts it to
+// (models/core/order_items.sql).
+const inlineDigits = 10
 
 // matchedMax bounds the values matched remembers per field.
 const matchedMax = 4096
 
 func newItemParser(it *config.Items) (*itemParser, error) {
 	p := &itemParser{sep: it.Separator, fields: it.Fields, sizes: it.Sizes, scale: it.Scale,
-		digits: maxDigits - it.Scale, re: it.Re, patterns: it.Pattern, matched: map[string]map[string]struct{}{}}
+		digits: maxDigits - it.Scale, re: it.Re, patterns: it.Pattern, matched: map[string]map[string]struct{}{},
+		inline: it.Column != ""}
+	if p.inline {
+		p.digits = max(0, inlineDigits-it.Scale)
+	}
 	if it.Template != "" {
 		toks, err := config.ParseTemplate(it.Template)
 		if err != nil {
@@ -149,6 +161,9 @@ func (p *itemParser) match(s string) (item, error) {
 }
 
 func (p *itemParser) set(it *item, field, v string) error {
+	if p.inline && strings.ContainsAny(v, "\t\n") {
+		return fmt.Errorf("%s %q has a tab or a line break, which part the items kept in their row", field, v)
+	}
 	switch field {
 	case "size":
 		if v != "" && len(p.sizes) > 0 && !slices.Contains(p.sizes, v) {
@@ -182,4 +197,21 @@ func (p *itemParser) set(it *item, field, v string) error {
 		}
 	}
 	return nil
+}
+
+// appendItemText appends items as an items column holds them: an item a
+// line, its size (empty when it has none), product and price parted by
+// tabs. Sizes and products hold neither (set refuses them).
+func appendItemText(b []byte, items []item, scale int) []byte {
+	for n, it := range items {
+		if n > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, it.size...)
+		b = append(b, '\t')
+		b = append(b, it.product...)
+		b = append(b, '\t')
+		b = appendDecimal(b, it.price, scale)
+	}
+	return b
 }

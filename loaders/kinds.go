@@ -133,17 +133,26 @@ var kinds = map[string]*kind{
 			}
 			return b
 		},
-		// The items go to a child table of their own (see itemColumns); the
-		// row keeps their count when the contract names a column for it.
+		// The items go to a child table of their own (see itemColumns) or
+		// to a text column of the row; the row keeps their count when the
+		// contract names a column for it.
 		columns: func(col *config.Column) []column {
-			if col.Items.Count == "" {
-				return nil
+			var cols []column
+			if col.Items.Count != "" {
+				cols = append(cols, column{name: col.Items.Count, typ: tInt4})
 			}
-			return []column{{name: col.Items.Count, typ: tInt4}}
+			if col.Items.Column != "" {
+				cols = append(cols, column{name: col.Items.Column, typ: tText})
+			}
+			return cols
 		},
-		put: func(f *fileLoad, bs []array.Builder, _ *config.Column, v *value) {
-			if len(bs) > 0 {
+		put: func(f *fileLoad, bs []array.Builder, col *config.Column, v *value) {
+			if col.Items.Count != "" {
 				bs[0].(*array.Int32Builder).Append(int32(len(v.items)))
+			}
+			if col.Items.Column != "" {
+				f.itemText = appendItemText(f.itemText[:0], v.items, col.Items.Scale)
+				bs[len(bs)-1].(*array.StringBuilder).BinaryBuilder.Append(f.itemText)
 			}
 			f.appendItems(v.items)
 		},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -123,15 +124,17 @@ func TestLoadTypesAndScrubs(t *testing.T) {
 		}
 	}
 	var items string
-	if err := pool.QueryRow(ctx, `SELECT string_agg(coalesce(size, '-') || '|' || product || '|' || price, ';' ORDER BY source_line, item_no)
-		FROM staging.transaction_items`).Scan(&items); err != nil {
+	// An order's items in its row: an item a line, its size (empty when
+	// it has none), product and price parted by tabs.
+	if err := pool.QueryRow(ctx, `SELECT string_agg(replace(coalesce(nullif(split_part(i.item, E'\t', 1), ''), '-') || E'\t' || substr(i.item, strpos(i.item, E'\t') + 1), E'\t', '|'), ';' ORDER BY t.source_line, i.n)
+		FROM staging.transactions t, unnest(string_to_array(t.items, E'\n')) WITH ORDINALITY AS i(item, n)`).Scan(&items); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Regular|Flavoured iced latte - Hazelnut|2.75;Large|Latte|2.45;Large|Flat white|2.45;Regular|Latte|2.15;-|Glass of milk|0.70"; items != want {
 		t.Errorf("items: got %s, want %s", items, want)
 	}
-	if n := count(t, pool, `SELECT count(DISTINCT order_id) FROM staging.transaction_items`); n != 3 {
-		t.Errorf("items belong to %d orders, want 3", n)
+	if n := count(t, pool, `SELECT count(*) FROM staging.transactions WHERE item_count <> cardinality(string_to_array(items, E'\n'))`); n != 0 {
+		t.Errorf("%d orders count other than their items", n)
 	}
 	if n := count(t, pool, `SELECT count(*) FROM staging.transactions t WHERE t::text ~ '(Copeland|Owens|Strayhorn|5494173772652516)'`); n != 0 {
 		t.Errorf("%d staging rows hold personal data", n)
@@ -193,8 +196,8 @@ func TestManifest(t *testing.T) {
 // rows marked repeated (or not told) counted; and nothing else.
 func sumsMatchRows(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	for _, tables := range [][2]string{{"staging.transaction_item_sums", "staging.transaction_items"}, {"staging.legacy_transaction_item_sums", "staging.legacy_transaction_items"}} {
-		sums, items := tables[0], tables[1]
+	for _, tables := range [][2]string{{"staging.transaction_item_sums", "staging.transactions"}, {"staging.legacy_transaction_item_sums", "staging.legacy_transactions"}} {
+		sums, items := tables[0], itemRows(tables[1])
 		n := count(t, pool, `WITH want AS (SELECT load_id, sales_date, size, product, branch, count(*)::integer AS quantity, sum(price) AS revenue
 			FROM `+items+` GROUP BY 1, 2, 3, 4, 5),
 			got AS (SELECT load_id, sales_date, size, product, branch, quantity, revenue FROM `+sums+`)
@@ -219,6 +222,79 @@ func sumsMatchRows(t *testing.T, pool *pgxpool.Pool) {
 		if count(t, pool, `SELECT count(*) FROM `+orders) > 0 && count(t, pool, `SELECT count(*) FROM `+sums) == 0 {
 			t.Errorf("%s is empty", sums)
 		}
+	}
+}
+
+// itemRows is a query of the items the order rows of table keep, as the
+// rows of an items table.
+func itemRows(table string) string {
+	return `(SELECT o.load_id, o.source_line, o.order_id, i.n::integer AS item_no, nullif(split_part(i.item, E'\t', 1), '') AS size,
+		    split_part(i.item, E'\t', 2) AS product, split_part(i.item, E'\t', 3)::numeric(10,2) AS price, o.sales_date, o.branch
+		FROM ` + table + ` AS o, unnest(string_to_array(o.items, E'\n')) WITH ORDINALITY AS i(item, n)) AS items`
+}
+
+// TestItemsTable: a source may keep its items in a table of their own, one
+// row per item, instead of a column of its rows; the same files make the
+// same items, sums and order rows either way, whether loaded in a group
+// of small files or streamed.
+func TestItemsTable(t *testing.T) {
+	ctx := context.Background()
+	pool := warehouse(t)
+	inline := cafe(t).Sources["transactions"]
+	src := *inline
+	src.Name, src.Table = "t_transactions", "staging.t_orders"
+	src.Sums = &config.RowSums{}
+	*src.Sums = *inline.Sums
+	src.Sums.Table = "staging.t_sums"
+	src.Columns = slices.Clone(inline.Columns)
+	for i, c := range src.Columns {
+		if c.Type != config.List {
+			continue
+		}
+		cc, it := *c, *c.Items
+		it.Table, it.Column = "staging.t_items", ""
+		it.Sums = &config.Sums{Table: "staging.t_item_sums", Count: it.Sums.Count, Sum: it.Sums.Sum}
+		cc.Items = &it
+		src.Columns[i] = &cc
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE staging.t_orders (LIKE staging.transactions);
+		ALTER TABLE staging.t_orders DROP COLUMN items;
+		CREATE TABLE staging.t_items (load_id bigint NOT NULL, source_line integer NOT NULL, order_id uuid NOT NULL, item_no integer NOT NULL,
+		    size text, product text NOT NULL, price numeric(10,2) NOT NULL, sales_date date NOT NULL, branch text NOT NULL);
+		CREATE TABLE staging.t_item_sums (LIKE staging.transaction_item_sums);
+		CREATE TABLE staging.t_sums (LIKE staging.transaction_sums)`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	paths := []string{write(t, dir, "chesterfield_25-08-2021_09-00-00.csv", rowA1+rowA2+rowA3), bigFile(t, 60_000)}
+	for _, s := range []*config.Source{inline, &src} {
+		for _, r := range load(t, pool, s, paths...) {
+			if r.Status != Loaded || r.Items == 0 {
+				t.Fatalf("%s: got %+v, want the file loaded", s.Table, r)
+			}
+		}
+	}
+	// The two loads number their files apart: compare each file's rows by
+	// its place among the loads.
+	byFile := func(table string) string {
+		return `(SELECT dense_rank() OVER (ORDER BY load_id) AS file, * FROM ` + table + `) AS x`
+	}
+	for _, pair := range [][2]string{
+		{byFile(itemRows("staging.transactions")), byFile("staging.t_items")},
+		{byFile("staging.transaction_item_sums"), byFile("staging.t_item_sums")},
+		{byFile("staging.transaction_sums"), byFile("staging.t_sums")},
+		{byFile("(SELECT load_id, source_line, order_id, ordered_at, sales_date, branch, total, payment_method, item_count, repeated FROM staging.transactions) AS o"),
+			byFile("(SELECT load_id, source_line, order_id, ordered_at, sales_date, branch, total, payment_method, item_count, repeated FROM staging.t_orders) AS o")},
+	} {
+		n := count(t, pool, `WITH a AS (SELECT * FROM `+pair[0]+`), b AS (SELECT * FROM `+pair[1]+`)
+			SELECT (SELECT count(*) FROM (SELECT to_jsonb(a) - 'load_id' FROM a EXCEPT ALL SELECT to_jsonb(b) - 'load_id' FROM b) AS missing)
+			     + (SELECT count(*) FROM (SELECT to_jsonb(b) - 'load_id' FROM b EXCEPT ALL SELECT to_jsonb(a) - 'load_id' FROM a) AS extra)`)
+		if n != 0 {
+			t.Errorf("%d rows differ between\n  %s\nand\n  %s", n, pair[0], pair[1])
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM staging.t_items`); n < 60_000 {
+		t.Errorf("the items table has %d rows, want those of 60,000 orders and more", n)
 	}
 }
 
@@ -404,7 +480,9 @@ func TestGroupRefusedByTheServer(t *testing.T) {
 	pool := warehouse(t)
 	src := cafe(t).Sources["transactions"]
 	dir := t.TempDir()
-	huge := `25/08/2021 10:00,Chesterfield,Ann Huge,"Large Latte - 123456789012.45",123456789012.45,CARD,4111111111111111` + "\n"
+	// Each price fits the items column (numeric(10,2)); their total does
+	// not fit staging.transactions.total, numeric(10,2).
+	huge := `25/08/2021 10:00,Chesterfield,Ann Huge,"Large Latte - 99999999.99, Large Latte - 99999999.99",199999999.98,CARD,4111111111111111` + "\n"
 	paths := []string{
 		write(t, dir, "a_good.csv", rowA1),
 		write(t, dir, "b_overflow.csv", rowA2+huge),
@@ -432,7 +510,7 @@ func TestGroupRefusedByTheServer(t *testing.T) {
 		t.Errorf("a_good.csv in the manifest %d times, want once", n)
 	}
 
-	told := Options{Precision: map[string]int{"staging.transactions.total": 10, "staging.transaction_items.price": 10}}
+	told := Options{Precision: map[string]int{"staging.transactions.total": 10}}
 	d := write(t, dir, "d_overflow.csv", strings.Replace(rowA2, "09:", "12:", 1)+strings.Replace(huge, "10:00", "12:30", 1))
 	res, err = csvLoader(t, pool, told).Load(context.Background(), 0, src, []string{d})
 	if err != nil {
@@ -441,6 +519,21 @@ func TestGroupRefusedByTheServer(t *testing.T) {
 	var re *RefusedError
 	if !errors.As(res[0].Err, &re) || len(re.First) != 1 {
 		t.Fatalf("d_overflow.csv: %s (%v), want refused for its one reject", res[0].Status, res[0].Err)
+	}
+	if r := re.First[0]; r.Line != 2 || r.Column != "total" || !strings.Contains(r.Reason, "out of range: 9 digits before the point, where its column takes at most 8") {
+		t.Errorf("reject %+v, want line 2, total, out of range", r)
+	}
+
+	// A price the items column cannot hold is the loader's to reject,
+	// told or not.
+	e := write(t, dir, "e_overflow.csv", strings.Replace(rowA2, "09:", "13:", 1)+
+		`25/08/2021 13:30,Chesterfield,Ann Huge,"Large Latte - 123456789012.45",123456789012.45,CARD,4111111111111111`+"\n")
+	res, err = csvLoader(t, pool, Options{}).Load(context.Background(), 0, src, []string{e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.As(res[0].Err, &re) || len(re.First) != 1 {
+		t.Fatalf("e_overflow.csv: %s (%v), want refused for its one reject", res[0].Status, res[0].Err)
 	}
 	if r := re.First[0]; r.Line != 2 || r.Column != "basket" || !strings.Contains(r.Reason, "out of range: 12 digits before the point, where its column takes at most 8") {
 		t.Errorf("reject %+v, want line 2, basket, out of range", r)
@@ -485,7 +578,7 @@ func brinIndexes(t *testing.T, pool *pgxpool.Pool) string {
 	var s string
 	if err := pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(c.relname, ',' ORDER BY c.relname), '')
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
-		WHERE am.amname = 'brin' AND i.indrelid IN ('staging.transactions'::regclass, 'staging.transaction_items'::regclass, 'staging.transaction_item_sums'::regclass)`).Scan(&s); err != nil {
+		WHERE am.amname = 'brin' AND i.indrelid IN ('staging.transactions'::regclass, 'staging.transaction_item_sums'::regclass)`).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -501,8 +594,8 @@ func TestDeferredIndexes(t *testing.T) {
 	src := cafe(t).Sources["transactions"]
 	dir := t.TempDir()
 	want := brinIndexes(t, pool)
-	if strings.Count(want, ",") != 2 {
-		t.Fatalf("the staging tables have BRIN indexes %q, want three", want)
+	if strings.Count(want, ",") != 1 {
+		t.Fatalf("the staging tables have BRIN indexes %q, want two", want)
 	}
 	loadWith := func(from int64, paths ...string) (during []string) {
 		t.Helper()
@@ -543,7 +636,7 @@ func TestDeferredIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (ledger.Store{}).DeferIndexes(ctx, tx, []string{"staging.transactions", "staging.transaction_items", "staging.transaction_item_sums"}); err != nil {
+	if _, err := (ledger.Store{}).DeferIndexes(ctx, tx, []string{"staging.transactions", "staging.transaction_item_sums"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

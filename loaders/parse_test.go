@@ -218,3 +218,39 @@ func TestItemPattern(t *testing.T) {
 		}
 	}
 }
+
+// TestItemsInTheirRow: items kept in a column of their row are written an
+// item a line, size, product and price parted by tabs; a size or product
+// that holds a tab or a line break would read as other items, and is
+// refused, as is a price past numeric(10,2).
+func TestItemsInTheirRow(t *testing.T) {
+	it := &config.Items{Column: "items", Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2}
+	p, err := newItemParser(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := p.parse("Large Flavoured iced latte - Hazelnut - 2.75, Glass of milk - 0.7", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(appendItemText(nil, items, 2)), "Large\tFlavoured iced latte - Hazelnut\t2.75\n\tGlass of milk\t0.70"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for _, c := range []struct{ in, err string }{
+		{"Large La\tte - 2.45", `product "La\tte" has a tab or a line break`},
+		{"Large Latte\nMocha - 2.45", `product "Latte\nMocha" has a tab or a line break`},
+		{"Large Latte - 123456789.00", `9 digits before the point, where its column takes at most 8`},
+	} {
+		if _, err := p.parse(c.in, nil); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: got error %v, want one containing %q", c.in, err, c.err)
+		}
+	}
+	// In a table of their own, items may hold both.
+	it.Column, it.Table = "", "staging.items"
+	if p, err = newItemParser(it); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.parse("Large La\tte - 2.45", nil); err != nil {
+		t.Errorf("in an items table: %v", err)
+	}
+}

@@ -536,7 +536,7 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		return f, err
 	}
 	defer os.RemoveAll(dir)
-	tables := []string{"staging.transactions", "staging.transaction_items", "staging.transaction_item_sums", "staging.transaction_sums"}
+	tables := []string{"staging.transactions", "staging.transaction_item_sums", "staging.transaction_sums"}
 	for _, t := range tables {
 		out, err := os.Create(filepath.Join(dir, t))
 		if err != nil {

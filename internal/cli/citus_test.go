@@ -60,7 +60,7 @@ func TestCitusMatchesPostgreSQL(t *testing.T) {
 	pool := connect(t, citus)
 	dist := scalar[string](t, pool, `SELECT string_agg(logicalrelid::text || '=' || partmethod::text || coalesce(':' || column_to_column_name(logicalrelid, partkey), ''), ' ' ORDER BY logicalrelid::text)
 		FROM pg_dist_partition`)
-	for _, want := range []string{"staging.transactions=h:branch", "staging.transaction_items=h:branch", "staging.legacy_transactions=h:branch",
+	for _, want := range []string{"staging.transactions=h:branch", "staging.transaction_item_sums=h:branch", "staging.legacy_transactions=h:branch",
 		"marts.branch_daily_sales=h:branch", "marts.hourly_sales=h:branch", "marts.product_daily_sales=h:branch",
 		"core.repeated_orders=n", "core.product_days=n"} {
 		if !strings.Contains(dist, want) {

@@ -39,7 +39,7 @@ func TestKillMidFile(t *testing.T) {
 			t.Fatal("the killed client's backend is still active after two minutes")
 		}
 	}
-	for _, sql := range []string{`SELECT count(*) FROM staging.transactions`, `SELECT count(*) FROM staging.transaction_items`, `SELECT count(*) FROM percolate.files`} {
+	for _, sql := range []string{`SELECT count(*) FROM staging.transactions`, `SELECT count(*) FROM staging.transaction_item_sums`, `SELECT count(*) FROM percolate.files`} {
 		if n := scalar[int](t, pool, sql); n != 0 {
 			t.Errorf("%s: got %d after kill -9, want 0", sql, n)
 		}

@@ -13,6 +13,9 @@ import (
 
 var relName = regexp.MustCompile(`^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$`)
 
+// identifier is a column name that needs no quoting.
+var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
 // check validates what the YAML decoder cannot: required fields, references
 // between fields, time zones and layouts. Each error names its line.
 func (f *File) check(root *yaml.Node) error {
@@ -131,8 +134,10 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 		if n := item(cols, i); n != nil {
 			in = child(n, "items")
 		}
-		if seen[c.Items.Count] {
-			return errf(in, "source %s: column %s: items: count names %q, a column of the contract already: name a new column", s.Name, c.Name, c.Items.Count)
+		for _, name := range []string{c.Items.Count, c.Items.Column} {
+			if seen[name] {
+				return errf(in, "source %s: column %s: items: %q is a column of the contract already: name a new column", s.Name, c.Name, name)
+			}
 		}
 		for _, name := range c.Items.Carry {
 			var carried *Column
@@ -310,8 +315,12 @@ func (s *Source) checkDistribution(n *yaml.Node, errf errorf) error {
 		if c.Type != List || c.Personal != "" || col.Date == d {
 			continue
 		}
-		if !slices.Contains(c.Items.Carry, d) {
-			return errf(n, "source %s: distributed_by: %s: its items table %s must have it too: add it to the items' carry", s.Name, d, c.Items.Table)
+		table := c.Items.Table
+		if table == "" && c.Items.Sums != nil {
+			table = c.Items.Sums.Table
+		}
+		if table != "" && !slices.Contains(c.Items.Carry, d) {
+			return errf(n, "source %s: distributed_by: %s: its items table %s must have it too: add it to the items' carry", s.Name, d, table)
 		}
 	}
 	return nil
@@ -382,8 +391,15 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 }
 
 func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
-	if !relName.MatchString(it.Table) {
+	switch {
+	case (it.Table == "") == (it.Column == ""):
+		return errf(n, "%s: items: give either table (a staging table of one row per item) or column (a text column of the row that holds its items)", where)
+	case it.Table != "" && !relName.MatchString(it.Table):
 		return errf(n, "%s: items: table must be a schema-qualified staging table, not %q", where, it.Table)
+	case it.Column != "" && !identifier.MatchString(it.Column):
+		return errf(n, "%s: items: column must be a plain lower-case column name, not %q", where, it.Column)
+	case it.Column != "" && it.Column == it.Count:
+		return errf(n, "%s: items: column and count name the same column %q", where, it.Column)
 	}
 	if it.Separator == "" {
 		return errf(n, "%s: items: separator is required", where)

@@ -137,9 +137,17 @@ type Column struct {
 }
 
 // Items declares a nested list field (the basket) that the loader explodes
-// into a child staging table, one row per item with size, product and price.
+// into items of size, product and price, kept in one of two ways: in a
+// child staging table, one row per item (Table), or in a text column of
+// the row itself (Column), one line per item of its size, product and
+// price parted by tabs. A row's items in its own row cost the server one
+// row written instead of one per item: views unnest them
+// (models/core/order_items.sql).
 type Items struct {
-	Table     string   `yaml:"table"`
+	Table string `yaml:"table"`
+	// Column names the text column of the source's table that holds the
+	// items, when they have no table of their own.
+	Column    string   `yaml:"column"`
 	Separator string   `yaml:"separator"`
 	Template  string   `yaml:"format"` // of one item: "{size} {product} - {price}"
 	Fields    []string `yaml:"fields"`
@@ -149,7 +157,8 @@ type Items struct {
 	// how many items the row has.
 	Count string `yaml:"count"`
 	// Carry names columns of the row copied onto each of its item rows,
-	// so that item rows can be summed without a join to their row.
+	// so that item rows can be summed without a join to their row; the
+	// items' sums are by them too.
 	Carry []string `yaml:"carry"`
 	// Pattern holds, by item field (size, product), a regular expression
 	// every value of it must match.

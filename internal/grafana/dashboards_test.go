@@ -245,7 +245,7 @@ func TestReaderRole(t *testing.T) {
 	}
 	refused := []string{
 		"SELECT count(*) FROM staging.transactions",
-		"SELECT count(*) FROM staging.transaction_items",
+		"SELECT count(*) FROM staging.transaction_item_sums",
 		"SELECT count(*) FROM core.orders",
 		"SELECT count(*) FROM core.products",
 		"SELECT count(*) FROM percolate.runs",

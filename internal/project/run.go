@@ -377,7 +377,9 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 			if c.Items == nil {
 				continue
 			}
-			out[c.Items.Table] = s.Name
+			if c.Items.Table != "" {
+				out[c.Items.Table] = s.Name
+			}
 			if c.Items.Sums != nil {
 				out[c.Items.Sums.Table] = s.Name
 			}

@@ -14,19 +14,21 @@ WITH sold AS (
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     UNION ALL
     -- The repeated deliveries' items, read on their days only.
-    SELECT i.branch, i.sales_date, i.product, i.size, -1, -i.price
+    SELECT o.branch, o.sales_date, split_part(it.item, E'\t', 2), nullif(split_part(it.item, E'\t', 1), ''),
+           -1, -split_part(it.item, E'\t', 3)::numeric(10,2)
     FROM core.repeated_orders AS r
     JOIN (
-        SELECT branch, sales_date, product, size, price, load_id, source_line
-        FROM staging.transaction_items
+        SELECT branch, sales_date, items, load_id, source_line
+        FROM staging.transactions
         WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
                                       WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
         UNION ALL
-        SELECT branch, sales_date, product, size, price, load_id, source_line
-        FROM staging.legacy_transaction_items
+        SELECT branch, sales_date, items, load_id, source_line
+        FROM staging.legacy_transactions
         WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
                                       WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
-    ) AS i USING (sales_date, load_id, source_line)
+    ) AS o USING (sales_date, load_id, source_line)
+    CROSS JOIN LATERAL unnest(string_to_array(o.items, E'\n')) AS it(item)
     WHERE r.sales_date >= percolate.interval_start() AND r.sales_date < percolate.interval_end()
 )
 SELECT branch,
