@@ -6,6 +6,12 @@
 -- item rows and 1.9 s as order rows holding their items. Nothing reads
 -- item rows in bulk any more (the product mart sums the files' item sums):
 -- core.order_items unnests the column.
+--
+-- core.order_items reads the item tables: the run that applies this makes
+-- it again from models/core/order_items.sql, over the new column. (First:
+-- on Citus, no view command may follow the UPDATEs' parallel work on the
+-- shards in one transaction.)
+DROP VIEW IF EXISTS core.order_items;
 ALTER TABLE staging.transactions ADD COLUMN items text;
 ALTER TABLE staging.legacy_transactions ADD COLUMN items text;
 UPDATE staging.transactions AS o SET items = i.items
@@ -22,9 +28,6 @@ FROM (SELECT branch, load_id, source_line,
 WHERE o.branch = i.branch AND o.load_id = i.load_id AND o.source_line = i.source_line;
 ALTER TABLE staging.transactions ALTER COLUMN items SET NOT NULL;
 ALTER TABLE staging.legacy_transactions ALTER COLUMN items SET NOT NULL;
--- core.order_items read the item tables: the run that applies this makes it
--- again from models/core/order_items.sql, over the new column.
-DROP VIEW IF EXISTS core.order_items;
 DROP TABLE staging.transaction_items;
 DROP TABLE staging.legacy_transaction_items;
 
