@@ -161,7 +161,7 @@ func (p *itemParser) match(s string) (item, error) {
 }
 
 func (p *itemParser) set(it *item, field, v string) error {
-	if p.inline && strings.ContainsAny(v, "\t\n") {
+	if p.inline && field != "price" && (strings.IndexByte(v, '\t') >= 0 || strings.IndexByte(v, '\n') >= 0) {
 		return fmt.Errorf("%s %q has a tab or a line break, which part the items kept in their row", field, v)
 	}
 	switch field {
