@@ -3,6 +3,7 @@ package staging
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -255,5 +256,39 @@ func TestGeneratedMigration(t *testing.T) {
 	}
 	if err := Compare("pipelines.yaml", src, db); err != nil {
 		t.Errorf("after the second migration: %v\n%s", err, more)
+	}
+}
+
+// TestItemsInAColumn: a source that keeps its items in a column of its
+// rows has no items table; its table has the column, as text, and a
+// migration without it is named at the items column's line.
+func TestItemsInAColumn(t *testing.T) {
+	f, err := config.Parse("pipelines.yaml", []byte(strings.Replace(pipelines, "{table: staging.sale_items,", "{column: items,", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := f.Pipelines["shop"].Sources["sales"]
+	up, _, err := Migration(src, &Schema{Tables: map[string]*Table{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(up, `"items" text NOT NULL`) || strings.Contains(up, "sale_items") {
+		t.Errorf("the migration of a source with its items in a column:\n%s", up)
+	}
+	file := "-- +goose Up\nCREATE SCHEMA staging;\n" + up + "\n-- +goose Down\n"
+	have, err := FromMigrations(fstest.MapFS{"00001_sales.sql": {Data: []byte(file)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Compare("pipelines.yaml", src, have); err != nil {
+		t.Fatalf("%v\n%s", err, up)
+	}
+	file = strings.Replace(file, `"items" text NOT NULL,`, "", 1)
+	if have, err = FromMigrations(fstest.MapFS{"00001_sales.sql": {Data: []byte(file)}}); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pipelines.yaml:%d: source sales: staging.sales in the migrations has no column items", lineOf(t, "- name: basket"))
+	if err := Compare("pipelines.yaml", src, have); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
 	}
 }
