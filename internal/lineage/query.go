@@ -288,13 +288,28 @@ func (a *analyzer) from(n *pg_query.Node, sc *scope, reads set) {
 			reads.add(a.resolveAll(sc, u.GetString_().GetSval()))
 		}
 	case n.GetRangeFunction() != nil:
+		// A function in FROM (unnest(string_to_array(o.items, ...)) AS
+		// it(item, item_no)): each column it returns comes from what its
+		// arguments read. Its columns are known by its alias: the names
+		// given, else the alias itself (a function of one column).
 		rf := n.GetRangeFunction()
-		alias := ""
+		from := a.expr(n, sc)
+		reads.add(from)
+		src := &source{}
 		if rf.Alias != nil {
-			alias = rf.Alias.Aliasname
+			src.alias = rf.Alias.Aliasname
+			names := []string{src.alias}
+			if len(rf.Alias.Colnames) > 0 {
+				names = names[:0]
+				for _, c := range rf.Alias.Colnames {
+					names = append(names, c.GetString_().GetSval())
+				}
+			}
+			for _, name := range names {
+				src.cols = append(src.cols, out{name: name, from: from})
+			}
 		}
-		reads.add(a.expr(n, sc))
-		sc.sources = append(sc.sources, &source{alias: alias})
+		sc.sources = append(sc.sources, src)
 	}
 }
 
