@@ -353,37 +353,37 @@ func (f *fileLoad) putRepeated(b *array.BooleanBuilder, key [16]byte) bool {
 // and writes them to the child table, when they have one.
 func (f *fileLoad) appendItems(items []item) {
 	f.items += int64(len(items))
-	ch := f.child
-	if ch == nil {
-		if f.c.sums != nil {
-			for _, it := range items {
-				f.addSum(it)
-			}
-		}
-		return
-	}
 	for n, it := range items {
-		ch.Field(0).(*array.Int64Builder).Append(f.loadID)
-		ch.Field(1).(*array.Int32Builder).Append(int32(f.line))
-		ch.Field(2).(*array.FixedSizeBinaryBuilder).Append(f.key[:])
-		ch.Field(3).(*array.Int32Builder).Append(int32(n + 1))
-		if it.size == "" {
-			ch.Field(4).AppendNull()
-		} else {
-			ch.Field(4).(*array.StringBuilder).Append(it.size)
-		}
-		ch.Field(5).(*array.StringBuilder).Append(it.product)
-		ch.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
-		if f.c.dateAt >= 0 {
-			ch.Field(7).(*array.Date32Builder).Append(arrow.Date32(f.day))
-		}
-		for k, j := range f.c.carried {
-			span := f.c.carrySpans[k]
-			f.c.kinds[j].put(f, f.childBuilders[span[0]:span[1]], f.c.src.Columns[j], &f.c.vals[j])
-		}
 		if f.c.sums != nil {
 			f.addSum(it)
 		}
+		if f.child != nil {
+			f.appendItemRow(n+1, it)
+		}
+	}
+}
+
+// appendItemRow writes item number n of the row being put to the child
+// table.
+func (f *fileLoad) appendItemRow(n int, it item) {
+	ch := f.child
+	ch.Field(0).(*array.Int64Builder).Append(f.loadID)
+	ch.Field(1).(*array.Int32Builder).Append(int32(f.line))
+	ch.Field(2).(*array.FixedSizeBinaryBuilder).Append(f.key[:])
+	ch.Field(3).(*array.Int32Builder).Append(int32(n))
+	if it.size == "" {
+		ch.Field(4).AppendNull()
+	} else {
+		ch.Field(4).(*array.StringBuilder).Append(it.size)
+	}
+	ch.Field(5).(*array.StringBuilder).Append(it.product)
+	ch.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
+	if f.c.dateAt >= 0 {
+		ch.Field(7).(*array.Date32Builder).Append(arrow.Date32(f.day))
+	}
+	for k, j := range f.c.carried {
+		span := f.c.carrySpans[k]
+		f.c.kinds[j].put(f, f.childBuilders[span[0]:span[1]], f.c.src.Columns[j], &f.c.vals[j])
 	}
 }
 

@@ -375,10 +375,10 @@ func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, co
 	return r, err
 }
 
-// survey stats the local files among paths (or asks Options.Listed) and tells which are recorded
-// already with the same path, size and modification time, loaded or
-// refused under contract (see ledger.Known): those are not read again
-// (unless Options.Rehash).
+// survey stats the local files among paths (or asks Options.Listed) and
+// tells which are recorded already with the same path, size and
+// modification time, loaded or refused under contract (see ledger.Known):
+// those are not read again (unless Options.Rehash).
 func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, paths []string) ([]Stat, map[int]ledger.Known, error) {
 	infos := make([]Stat, len(paths))
 	var local []ledger.File
