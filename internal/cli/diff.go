@@ -33,7 +33,8 @@ type diffReport struct {
 
 func (a *app) diffCmd() *cobra.Command {
 	var sel, exclude []string
-	var pipeline, output string
+	var pl pipelineArg
+	var output string
 	var sample int
 	var wait bool
 	cmd := &cobra.Command{
@@ -61,8 +62,9 @@ error check fails.`,
 			if output != "text" && output != "json" && output != "markdown" {
 				return usagef("--output %q: want text, json or markdown", output)
 			}
-			if len(args) == 1 {
-				pipeline = args[0]
+			pipeline, err := pl.name(args)
+			if err != nil {
+				return err
 			}
 			if len(sel) == 0 {
 				sel = []string{"state:modified+"}
@@ -110,7 +112,7 @@ error check fails.`,
 		},
 	}
 	registerSelect(cmd, &sel, &exclude)
-	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
+	pl.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or markdown")
 	cmd.Flags().IntVar(&sample, "sample", 5, "changed, added and removed rows to show per model")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for a run holding the database instead of exiting 3")

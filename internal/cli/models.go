@@ -78,13 +78,17 @@ func (a *app) modelsCmd() *cobra.Command {
 		Use:   "models",
 		Short: "Inspect the SQL models",
 	}
-	var pipeline string
+	var pl pipelineArg
 	var sel, exclude []string
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [PIPELINE]",
 		Short: "List the models in build order, with what they read",
-		Args:  cobra.NoArgs,
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pipeline, err := pl.name(args)
+			if err != nil {
+				return err
+			}
 			p, g, err := a.graph(pipeline)
 			if err != nil {
 				return err
@@ -114,7 +118,7 @@ func (a *app) modelsCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	list.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
+	pl.register(list)
 	registerSelect(list, &sel, &exclude)
 	cmd.AddCommand(list, a.graphCmd(), a.compileCmd(), a.lineageCmd())
 	return cmd
@@ -132,14 +136,19 @@ func usesState(sel ...[]string) bool {
 }
 
 func (a *app) graphCmd() *cobra.Command {
-	var pipeline, format string
+	var pl pipelineArg
+	var format string
 	cmd := &cobra.Command{
-		Use:   "graph",
+		Use:   "graph [PIPELINE]",
 		Short: "Print the dependency graph of the models",
 		Example: `  percolate models graph --format dot | dot -Tsvg > models.svg
   percolate models graph --format mermaid`,
-		Args: cobra.NoArgs,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pipeline, err := pl.name(args)
+			if err != nil {
+				return err
+			}
 			_, g, err := a.graph(pipeline)
 			if err != nil {
 				return err
@@ -150,7 +159,7 @@ func (a *app) graphCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
+	pl.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "dot", "dot, mermaid or json")
 	return cmd
 }

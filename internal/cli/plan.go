@@ -137,10 +137,11 @@ func (a *app) touchedPanels(p *project.Folder, g *dag.Graph, steps []*build.Step
 
 func (a *app) testCmd() *cobra.Command {
 	var sel, exclude []string
-	var pipeline, output string
+	var pl pipelineArg
+	var output string
 	var unit bool
 	cmd := &cobra.Command{
-		Use:   "test",
+		Use:   "test [PIPELINE]",
 		Short: "Run the models' checks against the published tables, or their unit tests (--unit)",
 		Long: `Test runs the checks declared in the selected models' headers against what
 readers see now, prints each result with sample failing rows, and records them
@@ -178,9 +179,13 @@ ending in [warn] to report without failing.`,
 		Example: `  percolate test                             # the checks, on the published tables
   percolate test --unit                      # every model's unit tests
   percolate test --unit --select marts.branch_daily_sales --output json`,
-		Args: cobra.NoArgs,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			pipeline, err := pl.name(args)
+			if err != nil {
+				return err
+			}
 			p, g, err := a.graph(pipeline)
 			if err != nil {
 				return err
@@ -226,7 +231,7 @@ ending in [warn] to report without failing.`,
 		},
 	}
 	registerSelect(cmd, &sel, &exclude)
-	cmd.Flags().StringVarP(&pipeline, "pipeline", "p", "", "pipeline (default: the only one)")
+	pl.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.Flags().BoolVar(&unit, "unit", false, "run the models' unit tests (*.test.yaml) instead of the checks")
 	return cmd

@@ -16,6 +16,7 @@ import (
 )
 
 type runFlags struct {
+	pipeline    pipelineArg
 	sources     []string
 	jobs        int
 	wait        bool
@@ -30,6 +31,7 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(cmd *cobra.Command, models bool) {
+	f.pipeline.register(cmd)
 	cmd.Flags().StringArrayVar(&f.sources, "source", nil, "replace a source's path glob for this run: NAME=GLOB (repeatable)")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 0, "files loaded at once, each in its own transaction (default: the number of cores)")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for a run already in progress instead of exiting 3")
@@ -58,8 +60,9 @@ func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
 	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},
 		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, PublishWait: f.publishWait}
-	if len(args) > 0 {
-		opt.Pipeline = args[0]
+	var err error
+	if opt.Pipeline, err = f.pipeline.name(args); err != nil {
+		return opt, err
 	}
 	if f.asOf != "" {
 		d, err := time.Parse(time.DateOnly, f.asOf)

@@ -66,7 +66,9 @@ func TestErrors(t *testing.T) {
 		{"cycle", map[string]string{"core/a.sql": "SELECT * FROM core.b", "core/b.sql": "SELECT * FROM core.c", "core/c.sql": "SELECT * FROM core.a"},
 			"dependency cycle: core.a reads core.b reads core.c reads core.a"},
 		{"reads itself", map[string]string{"core/a.sql": "SELECT * FROM core.a"}, "core.a reads itself"},
-		{"unqualified", map[string]string{"core/a.sql": "SELECT * FROM orders"}, `relation "orders" has no schema`},
+		{"unqualified", map[string]string{"core/a.sql": "SELECT * FROM orders"}, `relation "orders" has no schema: write it schema-qualified as staging.orders,`},
+		{"unqualified model", map[string]string{"core/a.sql": "SELECT 1 AS x", "marts/b.sql": "SELECT x\nFROM a"}, `models/marts/b.sql:2: relation "a" has no schema: write it schema-qualified as core.a,`},
+		{"unqualified nowhere", map[string]string{"core/a.sql": "SELECT * FROM nope"}, `relation "nope" has no schema: write it schema-qualified (no model or source table is named nope`},
 		{"not a select", map[string]string{"core/a.sql": "DELETE FROM staging.orders"}, "exactly one SELECT"},
 		{"two statements", map[string]string{"core/a.sql": "SELECT 1; SELECT 2"}, "exactly one SELECT"},
 		{"unknown header key", map[string]string{"core/a.sql": "-- materialised: table\nSELECT 1"}, `models/core/a.sql:1: unknown header key "materialised"`},
@@ -183,9 +185,16 @@ func TestSelect(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"nope", "state:new", "tag"} {
-		if _, err := g.Select([]string{bad}, nil, modified); !errors.Is(err, ErrSelector) {
-			t.Errorf("select %q: got %v, want a selector error", bad, err)
+	for _, bad := range []struct{ sel, want string }{
+		{"nope", "no model nope (see percolate models list)"},
+		{"state:new", "the only state is state:modified"},
+		{"tag", "no model tag"},
+		{"marts.cc", "no model marts.cc (did you mean marts.c?)"},
+		{"cor.a+", "no model cor.a (did you mean core.a?)"},
+	} {
+		_, err := g.Select([]string{bad.sel}, nil, modified)
+		if !errors.Is(err, ErrSelector) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("select %q: got %v, want a selector error saying %q", bad.sel, err, bad.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -36,6 +37,11 @@ func New(models []*Model, sources []string, external []string) (*Graph, error) {
 			return nil, &Error{Path: m.Path, Msg: fmt.Sprintf("%s is also built by %s", m.Name, other.Path)}
 		}
 		g.byName[m.Name] = m
+	}
+	for _, m := range models {
+		if u := m.unqualified; u != nil {
+			return nil, &Error{Path: m.Path, Line: u.line, Msg: fmt.Sprintf("relation %q has no schema: write it schema-qualified%s, so the dependency is unambiguous", u.name, qualified(u.name, g, sources))}
+		}
 	}
 	for _, m := range models {
 		m.Parents, m.Sources = nil, nil
@@ -156,6 +162,24 @@ func version(m *Model, g *Graph) string {
 		fmt.Fprintf(h, "%s=%s\x00", p, g.byName[p].Version)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// qualified names the relations called rel that exist, models or
+// sources, for a relation read without its schema.
+func qualified(rel string, g *Graph, sources []string) string {
+	var found []string
+	for _, k := range append(slices.Sorted(maps.Keys(g.byName)), sources...) {
+		if _, r, _ := strings.Cut(k, "."); r == rel && !slices.Contains(found, k) {
+			found = append(found, k)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return fmt.Sprintf(" (no model or source table is named %s: see percolate models list)", rel)
+	case 1:
+		return " as " + found[0]
+	}
+	return " as one of " + strings.Join(found, ", ")
 }
 
 func suggest(ref string, g *Graph, sources []string) string {

@@ -46,6 +46,10 @@ type Model struct {
 
 	normalized string
 	refLines   map[string]int
+	// unqualified is the first relation the SQL reads without a schema
+	// (its name and line): the graph, which knows what exists, says which
+	// to write.
+	unqualified *unqualifiedRef
 
 	columnsOnce    sync.Once
 	columnVersions map[string]string
@@ -304,6 +308,12 @@ func (m *Model) parseHeader() error {
 	return nil
 }
 
+// unqualifiedRef is a relation read without its schema.
+type unqualifiedRef struct {
+	name string
+	line int
+}
+
 // parseSQL checks the model is one SELECT and finds the relations it reads.
 func (m *Model) parseSQL() error {
 	tree, err := pg_query.Parse(m.SQL)
@@ -327,8 +337,10 @@ func (m *Model) parseSQL() error {
 			if slices.Contains(ctes, r.name) {
 				continue
 			}
-			return &Error{Path: m.Path, Line: lineAt(m.SQL, r.offset),
-				Msg: fmt.Sprintf("relation %q has no schema: write it schema-qualified (staging.%s, core.%s, …) so the dependency is unambiguous", r.name, r.name, r.name)}
+			if m.unqualified == nil {
+				m.unqualified = &unqualifiedRef{name: r.name, line: lineAt(m.SQL, r.offset)}
+			}
+			continue
 		}
 		name := r.schema + "." + r.name
 		if m.refLines == nil {

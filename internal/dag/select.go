@@ -85,7 +85,7 @@ func (g *Graph) pick(sel []string, modified func(*Model) bool, into map[string]b
 		default:
 			m := g.find(term)
 			if m == nil {
-				return fmt.Errorf("%w %q: no model %s", ErrSelector, t, term)
+				return fmt.Errorf("%w %q: %s", ErrSelector, t, g.noModel(term))
 			}
 			base[m.Name] = true
 		}
@@ -117,6 +117,54 @@ func (g *Graph) find(name string) *Model {
 		}
 	}
 	return found
+}
+
+// noModel says why no model answers name: two share it, or none has it,
+// with the nearest names.
+func (g *Graph) noModel(name string) string {
+	var same, near []string
+	best := 2 // more edits than this is no longer a typo
+	for _, m := range g.Models {
+		if m.Rel == name {
+			same = append(same, m.Name)
+			continue
+		}
+		d := min(distance(name, m.Name), distance(name, m.Rel))
+		switch {
+		case d > best:
+		case d < best || len(near) == 0:
+			best, near = d, []string{m.Name}
+		case d == best:
+			near = append(near, m.Name)
+		}
+	}
+	switch {
+	case len(same) > 1:
+		return fmt.Sprintf("%s is %s: write the schema", name, strings.Join(same, " and "))
+	case len(near) > 0:
+		return fmt.Sprintf("no model %s (did you mean %s?)", name, strings.Join(near, " or "))
+	}
+	return fmt.Sprintf("no model %s (see percolate models list)", name)
+}
+
+// distance is the Levenshtein distance between a and b, in bytes.
+func distance(a, b string) int {
+	row := make([]int, len(b)+1)
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		diag := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			diag, row[j] = row[j], min(row[j]+1, row[j-1]+1, diag+cost)
+		}
+	}
+	return row[len(b)]
 }
 
 func (g *Graph) walk(m *Model, next func(*Model) []string, into map[string]bool) {
