@@ -119,6 +119,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	for _, s := range plan.Steps {
 		whole[s.Name] = s.Build && s.Full
 	}
+	if err := sweep(ctx, pool, g); err != nil {
+		return nil, err
+	}
 	if err := freshen(ctx, pool, builtTables(plan)); err != nil {
 		return nil, err
 	}
@@ -140,6 +143,40 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	return res, nil
+}
+
+// sweep drops every NAME__next relation in the models' schemas: what a
+// killed run (or a crashed server) left beside the live relations. Only
+// one run builds at a time (the caller holds the run lock), so whatever is
+// there now belongs to no one. Left in place, a leftover view of a live
+// table would stop that table's next swap.
+func sweep(ctx context.Context, q ledger.Querier, g *dag.Graph) error {
+	schemas := map[string]bool{}
+	for _, m := range g.Models {
+		schemas[m.Schema] = true
+	}
+	var names []string
+	for s := range schemas {
+		names = append(names, s)
+	}
+	rows, err := q.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname LIKE '%\_\_next'
+		ORDER BY c.relkind = 'v' DESC, 1, 2`, names)
+	if err != nil {
+		return fmt.Errorf("find the relations a killed run left: %w", err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Schema, Rel string }])
+	if err != nil {
+		return fmt.Errorf("find the relations a killed run left: %w", err)
+	}
+	for _, r := range left {
+		// Views first, then with CASCADE: one dropped by an earlier DROP is
+		// no longer found, and nothing else can stop the next.
+		if err := dropRelation(ctx, q, r.Schema, r.Rel, true); err != nil {
+			return fmt.Errorf("drop %s, left by a killed run: %w", pg.Ident(r.Schema, r.Rel), err)
+		}
+	}
+	return nil
 }
 
 // begin starts a build transaction. The interval bounds are unknown when a
@@ -305,11 +342,10 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
 	next := pg.Ident(m.Schema, m.Rel+nextSuffix)
-	// A killed build may have left a __next relation, and views of it.
-	for _, kind := range []string{"VIEW", "TABLE"} {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("DROP %s IF EXISTS %s CASCADE", kind, next)); err != nil && !isWrongObjectType(err) {
-			return 0, err
-		}
+	// A killed build may have left a __next relation, of whatever kind the
+	// model had then, and views of it.
+	if err := dropRelation(ctx, tx, m.Schema, m.Rel+nextSuffix, true); err != nil {
+		return 0, err
 	}
 	if m.Config.Materialized == dag.View {
 		prefix := "CREATE VIEW " + next + " AS\n"
@@ -430,11 +466,6 @@ func recordIntervals(ctx context.Context, tx pgx.Tx, book ledger.Store, s *Step,
 	return book.AddIntervals(ctx, tx, m.Name, m.Version, runID, s.Days)
 }
 
-func isWrongObjectType(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "42809"
-}
-
 // Readers and the swap: renaming a table takes an ACCESS EXCLUSIVE lock,
 // which waits for every reader of the table to finish, and every reader
 // that comes after waits behind it. So the swap waits at most
@@ -533,7 +564,7 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 		if !recreate[m.Name] && !building[m.Name] {
 			continue
 		}
-		if err := dropRelation(ctx, tx, m.Schema, m.Rel); err != nil {
+		if err := dropRelation(ctx, tx, m.Schema, m.Rel, false); err != nil {
 			return fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err))
 		}
 		// A view built beside its live one is recreated from its SQL: its
@@ -560,10 +591,13 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 	return nil
 }
 
-// dropRelation drops a table or view if it exists.
-func dropRelation(ctx context.Context, tx pgx.Tx, schema, rel string) error {
+// dropRelation drops a relation of any kind if it exists: its kind is
+// read from the catalog (pg_class.relkind), never guessed, so the DROP is
+// one that cannot fail on what it finds, and the transaction it runs in
+// goes on. With cascade, views reading it go too.
+func dropRelation(ctx context.Context, q ledger.Querier, schema, rel string, cascade bool) error {
 	var kind string
-	err := tx.QueryRow(ctx, `SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	err := q.QueryRow(ctx, `SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relname = $2`, schema, rel).Scan(&kind)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
@@ -571,12 +605,24 @@ func dropRelation(ctx context.Context, tx pgx.Tx, schema, rel string) error {
 	if err != nil {
 		return err
 	}
-	what := "TABLE"
-	if kind == "v" {
-		what = "VIEW"
+	stmt, ok := dropKinds[kind]
+	if !ok {
+		return fmt.Errorf("%s is a relation of kind %q, which a model never builds: drop it by hand", pg.Ident(schema, rel), kind)
 	}
-	_, err = tx.Exec(ctx, "DROP "+what+" "+pg.Ident(schema, rel))
+	stmt += " " + pg.Ident(schema, rel)
+	if cascade {
+		stmt += " CASCADE"
+	}
+	_, err = q.Exec(ctx, stmt)
 	return err
+}
+
+// dropKinds is the DROP statement of each kind of relation pg_class
+// knows (relkind) that a build may find where it builds.
+var dropKinds = map[string]string{
+	"r": "DROP TABLE", "p": "DROP TABLE", "f": "DROP FOREIGN TABLE",
+	"v": "DROP VIEW", "m": "DROP MATERIALIZED VIEW",
+	"S": "DROP SEQUENCE", "i": "DROP INDEX", "I": "DROP INDEX",
 }
 
 // ErrorAt maps the database's error position (in characters, in the

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/dag"
-	"github.com/percolate/percolate/internal/pg"
 )
 
 // earlyBuild is a model built whole before the publish transaction:
@@ -260,17 +259,9 @@ func dropNext(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, built map[s
 		if built[m.Name] == nil {
 			continue
 		}
-		if _, err := pool.Exec(ctx, "DROP "+kindOf(m)+" IF EXISTS "+pg.Ident(m.Schema, m.Rel+nextSuffix)); err != nil {
+		if err := dropRelation(ctx, pool, m.Schema, m.Rel+nextSuffix, true); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// kindOf is the kind of relation a model builds, as DROP names it.
-func kindOf(m *dag.Model) string {
-	if m.Config.Materialized == dag.View {
-		return "VIEW"
-	}
-	return "TABLE"
 }

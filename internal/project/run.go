@@ -129,6 +129,9 @@ type work struct {
 	precision map[string]int
 	// citus is the version of the Citus extension the warehouse has, or "".
 	citus string
+	// abandoned are the runs found never ended, closed by this one; its
+	// first step says so.
+	abandoned []int64
 }
 
 // prepare checks the pipeline and its models (before touching anything, so
@@ -147,18 +150,38 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 		if w.g, err = p.Graph(pl); err != nil {
 			return nil, err
 		}
+		// A misspelt selector is told before any file is loaded; the state
+		// it may name is read when the build plans.
+		if _, err := w.g.Select(opt.Select, opt.Exclude, func(*dag.Model) bool { return false }); err != nil {
+			return nil, err
+		}
 	}
 	if w.unlock, err = pg.Lock(ctx, pool, "run", opt.Wait); err != nil {
 		return nil, err
 	}
-	// A migration finds the indexes a killed load dropped.
-	if err := p.ledger.RestoreIndexes(ctx, pool); err != nil {
-		w.unlock()
-		return nil, fmt.Errorf("build again the indexes a load dropped: %w", err)
-	}
-	if _, err := migrations.Up(ctx, pool, p.Migrations()); err != nil {
+	if err := p.locked(ctx, pool, pl, w); err != nil {
 		w.unlock()
 		return nil, err
+	}
+	return w, nil
+}
+
+// locked readies the warehouse for a run, under the run lock: indexes and
+// migrations, the runs that never ended closed, staging checked against
+// the contracts, distribution, the reader's password and the hash key.
+func (p *Folder) locked(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, w *work) error {
+	// A migration finds the indexes a killed load dropped.
+	if err := p.ledger.RestoreIndexes(ctx, pool); err != nil {
+		return fmt.Errorf("build again the indexes a load dropped: %w", err)
+	}
+	if _, err := migrations.Up(ctx, pool, p.Migrations()); err != nil {
+		return err
+	}
+	// With the lock held, no other run is alive: one still recorded as
+	// running was killed, or its server crashed.
+	var err error
+	if w.abandoned, err = p.ledger.CloseAbandoned(ctx, pool); err != nil {
+		return err
 	}
 	// A staging table that differs from its contract would fail halfway
 	// through a COPY: say so, and where, before loading anything.
@@ -167,27 +190,19 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 		err = p.CheckStaging(pl, have)
 	}
 	if err != nil {
-		w.unlock()
-		return nil, err
+		return err
 	}
 	w.precision = have.Precision()
 	if w.citus, err = p.distribute(ctx, pool, pl); err != nil {
-		w.unlock()
-		return nil, err
+		return err
 	}
 	if err := p.SetReaderPassword(ctx, pool); err != nil {
-		w.unlock()
-		return nil, err
+		return err
 	}
 	if w.key, err = p.hashKey(); err != nil {
-		w.unlock()
-		return nil, fmt.Errorf("hash key: %w", err)
+		return fmt.Errorf("hash key: %w", err)
 	}
-	if err := loaders.CheckKey(ctx, pool, w.key); err != nil {
-		w.unlock()
-		return nil, err
-	}
-	return w, nil
+	return loaders.CheckKey(ctx, pool, w.key)
 }
 
 // step is one recorded run under the lock: load, then build.
@@ -197,6 +212,11 @@ func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command 
 	var err error
 	if sum.RunID, err = p.ledger.StartRun(ctx, pool, w.pl.Name, command); err != nil {
 		return nil, err
+	}
+	if len(w.abandoned) > 0 {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("closed %d earlier run(s) that never recorded their end (killed, or the server stopped) as abandoned: %s; see health.runs",
+			len(w.abandoned), runIDs(w.abandoned)))
+		w.abandoned = nil
 	}
 	runErr := p.run(ctx, pool, w, opt, sum)
 	sum.Duration = time.Since(start)
@@ -350,6 +370,15 @@ func (p *Folder) finish(pool *pgxpool.Pool, sum *Summary, runErr error) error {
 	}
 	o.RowsLoaded, _, o.RowsRejected = sum.Rows()
 	return p.ledger.FinishRun(ctx, pool, o)
+}
+
+// runIDs lists run ids as #1, #2.
+func runIDs(ids []int64) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = fmt.Sprintf("#%d", id)
+	}
+	return strings.Join(out, ", ")
 }
 
 // Built counts the models the run built.
