@@ -69,6 +69,7 @@ nothing and says so.`,
 			}
 			opt.OnChunk = func(c project.Chunk, s *project.Summary) {
 				daysDone += c.Days
+				d.published(c.From, c.To)
 				if f.output != "text" || c.Days == 0 {
 					return
 				}
@@ -78,7 +79,7 @@ nothing and says so.`,
 					c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), daysDone, files, thousands(rows), c.DaysLeft, left.Round(time.Second)))
 			}
 			rep, err := p.Backfill(ctx, pool, opt)
-			d.close()
+			d.close(err)
 			if rep != nil {
 				a.printBackfill(rep, f.output, dryRun)
 			}
@@ -158,7 +159,7 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		fmt.Fprintln(w, "  up to date: every file in the range is loaded and every model is built; nothing to do")
 		return
 	}
-	var files int
+	var files, publishes int
 	var rows, rejected int64
 	models := 0
 	for _, s := range rep.Runs {
@@ -166,9 +167,12 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		rows += l
 		rejected += r
 		files += s.Count(loaders.Loaded) + s.Count(loaders.Replaced)
-		models += s.Built()
+		if s.Published {
+			publishes++
+			models += s.Built()
+		}
 	}
-	fmt.Fprintf(w, "  loaded:  %d files, %d rows (%d rejected) in %d publish(es), %d model builds\n", files, rows, rejected, len(rep.Runs), models)
+	fmt.Fprintf(w, "  loaded:  %d files, %d rows (%d rejected) in %d publish(es), %d model builds\n", files, rows, rejected, publishes, models)
 	printExpectations(w, rep.Expectations)
 	fmt.Fprintf(w, "  time:    %s (%.0f rows/s)\n", rep.Duration.Round(time.Millisecond), float64(rows)/rep.Duration.Seconds())
 }

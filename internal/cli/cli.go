@@ -30,6 +30,9 @@ const (
 	ExitFailure = 1 // a run, load, model build or check failed
 	ExitUsage   = 2 // bad flags, arguments, pipelines.yaml or model files
 	ExitBusy    = 3 // another run holds the lock on the database
+	// ExitInterrupted is a command stopped by SIGINT or SIGTERM, as shells
+	// number it (128 + SIGINT): not a failure; the same command resumes.
+	ExitInterrupted = 130
 )
 
 // The environment variables percolate reads: only here, at the edge, and
@@ -73,6 +76,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return ExitOK
 	}
+	if ctx.Err() != nil && !errors.As(err, new(*project.InterruptedError)) {
+		// Stopped before any run was recorded (listing files, waiting
+		// for the lock): nothing was published.
+		err = &project.InterruptedError{Err: err}
+	}
 	err = a.explain(err)
 	code := a.exitCode(err)
 	fmt.Fprintln(stderr, wrap("percolate: "+err.Error(), termWidth(stderr)))
@@ -92,6 +100,8 @@ func (a *app) exitCode(err error) int {
 		return ExitUsage
 	case errors.Is(err, pg.ErrBusy):
 		return ExitBusy
+	case errors.As(err, new(*project.InterruptedError)):
+		return ExitInterrupted
 	}
 	return ExitFailure
 }
@@ -136,7 +146,8 @@ default: a PostgreSQL cluster that percolate creates under .percolate/ from the
 machine's PostgreSQL binaries and leaves running (see 'percolate db').
 
 Exit codes: 0 ok; 1 a run, load or build failed; 2 bad usage, pipelines.yaml
-or model; 3 another run holds the database (see run --wait).`,
+or model; 3 another run holds the database (see run --wait); 130 interrupted
+(Ctrl-C or SIGTERM) at a safe point: run the same command to resume.`,
 		Example: `  percolate run                         # load the sample data, build every model
   percolate run cafe --source transactions='incoming/*.csv'
   percolate validate                    # check pipelines.yaml and models, no database

@@ -89,7 +89,7 @@ error check fails.`,
 			defer unlock()
 			d := a.newDisplay()
 			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
-			d.close()
+			d.close(err)
 			if err != nil && !errors.Is(err, build.ErrChecks) {
 				return err
 			}

@@ -60,6 +60,9 @@ type display struct {
 	stop    chan struct{}
 	stopped sync.WaitGroup
 
+	// cut says the phase under way was cut short by an error.
+	cut bool
+
 	// Totals across phases: a backfill loads chunk after chunk.
 	files, total, loaded, skipped, refused int
 	rows, rejects                          int64
@@ -139,8 +142,10 @@ func (d *display) tick() {
 	}
 }
 
-// close ends the phase under way; call it before printing the summary.
-func (d *display) close() {
+// close ends the phase under way; call it before printing the summary,
+// with the command's error: a phase cut short by one says it stopped, not
+// what it would have done (a publish that did not commit published nothing).
+func (d *display) close(err error) {
 	if d.stop != nil {
 		close(d.stop)
 		d.stopped.Wait()
@@ -148,6 +153,7 @@ func (d *display) close() {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.cut = err != nil
 	d.end()
 }
 
@@ -292,9 +298,16 @@ func (d *display) end() {
 	case "comparing":
 		line = fmt.Sprintf("compared    %s", took)
 	}
+	if d.cut && p.name != "loading" {
+		// Loading counts only what committed; the others did not finish.
+		line = fmt.Sprintf("stopped     %s after %s: nothing of it committed", p.name, took)
+		if p.name == "building" {
+			line = fmt.Sprintf("stopped     building after %d of %d models, %s: nothing published", p.built, p.models, took)
+		}
+	}
 	switch d.mode {
 	case jsonl:
-		d.log.Info("done", "phase", p.name, "seconds", took.Seconds())
+		d.log.Info("done", "phase", p.name, "seconds", took.Seconds(), "stopped", d.cut)
 	case live, plain:
 		d.println(d.fit(line))
 	}
@@ -376,6 +389,16 @@ func (d *display) done(w io.Writer, s string) {
 	defer d.mu.Unlock()
 	d.end()
 	d.above(w, d.fit(s))
+}
+
+// published logs, for machines, that a backfill's chunk of days was
+// published: its publish committed.
+func (d *display) published(from, to time.Time) {
+	if d.mode == jsonl {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.log.Info("published", "from", from.Format(time.DateOnly), "to", to.Format(time.DateOnly))
+	}
 }
 
 // event logs a phase starting, for machines.

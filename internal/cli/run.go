@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -160,7 +161,7 @@ func (a *app) run(cmd *cobra.Command, opt project.RunOptions, output string) err
 	d := a.newDisplay()
 	d.attach(&opt)
 	sum, err := p.Run(ctx, pool, opt)
-	d.close()
+	d.close(err)
 	if output == "json" || os.Getenv(EnvNotifyURL) != "" {
 		r := a.report(cmd.Name(), sum, err)
 		if output == "json" {
@@ -170,7 +171,9 @@ func (a *app) run(cmd *cobra.Command, opt project.RunOptions, output string) err
 				return jerr
 			}
 		}
-		a.notify(ctx, os.Getenv(EnvNotifyURL), r)
+		if !errors.As(err, new(*project.InterruptedError)) { // stopped on purpose: no alarm
+			a.notify(ctx, os.Getenv(EnvNotifyURL), r)
+		}
 	}
 	if sum != nil && output == "text" {
 		a.printSummary(sum)

@@ -173,6 +173,7 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 		chunks = []Chunk{{From: opt.From, To: opt.To, Files: map[string][]string{}}}
 	}
 	var refused []error
+	var published []Chunk
 	for _, c := range chunks {
 		ro := opt.RunOptions
 		ro.Files = c.Files
@@ -184,6 +185,25 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 		sum, err := p.step(ctx, pool, w, "backfill", ro)
 		if sum != nil {
 			rep.Runs = append(rep.Runs, sum)
+		}
+		var stop *InterruptedError
+		if err != nil && ctx.Err() != nil && !errors.As(err, &stop) {
+			stop = &InterruptedError{Err: err} // before the chunk's run began
+			err = stop
+		}
+		if stop != nil {
+			stop.Done = published
+			if stop.Published {
+				stop.Done = append(stop.Done, c)
+			} else {
+				stop.Pending = &c
+			}
+			rep.Duration = time.Since(start)
+			return rep, err
+		}
+		if sum != nil && sum.Published {
+			// Told only of what readers now see.
+			published = append(published, c)
 			if opt.OnChunk != nil {
 				opt.OnChunk(c, sum)
 			}
@@ -224,6 +244,14 @@ func builtNothing(runs []*Summary) bool {
 		}
 	}
 	return true
+}
+
+// days names a chunk's range of days.
+func (c Chunk) days() string {
+	if c.From.Equal(c.To) {
+		return c.From.Format(time.DateOnly)
+	}
+	return c.From.Format(time.DateOnly) + " … " + c.To.Format(time.DateOnly)
 }
 
 // chunk splits the days into chunks of every days (0: one chunk).

@@ -75,6 +75,9 @@ type Summary struct {
 	Warnings, Notes []string
 	// Loading is how long the files took; Duration the whole run.
 	Loading, Duration time.Duration
+	// Published is true once the run's build committed its publish, or
+	// found nothing to build.
+	Published bool
 }
 
 // Count returns how many files ended with status s.
@@ -220,6 +223,9 @@ func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command 
 	}
 	runErr := p.run(ctx, pool, w, opt, sum)
 	sum.Duration = time.Since(start)
+	if runErr != nil && ctx.Err() != nil {
+		runErr = &InterruptedError{Published: sum.Published, Err: runErr}
+	}
 	if err := p.finish(pool, sum, runErr); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("record the run's end: %w", err))
 	}
@@ -288,6 +294,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 		if err != nil {
 			return err
 		}
+		sum.Published = true
 	}
 	if opt.Files == nil { // a backfill checks once, after its last chunk
 		if sum.Expectations, err = p.CheckDeliveries(ctx, pool, pl, sum.RunID, opt.AsOf); err != nil {
@@ -296,6 +303,43 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 	}
 	return errors.Join(refusals(sum), unmet(sum.Expectations))
 }
+
+// InterruptedError is the error of a run whose context was cancelled
+// (Ctrl-C, SIGTERM): it stopped at the next safe point, and is recorded as
+// interrupted, not failed. Every file it committed stays loaded; a publish
+// either committed whole or not at all.
+type InterruptedError struct {
+	// Published says the run's own publish had committed when it stopped.
+	Published bool
+	// Done, for a backfill, are the chunks whose publish committed before
+	// it stopped; Pending the chunk under way, when it published nothing.
+	Done    []Chunk
+	Pending *Chunk
+	Err     error
+}
+
+func (e *InterruptedError) Error() string {
+	var what string
+	done := ""
+	if n := len(e.Done); n > 0 {
+		done = fmt.Sprintf("published %s", Chunk{From: e.Done[0].From, To: e.Done[n-1].To}.days())
+	}
+	switch {
+	case e.Pending != nil && done != "":
+		what = fmt.Sprintf("%s; nothing of this chunk (%s) was published", done, e.Pending.days())
+	case e.Pending != nil:
+		what = fmt.Sprintf("nothing of this chunk (%s) was published", e.Pending.days())
+	case done != "":
+		what = done
+	case e.Published:
+		what = "the models were published; the delivery checks did not run"
+	default:
+		what = "nothing of this run was published; the files it loaded stay loaded"
+	}
+	return "interrupted: " + what + "; run the same command to resume"
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // ErrExpectations is wrapped by the error of a run that found a delivery
 // expectation of severity error unmet.
@@ -365,7 +409,11 @@ func (p *Folder) finish(pool *pgxpool.Pool, sum *Summary, runErr error) error {
 	defer cancel()
 	o := ledger.RunOutcome{ID: sum.RunID, Status: ledger.RunOK, FilesLoaded: sum.Count(loaders.Loaded) + sum.Count(loaders.Replaced),
 		FilesSkipped: sum.Count(loaders.Skipped), ModelsBuilt: sum.Built()}
-	if runErr != nil {
+	var stop *InterruptedError
+	switch {
+	case errors.As(runErr, &stop):
+		o.Status, o.Error = ledger.RunInterrupted, stop.Error()
+	case runErr != nil:
 		o.Status, o.Error = ledger.RunFailed, runErr.Error()
 	}
 	o.RowsLoaded, _, o.RowsRejected = sum.Rows()
