@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,27 +24,7 @@ import (
 // the next run loads them again.
 func TestServerCrash(t *testing.T) {
 	ctx := context.Background()
-	// A server of its own, durable like the embedded one: crashing the
-	// shared test server would take every other test's database with it.
-	tmp := t.TempDir()
-	for _, d := range []string{tmp, filepath.Dir(tmp)} {
-		if err := os.Chmod(d, 0o755); err != nil { // the server's user must reach it
-			t.Fatal(err)
-		}
-	}
-	dir := filepath.Join(tmp, "pg")
-	c, err := pg.NewCluster(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Stop(context.Background()) })
-	url, err := c.URL()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, url := crashableCluster(t)
 
 	// Two months of daily files from three branches, and one big file that
 	// streams long enough to be caught mid-COPY.
@@ -139,4 +122,88 @@ func assertSame(t *testing.T, url, clean string, files int) {
 	if a, b := scalar[int](t, pool, `SELECT count(*) FROM staging.transactions`), scalar[int](t, pool, `SELECT sum(rows_loaded)::int FROM percolate.files WHERE status = 'loaded' AND source = 'transactions'`); a != b {
 		t.Errorf("staging holds %d orders, the manifest %d: a file is there twice or in part", a, b)
 	}
+}
+
+// TestServerCrashAtEveryEvent stops the server with -m immediate (no
+// checkpoint, no goodbye to its clients) right after each kind of event a
+// chunked backfill reports, starts it again, and runs the same backfill:
+// it converges to the warehouse a clean backfill builds, every time.
+func TestServerCrashAtEveryEvent(t *testing.T) {
+	ctx := context.Background()
+	c, base := crashableCluster(t)
+	data := t.TempDir()
+	from := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(3),
+		From: from, To: from.AddDate(0, 0, 5), Orders: 30, Seed: 41}); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildPercolate(t)
+	backfill := func(url string) []string {
+		return []string{"-C", root, "--database-url", url, "backfill", "--wait", "--from", "2023-03-01", "--to", "2023-03-06", "--publish-every", "3",
+			"--source", "transactions=" + filepath.Join(data, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(data, "none-*.csv")}
+	}
+	clean := pgtest.URL(t)
+	mustRun(t, root, clean, backfill(clean)[4:]...)
+	want := snapshot(t, clean)
+	admin := connect(t, base)
+	for i, at := range []killPoint{{"file", 1}, {"done loading", 1}, {"model", 1}, {"model", 8}, {"start publishing", 1}, {"published", 1}, {"model", 17}, {"start publishing", 2}} {
+		t.Run(at.String(), func(t *testing.T) {
+			name := fmt.Sprintf("crash_%d", i)
+			if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Path = "/" + name
+			crashed := false
+			events(t, bin, backfill(u.String()), func(p killPoint, _ *exec.Cmd) bool {
+				if p == at {
+					if err := c.Kill(ctx); err != nil {
+						t.Fatal(err)
+					}
+					crashed = true
+				}
+				return crashed
+			})
+			if !crashed {
+				t.Fatalf("the backfill ended without reporting %s", at)
+			}
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			admin.Reset() // its connections died with the server
+			mustRun(t, root, u.String(), backfill(u.String())[4:]...)
+			assertConverged(t, u.String(), want)
+		})
+	}
+}
+
+// crashableCluster starts a server of the test's own, durable like the
+// embedded one, that the test may crash (crashing the shared test server
+// would take every other test's database with it), and returns it with
+// its URL.
+func crashableCluster(t *testing.T) (*pg.Cluster, string) {
+	t.Helper()
+	ctx := context.Background()
+	tmp := t.TempDir()
+	for _, d := range []string{tmp, filepath.Dir(tmp)} {
+		if err := os.Chmod(d, 0o755); err != nil { // the server's user must reach it
+			t.Fatal(err)
+		}
+	}
+	c, err := pg.NewCluster(filepath.Join(tmp, "pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	url, err := c.URL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, url
 }
