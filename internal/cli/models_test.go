@@ -121,41 +121,6 @@ func TestFailingCheckPublishesNothing(t *testing.T) {
 	}
 }
 
-// TestReadersDuringRun queries a mart in a loop from another connection
-// while runs rebuild it: every answer is the old table or the new, never
-// an error, an empty table or a half.
-func TestReadersDuringRun(t *testing.T) {
-	url := pgtest.URL(t)
-	pool := connect(t, url)
-	glob := filepath.Join(root, "testdata/cafe/layout_b/*-22-*.csv")
-	mustRun(t, root, url, "run", "--source", "legacy_transactions="+glob)
-	read := func() (string, error) {
-		var s string
-		err := pool.QueryRow(context.Background(), `SELECT count(*) || '/' || coalesce(sum(revenue), 0) FROM marts.branch_daily_sales`).Scan(&s)
-		return s, err
-	}
-	first, err := read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := readWhile(read)
-	mustRun(t, root, url, "run", "--full-refresh")
-	mustRun(t, root, url, "run", "--full-refresh")
-	seen, readErr := stop()
-	if readErr != nil {
-		t.Fatalf("a reader failed during the run: %v", readErr)
-	}
-	last, _ := read()
-	for _, k := range seen {
-		if k != first && k != last {
-			t.Errorf("a reader saw %v, neither the old table (%s) nor the new (%s)", k, first, last)
-		}
-	}
-	if first == last {
-		t.Fatal("the run changed nothing: the test proves nothing")
-	}
-}
-
 // readWhile calls read in a loop on another goroutine until stop is
 // called, which returns what it read, or the first error.
 func readWhile[T any](read func() (T, error)) (stop func() ([]T, error)) {

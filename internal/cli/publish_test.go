@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/percolate/percolate/internal/generate"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/pgtest"
 )
@@ -121,11 +125,15 @@ func TestMigrateTakesTheRunLock(t *testing.T) {
 	version := scalar[int](t, pool, `SELECT max(version_id)::int FROM goose_db_version`)
 	done := make(chan result, 1)
 	go func() { done <- percolate(t, root, url, "migrate", "down", "--wait") }()
+	deadline := time.Now().Add(2 * time.Minute)
 	for scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) == 0 {
 		select {
 		case r := <-done:
 			t.Fatalf("migrate down --wait did not wait: exit %d\n%s", r.code, r.stderr)
-		default:
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("migrate down --wait never waited for the lock")
 		}
 	}
 	unlock()
@@ -139,5 +147,182 @@ func TestMigrateTakesTheRunLock(t *testing.T) {
 	if n := scalar[int](t, pool, `SELECT count(*)::int FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
 		WHERE d.defaclrole = current_user::regrole AND n.nspname IN ('marts', 'health')`); n != 2 {
 		t.Errorf("default privileges for the current role in marts and health: %d, want 2", n)
+	}
+}
+
+// marts reads the three marts' revenue in one statement: one snapshot, so
+// in a warehouse published whole they agree (every mart sums the same
+// orders), and a half-published one shows as a disagreement.
+const marts = `SELECT (SELECT coalesce(sum(revenue), 0) FROM marts.branch_daily_sales)::text || ' ' ||
+	       (SELECT coalesce(sum(revenue), 0) FROM marts.hourly_sales)::text || ' ' ||
+	       (SELECT coalesce(sum(revenue), 0) FROM marts.product_daily_sales)::text`
+
+var publishLine = regexp.MustCompile(`published\s+\S+`)
+
+func agree(s string) bool {
+	f := strings.Fields(s)
+	return len(f) == 3 && f[0] == f[1] && f[1] == f[2]
+}
+
+// arrive links the files of day into the landing folder, as a branch's
+// delivery would land.
+func arrive(t *testing.T, data, landing string, day time.Time) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(data, "*_"+day.Format("02-01-2006")+"_*.csv"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no file of %s in %s (%v)", day.Format(time.DateOnly), data, err)
+	}
+	for _, f := range files {
+		if err := os.Symlink(f, filepath.Join(landing, filepath.Base(f))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReadersAcrossFullRefreshes reads the marts in a loop from several
+// connections, each in its own way (one statement over all three, and
+// transactions holding one mart while reading another, in both orders),
+// while ten full refreshes each publish a new day: no reader gets an
+// error, every run exits 0, and every one-statement read sees the marts
+// agree: all old or all new.
+func TestReadersAcrossFullRefreshes(t *testing.T) {
+	data, landing := t.TempDir(), t.TempDir()
+	from := time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(2),
+		From: from, To: from.AddDate(0, 0, 10), Orders: 20, Seed: 51}); err != nil {
+		t.Fatal(err)
+	}
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	args := []string{"run", "--full-refresh", "--source", "transactions=" + filepath.Join(landing, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(landing, "none-*.csv")}
+	arrive(t, data, landing, from)
+	mustRun(t, root, url, args...)
+
+	ctx := context.Background()
+	oneStatement := func() (string, error) {
+		var s string
+		err := pool.QueryRow(ctx, marts).Scan(&s)
+		return s, err
+	}
+	holding := func(first, second string) func() (string, error) {
+		return func() (string, error) {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				return "", err
+			}
+			defer tx.Rollback(ctx)
+			var a, b string
+			if err := tx.QueryRow(ctx, "SELECT coalesce(sum(revenue), 0)::text FROM "+first).Scan(&a); err != nil {
+				return "", err
+			}
+			if err := tx.QueryRow(ctx, "SELECT coalesce(sum(revenue), 0)::text FROM "+second).Scan(&b); err != nil {
+				return "", err
+			}
+			return a + " " + b, tx.Commit(ctx)
+		}
+	}
+	// Readers read as dashboards do, a query after another with a pause
+	// between (panels refreshing), not as a hammer: a swap must find a
+	// moment when no transaction holds one mart while it waits for
+	// another, since it needs them all at once.
+	paced := func(read func() (string, error)) func() (string, error) {
+		return func() (string, error) {
+			time.Sleep(10 * time.Millisecond) // pacing, not synchronisation
+			return read()
+		}
+	}
+	stops := []func() ([]string, error){
+		readWhile(paced(oneStatement)),
+		readWhile(paced(holding("marts.branch_daily_sales", "marts.hourly_sales"))),
+		readWhile(paced(holding("marts.hourly_sales", "marts.branch_daily_sales"))),
+		readWhile(paced(holding("marts.product_daily_sales", "marts.branch_daily_sales"))),
+	}
+	for day := 1; day <= 10; day++ {
+		arrive(t, data, landing, from.AddDate(0, 0, day))
+		if r := percolate(t, root, url, args...); r.code != ExitOK {
+			t.Errorf("full refresh %d while readers read: exit %d\n%s", day, r.code, r.stderr)
+		} else {
+			t.Logf("full refresh %d: %s", day, publishLine.FindString(r.stdout+r.stderr))
+		}
+	}
+	for i, stop := range stops {
+		seen, err := stop()
+		if err != nil {
+			t.Errorf("reader %d failed during the refreshes: %v", i, err)
+		}
+		if len(seen) == 0 {
+			t.Errorf("reader %d read nothing: the test proves nothing", i)
+		}
+		if i > 0 {
+			continue
+		}
+		distinct := map[string]bool{}
+		for _, s := range seen {
+			distinct[s] = true
+			if !agree(s) {
+				t.Errorf("one statement saw the marts disagree: %s (a half-published warehouse)", s)
+			}
+		}
+		t.Logf("one-statement reader: %d reads, %d states", len(seen), len(distinct))
+	}
+}
+
+// TestReadDuringTheSwapSeesTheOldWhole holds a mart open in a reader's
+// transaction so that the swap of a full refresh waits for it, and reads
+// the other marts while it waits: the read overlaps the swap, and sees
+// them all old; once the reader lets go, the run publishes everything and
+// exits 0.
+func TestReadDuringTheSwapSeesTheOldWhole(t *testing.T) {
+	data, landing := t.TempDir(), t.TempDir()
+	from := time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(2),
+		From: from, To: from.AddDate(0, 0, 1), Orders: 20, Seed: 52}); err != nil {
+		t.Fatal(err)
+	}
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	args := []string{"run", "--full-refresh", "--source", "transactions=" + filepath.Join(landing, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(landing, "none-*.csv")}
+	arrive(t, data, landing, from)
+	mustRun(t, root, url, args...)
+	ctx := context.Background()
+	before := scalar[string](t, pool, marts)
+
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, "SELECT FROM marts.hourly_sales LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	arrive(t, data, landing, from.AddDate(0, 0, 1))
+	done := make(chan result, 1)
+	go func() { done <- percolate(t, root, url, args...) }()
+	// The swap waits for the holder: a lock on the mart not granted.
+	deadline := time.Now().Add(2 * time.Minute)
+	for scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE relation = 'marts.hourly_sales'::regclass AND NOT granted`) == 0 {
+		select {
+		case r := <-done:
+			t.Fatalf("the run ended before its swap waited for the reader: exit %d\n%s", r.code, r.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run's swap never waited for the reader")
+		}
+	}
+	var during string
+	if err := pool.QueryRow(ctx, `SELECT (SELECT coalesce(sum(revenue), 0) FROM marts.branch_daily_sales)::text || ' ' ||
+		(SELECT coalesce(sum(revenue), 0) FROM marts.product_daily_sales)::text`).Scan(&during); err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(before); during != f[0]+" "+f[2] {
+		t.Errorf("while the swap waited, the other marts read %s, want the old ones whole (%s %s)", during, f[0], f[2])
+	}
+	holder.Rollback(ctx)
+	if r := <-done; r.code != ExitOK {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	if after := scalar[string](t, pool, marts); after == before || !agree(after) {
+		t.Errorf("after the publish the marts read %s (before %s): want the new day in all three", after, before)
 	}
 }
