@@ -266,4 +266,3 @@ func sweep(ctx context.Context, q ledger.Querier, g *dag.Graph) error {
 	}
 	return nil
 }
-
