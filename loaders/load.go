@@ -128,6 +128,17 @@ type CSV struct {
 	pool   *pgxpool.Pool
 	opt    Options
 	ledger ledger.Store
+	test   hooks
+}
+
+// hooks let this package's tests act at given points of a load; they are
+// nil otherwise.
+type hooks struct {
+	// stream wraps the reader a file is streamed into staging from (not
+	// the one it is hashed from).
+	stream func(path string, r io.Reader) io.Reader
+	// commit is called before a load's transaction commits.
+	commit func()
 }
 
 // New returns a loader writing through pool.
