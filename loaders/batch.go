@@ -124,6 +124,12 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		return nil
 	}
 	err = l.commitGroup(ctx, runID, src, contract, c, send, results, buf)
+	if err != nil {
+		// Rolled back: none of them is loaded, whatever their parse said.
+		for _, f := range send {
+			results[f.i] = Result{}
+		}
+	}
 	if err == nil || ctx.Err() != nil {
 		return err
 	}

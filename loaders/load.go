@@ -380,8 +380,13 @@ func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, u
 func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
 	r, err := l.loadFile(ctx, runID, src, contract, path, info)
 	var se *SourceError
-	if errors.As(err, &se) && ctx.Err() == nil {
+	switch {
+	case errors.As(err, &se) && ctx.Err() == nil:
 		r.Status, r.Err, err = Failed, se, nil
+	case err != nil:
+		// Its transaction rolled back: it is not loaded, whatever its
+		// parse said.
+		r = Result{}
 	}
 	return r, err
 }
