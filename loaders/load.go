@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -434,9 +435,34 @@ func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, p
 }
 
 // record is how path is recorded: relative to the root, and UTF-8 as the
-// manifest's text must be.
+// manifest's text must be (see PathText).
 func (l *CSV) record(path string) string {
-	return strings.ToValidUTF8(RelPath(l.opt.Root, path), "\uFFFD")
+	return PathText(RelPath(l.opt.Root, path))
+}
+
+// PathText is a file name as the manifest records it, in UTF-8 text: as it
+// is when it is UTF-8 without U+FFFD; else with each byte that is not
+// UTF-8 written as U+FFFD and its two hex digits, and each U+FFFD of the
+// name doubled. Two names never share a record (replacing each other's
+// rows), and a record reads back to its name's bytes.
+func PathText(name string) string {
+	if utf8.ValidString(name) && !strings.ContainsRune(name, utf8.RuneError) {
+		return name
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); {
+		r, n := utf8.DecodeRuneInString(name[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\uFFFD%02x", name[i])
+		case r == utf8.RuneError:
+			b.WriteString("\uFFFD\uFFFD")
+		default:
+			b.WriteString(name[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // contract compiles src's contract for a load.
