@@ -61,26 +61,10 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 // other bytes than those loaded.
 func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
 	res := Result{Source: src.Name, Path: l.record(path)}
-	sum, size, err := l.hash(ctx, src, path)
-	if err != nil {
-		return res, &SourceError{Path: res.Path, Err: err}
-	}
-	var etag *string
-	if meta, ok := l.s3Meta(ctx, path); ok {
-		etag = &meta.etag
-	}
-	res.seen = ledger.File{Size: size, Hash: sum, ETag: etag, Modified: info.Modified}
-	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, []string{sum})
-	if err != nil {
+	if known, err := l.surveyOne(ctx, src, contract, path, info, &res); known || err != nil {
 		return res, err
 	}
-	if k, ok := known[sum]; ok {
-		passOver(&res, k)
-		if info.Modified.IsZero() { // an object: known by its ETag
-			return res, nil
-		}
-		return res, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Size: size, Modified: info.Modified}})
-	}
+	sum, size, etag := res.seen.Hash, res.seen.Size, res.seen.ETag
 	tx, err := l.begin(ctx)
 	if err != nil {
 		return res, err
@@ -152,9 +136,37 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 	return res, nil
 }
 
-// copyFile's error err says what became of a streamed file: refused (res
-// says why, and the error is nil), unreadable (a SourceError) or a load
-// that stops the run.
+// surveyOne hashes a file to be streamed, into res.seen, and tells
+// whether the manifest knows its content already: then res says so
+// (skipped, or refused earlier) and it is not loaded.
+func (l *CSV) surveyOne(ctx context.Context, src *config.Source, contract, path string, info Stat, res *Result) (bool, error) {
+	sum, size, err := l.hash(ctx, src, path)
+	if err != nil {
+		return true, &SourceError{Path: res.Path, Err: err}
+	}
+	var etag *string
+	if meta, ok := l.s3Meta(ctx, path); ok {
+		etag = &meta.etag
+	}
+	res.seen = ledger.File{Size: size, Hash: sum, ETag: etag, Modified: info.Modified}
+	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, []string{sum})
+	if err != nil {
+		return true, err
+	}
+	k, ok := known[sum]
+	if !ok {
+		return false, nil
+	}
+	passOver(res, k)
+	if info.Modified.IsZero() { // an object: known by its ETag
+		return true, nil
+	}
+	return true, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Size: size, Modified: info.Modified}})
+}
+
+// copyFailed says what became of a streamed file whose copy failed with
+// err: refused (res says why, and the error is nil), unreadable (a
+// SourceError) or a load that stops the run.
 func (l *CSV) copyFailed(ctx context.Context, res *Result, fl *fileLoad, src *config.Source, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("load %s: %w", res.Path, ctx.Err())
