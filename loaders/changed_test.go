@@ -151,3 +151,26 @@ func holdsFile(t *testing.T, pool *pgxpool.Pool, path string) {
 		t.Errorf("staging: got %d rows of the file, want %d: its lines", n, lines)
 	}
 }
+
+// TestGroupRecordsWhatItRead: a small file that changed between its
+// listing and its read is recorded with the size of the bytes it was
+// loaded from, not the listing's.
+func TestGroupRecordsWhatItRead(t *testing.T) {
+	pool := warehouse(t)
+	src := cafe(t).Sources["transactions"]
+	path := write(t, t.TempDir(), "a.csv", rowA1+rowA2)
+	st, _, err := StatFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := st
+	listed.Size = int64(len(rowA1)) // as it was when listed
+	ld := csvLoader(t, pool, Options{Listed: func(string) (Stat, bool) { return listed, true }})
+	res, err := ld.Load(context.Background(), 0, src, []string{path})
+	if err != nil || res[0].Status != Loaded {
+		t.Fatalf("got %v, %v, want loaded", res[0].Status, err)
+	}
+	if n := count(t, pool, `SELECT size FROM percolate.files WHERE path = $1`, path); int64(n) != st.Size {
+		t.Errorf("manifest size: got %d, want %d: the bytes loaded", n, st.Size)
+	}
+}
