@@ -132,7 +132,7 @@ func (m *headerMatch) namesOther(f int) int {
 
 // words splits a name into its words, lower case: runs of letters and
 // digits, parted by anything else and where a lower-case letter meets an
-// upper-case one ("TransactionTotal").
+// upper-case one ("NetAmount").
 func words(s string) []string {
 	var out []string
 	var w []rune
@@ -157,7 +157,7 @@ func words(s string) []string {
 }
 
 // isName reports whether a field reads as a column name: it has a letter.
-// ("Card No.", "Order Date/Time" and "Total (£)" are names; a time or an
+// ("Ref No.", "Date/Time" and "Amount (£)" are names; a time or an
 // amount is not.)
 func isName(f string) bool {
 	return strings.ContainsFunc(f, unicode.IsLetter)

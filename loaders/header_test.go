@@ -109,12 +109,12 @@ func TestHeaderMatch(t *testing.T) {
 
 func TestWords(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"Order Date/Time", "order date time"},
-		{"TransactionTotal", "transaction total"},
-		{"CARD_NUMBER", "card number"},
-		{"Card No.", "card no"},
-		{"Grand Total (£)", "grand total"},
-		{"  cash_or-card ", "cash or card"},
+		{"Due Date/Time", "due date time"},
+		{"NetAmount", "net amount"},
+		{"REF_NUMBER", "ref number"},
+		{"Ref No.", "ref no"},
+		{"Net Amount (£)", "net amount"},
+		{"  net_or-gross ", "net or gross"},
 		{"Größe", "größe"},
 	}
 	for _, tt := range tests {
