@@ -19,6 +19,7 @@ import (
 type parsed struct {
 	i    int // its index in the paths being loaded
 	hash string
+	size int64 // of the bytes hashed and parsed, whatever the listing said
 	fl   *fileLoad
 	info Stat
 	// where its rows are in the group's arenas
@@ -61,7 +62,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 			continue
 		}
 		sum := sha256.Sum256(b)
-		f := &parsed{i: i, hash: hex.EncodeToString(sum[:]), info: infos[i]}
+		f := &parsed{i: i, hash: hex.EncodeToString(sum[:]), size: int64(len(b)), info: infos[i]}
 		files = append(files, f)
 		data[i] = b
 		hashes = append(hashes, f.hash)
@@ -74,11 +75,11 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 	var touched []ledger.File
 	for _, f := range files {
 		res := &results[f.i]
-		res.seen = ledger.File{Size: f.info.Size, Hash: f.hash, Modified: f.info.Modified}
+		res.seen = ledger.File{Size: f.size, Hash: f.hash, Modified: f.info.Modified}
 		if k, ok := known[f.hash]; ok {
 			passOver(res, k)
 			if !f.info.Modified.IsZero() {
-				touched = append(touched, ledger.File{Path: res.Path, Hash: f.hash, Size: int64(len(data[f.i])), Modified: f.info.Modified})
+				touched = append(touched, ledger.File{Path: res.Path, Hash: f.hash, Size: f.size, Modified: f.info.Modified})
 			}
 			continue
 		}
@@ -123,6 +124,12 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		return nil
 	}
 	err = l.commitGroup(ctx, runID, src, contract, c, send, results, buf)
+	if err != nil {
+		// Rolled back: none of them is loaded, whatever their parse said.
+		for _, f := range send {
+			results[f.i] = Result{}
+		}
+	}
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
@@ -146,7 +153,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	claims := make([]ledger.File, len(send))
 	for k, f := range send {
 		r := results[f.i]
-		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.info.Size, Hash: f.hash, Modified: f.info.Modified, Contract: contract}
+		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.size, Hash: f.hash, Modified: f.info.Modified, Contract: contract}
 	}
 	claimed, err := l.ledger.ClaimFiles(ctx, tx, claims)
 	if err != nil {
@@ -192,6 +199,9 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	}
 	if err := deleteRetired(ctx, tx, c, retired); err != nil {
 		return err
+	}
+	if l.test.commit != nil {
+		l.test.commit()
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return err

@@ -58,3 +58,66 @@ func TestCancelMidFile(t *testing.T) {
 		t.Errorf("staging: %d rows, want %d: the file exactly once", n, res[0].Loaded)
 	}
 }
+
+// TestInterruptedCounts cancels a load as one of its transactions is
+// about to commit: what the results say was loaded (files and rows) is
+// what the manifest and staging hold, the rolled-back file or group
+// counted nowhere.
+func TestInterruptedCounts(t *testing.T) {
+	src := cafe(t).Sources["transactions"]
+	big := bigFile(t, 30_000)
+	dir := t.TempDir()
+	day := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: dir, Layout: generate.LayoutA, Branches: generate.Branches(2),
+		From: day, To: day.AddDate(0, 0, 4), Orders: 20, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	small, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	// The big file loads alone, first; the small ones after it, as a group.
+	paths := append(small, big)
+	tests := []struct {
+		name     string
+		cancelAt int // the commit cancelled: 1 the big file's, 2 the group's
+	}{{"a file alone rolled back", 1}, {"a group rolled back", 2}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := warehouse(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ld := csvLoader(t, pool, Options{})
+			commits := 0
+			ld.test.commit = func() {
+				if commits++; commits == tt.cancelAt {
+					cancel()
+				}
+			}
+			res, err := ld.Load(ctx, 0, src, paths)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("got %v, want context.Canceled", err)
+			}
+			if commits < tt.cancelAt {
+				t.Fatalf("%d commits, want %d: the load never reached the cancel", commits, tt.cancelAt)
+			}
+			var files, rows int
+			for _, r := range res {
+				if r.Status == Loaded || r.Status == Replaced {
+					files++
+					rows += int(r.Loaded)
+				}
+			}
+			held := count(t, pool, `SELECT count(*) FROM percolate.files WHERE status = 'loaded'`)
+			if held == len(paths) {
+				t.Fatalf("the manifest holds all %d files: nothing was rolled back", held)
+			}
+			if files != held {
+				t.Errorf("files: the results say %d loaded, the manifest holds %d", files, held)
+			}
+			if n := count(t, pool, `SELECT count(*) FROM staging.transactions`); rows != n {
+				t.Errorf("rows: the results say %d loaded, staging holds %d", rows, n)
+			}
+			if n := count(t, pool, `SELECT coalesce(sum(rows_loaded), 0) FROM percolate.files WHERE status = 'loaded'`); rows != n {
+				t.Errorf("rows: the results say %d loaded, the manifest %d", rows, n)
+			}
+		})
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -228,59 +227,6 @@ func (f *fileLoad) looksLikeHeader(fields []string) bool {
 		}
 	}
 	return true
-}
-
-// wrongHeader says how a header line differs from the names the contract's
-// columns may have there (their header lists), or "" when it does not, or
-// no column lists names.
-func (c *contract) wrongHeader(fields []string) string {
-	declared := false
-	for _, col := range c.src.Columns {
-		declared = declared || len(col.Header) > 0
-	}
-	// A line of another field count, or of values that are not names,
-	// is no header of another layout: its rows will tell.
-	if !declared || len(fields) != len(c.src.Columns) || !slices.ContainsFunc(fields, isName) || slices.ContainsFunc(fields, func(f string) bool { return !isName(f) }) {
-		return ""
-	}
-	for i, col := range c.src.Columns {
-		if len(col.Header) == 0 || col.Personal != "" {
-			continue
-		}
-		name := headerName(fields[i])
-		ok := name == headerName(col.Name)
-		for _, h := range col.Header {
-			ok = ok || name == headerName(h)
-		}
-		if !ok {
-			return fmt.Sprintf("not a %s file: its header names column %d %q, where the contract has %s (%s)",
-				c.src.Name, i+1, strings.ToValidUTF8(fields[i], "\uFFFD"), col.Name, strings.Join(col.Header, ", "))
-		}
-	}
-	return ""
-}
-
-// isName reports whether a field reads as a column name: a letter, then
-// letters, digits, spaces, '_' or '-'.
-func isName(f string) bool {
-	for i, r := range f {
-		if !(unicode.IsLetter(r) || i > 0 && (unicode.IsDigit(r) || r == ' ' || r == '_' || r == '-')) {
-			return false
-		}
-	}
-	return f != ""
-}
-
-// headerName is a header's name as compared: without case, spaces, '_'
-// or '-'.
-func headerName(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '_', '-', '\t':
-			return -1
-		}
-		return unicode.ToLower(r)
-	}, s)
 }
 
 func (f *fileLoad) reject(r ledger.Reject) {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -128,6 +127,17 @@ type CSV struct {
 	pool   *pgxpool.Pool
 	opt    Options
 	ledger ledger.Store
+	test   hooks
+}
+
+// hooks let this package's tests act at given points of a load; they are
+// nil otherwise.
+type hooks struct {
+	// stream wraps the reader a file is streamed into staging from (not
+	// the one it is hashed from).
+	stream func(path string, r io.Reader) io.Reader
+	// commit is called before a load's transaction commits.
+	commit func()
 }
 
 // New returns a loader writing through pool.
@@ -369,8 +379,13 @@ func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, u
 func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
 	r, err := l.loadFile(ctx, runID, src, contract, path, info)
 	var se *SourceError
-	if errors.As(err, &se) && ctx.Err() == nil {
+	switch {
+	case errors.As(err, &se) && ctx.Err() == nil:
 		r.Status, r.Err, err = Failed, se, nil
+	case err != nil:
+		// Its transaction rolled back: it is not loaded, whatever its
+		// parse said.
+		r = Result{}
 	}
 	return r, err
 }
@@ -417,12 +432,6 @@ func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, p
 	return infos, unchanged, nil
 }
 
-// record is how path is recorded: relative to the root, and UTF-8 as the
-// manifest's text must be.
-func (l *CSV) record(path string) string {
-	return strings.ToValidUTF8(RelPath(l.opt.Root, path), "\uFFFD")
-}
-
 // contract compiles src's contract for a load.
 func (l *CSV) contract(src *config.Source) (*contract, error) {
 	c, err := newContract(src, l.opt.Key)
@@ -431,29 +440,6 @@ func (l *CSV) contract(src *config.Source) (*contract, error) {
 	}
 	c.limit(l.opt.Precision)
 	return c, nil
-}
-
-// RelPath shows path relative to root when it is inside it, else as given:
-// how files are recorded in the manifest and shown to people.
-func RelPath(root, path string) string {
-	if root == "" {
-		return path
-	}
-	// Clean absolute paths, as listings give them, without Rel's work: a
-	// night's run shows every file of the history.
-	sep := string(filepath.Separator)
-	if filepath.IsAbs(path) && filepath.IsAbs(root) && root != sep && filepath.Clean(path) == path && filepath.Clean(root) == root {
-		switch rest, under := strings.CutPrefix(path, root); {
-		case !under || rest != "" && !strings.HasPrefix(rest, sep):
-			return path // outside root
-		case rest != "":
-			return rest[1:]
-		}
-	}
-	if rel, err := filepath.Rel(root, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+sep) {
-		return rel
-	}
-	return path
 }
 
 // begin starts a load's transaction. Its commit need not wait for the WAL

@@ -3,8 +3,11 @@ package loaders
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strings"
@@ -18,33 +21,50 @@ import (
 	"github.com/percolate/percolate/internal/pg"
 )
 
-// loadFile loads one file in one transaction, streaming it: the manifest
+// ErrChanged is the error of a file that changed while it was read: its
+// content hash and the bytes it loaded from were not the same content.
+// Nothing of it is recorded; it is read again (see readAttempts), and
+// failing that by the next run.
+var ErrChanged = errors.New("it changed while it was read")
+
+// readAttempts is how many times a load reads a file that keeps changing
+// while it is read, before it leaves it to the next run.
+const readAttempts = 3
+
+// loadFile loads one file in one transaction, streaming it (see
+// loadOnce); a file that changed while it was read is read again whole.
+func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := l.loadOnce(ctx, runID, src, contract, path, info)
+		if !errors.Is(err, ErrChanged) {
+			return res, err
+		}
+		if attempt == readAttempts {
+			res.Status = ""
+			return res, &SourceError{Path: res.Path, Err: fmt.Errorf("%w, %d times: nothing of it was recorded; the next run reads it again", err, attempt)}
+		}
+		if !IsS3(path) {
+			if st, _, err := StatFile(path); err == nil {
+				info = st
+			}
+		}
+	}
+}
+
+// loadOnce loads one file in one transaction, streaming it: the manifest
 // row, its staging rows, its rejects, and the replacement of an earlier
 // version of the same path all commit together or not at all. Big files
 // and objects in buckets go this way; memory stays bounded whatever their
-// size.
-func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
+// size. The file is read twice, for its hash and then for its rows: the
+// second read is hashed too, and the load is given up (ErrChanged) unless
+// both saw the same bytes, so that the manifest never records a hash of
+// other bytes than those loaded.
+func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
 	res := Result{Source: src.Name, Path: l.record(path)}
-	sum, size, err := l.hash(ctx, src, path)
-	if err != nil {
-		return res, &SourceError{Path: res.Path, Err: err}
-	}
-	var etag *string
-	if meta, ok := l.s3Meta(ctx, path); ok {
-		etag = &meta.etag
-	}
-	res.seen = ledger.File{Size: size, Hash: sum, ETag: etag, Modified: info.Modified}
-	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, []string{sum})
-	if err != nil {
+	if known, err := l.surveyOne(ctx, src, contract, path, info, &res); known || err != nil {
 		return res, err
 	}
-	if k, ok := known[sum]; ok {
-		passOver(&res, k)
-		if info.Modified.IsZero() { // an object: known by its ETag
-			return res, nil
-		}
-		return res, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Size: size, Modified: info.Modified}})
-	}
+	sum, size, etag := res.seen.Hash, res.seen.Size, res.seen.ETag
 	tx, err := l.begin(ctx)
 	if err != nil {
 		return res, err
@@ -72,26 +92,24 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 		return res, &SourceError{Path: res.Path, Err: err}
 	}
 	defer fh.Close()
-	fl := newFileLoad(c, fh, res.LoadID, res.Path)
+	read := &hashReader{r: fh, h: sha256.New()}
+	var in io.Reader = read
+	if l.test.stream != nil {
+		in = l.test.stream(path, read)
+	}
+	fl := newFileLoad(c, in, res.LoadID, res.Path)
 	defer fl.release()
-	if err := copyFile(ctx, tx.Conn().PgConn(), fl); err != nil {
-		if ctx.Err() != nil {
-			return res, fmt.Errorf("load %s: %w", res.Path, ctx.Err())
+	err = copyFile(ctx, tx.Conn().PgConn(), fl)
+	if err == nil || refusal(res.Path, err) != nil || refusedByServer(res.Path, err) != nil {
+		// What was loaded, or refused, must be what was hashed.
+		if cerr := read.same(sum, size); errors.Is(cerr, ErrChanged) {
+			return res, cerr
+		} else if cerr != nil {
+			return res, &SourceError{Path: res.Path, Err: cerr}
 		}
-		if refused := refusal(res.Path, err); refused != nil {
-			res.Status, res.Err = Refused, refused
-			return res, nil
-		}
-		if e := refusedByServer(res.Path, err); e != nil {
-			verdict(&res, fl, src)
-			res.Status, res.Err = Refused, e
-			return res, nil
-		}
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) && fl.err != nil {
-			return res, &SourceError{Path: res.Path, Err: err}
-		}
-		return res, fmt.Errorf("load %s: %w", res.Path, err)
+	}
+	if err != nil {
+		return res, l.copyFailed(ctx, &res, fl, src, err)
 	}
 	if verdict(&res, fl, src) {
 		return res, nil
@@ -109,10 +127,98 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 	if len(retired.LoadIDs) > 0 {
 		res.Status = Replaced
 	}
+	if l.test.commit != nil {
+		l.test.commit()
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// surveyOne hashes a file to be streamed, into res.seen, and tells
+// whether the manifest knows its content already: then res says so
+// (skipped, or refused earlier) and it is not loaded.
+func (l *CSV) surveyOne(ctx context.Context, src *config.Source, contract, path string, info Stat, res *Result) (bool, error) {
+	sum, size, err := l.hash(ctx, src, path)
+	if err != nil {
+		return true, &SourceError{Path: res.Path, Err: err}
+	}
+	var etag *string
+	if meta, ok := l.s3Meta(ctx, path); ok {
+		etag = &meta.etag
+	}
+	res.seen = ledger.File{Size: size, Hash: sum, ETag: etag, Modified: info.Modified}
+	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, []string{sum})
+	if err != nil {
+		return true, err
+	}
+	k, ok := known[sum]
+	if !ok {
+		return false, nil
+	}
+	passOver(res, k)
+	if info.Modified.IsZero() { // an object: known by its ETag
+		return true, nil
+	}
+	return true, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Size: size, Modified: info.Modified}})
+}
+
+// copyFailed says what became of a streamed file whose copy failed with
+// err: refused (res says why, and the error is nil), unreadable (a
+// SourceError) or a load that stops the run.
+func (l *CSV) copyFailed(ctx context.Context, res *Result, fl *fileLoad, src *config.Source, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("load %s: %w", res.Path, ctx.Err())
+	}
+	if refused := refusal(res.Path, err); refused != nil {
+		res.Status, res.Err = Refused, refused
+		return nil
+	}
+	if e := refusedByServer(res.Path, err); e != nil {
+		verdict(res, fl, src)
+		res.Status, res.Err = Refused, e
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) && fl.err != nil {
+		return &SourceError{Path: res.Path, Err: err}
+	}
+	return fmt.Errorf("load %s: %w", res.Path, err)
+}
+
+// hashReader hashes what is read through it, up to the end of the stream
+// the parser saw.
+type hashReader struct {
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	eof bool
+}
+
+func (r *hashReader) Read(p []byte) (int, error) {
+	if r.eof {
+		return 0, io.EOF
+	}
+	n, err := r.r.Read(p)
+	r.h.Write(p[:n])
+	r.n += int64(n)
+	r.eof = err == io.EOF
+	return n, err
+}
+
+// same reads what is left of the stream when a refusal stopped reading it
+// early (bytes past the end the parser saw were not read: a file that grew
+// since is another content) and returns ErrChanged unless all of it had
+// the content hash sum and size, or the error reading it.
+func (r *hashReader) same(sum string, size int64) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	if r.n != size || hex.EncodeToString(r.h.Sum(nil)) != sum {
+		return fmt.Errorf("%w (%d bytes loaded, %d hashed)", ErrChanged, r.n, size)
+	}
+	return nil
 }
 
 // refusedByServer is the refusal of a file whose rows the server refused

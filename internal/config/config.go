@@ -124,9 +124,11 @@ type Column struct {
 	// Pattern, for a text column, is a regular expression every value must
 	// match (anchor it to match whole values).
 	Pattern string `yaml:"pattern"`
-	// Header lists the names a header line may give the column (compared
-	// without case, spaces, '_' or '-'); a header line that names it
-	// otherwise means the file is of another layout, and it is refused.
+	// Header lists the names a header line may give the column, besides
+	// its name (compared as words, whatever their case and punctuation; a
+	// field of several words names it by one of them: see loaders); a
+	// header line that names it otherwise is refused, saying the line to
+	// add here, or that it names another column (another layout).
 	Header []string `yaml:"header"`
 
 	Line int `yaml:"-"`
