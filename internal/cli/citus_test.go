@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +26,7 @@ func quarter(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	legacy := filepath.Join(root, "testdata/cafe/layout_b/*.csv")
-	if _, err := os.Stat(sampleA(t)); err == nil {
+	if samples(t, false) {
 		for _, f := range []string{sampleA(t), sampleB(t)} {
 			if err := copyFile(f, filepath.Join(dir, filepath.Base(f))); err != nil {
 				t.Fatal(err)
