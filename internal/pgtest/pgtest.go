@@ -141,8 +141,7 @@ func Quote(name string) string {
 // first means the work ended before any COPY was seen.
 func WaitForCopy(t testing.TB, pool *pgxpool.Pool, done <-chan struct{}) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	Eventually(t, 2*time.Minute, "a COPY to send rows", func() bool {
 		select {
 		case <-done:
 			t.Fatal("pgtest: the work finished before any COPY was seen")
@@ -152,9 +151,6 @@ func WaitForCopy(t testing.TB, pool *pgxpool.Pool, done <-chan struct{}) {
 		if err := pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			return
-		}
-	}
-	t.Fatal("pgtest: no COPY started within two minutes")
+		return n > 0
+	})
 }
