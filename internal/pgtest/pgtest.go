@@ -25,6 +25,7 @@ const EnvURL = "PERCOLATE_TEST_DATABASE_URL"
 
 var (
 	adminURL string
+	own      *server // the binary's own cluster, when it started one
 	counter  atomic.Int64
 	// cleanups run when the tests end, last first: servers started on
 	// demand (CitusURL) stop.
@@ -44,39 +45,36 @@ func run(m *testing.M) int {
 			cleanups[i]()
 		}
 	}()
-	ctx := context.Background()
 	if u := os.Getenv(EnvURL); u != "" {
 		adminURL = u
 		return m.Run()
+	}
+	// Servers of test binaries that timed out or were killed: the sweep
+	// stops them before this binary adds its own.
+	if err := Sweep(Records()); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest: sweep:", err)
 	}
 	dir, err := os.MkdirTemp("", "percolate-test-pg-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
 	// The server's user must reach it: a folder it cannot reach would keep
 	// the cluster under pg.Moved instead, where nothing removes it.
 	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
-	c, err := pg.NewCluster(dir)
+	s, err := startServer(context.Background(), dir, nil, dir)
 	if err != nil {
+		os.RemoveAll(dir)
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
-	defer os.RemoveAll(c.Dir) // after the server stops, wherever it was kept
-	c.Durable = false
-	if err := c.Start(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		return 1
-	}
-	defer c.Stop(ctx)
-	if adminURL, err = c.URL(); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		return 1
-	}
+	cleanups = append(cleanups, func() { s.child.Stop() })
+	own = s
+	adminURL = s.admin
 	return m.Run()
 }
 

@@ -17,15 +17,24 @@ const Poll = 20 * time.Millisecond
 // process what state it is in.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !poll(timeout, cond) {
+		t.Fatalf("gave up after %v waiting for %s", timeout, what)
+	}
+}
+
+// poll calls cond every Poll until it reports true (true) or timeout
+// passes (false).
+func poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	pause := time.NewTicker(Poll)
-	defer pause.Stop()
+	tick := time.NewTicker(Poll)
+	defer tick.Stop()
 	for !cond() {
 		select {
 		case <-deadline.C:
-			t.Fatalf("gave up after %v waiting for %s", timeout, what)
-		case <-pause.C:
+			return cond()
+		case <-tick.C:
 		}
 	}
+	return true
 }

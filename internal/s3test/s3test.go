@@ -80,11 +80,19 @@ func Start(t *testing.T) *Server {
 	cmd := exec.Command(bin, append(args, root)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	// A child of the test binary that dies with it, and is swept by the
+	// next one if it did not.
+	child, err := pgtest.StartChild(cmd, syscall.SIGKILL, root)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { child.Stop() })
 	pgtest.Eventually(t, 30*time.Second, "versitygw to listen on "+addr, func() bool {
+		select {
+		case <-child.Done():
+			t.Fatalf("s3test: versitygw ended: %s", out.String())
+		default:
+		}
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
