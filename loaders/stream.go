@@ -41,7 +41,7 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 	if k, ok := known[sum]; ok {
 		passOver(&res, k)
 		if info.Modified.IsZero() { // an object: known by its ETag
-			return res, nil
+			return res, l.ledger.TouchObject(ctx, l.pool, src.Name, ledger.File{Path: res.Path, Hash: sum, Size: size, ETag: etag})
 		}
 		return res, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Size: size, Modified: info.Modified}})
 	}
