@@ -222,6 +222,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
 				return err
 			}
+			sum.Warnings = append(sum.Warnings, p.Unreadable(name)...)
 			if len(paths) == 0 {
 				glob := opt.Sources[name]
 				if glob == "" {
