@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -37,38 +38,46 @@ func TestChild(t *testing.T) {
 	}
 }
 
-// TestKilledBinary: a test binary killed with SIGKILL leaves no server
-// running. Its server dies with it (Pdeathsig); one that outlived it
-// (started without Pdeathsig here) is stopped by the next binary's
-// start-up, and either way that start-up removes the cluster's folder.
+// TestKilledBinary: a test binary that is killed (SIGKILL, SIGTERM,
+// SIGINT) or times out leaves no server running. Its server dies with it
+// (Pdeathsig); one that outlived it (started without Pdeathsig here) is
+// stopped by the next binary's start-up, and either way that start-up
+// removes the cluster's folder.
 func TestKilledBinary(t *testing.T) {
+	signal := func(sig syscall.Signal) func(*exec.Cmd) error {
+		return func(c *exec.Cmd) error { return c.Process.Signal(sig) }
+	}
 	for _, tc := range []struct {
-		name     string
-		keep     bool // started without Pdeathsig
-		outlives bool // the server is still up after the kill
+		name string
+		args []string
+		end  func(*exec.Cmd) error // ends the binary
+		keep bool                  // started without Pdeathsig: the server outlives it
 	}{
-		{"server dies with its binary", false, false},
-		{"server that outlived its binary is swept", true, true},
+		{"SIGKILL", nil, signal(syscall.SIGKILL), false},
+		{"SIGTERM", nil, signal(syscall.SIGTERM), false},
+		{"SIGINT", nil, signal(syscall.SIGINT), false},
+		{"timed out", []string{"-test.timeout=1s"}, func(*exec.Cmd) error { return nil }, false},
+		{"SIGKILL, server outlives its binary", nil, signal(syscall.SIGKILL), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			records := t.TempDir()
 			t.Cleanup(func() { Sweep(records) }) // whatever a failure left
 			env := append(os.Environ(), EnvRecords+"="+records)
-			child := exec.Command(os.Args[0], "-test.run=^TestChild$")
+			child := exec.Command(os.Args[0], append([]string{"-test.run=^TestChild$"}, tc.args...)...)
 			child.Env = append(env, envChild+"=1")
 			if tc.keep {
 				child.Env = append(child.Env, envKeep+"=1")
 			}
 			pid, addr, dir := startChildBinary(t, child)
-			if !alive(pid, startTime(pid)) || !listening(addr) {
+			start := startTime(pid)
+			if !alive(pid, start) || !listening(addr) {
 				t.Fatalf("the child's server (pid %d, %s) is not up before the kill", pid, addr)
 			}
-			start := startTime(pid)
-			if err := child.Process.Kill(); err != nil {
+			if err := tc.end(child); err != nil {
 				t.Fatal(err)
 			}
-			child.Wait()
-			if tc.outlives {
+			waitExit(t, child)
+			if tc.keep {
 				if !alive(pid, start) || !listening(addr) {
 					t.Fatalf("server %d on %s: got gone with its binary, want it up (started without Pdeathsig)", pid, addr)
 				}
@@ -100,6 +109,18 @@ func TestKilledBinary(t *testing.T) {
 	}
 }
 
+// waitExit waits a minute at most for the child binary to end.
+func waitExit(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the child binary did not end within a minute")
+	}
+}
+
 // startChildBinary starts a test binary running TestChild and returns
 // what it reports of its server.
 func startChildBinary(t *testing.T, cmd *exec.Cmd) (pid int, addr, dir string) {
@@ -116,7 +137,7 @@ func startChildBinary(t *testing.T, cmd *exec.Cmd) (pid int, addr, dir string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill() })
 	line := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
