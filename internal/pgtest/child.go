@@ -149,8 +149,8 @@ func Sweep(dir string) error {
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
 			continue
 		}
-		if alive(r.Owner, r.OwnerStart) {
-			continue
+		if r.OwnerStart == 0 || alive(r.Owner, r.OwnerStart) {
+			continue // alive, or not known to be gone
 		}
 		if err := stop(r.PID, r.Start, syscall.Signal(r.Signal)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))

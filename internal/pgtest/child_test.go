@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -62,7 +63,13 @@ func TestKilledBinary(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			records := t.TempDir()
 			t.Cleanup(func() { Sweep(records) }) // whatever a failure left
-			env := append(os.Environ(), EnvRecords+"="+records)
+			var env []string
+			for _, e := range os.Environ() {
+				if !strings.HasPrefix(e, EnvURL+"=") { // the children start clusters of their own
+					env = append(env, e)
+				}
+			}
+			env = append(env, EnvRecords+"="+records) // the last wins
 			child := exec.Command(os.Args[0], append([]string{"-test.run=^TestChild$"}, tc.args...)...)
 			child.Env = append(env, envChild+"=1")
 			if tc.keep {

@@ -120,6 +120,9 @@ func startCitus() {
 		}
 		s, err := startServer(ctx, node, extra, remove)
 		if err != nil {
+			if i == 0 {
+				os.RemoveAll(dir)
+			}
 			citus.err = err
 			return
 		}
