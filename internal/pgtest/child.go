@@ -132,11 +132,12 @@ func (ch *Child) Stop() error {
 }
 
 // Sweep stops what the records say outlived a test binary and removes
-// its folders, and reports what it could not stop.
-func Sweep(dir string) error {
+// its folders. It returns a line for each server it stopped, and what it
+// could not stop.
+func Sweep(dir string) (stopped []string, err error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
 	for _, f := range files {
@@ -152,16 +153,19 @@ func Sweep(dir string) error {
 		if r.OwnerStart == 0 || alive(r.Owner, r.OwnerStart) {
 			continue // alive, or not known to be gone
 		}
-		if err := stop(r.PID, r.Start, syscall.Signal(r.Signal)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", f, err))
-			continue
+		if alive(r.PID, r.Start) {
+			if err := stop(r.PID, r.Start, syscall.Signal(r.Signal)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f, err))
+				continue
+			}
+			stopped = append(stopped, fmt.Sprintf("process %d of test binary %d, which ended without stopping it (in %s)", r.PID, r.Owner, strings.Join(r.Dirs, ", ")))
 		}
 		for _, d := range r.Dirs {
 			os.RemoveAll(d)
 		}
 		os.Remove(f)
 	}
-	return errors.Join(errs...)
+	return stopped, errors.Join(errs...)
 }
 
 // stop signals a process, if it is still the recorded one, and waits for

@@ -97,8 +97,12 @@ func TestKilledBinary(t *testing.T) {
 
 			next := exec.Command(os.Args[0], "-test.run=^$")
 			next.Env = env
-			if out, err := next.CombinedOutput(); err != nil {
+			out, err := next.CombinedOutput()
+			if err != nil {
 				t.Fatalf("the next test binary: %v\n%s", err, out)
+			}
+			if said := fmt.Sprintf("pgtest: stopped process %d of test binary %d", pid, child.Process.Pid); tc.keep != strings.Contains(string(out), said) {
+				t.Errorf("the next test binary said:\n%s\nwant %q there: %v", out, said, tc.keep)
 			}
 			if alive(pid, start) {
 				t.Errorf("server pid %d: got running after the next start-up, want gone", pid)

@@ -51,7 +51,11 @@ func run(m *testing.M) int {
 	}
 	// Servers of test binaries that timed out or were killed: the sweep
 	// stops them before this binary adds its own.
-	if err := Sweep(Records()); err != nil {
+	stopped, err := Sweep(Records())
+	for _, s := range stopped {
+		fmt.Fprintln(os.Stderr, "pgtest: stopped", s)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest: sweep:", err)
 	}
 	dir, err := os.MkdirTemp("", "percolate-test-pg-")
