@@ -159,7 +159,7 @@ func (l *CSV) surveyOne(ctx context.Context, src *config.Source, contract, path 
 	}
 	passOver(res, k)
 	if info.Modified.IsZero() { // an object: known by its ETag
-		return true, nil
+		return true, l.ledger.TouchObject(ctx, l.pool, src.Name, ledger.File{Path: res.Path, Hash: sum, Size: size, ETag: etag})
 	}
 	return true, l.ledger.Touch(ctx, l.pool, src.Name, []ledger.File{{Path: res.Path, Hash: sum, Size: size, Modified: info.Modified}})
 }

@@ -81,17 +81,14 @@ func holdTable(t *testing.T, pool *pgxpool.Pool, table string) (release func(), 
 	}
 	return release, func(done <-chan struct{}) {
 		t.Helper()
-		deadline := time.Now().Add(2 * time.Minute)
-		for scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE relation = $1::regclass AND NOT granted`, table) == 0 {
+		pgtest.Eventually(t, 2*time.Minute, "the run's build to wait for "+table, func() bool {
 			select {
 			case <-done:
 				t.Fatalf("the run ended before its build reached %s", table)
 			default:
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the run's build never reached %s", table)
-			}
-		}
+			return scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE relation = $1::regclass AND NOT granted`, table) > 0
+		})
 	}
 }
 

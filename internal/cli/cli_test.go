@@ -23,8 +23,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // migrations.
 const root = "../.."
 
-// sharedData is where the real sample files are; tests that need them are
-// skipped, saying so, where the folder is absent.
+// sharedData is where the real sample files are (see samples).
 var sharedData = filepath.Join(root, "..", "shared", "data")
 
 type result struct {
@@ -226,7 +225,7 @@ func TestNoPersonalData(t *testing.T) {
 	url := pgtest.URL(t)
 	mustRun(t, root, url, "run")
 	files, _ := filepath.Glob(filepath.Join(root, "testdata/cafe/*/*.csv"))
-	if real, _ := filepath.Glob(filepath.Join(sharedData, "*.csv")); len(real) > 0 {
+	if samples(t, false) {
 		a, b := sampleA(t), sampleB(t)
 		mustRun(t, root, url, "run", "--source", "transactions="+a, "--source", "legacy_transactions="+b)
 		files = append(files, a, b)

@@ -163,17 +163,14 @@ func TestWaitForLock(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() { done <- percolate(t, root, url, "run", "--wait") }()
-	deadline := time.Now().Add(2 * time.Minute)
-	for scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) == 0 {
+	pgtest.Eventually(t, 2*time.Minute, "the second run to wait on the lock", func() bool {
 		select {
 		case r := <-done:
 			t.Fatalf("the second run did not wait: exit %d\n%s", r.code, r.stderr)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the second run never waited on the lock")
-		}
-	}
+		return scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) > 0
+	})
 	unlock()
 	if r := <-done; r.code != ExitOK {
 		t.Errorf("after the lock was released: exit %d\n%s", r.code, r.stderr)

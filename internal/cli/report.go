@@ -36,7 +36,8 @@ type runReport struct {
 	Rows    struct {
 		Loaded   int64 `json:"loaded"`
 		Items    int64 `json:"items"`
-		Rejected int64 `json:"rejected"`
+		Rejected int64 `json:"rejected"` // of the files that loaded, as percolate rejects lists them
+		Refused  int64 `json:"in_refused_files"`
 	} `json:"rows"`
 	Models struct {
 		Built   []builtModel `json:"built"`
@@ -80,6 +81,7 @@ func (a *app) report(command string, s *project.Summary, err error) *runReport {
 		}
 	}
 	r.Rows.Loaded, r.Rows.Items, r.Rows.Rejected = s.Rows()
+	r.Rows.Refused = s.RefusedRows()
 	if b := s.Build; b != nil {
 		built := map[string]bool{}
 		for _, m := range b.Built {

@@ -199,7 +199,11 @@ func (a *app) printSummary(s *project.Summary) {
 		fmt.Fprintf(w, ", %d failed", n)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  rows:    %d loaded (%d items), %d rejected\n", loaded, items, rejected)
+	fmt.Fprintf(w, "  rows:    %d loaded (%d items), %d rejected", loaded, items, rejected)
+	if n := s.RefusedRows(); n > 0 {
+		fmt.Fprintf(w, "; %d more in refused files", n)
+	}
+	fmt.Fprintln(w)
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "  note:    %s\n", n)
 	}

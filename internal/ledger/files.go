@@ -293,16 +293,43 @@ func (Store) RecordRefused(ctx context.Context, q Querier, r Refusal) error {
 }
 
 // HashByETag returns the content hash an object was loaded with, when it
-// is listed under the same path with the ETag and size it had then.
+// is listed under the same path with the ETag and size it had then, or
+// was read and found a copy of loaded content (see TouchObject).
 func (Store) HashByETag(ctx context.Context, q Querier, source, path, etag string, size int64) (string, bool, error) {
 	var sum string
 	err := q.QueryRow(ctx, `SELECT content_hash FROM percolate.files
-		WHERE source = $1 AND path = $2 AND etag = $3 AND size = $4 AND status IN ('loaded', 'refused')`,
+		WHERE source = $1 AND path = $2 AND etag = $3 AND size = $4 AND status IN ('loaded', 'refused')
+		UNION ALL
+		SELECT c.content_hash FROM percolate.object_copies c
+		WHERE c.source = $1 AND c.path = $2 AND c.etag = $3 AND c.size = $4
+		  AND EXISTS (SELECT FROM percolate.files f WHERE f.source = c.source AND f.content_hash = c.content_hash AND f.status IN ('loaded', 'refused'))
+		LIMIT 1`,
 		source, path, etag, size).Scan(&sum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
 	return sum, err == nil, err
+}
+
+// TouchObject records an object read and found to hold content loaded
+// from another path, or from its own under another ETag, with its ETag,
+// size and content hash: the next run knows it by its listing (see
+// HashByETag) instead of downloading it again. Local files are Touch's.
+func (Store) TouchObject(ctx context.Context, q Querier, source string, f File) error {
+	if f.ETag == nil || *f.ETag == "" {
+		return nil // known only by reading it
+	}
+	// One known by its listing already (the night's every object) writes
+	// nothing.
+	_, err := q.Exec(ctx, `INSERT INTO percolate.object_copies AS c (source, path, etag, size, content_hash)
+		SELECT $1, $2, $3, $4, $5
+		WHERE NOT EXISTS (SELECT FROM percolate.files f WHERE f.source = $1 AND f.path = $2 AND f.etag = $3
+		                  AND f.size = $4 AND f.content_hash = $5 AND f.status IN ('loaded', 'refused'))
+		ON CONFLICT (source, path) DO UPDATE
+		SET etag = excluded.etag, size = excluded.size, content_hash = excluded.content_hash, seen_at = now()
+		WHERE (c.etag, c.size, c.content_hash) IS DISTINCT FROM (excluded.etag, excluded.size, excluded.content_hash)`,
+		source, f.Path, *f.ETag, f.Size, f.Hash)
+	return err
 }
 
 // Watermark is the newest load id: builds record the one they saw, and

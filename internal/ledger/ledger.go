@@ -40,6 +40,7 @@ func (Store) Ready(ctx context.Context, q Querier) (bool, error) {
 	var ok bool
 	err := q.QueryRow(ctx, `SELECT to_regclass('percolate.check_results') IS NOT NULL
 		AND to_regclass('percolate.file_copies') IS NOT NULL
+		AND to_regclass('percolate.object_copies') IS NOT NULL
 		AND EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'percolate' AND table_name = 'files' AND column_name = 'modified_at')`).Scan(&ok)
 	return ok, err
 }

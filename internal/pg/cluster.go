@@ -202,26 +202,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if c.Running(ctx) {
 		return nil
 	}
-	c.removeStalePID()
-	port, err := c.choosePort()
+	args, err := c.serverArgs()
 	if err != nil {
 		return err
 	}
-	socket, err := c.socketDir(port)
-	if err != nil {
-		return err
-	}
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='%s'", port, socket)
-	for _, s := range c.Settings() {
-		opts += fmt.Sprintf(" -c %s=%s", s.Name, s.Value)
-	}
-	for _, s := range c.Extra {
-		opts += fmt.Sprintf(" -c %s=%s", s.Name, s.Value)
-	}
-	if !c.Durable {
-		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-	}
-	if err := c.pgctl(ctx, "start", "-w", "-t", "60", "-D", c.dataDir(), "-l", c.logFile(), "-o", opts); err != nil {
+	if err := c.pgctl(ctx, "start", "-w", "-t", "60", "-D", c.dataDir(), "-l", c.logFile(), "-o", shellQuote(args)); err != nil {
 		return fmt.Errorf("start PostgreSQL in %s (its log: %s): %w", c.Dir, c.logFile(), err)
 	}
 	return c.ensureDatabase(ctx)

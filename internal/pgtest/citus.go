@@ -20,10 +20,9 @@ import (
 // extension installed by ../shared/citus/build.sh) the first time a test
 // asks, and stopped when the test binary ends.
 var citus struct {
-	once  sync.Once
-	nodes []*pg.Cluster
-	urls  []string // each node's admin URL
-	err   error
+	once sync.Once
+	urls []string // each node's admin URL
+	err  error
 }
 
 // howToGetCitus is said when the extension is missing.
@@ -49,23 +48,23 @@ func CitusURL(t testing.TB) string {
 		dbs[i] = freshDatabase(t, admin, name)
 	}
 	for _, db := range dbs {
-		exec(t, db, "CREATE EXTENSION citus")
+		execSQL(t, db, "CREATE EXTENSION citus")
 	}
 	// The nodes reach each other as the same user with the same password
 	// (startCitus gave every node the coordinator's).
 	coord, _ := url.Parse(dbs[0])
 	pw, _ := coord.User.Password()
-	exec(t, dbs[0], fmt.Sprintf("INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, %s, %s)",
+	execSQL(t, dbs[0], fmt.Sprintf("INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, %s, %s)",
 		quoteLiteral(coord.User.Username()), quoteLiteral("password="+pw)))
-	exec(t, dbs[0], fmt.Sprintf("SELECT citus_set_coordinator_host('127.0.0.1', %s)", coord.Port()))
+	execSQL(t, dbs[0], fmt.Sprintf("SELECT citus_set_coordinator_host('127.0.0.1', %s)", coord.Port()))
 	for _, w := range dbs[1:] {
 		wu, _ := url.Parse(w)
-		exec(t, dbs[0], fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %s)", wu.Port()))
+		execSQL(t, dbs[0], fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %s)", wu.Port()))
 	}
 	return dbs[0]
 }
 
-func exec(t testing.TB, db, sql string) {
+func execSQL(t testing.TB, db, sql string) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, db)
@@ -92,7 +91,7 @@ func citusInstalled() bool {
 	return err == nil
 }
 
-// startCitus starts the three nodes, small (they hold test data), with
+// startCitus starts the three nodes, sized for tests (testSettings), with
 // citus preloaded and the coordinator's password everywhere.
 func startCitus() {
 	ctx := context.Background()
@@ -105,32 +104,30 @@ func startCitus() {
 		citus.err = err
 		return
 	}
-	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	if err := os.Chmod(dir, 0o755); err != nil { // the servers' user goes through it
+		os.RemoveAll(dir)
 		citus.err = err
 		return
 	}
+	extra := []pg.Setting{{Name: "shared_preload_libraries", Value: "citus"}, {Name: "max_prepared_transactions", Value: "100"},
+		{Name: "max_connections", Value: "200"}, // the coordinator opens many to each worker
+		{Name: "citus.node_conninfo", Value: "sslmode=disable"}}
 	for i := range 3 {
-		c, err := pg.NewCluster(filepath.Join(dir, fmt.Sprintf("n%d", i)))
+		// The first node, stopped last, removes the folder of all three.
+		node, remove := filepath.Join(dir, fmt.Sprintf("n%d", i)), dir
+		if i > 0 {
+			remove = node
+		}
+		s, err := startServer(ctx, node, extra, remove)
 		if err != nil {
+			if i == 0 {
+				os.RemoveAll(dir)
+			}
 			citus.err = err
 			return
 		}
-		c.Durable = false
-		c.Extra = []pg.Setting{{Name: "shared_preload_libraries", Value: "citus"}, {Name: "max_prepared_transactions", Value: "100"},
-			{Name: "shared_buffers", Value: "256MB"}, {Name: "max_connections", Value: "200"},
-			{Name: "citus.node_conninfo", Value: "'sslmode=disable'"}}
-		if err := c.Start(ctx); err != nil {
-			citus.err = err
-			return
-		}
-		cleanups = append(cleanups, func() { c.Stop(context.Background()) })
-		u, err := c.URL()
-		if err != nil {
-			citus.err = err
-			return
-		}
-		citus.nodes, citus.urls = append(citus.nodes, c), append(citus.urls, u)
+		cleanups = append(cleanups, func() { s.child.Stop() })
+		citus.urls = append(citus.urls, s.admin)
 	}
 	coord, _ := url.Parse(citus.urls[0])
 	pw, _ := coord.User.Password()

@@ -25,6 +25,7 @@ const EnvURL = "PERCOLATE_TEST_DATABASE_URL"
 
 var (
 	adminURL string
+	own      *server // the binary's own cluster, when it started one
 	counter  atomic.Int64
 	// cleanups run when the tests end, last first: servers started on
 	// demand (CitusURL) stop.
@@ -44,39 +45,40 @@ func run(m *testing.M) int {
 			cleanups[i]()
 		}
 	}()
-	ctx := context.Background()
 	if u := os.Getenv(EnvURL); u != "" {
 		adminURL = u
 		return m.Run()
+	}
+	// Servers of test binaries that timed out or were killed: the sweep
+	// stops them before this binary adds its own.
+	stopped, err := Sweep(Records())
+	for _, s := range stopped {
+		fmt.Fprintln(os.Stderr, "pgtest: stopped", s)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest: sweep:", err)
 	}
 	dir, err := os.MkdirTemp("", "percolate-test-pg-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
 	// The server's user must reach it: a folder it cannot reach would keep
 	// the cluster under pg.Moved instead, where nothing removes it.
 	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
-	c, err := pg.NewCluster(dir)
+	s, err := startServer(context.Background(), dir, nil, dir)
 	if err != nil {
+		os.RemoveAll(dir)
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
-	defer os.RemoveAll(c.Dir) // after the server stops, wherever it was kept
-	c.Durable = false
-	if err := c.Start(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		return 1
-	}
-	defer c.Stop(ctx)
-	if adminURL, err = c.URL(); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		return 1
-	}
+	cleanups = append(cleanups, func() { s.child.Stop() })
+	own = s
+	adminURL = s.admin
 	return m.Run()
 }
 
@@ -141,8 +143,7 @@ func Quote(name string) string {
 // first means the work ended before any COPY was seen.
 func WaitForCopy(t testing.TB, pool *pgxpool.Pool, done <-chan struct{}) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	Eventually(t, 2*time.Minute, "a COPY to send rows", func() bool {
 		select {
 		case <-done:
 			t.Fatal("pgtest: the work finished before any COPY was seen")
@@ -152,9 +153,6 @@ func WaitForCopy(t testing.TB, pool *pgxpool.Pool, done <-chan struct{}) {
 		if err := pool.QueryRow(context.Background(), `SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			return
-		}
-	}
-	t.Fatal("pgtest: no COPY started within two minutes")
+		return n > 0
+	})
 }

@@ -63,8 +63,9 @@ type Folder struct {
 
 	// What Paths' stat said of each local file it listed: the load trusts
 	// it rather than stat every file of the history twice.
-	listedMu sync.Mutex
-	listed   map[string]loaders.Stat
+	listedMu   sync.Mutex
+	listed     map[string]loaders.Stat
+	unreadable map[string][]string // by source: what Paths matched and left out
 }
 
 // Open reads the pipelines file of the project in dir.
@@ -223,14 +224,37 @@ func (p *Folder) Paths(ctx context.Context, src *config.Source, override string)
 	if p.listed == nil {
 		p.listed = make(map[string]loaders.Stat, len(paths))
 	}
+	var unreadable []string
 	for _, f := range paths {
-		if st, ok, err := loaders.StatFile(f); err == nil && ok {
+		st, ok, err := loaders.StatFile(f)
+		switch {
+		case err != nil: // a broken link, a symlink loop, no permission
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is said already
+			}
+			unreadable = append(unreadable, fmt.Sprintf("source %s: %s matches the path but cannot be read, so it was not loaded: %v", src.Name, p.rel(f), err))
+		case !ok:
+			unreadable = append(unreadable, fmt.Sprintf("source %s: %s matches the path but is not a file (a folder, say), so it was not loaded", src.Name, p.rel(f)))
+		default:
 			files = append(files, f)
 			p.listed[f] = st
 		}
 	}
+	if p.unreadable == nil {
+		p.unreadable = map[string][]string{}
+	}
+	p.unreadable[src.Name] = unreadable
 	sortByDay(src, files)
 	return files, nil
+}
+
+// Unreadable says, one warning each, what the last Paths of source
+// matched but left out: entries that cannot be read or are not files.
+func (p *Folder) Unreadable(source string) []string {
+	p.listedMu.Lock()
+	defer p.listedMu.Unlock()
+	return p.unreadable[source]
 }
 
 // statOf returns what Paths' stat said of a local file.

@@ -91,12 +91,27 @@ func (s *Summary) Count(st loaders.Status) int {
 	return n
 }
 
-// Rows adds up rows loaded, items exploded and rows rejected.
+// Rows adds up rows loaded, items exploded and rows rejected, of the files
+// that loaded: the rejects percolate rejects lists. The rows of a file
+// refused whole are none of these (see RefusedRows).
 func (s *Summary) Rows() (loaded, items, rejected int64) {
 	for _, f := range s.Files {
-		loaded += f.Loaded
-		items += f.Items
-		rejected += f.Rejected
+		if f.Status == loaders.Loaded || f.Status == loaders.Replaced {
+			loaded += f.Loaded
+			items += f.Items
+			rejected += f.Rejected
+		}
+	}
+	return
+}
+
+// RefusedRows adds up the data rows of the files refused whole this run,
+// good and bad: nothing of them was loaded nor kept as rejects.
+func (s *Summary) RefusedRows() (rows int64) {
+	for _, f := range s.Files {
+		if f.Status == loaders.Refused {
+			rows += f.Rows
+		}
 	}
 	return
 }
@@ -248,6 +263,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
 				return err
 			}
+			sum.Warnings = append(sum.Warnings, p.Unreadable(name)...)
 			if len(paths) == 0 {
 				glob := opt.Sources[name]
 				if glob == "" {

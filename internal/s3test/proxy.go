@@ -3,6 +3,8 @@ package s3test
 import (
 	"io"
 	"net"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +21,9 @@ type Proxy struct {
 	from atomic.Int64 // bytes all connections send before the cuts start
 	done atomic.Int64 // connections cut so far
 	sent atomic.Int64 // bytes the server sent through the proxy
+
+	mu       sync.Mutex
+	requests []string // "METHOD target" of each request, in order
 }
 
 // NewProxy listens on 127.0.0.1 and forwards to upstream until the test ends.
@@ -73,7 +78,7 @@ func (p *Proxy) serve(c net.Conn, upstream string) {
 		return
 	}
 	defer u.Close()
-	go io.Copy(u, c)
+	go io.Copy(u, &requestLog{r: c, p: p})
 	var sent int64
 	buf := make([]byte, 32<<10)
 	for {
@@ -106,4 +111,51 @@ func (p *Proxy) take() bool {
 			return true
 		}
 	}
+}
+
+// Gets reports how many GET requests asked for a path starting with
+// prefix (/bucket/key…): the downloads of those objects, apart from the
+// listings (/bucket?list-type=2…).
+func (p *Proxy) Gets(prefix string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.requests {
+		method, target, _ := strings.Cut(r, " ")
+		path, _, _ := strings.Cut(target, "?")
+		if method == "GET" && strings.HasPrefix(path, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+var requestLine = regexp.MustCompile(`^([A-Z]+) (\S+) HTTP/1\.[01]$`)
+
+// requestLog reads what a client sends and notes its request lines. The
+// client is the loader, which sends no bodies through the proxy but
+// requests' headers.
+type requestLog struct {
+	r    io.Reader
+	p    *Proxy
+	line []byte
+}
+
+func (l *requestLog) Read(b []byte) (int, error) {
+	n, err := l.r.Read(b)
+	for _, c := range b[:n] {
+		if c != '\n' {
+			if len(l.line) < 4096 {
+				l.line = append(l.line, c)
+			}
+			continue
+		}
+		if m := requestLine.FindSubmatch([]byte(strings.TrimSuffix(string(l.line), "\r"))); m != nil {
+			l.p.mu.Lock()
+			l.p.requests = append(l.p.requests, string(m[1])+" "+string(m[2]))
+			l.p.mu.Unlock()
+		}
+		l.line = l.line[:0]
+	}
+	return n, err
 }

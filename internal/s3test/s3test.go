@@ -18,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/percolate/percolate/internal/pgtest"
 )
 
 // Version is the versitygw release the tests run against.
@@ -78,21 +80,26 @@ func Start(t *testing.T) *Server {
 	cmd := exec.Command(bin, append(args, root)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	// A child of the test binary that dies with it, and is swept by the
+	// next one if it did not.
+	child, err := pgtest.StartChild(cmd, syscall.SIGKILL, root)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	t.Cleanup(func() { child.Stop() })
+	pgtest.Eventually(t, 30*time.Second, "versitygw to listen on "+addr, func() bool {
+		select {
+		case <-child.Done():
+			t.Fatalf("s3test: versitygw ended: %s", out.String())
+		default:
+		}
 		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("s3test: versitygw did not listen on %s: %s", addr, out.String())
-		}
-	}
+		c.Close()
+		return true
+	})
 	s := &Server{Endpoint: "http://" + addr, Addr: addr, NoETags: noETags}
 	s.Env(t, s.Endpoint)
 	return s

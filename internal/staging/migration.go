@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/percolate/percolate/internal/config"
-	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/loaders"
 )
 
@@ -31,7 +30,7 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 	var u, d strings.Builder
 	var drops []string // the tables made, last first
 	for _, wt := range want {
-		name := pg.Ident(strings.Split(wt.Name, ".")...)
+		name := ident(strings.Split(wt.Name, ".")...)
 		t := have.Tables[wt.Name]
 		if t == nil {
 			fmt.Fprintf(&u, "-- %s, as the contract of source %s fills it.\nCREATE TABLE %s (\n", wt.Name, src.Name, name)
@@ -44,7 +43,7 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 				if i == len(wt.Columns)-1 {
 					sep = ""
 				}
-				fmt.Fprintf(&u, "    %s %s%s%s\n", pg.Ident(c.Name), c.SQL, null, sep)
+				fmt.Fprintf(&u, "    %s %s%s%s\n", ident(c.Name), c.SQL, null, sep)
 			}
 			// Every build analyzes what changed by a tenth: no autovacuum
 			// pass for inserts alone (see migrations/00019).
@@ -57,7 +56,7 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 					break
 				}
 			}
-			fmt.Fprintf(&u, "CREATE INDEX %s ON %s USING brin (%s);\n\n", pg.Ident(rel+"_"+brin+"_brin"), name, pg.Ident(brin))
+			fmt.Fprintf(&u, "CREATE INDEX %s ON %s USING brin (%s);\n\n", ident(rel+"_"+brin+"_brin"), name, ident(brin))
 			drops = append([]string{"DROP TABLE " + name + ";\n"}, drops...)
 			continue
 		}
@@ -66,21 +65,21 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 			switch {
 			case have == nil:
 				// Rows loaded before have no value: the column starts nullable.
-				fmt.Fprintf(&u, "ALTER TABLE %s ADD COLUMN %s %s;\n", name, pg.Ident(c.Name), c.SQL)
-				fmt.Fprintf(&d, "ALTER TABLE %s DROP COLUMN %s;\n", name, pg.Ident(c.Name))
+				fmt.Fprintf(&u, "ALTER TABLE %s ADD COLUMN %s %s;\n", name, ident(c.Name), c.SQL)
+				fmt.Fprintf(&d, "ALTER TABLE %s DROP COLUMN %s;\n", name, ident(c.Name))
 			case have.Type != c.Type || c.Type == "numeric" && have.Scale >= 0 && have.Scale != c.Scale:
-				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s;\n", name, pg.Ident(c.Name), c.SQL, pg.Ident(c.Name), c.SQL)
-				fmt.Fprintf(&d, "ALTER TABLE %s ALTER COLUMN %s TYPE %s;\n", name, pg.Ident(c.Name), have.Decl)
+				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s;\n", name, ident(c.Name), c.SQL, ident(c.Name), c.SQL)
+				fmt.Fprintf(&d, "ALTER TABLE %s ALTER COLUMN %s TYPE %s;\n", name, ident(c.Name), have.Decl)
 			}
 			if have != nil && have.NotNull && c.Nullable {
-				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n", name, pg.Ident(c.Name))
+				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;\n", name, ident(c.Name))
 			}
 		}
 		// A column the contract no longer fills is left NULL by loads from
 		// now on; what it holds is kept (drop it by hand if nothing reads it).
 		for _, c := range t.Columns {
 			if c.NotNull && !c.Default && !hasColumn(wt, c.Name) {
-				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL; -- the contract no longer fills it\n", name, pg.Ident(c.Name))
+				fmt.Fprintf(&u, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL; -- the contract no longer fills it\n", name, ident(c.Name))
 			}
 		}
 	}
@@ -88,4 +87,39 @@ func Migration(src *config.Source, have *Schema) (up, down string, err error) {
 		return "", "", ErrUpToDate
 	}
 	return u.String(), d.String() + strings.Join(drops, ""), nil
+}
+
+// ident quotes a name for a migration that goose reads before PostgreSQL
+// does: goose splits statements at a semicolon ending a line and stops
+// reading a line at "--", knowing nothing of quotes. A name of letters,
+// digits, _ and spaces is quoted as usual; any other is written with
+// Unicode escapes (U&"a\003Bb" for a;b), so that no semicolon, dash,
+// quote or line break of it reaches goose.
+func ident(parts ...string) string {
+	q := make([]string, len(parts))
+	for i, p := range parts {
+		if strings.IndexFunc(p, func(r rune) bool { return !plain(r) }) < 0 {
+			q[i] = `"` + p + `"`
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(`U&"`)
+		for _, r := range p {
+			switch {
+			case plain(r):
+				b.WriteRune(r)
+			case r <= 0xFFFF:
+				fmt.Fprintf(&b, `\%04X`, r)
+			default:
+				fmt.Fprintf(&b, `\+%06X`, r)
+			}
+		}
+		b.WriteString(`"`)
+		q[i] = b.String()
+	}
+	return strings.Join(q, ".")
+}
+
+func plain(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == ' '
 }
