@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +14,7 @@ import (
 )
 
 func (a *app) checkSourcesCmd() *cobra.Command {
-	var asOf, output string
+	var asOf, since, output string
 	cmd := &cobra.Command{
 		Use:   "check-sources [PIPELINE]",
 		Short: "Check that every branch's files arrive: missing days, staleness, volume",
@@ -20,30 +22,42 @@ func (a *app) checkSourcesCmd() *cobra.Command {
 against what is loaded, without loading anything (run and backfill check them
 too, after publishing):
 
-  expect: {every: day, per: branch, active_days: 14, severity: warn}
-      every branch that delivered in the last active_days days has a file for
-      every day up to yesterday; a missing branch-day has the severity given
+  expect: {every: day, per: branch, severity: warn, retired: [York], ended: 2022-03-03}
+      every branch that has ever delivered has a file for every day since its
+      first, up to yesterday; each missing branch-day is listed, with the
+      severity given. A branch in retired is expected up to its own newest day
+      only; after ended (the source's last day) nothing is expected, and the
+      checks take the day after it for today.
   freshness: {warn_after: 26h, error_after: 50h}
       each branch's newest day (whole at its end, in the source's time zone)
-      is not older than that
+      is not older than that; when every branch is that old, one finding says
+      so ("no files from any branch since …") instead of one per branch
   volume: {warn_below: 50%, warn_above: 200%}
-      a day's orders against the median of the branch's same weekday over the
-      4 weeks before
+      a day's orders, over the last 14 days, against the median of the
+      branch's same weekday over the 4 weeks before
 
---as-of takes another day for today, to check history. The check and what it
-found go to the ledger (health.expectations). It exits 1 when an expectation
-of severity error is unmet.`,
+--as-of takes another day for today, to check history; --since lists missing
+days from that day only. The check and what it found go to the ledger
+(health.expectations). It exits 1 when an expectation of severity error is
+unmet.`,
 		Example: `  percolate check-sources
+  percolate check-sources --since 2022-03-01
   percolate check-sources --as-of 2022-03-31 --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var day time.Time
-			if asOf != "" {
-				d, err := time.Parse(time.DateOnly, asOf)
-				if err != nil {
-					return usagef("--as-of %q: want YYYY-MM-DD", asOf)
+			var opt delivery.Options
+			for _, f := range []struct {
+				flag, value string
+				day         *time.Time
+			}{{"--as-of", asOf, &opt.AsOf}, {"--since", since, &opt.Since}} {
+				if f.value == "" {
+					continue
 				}
-				day = d
+				d, err := time.Parse(time.DateOnly, f.value)
+				if err != nil {
+					return usagef("%s %q: want YYYY-MM-DD", f.flag, f.value)
+				}
+				*f.day = d
 			}
 			if output != "text" && output != "json" {
 				return usagef("--output %q: want text or json", output)
@@ -62,14 +76,15 @@ of severity error is unmet.`,
 			if err != nil {
 				return err
 			}
-			found, err := p.CheckDeliveries(ctx, pool, pl, 0, day)
+			opt.Now = time.Now()
+			found, err := delivery.Check(ctx, pool, pl, opt)
 			if err != nil {
 				return err
 			}
-			var failed error
-			if n := delivery.Errors(found); n > 0 {
-				failed = fmt.Errorf("%d delivery expectation(s) of severity error unmet", n)
+			if err := delivery.Record(ctx, pool, pl, 0, cmp.Or(opt.AsOf, opt.Now), found); err != nil {
+				return err
 			}
+			failed := unmetError(found)
 			if output == "json" {
 				if found == nil {
 					found = []ledger.Expectation{}
@@ -87,6 +102,10 @@ of severity error is unmet.`,
 				fmt.Fprintln(a.stdout, "every expectation met")
 			} else {
 				for _, e := range found {
+					if e.Kind == delivery.Silent {
+						fmt.Fprintf(a.stdout, "%-8s %s: %s\n", e.Severity+":", e.Source, e.Detail)
+						continue
+					}
 					fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
 				}
 			}
@@ -94,6 +113,27 @@ of severity error is unmet.`,
 		},
 	}
 	cmd.Flags().StringVar(&asOf, "as-of", "", "the day to take for today, YYYY-MM-DD (default: today)")
+	cmd.Flags().StringVar(&since, "since", "", "list missing days from this day on, YYYY-MM-DD (default: each branch's first day)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
+}
+
+// unmetError is check-sources' error for the findings of severity error: a
+// source gone silent is said in its own words, the rest counted.
+func unmetError(found []ledger.Expectation) error {
+	var errs []error
+	n := 0
+	for _, e := range found {
+		switch {
+		case e.Severity != "error":
+		case e.Kind == delivery.Silent:
+			errs = append(errs, fmt.Errorf("%s: %s", e.Source, e.Detail))
+		default:
+			n++
+		}
+	}
+	if n > 0 {
+		errs = append(errs, fmt.Errorf("%d delivery expectation(s) of severity error unmet", n))
+	}
+	return errors.Join(errs...)
 }
