@@ -147,8 +147,12 @@ func checkSource(ctx context.Context, q ledger.Querier, src *config.Source, asOf
 	if silent != "" {
 		_, age := staleness(src, newest, at)
 		out = append(out, finding(Silent, "", newest, silent, fmt.Sprintf("no files from any %s since %s (%s ago)", e.Per, newest.Format(time.DateOnly), span(age))))
-	} else {
-		out = append(out, stale...)
+	}
+	for _, f := range stale {
+		// A group worse off than the silence of them all is said apart.
+		if silent == "" || (f.Severity == "error" && silent != "error") {
+			out = append(out, f)
+		}
 	}
 	if src.Volume != nil {
 		vs, err := volumes(ctx, q, src, asOf)
