@@ -108,6 +108,10 @@ func TestSilenceIsAFinding(t *testing.T) {
 			}
 		})
 	}
+	r = percolate(t, dir, url, append([]string{"run", "--as-of", "2022-05-01"}, sources...)...)
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "delivery expectations unmet: 1 of severity error (transactions: no files from any branch since 2022-04-10 (21 days ago))") {
+		t.Errorf("a run with every branch silent: exit %d, want %d and the silence said\n%s", r.code, ExitFailure, r.stderr)
+	}
 	r = percolate(t, dir, url, "check-sources", "--as-of", "2022-05-01")
 	if r.code != ExitFailure || !strings.Contains(r.stderr, "transactions: no files from any branch since 2022-04-10 (21 days ago)") ||
 		strings.Count(r.stdout, "error:") != 1 {

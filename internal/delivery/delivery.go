@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/percolate/percolate/internal/config"
@@ -41,6 +42,22 @@ func Errors(fs []Finding) int {
 		}
 	}
 	return n
+}
+
+// Silence says, in their own words, the sources whose every group is
+// silent at severity error: " (transactions: no files from any branch
+// since …)", or "".
+func Silence(fs []Finding) string {
+	var s []string
+	for _, f := range fs {
+		if f.Kind == Silent && f.Severity == "error" {
+			s = append(s, f.Source+": "+f.Detail)
+		}
+	}
+	if len(s) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(s, "; ") + ")"
 }
 
 // Options says what Check checks.

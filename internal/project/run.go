@@ -284,7 +284,7 @@ var ErrExpectations = errors.New("delivery expectations unmet")
 // unmet is the error for expectations of severity error, or nil.
 func unmet(found []ledger.Expectation) error {
 	if n := delivery.Errors(found); n > 0 {
-		return fmt.Errorf("%w: %d of severity error", ErrExpectations, n)
+		return fmt.Errorf("%w: %d of severity error%s", ErrExpectations, n, delivery.Silence(found))
 	}
 	return nil
 }
