@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/delivery"
 	"github.com/percolate/percolate/internal/ledger"
 )
@@ -98,16 +100,18 @@ unmet.`,
 				if err := enc.Encode(out); err != nil {
 					return err
 				}
-			} else if len(found) == 0 {
+				return failed
+			}
+			ended(a.stdout, pl, cmp.Or(opt.AsOf, opt.Now))
+			if len(found) == 0 {
 				fmt.Fprintln(a.stdout, "every expectation met")
-			} else {
-				for _, e := range found {
-					if e.Kind == delivery.Silent {
-						fmt.Fprintf(a.stdout, "%-8s %s: %s\n", e.Severity+":", e.Source, e.Detail)
-						continue
-					}
-					fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
+			}
+			for _, e := range found {
+				if e.Kind == delivery.Silent {
+					fmt.Fprintf(a.stdout, "%-8s %s: %s\n", e.Severity+":", e.Source, e.Detail)
+					continue
 				}
+				fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
 			}
 			return failed
 		},
@@ -136,4 +140,15 @@ func unmetError(found []ledger.Expectation) error {
 		errs = append(errs, fmt.Errorf("%d delivery expectation(s) of severity error unmet", n))
 	}
 	return errors.Join(errs...)
+}
+
+// ended notes each source checked as of the day after its declared end, not
+// today, so that "every expectation met" is not read as "up to date".
+func ended(w io.Writer, pl *config.Pipeline, asOf time.Time) {
+	for _, name := range pl.SourceNames() {
+		e := pl.Sources[name].Expect
+		if e != nil && !e.Ended.IsZero() && asOf.Format(time.DateOnly) > e.Ended.Format(time.DateOnly) {
+			fmt.Fprintf(w, "note:    %s: its deliveries ended on %s (expect: ended), so it is checked as of the day after\n", name, e.Ended.Format(time.DateOnly))
+		}
+	}
 }

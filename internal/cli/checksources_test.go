@@ -133,4 +133,7 @@ func TestSilenceIsAFinding(t *testing.T) {
 	if got, want := findings(t, r), sorted(hole, days("Leeds", "2022-03-26", "2022-04-05"), []string{"stale Leeds 2022-03-25 error"}); r.code != ExitFailure || !slices.Equal(got, want) {
 		t.Errorf("ended 2022-04-05: exit %d, found:\n  %s\nwant:\n  %s", r.code, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+	if r := percolate(t, dir, url, "check-sources"); !strings.Contains(r.stdout, "note:    transactions: its deliveries ended on 2022-04-05 (expect: ended), so it is checked as of the day after") {
+		t.Errorf("check-sources does not say the source is checked as of its end:\n%s", r.stdout)
+	}
 }
