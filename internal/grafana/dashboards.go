@@ -52,9 +52,10 @@ var runColors = &Colors{Field: "status", Values: map[string]string{
 type Dashboard struct {
 	UID, Title, File string
 	Panels           []Panel
-	// DataLink gives the dashboard a link that opens it on the newest
-	// loaded data (datarange.go): for the dashboards of the data's own
-	// days, not of runs, which are recent.
+	// DataLink shifts the dashboard's panels onto the newest loaded data
+	// when its range holds none, and gives it a link to that data
+	// (datarange.go): for the dashboards of the data's own days, not of
+	// runs, which are recent.
 	DataLink bool
 }
 
@@ -240,6 +241,9 @@ func (d Dashboard) JSON() ([]byte, error) {
 		}
 		if transformations != nil {
 			panel["transformations"] = transformations
+		}
+		if d.DataLink {
+			panel["timeShift"] = "$" + ShiftVariable
 		}
 		panels = append(panels, panel)
 		x += p.W

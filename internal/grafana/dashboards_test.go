@@ -66,8 +66,9 @@ type dashboardFile struct {
 			Type string `json:"type"`
 			UID  string `json:"uid"`
 		} `json:"datasource"`
-		GridPos struct{ X, Y, W, H int } `json:"gridPos"`
-		Targets []struct {
+		GridPos   struct{ X, Y, W, H int } `json:"gridPos"`
+		TimeShift string                   `json:"timeShift"`
+		Targets   []struct {
 			RefID  string `json:"refId"`
 			Format string `json:"format"`
 			RawSQL string `json:"rawSql"`

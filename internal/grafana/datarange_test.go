@@ -15,10 +15,13 @@ import (
 
 // TestDashboardsOpenOnData: the sample data ends on 2022-03-03, years
 // before now, so the dashboards' default range (the last 90 days) holds
-// none of it. Each sales dashboard's link, made of its hidden variables as
-// the read-only role reads them, opens it on the 90 days up to the newest
-// loaded day, and there every panel has rows; the pipeline-health
-// dashboard's delivery grid shows the newest days wherever they lie.
+// none of it. On first open, each panel of the sales dashboards is shifted
+// by data_shift, as the read-only role reads it for that range, onto the
+// 90 days up to the newest loaded day, and has rows there; on a range that
+// holds data, it is not shifted. Each one's link, made of its hidden
+// variables, opens it on those 90 days, and there every panel has rows too.
+// The pipeline-health dashboard's delivery grid shows the newest days
+// wherever they lie.
 func TestDashboardsOpenOnData(t *testing.T) {
 	ctx := context.Background()
 	_, reader := warehouse(t)
@@ -45,12 +48,23 @@ func TestDashboardsOpenOnData(t *testing.T) {
 				t.Fatalf("links %+v, want one titled %q", f.Links, DataLinkTitle)
 			}
 			vars := map[string]string{}
-			for _, v := range f.Templating.List[1:] {
-				var s *string
-				if err := reader.QueryRow(ctx, v.Query).Scan(&s); err != nil || s == nil {
-					t.Fatalf("variable %s: %v (%v)\n%s", v.Name, s, err, v.Query)
+			variable := func(name, from string) string {
+				t.Helper()
+				for _, v := range f.Templating.List[1:] {
+					if v.Name == name {
+						var s *string
+						sql := strings.ReplaceAll(v.Query, "$__timeFrom()", from)
+						if err := reader.QueryRow(ctx, sql).Scan(&s); err != nil || s == nil {
+							t.Fatalf("variable %s: %v (%v)\n%s", v.Name, s, err, sql)
+						}
+						return *s
+					}
 				}
-				vars[v.Name] = *s
+				t.Fatalf("no variable %s", name)
+				return ""
+			}
+			for _, name := range []string{"data_from", "data_to", "newest_day"} {
+				vars[name] = variable(name, "")
 			}
 			if vars["newest_day"] != newest.Format(time.DateOnly) {
 				t.Errorf("newest_day %q, want %s", vars["newest_day"], newest.Format(time.DateOnly))
@@ -64,6 +78,26 @@ func TestDashboardsOpenOnData(t *testing.T) {
 			from, to := millis(t, u.Query().Get("from")), millis(t, u.Query().Get("to"))
 			if !to.Equal(newest.AddDate(0, 0, 1)) || !from.Equal(newest.AddDate(0, 0, -89)) {
 				t.Errorf("the link opens %s … %s, want the 90 days to %s", from, to, newest.Format(time.DateOnly))
+			}
+			// First open: the last 90 days to now, each panel shifted.
+			now := time.Now().UTC()
+			shift := variable(ShiftVariable, lit(now.AddDate(0, 0, -90)))
+			today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+			if want := fmt.Sprintf("%dd", int(today.Sub(newest).Hours()/24)-1); shift != want {
+				t.Fatalf("data_shift on the last 90 days: %q, want %q", shift, want)
+			}
+			if s := variable(ShiftVariable, lit(from)); s != "0d" {
+				t.Errorf("data_shift on the link's range, which holds data: %q, want 0d", s)
+			}
+			days, _ := strconv.Atoi(strings.TrimSuffix(shift, "d"))
+			for _, p := range f.Panels {
+				if p.TimeShift != "$"+ShiftVariable {
+					t.Errorf("%s: timeShift %q, want $%s", p.Title, p.TimeShift, ShiftVariable)
+				}
+				first := expandRange(p.Targets[0].RawSQL, lit(now.AddDate(0, 0, -90-days)), lit(now.AddDate(0, 0, -days)))
+				if n := panelRows(t, reader, first); n == 0 {
+					t.Errorf("%s: no rows on first open, shifted by %s", p.Title, shift)
+				}
 			}
 			for _, p := range f.Panels {
 				sql := p.Targets[0].RawSQL
