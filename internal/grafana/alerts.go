@@ -32,10 +32,10 @@ const WebhookEnv = "PERCOLATE_ALERT_WEBHOOK_URL"
 // Rules are the alerts that tell someone before the manager notices.
 var Rules = []Rule{
 	{UID: "percolate-run-failed", Title: "A run failed", Severity: "critical",
-		Summary: "A percolate run failed, or was killed and abandoned: see the Runs panel of Pipeline health for its error. An interrupted run (Ctrl-C) is not a failure.",
+		Summary: "A percolate run failed, or was killed and found abandoned by the next run: see the Runs panel of Pipeline health for its error. An interrupted run (Ctrl-C) is not a failure.",
 		SQL: `SELECT command, status, count(*)::int AS failed_runs
 FROM health.runs
-WHERE alerting AND ($__timeFilter(started_at) OR $__timeFilter(finished_at))
+WHERE alerting AND $__timeFilter(closed_at)
 GROUP BY command, status`},
 	{UID: "percolate-check-failed", Title: "An error check failed", Severity: "critical",
 		Summary: "A model's error check failed, so its run published nothing: see Failed checks.",

@@ -85,12 +85,13 @@ func TestAlertsUpToDate(t *testing.T) {
 }
 
 // fires runs a rule's SQL as Grafana's role, with Grafana's macros
-// expanded, and says whether Grafana would alert: a row whose value (its
+// expanded for the last day, and says whether Grafana would alert: a row whose value (its
 // last column) is above 0, or no row at all for a rule that alerts on a
 // silent warehouse.
 func fires(t *testing.T, db *pgxpool.Pool, r Rule) bool {
 	t.Helper()
-	rows, err := db.Query(context.Background(), expand(r.SQL, nil))
+	// Grafana evaluates a rule over its relative time range: the last day.
+	rows, err := db.Query(context.Background(), expandRange(r.SQL, "now() - interval '1 day'", "now()"))
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", r.UID, err, r.SQL)
 	}
@@ -176,8 +177,8 @@ func TestAlertRulesFire(t *testing.T) {
 }
 
 // TestRunStatusesAlert: an interrupted run is not a failure; an abandoned
-// one (killed, closed by the next run) alerts as a failed one does, though
-// it started days before it was closed.
+// one (killed) alerts as a failed one does when the next run closes it,
+// though it stopped, and its last work was recorded, days before.
 func TestRunStatusesAlert(t *testing.T) {
 	ctx := context.Background()
 	owner, reader := warehouse(t)
@@ -188,20 +189,21 @@ func TestRunStatusesAlert(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		status, started string
-		want            bool
+		status, started, finished string
+		want                      bool
 	}{
-		{"interrupted", "now() - interval '1 hour'", false},
-		{"ok", "now() - interval '1 hour'", false},
-		{"abandoned", "now() - interval '3 days'", true},
-		{"failed", "now() - interval '1 hour'", true},
+		{"interrupted", "now() - interval '1 hour'", "now()", false},
+		{"ok", "now() - interval '1 hour'", "now()", false},
+		{"abandoned", "now() - interval '3 days'", "now() - interval '3 days' + interval '10 minutes'", true},
+		{"failed", "now() - interval '1 hour'", "now()", true},
 	} {
 		t.Run(c.status, func(t *testing.T) {
-			if _, err := owner.Exec(ctx, `DELETE FROM percolate.runs WHERE status <> 'ok'`); err != nil {
+			if _, err := owner.Exec(ctx, `DELETE FROM percolate.runs WHERE command = 'backfill'`); err != nil {
 				t.Fatal(err)
 			}
+			// The run, then the one after it (which closes an abandoned run).
 			if _, err := owner.Exec(ctx, `INSERT INTO percolate.runs (pipeline, command, started_at, finished_at, status)
-				VALUES ('cafe', 'backfill', `+c.started+`, now(), $1)`, c.status); err != nil {
+				VALUES ('cafe', 'backfill', `+c.started+`, `+c.finished+`, $1), ('cafe', 'backfill', now() - interval '5 minutes', now(), 'ok')`, c.status); err != nil {
 				t.Fatal(err)
 			}
 			if got := fires(t, reader, rule); got != c.want {
