@@ -1,18 +1,22 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/delivery"
 	"github.com/percolate/percolate/internal/ledger"
 )
 
 func (a *app) checkSourcesCmd() *cobra.Command {
-	var asOf, output string
+	var asOf, since, output string
 	cmd := &cobra.Command{
 		Use:   "check-sources [PIPELINE]",
 		Short: "Check that every branch's files arrive: missing days, staleness, volume",
@@ -20,30 +24,42 @@ func (a *app) checkSourcesCmd() *cobra.Command {
 against what is loaded, without loading anything (run and backfill check them
 too, after publishing):
 
-  expect: {every: day, per: branch, active_days: 14, severity: warn}
-      every branch that delivered in the last active_days days has a file for
-      every day up to yesterday; a missing branch-day has the severity given
+  expect: {every: day, per: branch, severity: warn, retired: [York], ended: 2022-03-03}
+      every branch that has ever delivered has a file for every day since its
+      first, up to yesterday; each missing branch-day is listed, with the
+      severity given. A branch in retired is expected up to its own newest day
+      only; after ended (the source's last day) nothing is expected, and the
+      checks take the day after it for today.
   freshness: {warn_after: 26h, error_after: 50h}
       each branch's newest day (whole at its end, in the source's time zone)
-      is not older than that
+      is not older than that; when every branch is that old, one finding says
+      so ("no files from any branch since …") instead of one per branch
   volume: {warn_below: 50%, warn_above: 200%}
-      a day's orders against the median of the branch's same weekday over the
-      4 weeks before
+      a day's orders, over the last 14 days, against the median of the
+      branch's same weekday over the 4 weeks before
 
---as-of takes another day for today, to check history. The check and what it
-found go to the ledger (health.expectations). It exits 1 when an expectation
-of severity error is unmet.`,
+--as-of takes another day for today, to check history; --since lists missing
+days from that day only. The check and what it found go to the ledger
+(health.expectations). It exits 1 when an expectation of severity error is
+unmet.`,
 		Example: `  percolate check-sources
+  percolate check-sources --since 2022-03-01
   percolate check-sources --as-of 2022-03-31 --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var day time.Time
-			if asOf != "" {
-				d, err := time.Parse(time.DateOnly, asOf)
-				if err != nil {
-					return usagef("--as-of %q: want YYYY-MM-DD", asOf)
+			var opt delivery.Options
+			for _, f := range []struct {
+				flag, value string
+				day         *time.Time
+			}{{"--as-of", asOf, &opt.AsOf}, {"--since", since, &opt.Since}} {
+				if f.value == "" {
+					continue
 				}
-				day = d
+				d, err := time.Parse(time.DateOnly, f.value)
+				if err != nil {
+					return usagef("%s %q: want YYYY-MM-DD", f.flag, f.value)
+				}
+				*f.day = d
 			}
 			if output != "text" && output != "json" {
 				return usagef("--output %q: want text or json", output)
@@ -62,14 +78,15 @@ of severity error is unmet.`,
 			if err != nil {
 				return err
 			}
-			found, err := p.CheckDeliveries(ctx, pool, pl, 0, day)
+			opt.Now = time.Now()
+			found, err := delivery.Check(ctx, pool, pl, opt)
 			if err != nil {
 				return err
 			}
-			var failed error
-			if n := delivery.Errors(found); n > 0 {
-				failed = fmt.Errorf("%d delivery expectation(s) of severity error unmet", n)
+			if err := delivery.Record(ctx, pool, pl, 0, cmp.Or(opt.AsOf, opt.Now), found); err != nil {
+				return err
 			}
+			failed := unmetError(found)
 			if output == "json" {
 				if found == nil {
 					found = []ledger.Expectation{}
@@ -83,17 +100,55 @@ of severity error is unmet.`,
 				if err := enc.Encode(out); err != nil {
 					return err
 				}
-			} else if len(found) == 0 {
+				return failed
+			}
+			ended(a.stdout, pl, cmp.Or(opt.AsOf, opt.Now))
+			if len(found) == 0 {
 				fmt.Fprintln(a.stdout, "every expectation met")
-			} else {
-				for _, e := range found {
-					fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
+			}
+			for _, e := range found {
+				if e.Kind == delivery.Silent {
+					fmt.Fprintf(a.stdout, "%-8s %s: %s\n", e.Severity+":", e.Source, e.Detail)
+					continue
 				}
+				fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
 			}
 			return failed
 		},
 	}
 	cmd.Flags().StringVar(&asOf, "as-of", "", "the day to take for today, YYYY-MM-DD (default: today)")
+	cmd.Flags().StringVar(&since, "since", "", "list missing days from this day on, YYYY-MM-DD (default: each branch's first day)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
+}
+
+// unmetError is check-sources' error for the findings of severity error: a
+// source gone silent is said in its own words, the rest counted.
+func unmetError(found []ledger.Expectation) error {
+	var errs []error
+	n := 0
+	for _, e := range found {
+		switch {
+		case e.Severity != "error":
+		case e.Kind == delivery.Silent:
+			errs = append(errs, fmt.Errorf("%s: %s", e.Source, e.Detail))
+		default:
+			n++
+		}
+	}
+	if n > 0 {
+		errs = append(errs, fmt.Errorf("%d delivery expectation(s) of severity error unmet", n))
+	}
+	return errors.Join(errs...)
+}
+
+// ended notes each source checked as of the day after its declared end, not
+// today, so that "every expectation met" is not read as "up to date".
+func ended(w io.Writer, pl *config.Pipeline, asOf time.Time) {
+	for _, name := range pl.SourceNames() {
+		e := pl.Sources[name].Expect
+		if e != nil && !e.Ended.IsZero() && asOf.Format(time.DateOnly) > e.Ended.Format(time.DateOnly) {
+			fmt.Fprintf(w, "note:    %s: its deliveries ended on %s (expect: ended), so it is checked as of the day after\n", name, e.Ended.Format(time.DateOnly))
+		}
+	}
 }

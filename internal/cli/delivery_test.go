@@ -48,6 +48,8 @@ func TestDeliveryExpectations(t *testing.T) {
 	lines := strings.SplitAfter(string(b), "\n")
 	writeFile(t, cut, strings.Join(lines[:len(lines)/10], ""))
 	sources := []string{"--source", "transactions=" + filepath.Join(data, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(t.TempDir(), "*.csv")}
+	// The sample source's end is not this month's.
+	edit(t, filepath.Join(dir, "pipelines.yaml"), ", ended: 2022-03-03}", "}")
 
 	want := []string{
 		"missing Birmingham 2022-03-30 warn",

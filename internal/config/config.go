@@ -37,6 +37,9 @@ type Pipeline struct {
 	Description string             `yaml:"description"`
 	Models      string             `yaml:"models"`
 	Sources     map[string]*Source `yaml:"sources"`
+	// SuccessWithin is how long the pipeline may go without a successful
+	// run before Grafana alerts (health.last_success); 0: 26h.
+	SuccessWithin Duration `yaml:"success_within"`
 
 	Name string `yaml:"-"`
 	Line int    `yaml:"-"`

@@ -10,13 +10,48 @@ import (
 )
 
 // Expect says how a source's files are expected to arrive: one for every
-// day, per value of a column (a branch), from every one that delivered in
-// the last ActiveDays days; what is missing has Severity.
+// day, per value of a column (a branch), from every one that has ever
+// delivered, until the project says otherwise: a retired group is expected
+// up to its own newest day, and no group after the source's Ended day.
+// What is missing has Severity.
 type Expect struct {
-	Every      string `yaml:"every"` // day
-	Per        string `yaml:"per"`   // a column of the source's table: branch
-	ActiveDays int    `yaml:"active_days"`
-	Severity   string `yaml:"severity"` // warn (the default) or error
+	Every    string `yaml:"every"`    // day
+	Per      string `yaml:"per"`      // a column of the source's table: branch
+	Severity string `yaml:"severity"` // warn (the default) or error
+	// Ended is the source's last day, when its deliveries have stopped
+	// for good (a sample, a layout replaced by another): the checks take
+	// the day after it for today.
+	Ended Date `yaml:"ended"`
+	// Retired lists the groups that stopped delivering for good.
+	Retired Groups `yaml:"retired"`
+	// ActiveDays is refused: it hid a group that stopped delivering.
+	ActiveDays yaml.Node `yaml:"active_days"`
+}
+
+// Groups is a YAML list of a column's values: [York, Leeds].
+type Groups []string
+
+// UnmarshalYAML takes a list of strings, and says so when given more or less.
+func (g *Groups) UnmarshalYAML(n *yaml.Node) error {
+	var s []string
+	if n.Kind != yaml.SequenceNode || n.Decode(&s) != nil {
+		return fmt.Errorf("line %d: retired must be a list of the groups that stopped for good, such as [York, Leeds]", n.Line)
+	}
+	*g = s
+	return nil
+}
+
+// Date is a YAML day, YYYY-MM-DD.
+type Date struct{ time.Time }
+
+// UnmarshalYAML takes YYYY-MM-DD.
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(n.Value))
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a day such as 2022-03-31", n.Line, n.Value)
+	}
+	d.Time = t
+	return nil
 }
 
 // Freshness bounds how old the newest day of each branch may be before a
@@ -32,6 +67,18 @@ type Freshness struct {
 type Volume struct {
 	WarnBelow Percent `yaml:"warn_below"`
 	WarnAbove Percent `yaml:"warn_above"`
+}
+
+// DefaultSuccessWithin is how long a pipeline may go without a successful
+// run when it declares no success_within.
+const DefaultSuccessWithin = 26 * time.Hour
+
+// RunDue is how long pl may go without a successful run.
+func (pl *Pipeline) RunDue() time.Duration {
+	if pl.SuccessWithin.Duration > 0 {
+		return pl.SuccessWithin.Duration
+	}
+	return DefaultSuccessWithin
 }
 
 // Duration is a YAML duration: 26h, 90m, 2d.
@@ -98,11 +145,17 @@ func (s *Source) checkExpectations(at func(string) *yaml.Node, errf errorf) erro
 	if s.DayColumn() == "" {
 		return errf(at("expect"), "source %s: expect needs a timestamp column with a date: (the day each row belongs to)", s.Name)
 	}
-	if e.ActiveDays == 0 {
-		e.ActiveDays = 14
+	if e.ActiveDays.Kind != 0 {
+		return errf(&e.ActiveDays, "source %s: expect: active_days is no longer read: a group that has delivered stays expected; "+
+			"list the ones that stopped for good in expect: retired: [...], or give the source's last day as expect: ended: YYYY-MM-DD "+
+			"(freshness: error_after says how long a silence may last)", s.Name)
 	}
-	if e.ActiveDays < 1 {
-		return errf(at("expect"), "source %s: expect: active_days must be 1 or more", s.Name)
+	seen := map[string]bool{}
+	for _, g := range e.Retired {
+		if strings.TrimSpace(g) == "" || seen[g] {
+			return errf(at("expect"), "source %s: expect: retired: %q is empty or listed twice", s.Name, g)
+		}
+		seen[g] = true
 	}
 	switch e.Severity {
 	case "":

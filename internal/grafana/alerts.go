@@ -14,6 +14,11 @@ type Rule struct {
 	SQL        string
 	Severity   string // the label notifications are routed by: warning, critical
 	Summary    string
+	// Silent is true for a rule whose SQL returns a row for each thing
+	// watched, valued 0 when it is well, so that no row at all means the
+	// warehouse itself is silent (nothing ever ran or was checked): Grafana
+	// then alerts (noDataState Alerting) instead of reading OK.
+	Silent bool
 }
 
 // AlertsFile is where the rules, the contact point and the notification
@@ -27,23 +32,24 @@ const WebhookEnv = "PERCOLATE_ALERT_WEBHOOK_URL"
 // Rules are the alerts that tell someone before the manager notices.
 var Rules = []Rule{
 	{UID: "percolate-run-failed", Title: "A run failed", Severity: "critical",
-		Summary: "A percolate run failed: see the Runs panel of Pipeline health for its error.",
-		SQL: `SELECT command, count(*)::int AS failed_runs
+		Summary: "A percolate run failed, or was killed and found abandoned by the next run: see the Runs panel of Pipeline health for its error. An interrupted run (Ctrl-C) is not a failure.",
+		SQL: `SELECT command, status, count(*)::int AS failed_runs
 FROM health.runs
-WHERE status = 'failed' AND $__timeFilter(started_at)
-GROUP BY command`},
+WHERE alerting AND $__timeFilter(closed_at)
+GROUP BY command, status`},
 	{UID: "percolate-check-failed", Title: "An error check failed", Severity: "critical",
 		Summary: "A model's error check failed, so its run published nothing: see Failed checks.",
 		SQL: `SELECT model, check_name, max(failures)::int AS failures
 FROM health.check_results
 WHERE severity = 'error' AND failures > 0 AND $__timeFilter(checked_at)
 GROUP BY model, check_name`},
-	{UID: "percolate-branch-missing", Title: "A branch's files are missing or stale", Severity: "warning",
-		Summary: "A branch sent no file for a day, or its newest day is old (percolate check-sources says which).",
-		SQL: `SELECT source, kind, branch, count(*)::int AS days
-FROM health.expectations
-WHERE kind IN ('missing', 'stale')
-GROUP BY source, kind, branch`},
+	{UID: "percolate-branch-missing", Title: "A branch's files are missing or stale", Severity: "warning", Silent: true,
+		Summary: "A branch sent no file for a day of the last two weeks, its newest day is old, or no branch sends anything (percolate check-sources says which); no delivery check at all alerts too.",
+		// One row valued 0 when the latest check found nothing recent.
+		SQL: `SELECT coalesce(e.source, 'all') AS source, coalesce(e.kind, 'none') AS kind, coalesce(nullif(e.branch, ''), 'all') AS branch, count(e.kind)::int AS days
+FROM (SELECT as_of FROM health.source_checks ORDER BY check_id DESC LIMIT 1) AS c
+LEFT JOIN health.expectations AS e ON e.kind IN ('stale', 'silent') OR (e.kind = 'missing' AND e.day >= c.as_of - 14)
+GROUP BY 1, 2, 3`},
 	{UID: "percolate-rejects", Title: "Rejected rows above 1%", Severity: "warning",
 		Summary: "More than 1% of a source's rows were rejected in the alert's range: percolate rejects lists them.",
 		SQL: `SELECT source, sum(rows_rejected)::int AS rows_rejected
@@ -56,6 +62,10 @@ HAVING sum(rows_rejected) > 0.01 * sum(rows_loaded + rows_rejected)`},
 		SQL: `SELECT source, branch, day::text AS day, 1 AS anomaly
 FROM health.expectations
 WHERE kind = 'volume'`},
+	{UID: "percolate-no-success", Title: "No successful run for too long", Severity: "critical", Silent: true,
+		Summary: "No run of a pipeline succeeded within its success_within (pipelines.yaml, default 26h): see health.last_success; no run at all alerts too.",
+		SQL: `SELECT pipeline, hours_overdue::float AS hours_overdue
+FROM health.last_success`},
 }
 
 // AlertsYAML renders the rules, a webhook contact point whose URL comes
@@ -65,6 +75,10 @@ func AlertsYAML() ([]byte, error) {
 	type m = map[string]any
 	var rules []any
 	for _, r := range Rules {
+		noData := "OK"
+		if r.Silent {
+			noData = "Alerting"
+		}
 		rules = append(rules, m{
 			"uid": r.UID, "title": r.Title, "condition": "B",
 			"data": []any{
@@ -76,7 +90,7 @@ func AlertsYAML() ([]byte, error) {
 					"model": m{"refId": "B", "type": "threshold", "expression": "A",
 						"conditions": []any{m{"evaluator": m{"type": "gt", "params": []int{0}}}}}},
 			},
-			"noDataState": "OK", "execErrState": "Error", "for": "0s",
+			"noDataState": noData, "execErrState": "Error", "for": "0s",
 			"annotations": m{"summary": r.Summary},
 			"labels":      m{"severity": r.Severity, "team": "percolate"},
 		})

@@ -3,7 +3,10 @@ package grafana
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +47,7 @@ func TestAlertsUpToDate(t *testing.T) {
 			Folder string
 			Rules  []struct {
 				UID, Title, Condition string
+				NoDataState           string `yaml:"noDataState"`
 				Data                  []struct {
 					RefID         string `yaml:"refId"`
 					DatasourceUID string `yaml:"datasourceUid"`
@@ -64,7 +68,10 @@ func TestAlertsUpToDate(t *testing.T) {
 	if f.APIVersion != 1 || len(f.Groups) != 1 || len(f.Groups[0].Rules) != len(Rules) || len(f.Policies) != 1 {
 		t.Fatalf("provisioning file shape: %+v", f)
 	}
-	for _, r := range f.Groups[0].Rules {
+	for i, r := range f.Groups[0].Rules {
+		if want := map[bool]string{true: "Alerting", false: "OK"}[Rules[i].Silent]; r.NoDataState != want {
+			t.Errorf("rule %s: noDataState %q, want %q", r.UID, r.NoDataState, want)
+		}
 		if r.UID == "" || r.Condition != "B" || len(r.Data) != 2 || r.Data[0].DatasourceUID != DatasourceUID || r.Data[1].DatasourceUID != "__expr__" {
 			t.Errorf("rule %+v: want a query of the percolate data source and a threshold on it", r)
 		}
@@ -77,12 +84,44 @@ func TestAlertsUpToDate(t *testing.T) {
 	}
 }
 
-// TestAlertRulesFire runs each rule's SQL, as percolate_grafana with
-// Grafana's macros expanded: on a healthy warehouse no rule finds a row;
-// on one whose ledger is seeded with every failure, each rule fires.
+// fires runs a rule's SQL as Grafana's role, with Grafana's macros
+// expanded for the last day, and says whether Grafana would alert: a row whose value (its
+// last column) is above 0, or no row at all for a rule that alerts on a
+// silent warehouse.
+func fires(t *testing.T, db *pgxpool.Pool, r Rule) bool {
+	t.Helper()
+	// Grafana evaluates a rule over its relative time range: the last day.
+	rows, err := db.Query(context.Background(), expandRange(r.SQL, "now() - interval '1 day'", "now()"))
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", r.UID, err, r.SQL)
+	}
+	defer rows.Close()
+	n, firing := 0, false
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		v, err := strconv.ParseFloat(fmt.Sprint(vals[len(vals)-1]), 64)
+		if err != nil {
+			t.Fatalf("%s: its last column %v is not a number: %v", r.UID, vals[len(vals)-1], err)
+		}
+		firing = firing || v > 0
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return firing || (n == 0 && r.Silent)
+}
+
+// TestAlertRulesFire evaluates each rule as Grafana would: on a healthy
+// warehouse none alerts; on one whose ledger is seeded with every failure,
+// each does; on one whose ledger is empty (nothing ever ran), exactly the
+// rules that watch for silence do.
 func TestAlertRulesFire(t *testing.T) {
 	ctx := context.Background()
-	_, healthy := warehouse(t)
+	healthyOwner, healthy := warehouse(t)
 	owner, failing := warehouse(t)
 	var book ledger.Store
 	run, err := book.StartRun(ctx, owner, "cafe", "run")
@@ -95,7 +134,7 @@ func TestAlertRulesFire(t *testing.T) {
 	if err := book.RecordChecks(ctx, owner, run, []ledger.Check{{Model: "marts.branch_daily_sales", Name: "unique(branch, sales_date)", Severity: "error", Failures: 2}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := book.RecordSourceCheck(ctx, owner, run, time.Now(), []ledger.Expectation{
+	if err := book.RecordSourceCheck(ctx, owner, run, time.Date(2022, 3, 27, 0, 0, 0, 0, time.UTC), []ledger.Expectation{
 		{Source: "transactions", Kind: "missing", Branch: "Leeds", Date: "2022-03-20", Severity: "warn", Detail: "no file"},
 		{Source: "transactions", Kind: "volume", Branch: "Chesterfield", Date: "2022-03-25", Severity: "warn", Detail: "10%"},
 	}); err != nil {
@@ -108,33 +147,68 @@ func TestAlertRulesFire(t *testing.T) {
 	if _, err := book.FinishFile(ctx, owner, ledger.Loaded{LoadID: id, Source: "transactions", Path: "bad.csv", Rows: 10, Rejected: 90}); err != nil {
 		t.Fatal(err)
 	}
+	// The last success was 27 hours ago; the pipeline declares 26.
+	if _, err := owner.Exec(ctx, `UPDATE percolate.runs SET finished_at = now() - interval '27 hours' WHERE status = 'ok'`); err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range Rules {
 		t.Run(r.UID, func(t *testing.T) {
-			sql := expand(r.SQL, nil)
-			for _, c := range []struct {
-				name string
-				want bool
-				db   *pgxpool.Pool
-			}{{"healthy", false, healthy}, {"failing", true, failing}} {
-				rows, err := c.db.Query(ctx, sql)
-				if err != nil {
-					t.Fatalf("%s: %v\n%s", c.name, err, sql)
-				}
-				n := 0
-				for rows.Next() {
-					n++
-				}
-				rows.Close()
-				if err := rows.Err(); err != nil {
-					t.Fatal(err)
-				}
-				if (n > 0) != c.want {
-					t.Errorf("on a %s warehouse the rule finds %d row(s)", c.name, n)
-				}
+			if fires(t, healthy, r) {
+				t.Error("it alerts on a healthy warehouse")
+			}
+			if !fires(t, failing, r) {
+				t.Error("it does not alert on a failing one")
 			}
 		})
 	}
 	if !strings.Contains(Rules[2].SQL, "health.expectations") {
 		t.Error("the missing-branch rule must read health.expectations")
+	}
+	if _, err := healthyOwner.Exec(ctx, `TRUNCATE percolate.runs, percolate.source_checks, percolate.pipelines CASCADE`); err != nil {
+		t.Fatal(err)
+	}
+	// Silence is a finding for these; for the others no row means no failure.
+	watchSilence := []string{"percolate-branch-missing", "percolate-no-success"}
+	for _, r := range Rules {
+		if got, want := fires(t, healthy, r), slices.Contains(watchSilence, r.UID); got != want {
+			t.Errorf("%s: on a warehouse where nothing ever ran it alerts: %v, want %v", r.UID, got, want)
+		}
+	}
+}
+
+// TestRunStatusesAlert: an interrupted run is not a failure; an abandoned
+// one (killed) alerts as a failed one does when the next run closes it,
+// though it stopped, and its last work was recorded, days before.
+func TestRunStatusesAlert(t *testing.T) {
+	ctx := context.Background()
+	owner, reader := warehouse(t)
+	var rule Rule
+	for _, r := range Rules {
+		if r.UID == "percolate-run-failed" {
+			rule = r
+		}
+	}
+	for _, c := range []struct {
+		status, started, finished string
+		want                      bool
+	}{
+		{"interrupted", "now() - interval '1 hour'", "now()", false},
+		{"ok", "now() - interval '1 hour'", "now()", false},
+		{"abandoned", "now() - interval '3 days'", "now() - interval '3 days' + interval '10 minutes'", true},
+		{"failed", "now() - interval '1 hour'", "now()", true},
+	} {
+		t.Run(c.status, func(t *testing.T) {
+			if _, err := owner.Exec(ctx, `DELETE FROM percolate.runs WHERE command = 'backfill'`); err != nil {
+				t.Fatal(err)
+			}
+			// The run, then the one after it (which closes an abandoned run).
+			if _, err := owner.Exec(ctx, `INSERT INTO percolate.runs (pipeline, command, started_at, finished_at, status)
+				VALUES ('cafe', 'backfill', `+c.started+`, `+c.finished+`, $1), ('cafe', 'backfill', now() - interval '5 minutes', now(), 'ok')`, c.status); err != nil {
+				t.Fatal(err)
+			}
+			if got := fires(t, reader, rule); got != c.want {
+				t.Errorf("a run %s: the rule alerts %v, want %v", c.status, got, c.want)
+			}
+		})
 	}
 }

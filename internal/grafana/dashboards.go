@@ -7,6 +7,8 @@ package grafana
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // SchemaVersion is the Grafana dashboard schema the JSON targets (Grafana 11).
@@ -30,19 +32,38 @@ type Panel struct {
 	// Matrix[0], one column per value of Matrix[1], cells of Matrix[2]
 	// (Grafana's grouping-to-matrix transformation).
 	Matrix []string
+	// Colors colours the cells of a table's column by their value: the
+	// column, then value → colour.
+	Colors *Colors
 }
+
+// Colors colours the cells of one column by value.
+type Colors struct {
+	Field  string
+	Values map[string]string
+}
+
+// runColors tell how a run ended at a glance: an interrupted run is not a
+// failure, an abandoned one (killed) is.
+var runColors = &Colors{Field: "status", Values: map[string]string{
+	"ok": "green", "running": "blue", "interrupted": "yellow", "failed": "red", "abandoned": "dark-red"}}
 
 // Dashboard is one provisioned dashboard.
 type Dashboard struct {
 	UID, Title, File string
 	Panels           []Panel
+	// DataLink shifts the dashboard's panels onto the newest loaded data
+	// when its range holds none, and gives it a link to that data
+	// (datarange.go): for the dashboards of the data's own days, not of
+	// runs, which are recent.
+	DataLink bool
 }
 
 const branchFilter = "branch IN ($branch)"
 
 // Dashboards are the cafe managers' dashboards.
 var Dashboards = []Dashboard{
-	{UID: "percolate-sales", Title: "Sales overview", File: "sales-overview.json", Panels: []Panel{
+	{UID: "percolate-sales", Title: "Sales overview", File: "sales-overview.json", DataLink: true, Panels: []Panel{
 		{Title: "Revenue by branch", Type: "timeseries", Format: "time_series", W: 16, H: 9, Unit: "currencyGBP",
 			SQL: `SELECT sales_date::timestamp AS "time", branch AS metric, revenue
 FROM marts.branch_daily_sales
@@ -69,7 +90,7 @@ WHERE $__timeFilter(sales_date) AND ` + branchFilter + `
 GROUP BY branch
 ORDER BY revenue DESC`, Columns: []string{"branch", "revenue", "orders", "avg_order_value"}},
 	}},
-	{UID: "percolate-products", Title: "Products", File: "products.json", Panels: []Panel{
+	{UID: "percolate-products", Title: "Products", File: "products.json", DataLink: true, Panels: []Panel{
 		{Title: "Top 10 products by quantity", Type: "bargauge", Format: "table", W: 12, H: 10,
 			SQL: productRank("quantity", "DESC"), Columns: []string{"product", "quantity", "revenue"}},
 		{Title: "Bottom 10 products by quantity", Type: "bargauge", Format: "table", W: 12, H: 10,
@@ -89,7 +110,7 @@ WHERE $__timeFilter(sales_date) AND ` + branchFilter + `
 GROUP BY branch, product, size
 ORDER BY branch, quantity DESC`, Columns: []string{"branch", "product", "size", "quantity", "revenue"}},
 	}},
-	{UID: "percolate-patterns", Title: "Trading patterns", File: "trading-patterns.json", Panels: []Panel{
+	{UID: "percolate-patterns", Title: "Trading patterns", File: "trading-patterns.json", DataLink: true, Panels: []Panel{
 		{Title: "Orders by weekday and hour", Type: "table", Format: "table", W: 24, H: 9, Heat: true,
 			SQL: heatMap(), Columns: heatColumns()},
 		{Title: "Busiest hours", Type: "barchart", Format: "table", W: 12, H: 8,
@@ -110,20 +131,28 @@ GROUP BY sales_date
 ORDER BY 1`, Columns: []string{"time", "cash", "card"}},
 	}},
 	{UID: "percolate-health", Title: "Pipeline health", File: "pipeline-health.json", Panels: []Panel{
-		{Title: "Deliveries by branch and day", Type: "table", Format: "table", W: 24, H: 9, Matrix: []string{"branch", "day", "status"},
+		// The newest 31 days that have data, wherever they lie in time: the
+		// dashboard's range is the runs', which are recent.
+		{Title: "Deliveries by branch and day (the newest 31 days loaded)", Type: "table", Format: "table", W: 24, H: 9, Matrix: []string{"branch", "day", "status"},
 			SQL: `SELECT branch, day::text AS day, status
 FROM health.deliveries
-WHERE $__timeFilter(day) AND ` + branchFilter + `
+WHERE day > (SELECT max(day) - 31 FROM health.deliveries) AND ` + branchFilter + `
 ORDER BY day, branch`, Columns: []string{"branch", "day", "status"}},
 		{Title: "Data freshness by branch", Type: "table", Format: "table", W: 8, H: 8,
 			SQL: `SELECT branch, last_sales_date, days_behind
 FROM health.freshness
 WHERE ` + branchFilter + `
 ORDER BY days_behind DESC`, Columns: []string{"branch", "last_sales_date", "days_behind"}},
-		{Title: "Run duration", Type: "timeseries", Format: "time_series", W: 16, H: 8, Unit: "s",
+		{Title: "Last successful run", Type: "table", Format: "table", W: 8, H: 8,
+			Colors: &Colors{Field: "overdue", Values: map[string]string{"yes": "red", "no": "green"}},
+			SQL: `SELECT pipeline, last_success_at, success_within_hours, hours_overdue,
+       CASE WHEN hours_overdue > 0 THEN 'yes' ELSE 'no' END AS overdue
+FROM health.last_success
+ORDER BY pipeline`, Columns: []string{"pipeline", "last_success_at", "success_within_hours", "hours_overdue", "overdue"}},
+		{Title: "Run duration", Type: "timeseries", Format: "time_series", W: 8, H: 8, Unit: "s",
 			SQL: `SELECT started_at AS "time", command AS metric, duration_seconds
 FROM health.runs
-WHERE $__timeFilter(started_at) AND finished_at IS NOT NULL
+WHERE $__timeFilter(started_at) AND duration_seconds IS NOT NULL
 ORDER BY 1`, Columns: []string{"time", "metric", "duration_seconds"}},
 		{Title: "Rows loaded and rejected per day", Type: "timeseries", Format: "time_series", W: 12, H: 8,
 			SQL: `SELECT date_trunc('day', loaded_at) AS "time", sum(rows_loaded) AS rows_loaded, sum(rows_rejected) AS rows_rejected
@@ -136,7 +165,7 @@ ORDER BY 1`, Columns: []string{"time", "rows_loaded", "rows_rejected"}},
 FROM health.check_results
 WHERE $__timeFilter(checked_at) AND failures > 0
 ORDER BY checked_at DESC`, Columns: []string{"checked_at", "model", "check_name", "severity", "failures"}},
-		{Title: "Runs", Type: "table", Format: "table", W: 24, H: 10,
+		{Title: "Runs", Type: "table", Format: "table", W: 24, H: 10, Colors: runColors,
 			SQL: `SELECT run_id, command, status, started_at, duration_seconds, files_loaded, files_skipped, rows_loaded, rows_rejected, models_built, error
 FROM health.runs
 WHERE $__timeFilter(started_at)
@@ -205,7 +234,7 @@ func (d Dashboard) JSON() ([]byte, error) {
 		panel := map[string]any{
 			"id": i + 1, "type": p.Type, "title": p.Title, "datasource": ds,
 			"gridPos":     map[string]int{"x": x, "y": y, "w": p.W, "h": p.H},
-			"fieldConfig": map[string]any{"defaults": defaults, "overrides": []any{}},
+			"fieldConfig": map[string]any{"defaults": defaults, "overrides": p.Colors.overrides()},
 			"options":     options,
 			"targets": []any{map[string]any{"refId": "A", "datasource": ds, "editorMode": "code", "rawQuery": true,
 				"format": p.Format, "rawSql": p.SQL}},
@@ -213,21 +242,51 @@ func (d Dashboard) JSON() ([]byte, error) {
 		if transformations != nil {
 			panel["transformations"] = transformations
 		}
+		if d.DataLink {
+			panel["timeShift"] = "$" + ShiftVariable
+		}
 		panels = append(panels, panel)
 		x += p.W
 		rowH = max(rowH, p.H)
 	}
+	variables := []any{map[string]any{
+		"name": "branch", "label": "Branch", "type": "query", "datasource": ds,
+		"query": "SELECT DISTINCT branch FROM marts.branch_daily_sales ORDER BY 1", "definition": "SELECT DISTINCT branch FROM marts.branch_daily_sales ORDER BY 1",
+		"multi": true, "includeAll": true, "refresh": 1, "sort": 1,
+		"current": map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}},
+	}}
+	links := []any{}
+	if d.DataLink {
+		vars, ls := dataRange(d.UID, ds)
+		variables, links = append(variables, vars...), ls
+	}
 	dash := map[string]any{
 		"uid": d.UID, "title": d.Title, "tags": []string{"percolate", "cafe"}, "timezone": "browser",
 		"schemaVersion": SchemaVersion, "version": 1, "editable": true, "graphTooltip": 1,
-		"time":   map[string]string{"from": "now-90d", "to": "now"},
-		"panels": panels,
-		"templating": map[string]any{"list": []any{map[string]any{
-			"name": "branch", "label": "Branch", "type": "query", "datasource": ds,
-			"query": "SELECT DISTINCT branch FROM marts.branch_daily_sales ORDER BY 1", "definition": "SELECT DISTINCT branch FROM marts.branch_daily_sales ORDER BY 1",
-			"multi": true, "includeAll": true, "refresh": 1, "sort": 1,
-			"current": map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}},
-		}}},
+		"time":       map[string]string{"from": "now-90d", "to": "now"},
+		"panels":     panels,
+		"templating": map[string]any{"list": variables},
+		"links":      links,
 	}
 	return json.MarshalIndent(dash, "", "  ")
+}
+
+// overrides colours the column's cells by value: a value mapping per
+// value, and coloured cell backgrounds.
+func (c *Colors) overrides() []any {
+	if c == nil {
+		return []any{}
+	}
+	values := slices.Sorted(maps.Keys(c.Values))
+	options := map[string]any{}
+	for i, v := range values {
+		options[v] = map[string]any{"color": c.Values[v], "index": i}
+	}
+	return []any{map[string]any{
+		"matcher": map[string]any{"id": "byName", "options": c.Field},
+		"properties": []any{
+			map[string]any{"id": "mappings", "value": []any{map[string]any{"type": "value", "options": options}}},
+			map[string]any{"id": "custom.cellOptions", "value": map[string]any{"type": "color-background"}},
+		},
+	}}
 }

@@ -66,8 +66,9 @@ type dashboardFile struct {
 			Type string `json:"type"`
 			UID  string `json:"uid"`
 		} `json:"datasource"`
-		GridPos struct{ X, Y, W, H int } `json:"gridPos"`
-		Targets []struct {
+		GridPos   struct{ X, Y, W, H int } `json:"gridPos"`
+		TimeShift string                   `json:"timeShift"`
+		Targets   []struct {
 			RefID  string `json:"refId"`
 			Format string `json:"format"`
 			RawSQL string `json:"rawSql"`
@@ -76,8 +77,13 @@ type dashboardFile struct {
 	Templating struct {
 		List []struct {
 			Name, Type, Query string
+			Hide              int `json:"hide"`
 		} `json:"list"`
 	} `json:"templating"`
+	Time  struct{ From, To string } `json:"time"`
+	Links []struct {
+		Title, Type, URL string
+	} `json:"links"`
 }
 
 func readDashboards(t *testing.T) map[string]dashboardFile {
@@ -109,8 +115,13 @@ func TestDashboardShape(t *testing.T) {
 			t.Errorf("%s: uid %q, schemaVersion %d, %d panels", d.Title, d.UID, d.SchemaVersion, len(d.Panels))
 		}
 		uids[d.UID] = true
-		if len(d.Templating.List) != 1 || d.Templating.List[0].Name != "branch" {
-			t.Errorf("%s: want one branch variable", d.Title)
+		if vs := d.Templating.List; len(vs) == 0 || vs[0].Name != "branch" || vs[0].Hide != 0 {
+			t.Errorf("%s: want a branch variable first", d.Title)
+		}
+		for _, v := range d.Templating.List[1:] {
+			if v.Hide != 2 {
+				t.Errorf("%s: variable %s is shown: only branch is the reader's to choose", d.Title, v.Name)
+			}
 		}
 		ids := map[int]bool{}
 		for _, p := range d.Panels {

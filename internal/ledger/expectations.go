@@ -18,7 +18,11 @@ type Expectation struct {
 }
 
 func (e Expectation) String() string {
-	return fmt.Sprintf("%s: %s %s %s [%s]: %s", e.Source, e.Kind, e.Branch, e.Date, e.Severity, e.Detail)
+	what := e.Kind
+	if e.Branch != "" { // a finding of the whole source (silent) has none
+		what += " " + e.Branch
+	}
+	return fmt.Sprintf("%s: %s %s [%s]: %s", e.Source, what, e.Date, e.Severity, e.Detail)
 }
 
 // RecordSourceCheck records a check of the sources' deliveries as of a

@@ -364,7 +364,7 @@ var ErrExpectations = errors.New("delivery expectations unmet")
 // unmet is the error for expectations of severity error, or nil.
 func unmet(found []ledger.Expectation) error {
 	if n := delivery.Errors(found); n > 0 {
-		return fmt.Errorf("%w: %d of severity error", ErrExpectations, n)
+		return fmt.Errorf("%w: %d of severity error%s", ErrExpectations, n, delivery.Silence(found))
 	}
 	return nil
 }
@@ -373,7 +373,7 @@ func unmet(found []ledger.Expectation) error {
 // (zero: today), records the check under runID (0: none) and returns what
 // it found unmet.
 func (p *Folder) CheckDeliveries(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, runID int64, asOf time.Time) ([]ledger.Expectation, error) {
-	found, err := delivery.Check(ctx, pool, pl, asOf, time.Now())
+	found, err := delivery.Check(ctx, pool, pl, delivery.Options{AsOf: asOf, Now: time.Now()})
 	if err != nil {
 		return nil, err
 	}
@@ -381,10 +381,7 @@ func (p *Folder) CheckDeliveries(ctx context.Context, pool *pgxpool.Pool, pl *co
 	if day.IsZero() {
 		day = time.Now()
 	}
-	if err := p.ledger.RecordSourceCheck(ctx, pool, runID, day, found); err != nil {
-		return nil, fmt.Errorf("record the delivery check: %w", err)
-	}
-	return found, nil
+	return found, delivery.Record(ctx, pool, pl, runID, day, found)
 }
 
 // refusals warns of the files refused by earlier runs (the run still

@@ -1,0 +1,96 @@
+package delivery
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// pipeline is a source of daily rows per shop, summed by shop and day
+// into staging.sales_sums (the table the checks read).
+const pipeline = `version: 1
+pipelines:
+  p:
+    models: models
+    sources:
+      sales:
+        path: in/*.csv
+        table: staging.sales
+        key: {column: id, from: [at, shop]}
+        expect: {every: day, per: shop, severity: warn}
+        freshness: {warn_after: 26h, error_after: 50h}
+        volume: {warn_below: 50%, warn_above: 200%}
+        sums: {table: staging.sales_sums, by: [shop], count: n}
+        columns:
+          - name: at
+            type: timestamp
+            layouts: ["%Y-%m-%d %H:%M"]
+            date: day
+          - name: shop
+`
+
+// counting is a real connection that counts the queries run through it.
+type counting struct {
+	*pgxpool.Pool
+	queries int
+}
+
+func (c *counting) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.queries++
+	return c.Pool.Query(ctx, sql, args...)
+}
+
+// TestOneQueryWhateverTheHistory: the missing days are found in one query
+// (and the volumes in one more), not one per day or per group: a year of
+// 50 shops costs the queries a week of 2 does, and each finds its hole.
+func TestOneQueryWhateverTheHistory(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := pgtest.Pool(t)
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA staging; CREATE TABLE staging.sales_sums (shop text, day date, n int)`); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Parse("pipelines.yaml", []byte(pipeline))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := f.Pipelines["p"]
+	end := time.Date(2022, 12, 31, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name        string
+		shops, days int
+	}{{"a week of 2 shops", 2, 7}, {"a year of 50 shops", 50, 365}} {
+		t.Run(c.name, func(t *testing.T) {
+			// Every shop every day, but shop 2's day 3 before the end.
+			if _, err := pool.Exec(ctx, `TRUNCATE staging.sales_sums`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pool.Exec(ctx, `INSERT INTO staging.sales_sums SELECT 'shop ' || s, d::date, 10
+				FROM generate_series(1, $1::int) AS s, generate_series($3::date - ($2::int - 1), $3::date, interval '1 day') AS d
+				WHERE NOT (s = 2 AND d = $3::date - 3)`, c.shops, c.days, end); err != nil {
+				t.Fatal(err)
+			}
+			q := &counting{Pool: pool}
+			start := time.Now()
+			found, err := Check(ctx, q, pl, Options{AsOf: end.AddDate(0, 0, 1), Now: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d shops × %d days: %d queries, %s", c.shops, c.days, q.queries, time.Since(start).Round(time.Millisecond))
+			want := Finding{Source: "sales", Kind: Missing, Branch: "shop 2", Date: end.AddDate(0, 0, -3).Format(time.DateOnly), Severity: "warn", Detail: "no file of shop 2 for 2022-12-28"}
+			if len(found) != 1 || found[0] != want {
+				t.Errorf("found %+v, want only %+v", found, want)
+			}
+			if q.queries != 2 {
+				t.Errorf("%d queries, want 2: the missing days and the volumes, each in one", q.queries)
+			}
+		})
+	}
+}
