@@ -17,6 +17,7 @@ import (
 
 func (a *app) checkSourcesCmd() *cobra.Command {
 	var asOf, since, output string
+	var pl pipelineArg
 	cmd := &cobra.Command{
 		Use:   "check-sources [PIPELINE]",
 		Short: "Check that every branch's files arrive: missing days, staleness, volume",
@@ -64,9 +65,9 @@ unmet.`,
 			if output != "text" && output != "json" {
 				return usagef("--output %q: want text or json", output)
 			}
-			name := ""
-			if len(args) > 0 {
-				name = args[0]
+			name, err := pl.name(args)
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			p, pool, err := a.connect(ctx)
@@ -116,6 +117,7 @@ unmet.`,
 			return failed
 		},
 	}
+	pl.register(cmd)
 	cmd.Flags().StringVar(&asOf, "as-of", "", "the day to take for today, YYYY-MM-DD (default: today)")
 	cmd.Flags().StringVar(&since, "since", "", "list missing days from this day on, YYYY-MM-DD (default: each branch's first day)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")

@@ -19,6 +19,7 @@ func TestPipelineNamedAlike(t *testing.T) {
 		{"models", "list", "-p", "cafe"},
 		{"models", "graph", "cafe", "--format", "mermaid"},
 		{"plan", "-p", "cafe"},
+		{"check-sources", "-p", "cafe"},
 		{"plan", "cafe", "-p", "cafe"},
 		{"models", "compile", "marts.branch_daily_sales", "-p", "cafe"},
 	} {
