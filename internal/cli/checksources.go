@@ -20,24 +20,25 @@ func (a *app) checkSourcesCmd() *cobra.Command {
 	var pl pipelineArg
 	cmd := &cobra.Command{
 		Use:   "check-sources [PIPELINE]",
-		Short: "Check that every branch's files arrive: missing days, staleness, volume",
+		Short: "Check that every group's files arrive (say, every store's): missing days, staleness, volume",
 		Long: `Check-sources checks the delivery expectations the pipeline's sources declare,
 against what is loaded, without loading anything (run and backfill check them
-too, after publishing):
+too, after publishing). A group is a value of the column expect names in per
+(a store, a branch, a supplier):
 
-  expect: {every: day, per: branch, severity: warn, retired: [York], ended: 2022-03-03}
-      every branch that has ever delivered has a file for every day since its
-      first, up to yesterday; each missing branch-day is listed, with the
-      severity given. A branch in retired is expected up to its own newest day
+  expect: {every: day, per: store, severity: warn, retired: [York], ended: 2022-03-03}
+      every store that has ever delivered has a file for every day since its
+      first, up to yesterday; each missing store-day is listed, with the
+      severity given. A store in retired is expected up to its own newest day
       only; after ended (the source's last day) nothing is expected, and the
       checks take the day after it for today.
   freshness: {warn_after: 26h, error_after: 50h}
-      each branch's newest day (whole at its end, in the source's time zone)
-      is not older than that; when every branch is that old, one finding says
-      so ("no files from any branch since …") instead of one per branch
+      each store's newest day (whole at its end, in the source's time zone)
+      is not older than that; when every store is that old, one finding says
+      so ("no files from any store since …") instead of one per store
   volume: {warn_below: 50%, warn_above: 200%}
-      a day's orders, over the last 14 days, against the median of the
-      branch's same weekday over the 4 weeks before
+      a day's rows, over the last 14 days, against the median of the same
+      store's same weekday over the 4 weeks before
 
 --as-of takes another day for today, to check history; --since lists missing
 days from that day only. The check and what it found go to the ledger
@@ -119,7 +120,7 @@ unmet.`,
 	}
 	pl.register(cmd)
 	cmd.Flags().StringVar(&asOf, "as-of", "", "the day to take for today, YYYY-MM-DD (default: today)")
-	cmd.Flags().StringVar(&since, "since", "", "list missing days from this day on, YYYY-MM-DD (default: each branch's first day)")
+	cmd.Flags().StringVar(&since, "since", "", "list missing days from this day on, YYYY-MM-DD (default: each group's first day)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }

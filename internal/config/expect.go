@@ -129,7 +129,7 @@ func (s *Source) checkExpectations(at func(string) *yaml.Node, errf errorf) erro
 		return nil
 	}
 	if s.Expect == nil {
-		return errf(at("freshness"), "source %s: freshness and volume are per branch: declare expect: {every: day, per: COLUMN} too", s.Name)
+		return errf(at("freshness"), "source %s: freshness and volume are per group: declare expect: {every: day, per: COLUMN} too", s.Name)
 	}
 	e := s.Expect
 	if e.Every != "day" {
