@@ -203,7 +203,9 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	if l.test.commit != nil {
 		l.test.commit()
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// Sent whatever happens to ctx: the commit is the safe point, and the
+	// results must say what the server did.
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	for _, f := range send {

@@ -130,7 +130,7 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 	if l.test.commit != nil {
 		l.test.commit()
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil { // see commitGroup
 		return res, err
 	}
 	return res, nil

@@ -86,6 +86,7 @@ const (
 	ModelBuilt
 	Checking   // the checks of the publish transaction start
 	Publishing // the swap starts
+	Published  // the publish committed: readers see the new relations
 	Comparing  // a diff compares the new relations with the live ones
 )
 
@@ -129,6 +130,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	built, err := buildEarly(ctx, pool, g, plan, early, whole, &opt)
 	if err == nil {
 		err = publish(ctx, pool, g, plan, early, built, whole, runID, &opt, res)
+		if err == nil {
+			opt.tell(plan, Event{Kind: Published})
+		}
 	}
 	if err != nil {
 		// What was committed beside the live relations goes again.
@@ -277,7 +281,10 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 	if err := recordChecks(ctx, tx, runID, res.Checks); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	// The commit is the safe point: sent whatever happens to ctx, so that
+	// what the run says of it is what the server did (a cancel during the
+	// round trip would leave that unknown).
+	return tx.Commit(context.WithoutCancel(ctx))
 }
 
 func stepOf(p *Plan, name string) *Step {

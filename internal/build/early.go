@@ -233,7 +233,7 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 		return nil, err
 	}
 	b.checking = time.Since(checking)
-	if err := tx.Commit(ctx); err != nil {
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil { // see publish
 		return nil, err
 	}
 	return b, nil

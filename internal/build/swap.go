@@ -221,8 +221,10 @@ func dropRelation(ctx context.Context, q ledger.Querier, schema, rel string, cas
 	if cascade {
 		stmt += " CASCADE"
 	}
-	_, err = q.Exec(ctx, stmt)
-	return err
+	if _, err := q.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("drop %s: %w", pg.Ident(schema, rel), err)
+	}
+	return nil
 }
 
 // dropKinds is the DROP statement of each kind of relation pg_class
@@ -233,23 +235,19 @@ var dropKinds = map[string]string{
 	"S": "DROP SEQUENCE", "i": "DROP INDEX", "I": "DROP INDEX",
 }
 
-// sweep drops every NAME__next relation in the models' schemas: what a
-// killed run (or a crashed server) left beside the live relations. Only
-// one run builds at a time (the caller holds the run lock), so whatever is
-// there now belongs to no one. Left in place, a leftover view of a live
-// table would stop that table's next swap.
+// sweep drops the models' NAME__next relations that are there before a
+// build: what a killed run (or a crashed server) left beside the live
+// relations. Only one run builds at a time (the caller holds the run lock),
+// so whatever is there now belongs to no one. Left in place, a leftover
+// view of a live table would stop that table's next swap.
 func sweep(ctx context.Context, q ledger.Querier, g *dag.Graph) error {
-	schemas := map[string]bool{}
+	var schemas, rels []string
 	for _, m := range g.Models {
-		schemas[m.Schema] = true
-	}
-	var names []string
-	for s := range schemas {
-		names = append(names, s)
+		schemas, rels = append(schemas, m.Schema), append(rels, m.Rel+nextSuffix)
 	}
 	rows, err := q.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname LIKE '%\_\_next'
-		ORDER BY c.relkind = 'v' DESC, 1, 2`, names)
+		JOIN unnest($1::text[], $2::text[]) AS l (schema, rel) ON l.schema = n.nspname AND l.rel = c.relname
+		ORDER BY c.relkind = 'v' DESC, 1, 2`, schemas, rels)
 	if err != nil {
 		return fmt.Errorf("find the relations a killed run left: %w", err)
 	}

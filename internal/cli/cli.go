@@ -77,9 +77,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ExitOK
 	}
 	if ctx.Err() != nil && !errors.As(err, new(*project.InterruptedError)) {
-		// Stopped before any run was recorded (listing files, waiting
-		// for the lock): nothing was published.
-		err = &project.InterruptedError{Err: err}
+		// Stopped outside a recorded run (listing files, waiting for the
+		// lock, a command that publishes nothing).
+		err = &project.InterruptedError{Err: err, Nothing: true}
 	}
 	err = a.explain(err)
 	code := a.exitCode(err)

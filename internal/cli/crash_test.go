@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/percolate/percolate/internal/generate"
-	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/pgtest"
 )
 
@@ -23,8 +22,8 @@ import (
 // last files loaded with it: their manifest rows go with their rows, and
 // the next run loads them again.
 func TestServerCrash(t *testing.T) {
-	ctx := context.Background()
-	c, url := crashableCluster(t)
+	c := pgtest.NewCrashable(t)
+	url := c.URL()
 
 	// Two months of daily files from three branches, and one big file that
 	// streams long enough to be caught mid-COPY.
@@ -55,12 +54,8 @@ func TestServerCrash(t *testing.T) {
 	none := "legacy_transactions=" + filepath.Join(data, "none-*.csv")
 	crash := func(t *testing.T) {
 		t.Helper()
-		if err := c.Kill(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
+		c.Crash()
+		c.Start()
 	}
 
 	t.Run("mid-load", func(t *testing.T) {
@@ -130,7 +125,8 @@ func assertSame(t *testing.T, url, clean string, files int) {
 // it converges to the warehouse a clean backfill builds, every time.
 func TestServerCrashAtEveryEvent(t *testing.T) {
 	ctx := context.Background()
-	c, base := crashableCluster(t)
+	c := pgtest.NewCrashable(t)
+	base := c.URL()
 	data := t.TempDir()
 	from := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(3),
@@ -160,9 +156,7 @@ func TestServerCrashAtEveryEvent(t *testing.T) {
 			crashed := false
 			events(t, bin, backfill(u.String()), func(p killPoint, _ *exec.Cmd) bool {
 				if p == at {
-					if err := c.Kill(ctx); err != nil {
-						t.Fatal(err)
-					}
+					c.Crash()
 					crashed = true
 				}
 				return crashed
@@ -170,40 +164,10 @@ func TestServerCrashAtEveryEvent(t *testing.T) {
 			if !crashed {
 				t.Fatalf("the backfill ended without reporting %s", at)
 			}
-			if err := c.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
+			c.Start()
 			admin.Reset() // its connections died with the server
 			mustRun(t, root, u.String(), backfill(u.String())[4:]...)
 			assertConverged(t, u.String(), want)
 		})
 	}
-}
-
-// crashableCluster starts a server of the test's own, durable like the
-// embedded one, that the test may crash (crashing the shared test server
-// would take every other test's database with it), and returns it with
-// its URL.
-func crashableCluster(t *testing.T) (*pg.Cluster, string) {
-	t.Helper()
-	ctx := context.Background()
-	tmp := t.TempDir()
-	for _, d := range []string{tmp, filepath.Dir(tmp)} {
-		if err := os.Chmod(d, 0o755); err != nil { // the server's user must reach it
-			t.Fatal(err)
-		}
-	}
-	c, err := pg.NewCluster(filepath.Join(tmp, "pg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Stop(context.Background()) })
-	url, err := c.URL()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, url
 }

@@ -241,6 +241,13 @@ func (d *display) build(e build.Event) {
 	case build.Publishing:
 		d.begin("publishing")
 		d.event("publishing")
+	case build.Published:
+		// Committed: what follows (delivery checks, a refused file's
+		// error) cannot make it unpublished.
+		if d.ph != nil && d.ph.name == "publishing" {
+			d.end()
+		}
+		return
 	case build.Comparing:
 		d.begin("comparing")
 		d.event("comparing")

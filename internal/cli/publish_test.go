@@ -125,17 +125,14 @@ func TestMigrateTakesTheRunLock(t *testing.T) {
 	version := scalar[int](t, pool, `SELECT max(version_id)::int FROM goose_db_version`)
 	done := make(chan result, 1)
 	go func() { done <- percolate(t, root, url, "migrate", "down", "--wait") }()
-	deadline := time.Now().Add(2 * time.Minute)
-	for scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) == 0 {
+	pgtest.Eventually(t, 2*time.Minute, "migrate down --wait to wait for the lock", func() bool {
 		select {
 		case r := <-done:
 			t.Fatalf("migrate down --wait did not wait: exit %d\n%s", r.code, r.stderr)
-		case <-time.After(10 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("migrate down --wait never waited for the lock")
-		}
-	}
+		return scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) > 0
+	})
 	unlock()
 	if r := <-done; r.code != ExitOK {
 		t.Fatalf("migrate down --wait: exit %d\n%s", r.code, r.stderr)
@@ -299,17 +296,14 @@ func TestReadDuringTheSwapSeesTheOldWhole(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { done <- percolate(t, root, url, args...) }()
 	// The swap waits for the holder: a lock on the mart not granted.
-	deadline := time.Now().Add(2 * time.Minute)
-	for scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE relation = 'marts.hourly_sales'::regclass AND NOT granted`) == 0 {
+	pgtest.Eventually(t, 2*time.Minute, "the run's swap to wait for the reader", func() bool {
 		select {
 		case r := <-done:
 			t.Fatalf("the run ended before its swap waited for the reader: exit %d\n%s", r.code, r.stderr)
-		case <-time.After(10 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the run's swap never waited for the reader")
-		}
-	}
+		return scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE relation = 'marts.hourly_sales'::regclass AND NOT granted`) > 0
+	})
 	var during string
 	if err := pool.QueryRow(ctx, `SELECT (SELECT coalesce(sum(revenue), 0) FROM marts.branch_daily_sales)::text || ' ' ||
 		(SELECT coalesce(sum(revenue), 0) FROM marts.product_daily_sales)::text`).Scan(&during); err != nil {

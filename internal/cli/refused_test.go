@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,6 +45,10 @@ func TestOneBadFileNeverBlocksTheOthers(t *testing.T) {
 		if !strings.Contains(r.stdout, want) || !strings.Contains(r.stderr, want) {
 			t.Errorf("the summary and the error do not say %q\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
 		}
+	}
+	// The models were published: nothing says otherwise.
+	if !regexp.MustCompile(`(?m)^published\s`).MatchString(r.stderr) || strings.Contains(r.stderr, "stopped") {
+		t.Errorf("the progress does not say the publish committed:\n%s", r.stderr)
 	}
 	good := scalar[int](t, pool, `SELECT count(*)::int FROM staging.transactions`) + scalar[int](t, pool, `SELECT count(*)::int FROM staging.legacy_transactions`)
 	if got := scalar[int](t, pool, martOrders); got == 0 || got != good {

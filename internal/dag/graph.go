@@ -164,36 +164,36 @@ func version(m *Model, g *Graph) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// qualified names the relations called rel that exist, models or
-// sources, for a relation read without its schema.
-func qualified(rel string, g *Graph, sources []string) string {
+// named lists the relations called rel that exist, models or sources,
+// whatever their schema.
+func named(rel string, g *Graph, sources []string) []string {
 	var found []string
 	for _, k := range append(slices.Sorted(maps.Keys(g.byName)), sources...) {
 		if _, r, _ := strings.Cut(k, "."); r == rel && !slices.Contains(found, k) {
 			found = append(found, k)
 		}
 	}
-	switch len(found) {
+	return found
+}
+
+// qualified names the relations called rel that exist, for a relation
+// read without its schema.
+func qualified(rel string, g *Graph, sources []string) string {
+	switch found := named(rel, g, sources); len(found) {
 	case 0:
 		return fmt.Sprintf(" (no model or source table is named %s: see percolate models list)", rel)
 	case 1:
 		return " as " + found[0]
+	default:
+		return " as one of " + strings.Join(found, ", ")
 	}
-	return " as one of " + strings.Join(found, ", ")
 }
 
+// suggest names a relation of ref's name in another schema, if one exists.
 func suggest(ref string, g *Graph, sources []string) string {
 	_, rel, _ := strings.Cut(ref, ".")
-	var known []string
-	for n := range g.byName {
-		known = append(known, n)
-	}
-	known = append(known, sources...)
-	slices.Sort(known)
-	for _, k := range known {
-		if _, r, _ := strings.Cut(k, "."); r == rel {
-			return fmt.Sprintf(" (did you mean %s?)", k)
-		}
+	if found := named(rel, g, sources); len(found) > 0 {
+		return fmt.Sprintf(" (did you mean %s?)", found[0])
 	}
 	return ""
 }

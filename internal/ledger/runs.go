@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Run statuses.
@@ -53,7 +55,7 @@ func (Store) FinishRun(ctx context.Context, q Querier, o RunOutcome) error {
 // and the builds' record, and returns their ids. Call it holding the run
 // lock: then no run is alive to be running.
 func (Store) CloseAbandoned(ctx context.Context, q Querier) ([]int64, error) {
-	rows, err := q.Query(ctx, `UPDATE percolate.runs AS r SET status = 'abandoned',
+	rows, err := q.Query(ctx, `UPDATE percolate.runs AS r SET status = $1,
 		    finished_at = coalesce(greatest(f.last, b.last), r.started_at),
 		    files_loaded = coalesce(f.files, 0), rows_loaded = coalesce(f.rows, 0), rows_rejected = coalesce(f.rejected, 0),
 		    models_built = coalesce(b.models, 0),
@@ -63,21 +65,13 @@ func (Store) CloseAbandoned(ctx context.Context, q Querier) ([]int64, error) {
 		    FROM percolate.files WHERE run_id = o.run_id AND status IN ('loaded', 'replaced')) AS f ON true
 		LEFT JOIN LATERAL (SELECT count(*)::int AS models, max(finished_at) AS last
 		    FROM percolate.model_builds WHERE run_id = o.run_id) AS b ON true
-		WHERE r.run_id = o.run_id AND r.status = 'running'
-		RETURNING r.run_id`)
-	if err != nil {
-		return nil, fmt.Errorf("close the runs that never ended: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+		WHERE r.run_id = o.run_id AND r.status = $2
+		RETURNING r.run_id`, RunAbandoned, RunRunning)
+	if err == nil {
+		var ids []int64
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err == nil {
+			return ids, nil
 		}
-		ids = append(ids, id)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("close the runs that never ended: %w", err)
-	}
-	return ids, nil
+	return nil, fmt.Errorf("close the runs that never ended: %w", err)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,12 @@ func startServer(ctx context.Context, dir string, extra []pg.Setting, remove str
 	}
 	c.Durable = false
 	c.Extra = append(append([]pg.Setting{}, testSettings...), extra...)
+	return launch(ctx, c, remove, c.Dir)
+}
+
+// launch runs c's server as a child of this binary that removes dirs
+// when it is stopped, and waits for it to take connections.
+func launch(ctx context.Context, c *pg.Cluster, dirs ...string) (*server, error) {
 	cmd, err := c.Command(ctx)
 	if err != nil {
 		return nil, err
@@ -53,7 +60,7 @@ func startServer(ctx context.Context, dir string, extra []pg.Setting, remove str
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = log, log
-	child, err := StartChild(cmd, syscall.SIGQUIT, remove, c.Dir)
+	child, err := StartChild(cmd, syscall.SIGQUIT, dirs...)
 	log.Close() // the server has its own
 	if err != nil {
 		return nil, fmt.Errorf("start PostgreSQL in %s: %w", c.Dir, err)
@@ -91,4 +98,72 @@ func startServer(ctx context.Context, dir string, extra []pg.Setting, remove str
 		return nil, fmt.Errorf("PostgreSQL in %s took no connection within a minute (its log: %s)", c.Dir, logFile)
 	}
 	return s, nil
+}
+
+// Crashable is a server a test may crash (PostgreSQL's immediate
+// shutdown: no checkpoint, its clients cut off) and start again on the
+// same data, to test what survives a crash. It is durable like the
+// embedded cluster, sized for tests, and a child of the test binary like
+// every test server: it dies with it and is swept after it.
+type Crashable struct {
+	t       testing.TB
+	cluster *pg.Cluster
+	dir     string
+	s       *server
+}
+
+// NewCrashable starts a crashable server of the test's own (crashing the
+// shared test server would take every other test's database with it); the
+// test's end stops it and removes it.
+func NewCrashable(t testing.TB) *Crashable {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pgtest-crash-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // the server's user must reach it
+		t.Fatal(err)
+	}
+	c, err := pg.NewCluster(filepath.Join(dir, "pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Extra = testSettings
+	cr := &Crashable{t: t, cluster: c, dir: dir}
+	cr.Start()
+	t.Cleanup(func() {
+		if cr.s != nil {
+			cr.s.child.Stop()
+		}
+		os.RemoveAll(dir)
+	})
+	return cr
+}
+
+// URL is the server's postgres database.
+func (cr *Crashable) URL() string { return cr.s.admin }
+
+// Crash stops the server at once, as pg_ctl stop -m immediate does, and
+// waits for it to be gone; its data stays.
+func (cr *Crashable) Crash() {
+	cr.t.Helper()
+	ch := cr.s.child
+	ch.Cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-ch.Done():
+	case <-time.After(time.Minute):
+		cr.t.Fatal("pgtest: the crashed server was still running after a minute")
+	}
+	os.Remove(ch.file)
+	cr.s = nil
+}
+
+// Start starts the server on its data (again, after a crash: it recovers).
+func (cr *Crashable) Start() {
+	cr.t.Helper()
+	s, err := launch(context.Background(), cr.cluster, cr.dir)
+	if err != nil {
+		cr.t.Fatal(err)
+	}
+	cr.s = s
 }

@@ -331,6 +331,8 @@ type InterruptedError struct {
 	// it stopped; Pending the chunk under way, when it published nothing.
 	Done    []Chunk
 	Pending *Chunk
+	// Nothing says it stopped before anything was published or loaded.
+	Nothing bool
 	Err     error
 }
 
@@ -349,6 +351,8 @@ func (e *InterruptedError) Error() string {
 		what = done
 	case e.Published:
 		what = "the models were published; the delivery checks did not run"
+	case e.Nothing:
+		what = "nothing was published"
 	default:
 		what = "nothing of this run was published; the files it loaded stay loaded"
 	}
