@@ -218,7 +218,9 @@ func TestNoPasswordPrinted(t *testing.T) {
 		}
 		return result{code, out.String(), errOut.String()}
 	}
-	t.Cleanup(func() { Run(context.Background(), []string{"-C", dir, "db", "stop"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}) })
+	t.Cleanup(func() {
+		Run(context.Background(), []string{"-C", dir, "db", "stop"}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	})
 	started := run("db", "start")
 	c, err := pg.NewCluster(filepath.Join(dir, ".percolate", "pg"))
 	if err != nil {
