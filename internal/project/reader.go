@@ -38,9 +38,20 @@ func (p *Folder) SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) erro
 	}
 	fp := readerFingerprint(key, pw)
 	same, err := p.readerPasswordIs(ctx, pool, pw, fp)
-	if err != nil || same {
+	if err != nil {
 		return err
 	}
+	if !same {
+		if err := p.setReaderVerifier(ctx, pool, pw, fp); err != nil {
+			return err
+		}
+	}
+	return citusReaderPassword(ctx, pool, pw)
+}
+
+// setReaderVerifier sets the reader's password by its verifier and
+// records its fingerprint.
+func (p *Folder) setReaderVerifier(ctx context.Context, pool *pgxpool.Pool, pw, fp string) error {
 	verifier, err := pg.ScramVerifier(pw)
 	if err != nil {
 		return err
@@ -61,7 +72,7 @@ func (p *Folder) SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) erro
 	if err := p.ledger.SetSetting(ctx, pool, readerSetting, fp); err != nil {
 		return fmt.Errorf("record the fingerprint of the password of %s: %w", readerRole, err)
 	}
-	return citusReaderPassword(ctx, pool, pw)
+	return nil
 }
 
 // readerFingerprint is a keyed hash of the reader's password, to tell
@@ -123,12 +134,22 @@ func notPermitted(ctx context.Context, pool *pgxpool.Pool) error {
 // reads the workers' shards as the role that queries it (Citus has made
 // the role, and set its verifier, on every node). pg_dist_authinfo holds
 // a conninfo, the password in clear: the statement that writes it is kept
-// out of the server's log.
+// out of the server's log, and runs only when it changed.
 func citusReaderPassword(ctx context.Context, pool *pgxpool.Pool, pw string) error {
 	if citus, err := pg.Citus(ctx, pool); err != nil || citus == "" {
 		return err
 	}
 	conninfo := "password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw) + "'"
+	// Read, and compared here: a statement comparing it would log it. A
+	// database is new to Citus while the role, and its password, are old.
+	var have string
+	err := pool.QueryRow(ctx, `SELECT coalesce((SELECT authinfo FROM pg_dist_authinfo WHERE nodeid = 0 AND rolename = $1), '')`, readerRole).Scan(&have)
+	if err != nil {
+		return fmt.Errorf("read Citus's password of %s: %w", readerRole, err)
+	}
+	if have == conninfo {
+		return nil
+	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL log_statement = 'none'; SET LOCAL log_min_error_statement = 'panic'"); err != nil {
 			return fmt.Errorf("keep the password of %s out of the server's log: %w", readerRole, err)
