@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"text/tabwriter"
@@ -50,7 +51,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "embedded database running in %s\n%s\n", c.Dir, u)
+			fmt.Fprintf(a.stdout, "embedded database running in %s\n%s\n", c.Dir, pg.Redact(u))
 			return nil
 		},
 	}, &cobra.Command{
@@ -92,7 +93,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "running (%s)\n%s\n", c.Dir, u)
+			fmt.Fprintf(a.stdout, "running (%s)\n%s\n", c.Dir, pg.Redact(u))
 			fmt.Fprintln(a.stdout, "settings, sized for this machine:")
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			for _, s := range c.Settings() {
@@ -100,24 +101,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 			}
 			return tw.Flush()
 		},
-	}, &cobra.Command{
-		Use:   "url",
-		Short: "Print the database URL (starting the embedded database if needed)",
-		Long:  "Print the URL percolate uses, e.g. for Grafana's PostgreSQL data source or for psql.",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			u, err := p.DatabaseURL(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(a.stdout, u)
-			return nil
-		},
-	}, &cobra.Command{
+	}, a.dbURLCmd(), &cobra.Command{
 		Use:   "psql [-- PSQL ARGS]",
 		Short: "Open psql on the database",
 		Example: `  percolate db psql
@@ -139,11 +123,47 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 				}
 				bin = filepath.Join(dir, "psql")
 			}
+			// The password goes by PGPASSWORD: a command line is public
+			// to every user of the machine (ps, /proc).
+			u, pw := pg.SplitPassword(u)
 			c := exec.CommandContext(cmd.Context(), bin, append([]string{u}, args...)...)
 			c.Stdin, c.Stdout, c.Stderr = a.stdin, a.stdout, a.stderr
+			if pw != "" {
+				c.Env = append(os.Environ(), "PGPASSWORD="+pw)
+			}
 			return c.Run()
 		},
 	})
+	return cmd
+}
+
+// dbURLCmd prints the database URL, its password masked unless asked
+// for: a terminal's scrollback, a CI log or a screen share keeps it.
+func (a *app) dbURLCmd() *cobra.Command {
+	var show bool
+	cmd := &cobra.Command{
+		Use:   "url",
+		Short: "Print the database URL, its password masked (starting the embedded database if needed)",
+		Long: `Print the URL percolate uses, e.g. for Grafana's PostgreSQL data source or for psql.
+The password is masked; --show-password prints it. 'percolate db psql' needs neither.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.project()
+			if err != nil {
+				return err
+			}
+			u, err := p.DatabaseURL(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if !show {
+				u = pg.Redact(u)
+			}
+			fmt.Fprintln(a.stdout, u)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&show, "show-password", false, "print the password in the URL")
 	return cmd
 }
 

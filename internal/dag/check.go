@@ -64,6 +64,12 @@ func parseCheck(text string, line int) (*Check, error) {
 		if err != nil {
 			return nil, fmt.Errorf("check %q: %v", text, err)
 		}
+		if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
+			return nil, fmt.Errorf("check %q: a sql check is exactly one SELECT statement, returning the bad rows", text)
+		}
+		if _, err := refuseWrites(c.custom, tree); err != nil {
+			return nil, fmt.Errorf("check %q: %v", text, err)
+		}
 		refs, _ := relations(tree)
 		for _, r := range refs {
 			if r.schema != "" {

@@ -33,6 +33,9 @@ func Load(fsys fs.FS, root string, sources []string, external []string) (*Graph,
 func New(models []*Model, sources []string, external []string) (*Graph, error) {
 	g := &Graph{byName: map[string]*Model{}}
 	for _, m := range models {
+		if whose := reservedSchema(m.Schema, sources, external); whose != "" {
+			return nil, &Error{Path: m.Path, Msg: fmt.Sprintf("schema %s is %s: a model there would replace their tables; put the model under a schema of its own (models/<schema>/%s.sql)", m.Schema, whose, m.Rel)}
+		}
 		if other, ok := g.byName[m.Name]; ok {
 			return nil, &Error{Path: m.Path, Msg: fmt.Sprintf("%s is also built by %s", m.Name, other.Path)}
 		}

@@ -327,6 +327,9 @@ func (m *Model) parseSQL() error {
 	if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
 		return &Error{Path: m.Path, Msg: "a model is exactly one SELECT statement (no DDL, no DML, no second statement)"}
 	}
+	if w, err := refuseWrites(m.SQL, tree); err != nil {
+		return &Error{Path: m.Path, Line: lineAt(m.SQL, w.offset), Msg: err.Error()}
+	}
 	if m.normalized, err = pg_query.Deparse(tree); err != nil {
 		return &Error{Path: m.Path, Msg: err.Error()}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"regexp"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -108,14 +109,52 @@ func Citus(ctx context.Context, q interface {
 	return v, err
 }
 
-// Redact returns a connection string without its password, to show.
+// Redact returns a connection string with its password masked, to show:
+// a URL's user password or password parameter, or a keyword/value
+// string's password=.
 func Redact(conn string) string {
 	u, err := url.Parse(conn)
-	if err != nil || u.User == nil {
-		return conn
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return kvPassword.ReplaceAllString(conn, "${1}xxxxx")
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// kvPassword is password= in a keyword/value connection string, quoted
+// or not.
+var kvPassword = regexp.MustCompile(`(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// SplitPassword returns a connection URL without its password, and the
+// password, so that a program can be given it by PGPASSWORD rather than on
+// its command line, which every user of the machine may read. A
+// keyword/value string is returned as it is.
+func SplitPassword(conn string) (string, string) {
+	u, err := url.Parse(conn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return conn, ""
+	}
+	var pw string
+	if u.User != nil {
+		if p, has := u.User.Password(); has {
+			pw = p
+			u.User = url.User(u.User.Username())
+		}
+	}
+	if q := u.Query(); q.Has("password") {
+		if pw == "" {
+			pw = q.Get("password")
+		}
+		q.Del("password")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), pw
 }

@@ -508,32 +508,3 @@ func (p *Folder) distribute(ctx context.Context, pool *pgxpool.Pool, pl *config.
 	}
 	return version, nil
 }
-
-// SetReaderPassword gives the read-only role percolate_grafana the
-// password the project was opened with, when it was given one: it is never
-// committed anywhere.
-func (p *Folder) SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) error {
-	pw := p.opt.ReaderPassword
-	if pw == "" {
-		return nil
-	}
-	var stmt string
-	if err := pool.QueryRow(ctx, `SELECT format('ALTER ROLE percolate_grafana PASSWORD %L', $1::text)`, pw).Scan(&stmt); err != nil {
-		return err
-	}
-	if _, err := pool.Exec(ctx, stmt); err != nil {
-		return fmt.Errorf("set the password of percolate_grafana: %w", err)
-	}
-	// On Citus the coordinator reads the workers' shards as the role that
-	// queries it: it needs the role's password for them (Citus has made
-	// the role, and set its password, on every node).
-	if citus, err := pg.Citus(ctx, pool); err != nil || citus == "" {
-		return err
-	}
-	conninfo := "password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw) + "'"
-	if _, err := pool.Exec(ctx, `INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'percolate_grafana', $1)
-		ON CONFLICT (nodeid, rolename) DO UPDATE SET authinfo = excluded.authinfo`, conninfo); err != nil {
-		return fmt.Errorf("give Citus the password of percolate_grafana: %w", err)
-	}
-	return nil
-}
