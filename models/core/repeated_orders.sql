@@ -44,8 +44,11 @@ WHERE repeated
 UNION
 SELECT sales_date, order_id, load_id, source_line
 FROM (
+    -- The order id first: the sort then decides on it, where the branch
+    -- (ten values) left most comparisons to a second key (a year re-sent:
+    -- 3.0 s for the sort, 0.4 s with the id first). The same partitions.
     SELECT d.sales_date, d.order_id, d.load_id, d.source_line,
-           row_number() OVER (PARTITION BY d.branch, d.order_id ORDER BY d.load_id, d.source_line) AS delivery
+           row_number() OVER (PARTITION BY d.order_id, d.branch ORDER BY d.load_id, d.source_line) AS delivery
     FROM delivered AS d
     JOIN shared USING (sales_date, branch)
 ) AS deliveries
