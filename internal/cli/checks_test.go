@@ -92,6 +92,12 @@ func TestChecksFollowTheirDefinition(t *testing.T) {
 			}
 		})
 	}
+	// percolate test still runs them on demand.
+	before := results("not_null(branch, orders)")
+	mustRun(t, dir, url, "test", "--select", "marts.branch_daily_sales")
+	if got := results("not_null(branch, orders)") - before; got != 1 {
+		t.Errorf("percolate test ran the check %d time(s), want 1", got)
+	}
 }
 
 // TestCheckFailsOnAReplacedDay: the nightly path. An incremental mart
