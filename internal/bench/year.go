@@ -599,7 +599,7 @@ func floor(ctx context.Context, base, from string) (Floor, error) {
 		// The dedup as cheap as it gets: the rows the loader marked, on the
 		// days the files' order sums count them, and the branch-days more
 		// than one file delivers, from the same sums.
-		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated AND sales_date = ANY (ARRAY(SELECT sales_date FROM staging.transaction_sums WHERE repeats > 0)) UNION ALL SELECT min(load_id), 0 FROM staging.transaction_sums GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
+		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated AND sales_date = ANY (ARRAY(SELECT DISTINCT sales_date FROM staging.transaction_sums WHERE repeats > 0)) UNION ALL SELECT min(load_id), 0 FROM staging.transaction_sums GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
 		"CREATE TABLE order_sums AS SELECT branch, sales_date, hour, payment_method, sum(orders) AS orders, sum(item_count) AS items, sum(total) AS revenue FROM staging.transaction_sums GROUP BY 1, 2, 3, 4",
 		"CREATE TABLE branch_daily AS SELECT branch, sales_date, sum(orders) AS orders, sum(items) AS items, sum(revenue) AS revenue, sum(revenue) FILTER (WHERE payment_method = 'CASH') AS cash, sum(revenue) FILTER (WHERE payment_method = 'CARD') AS card, round(sum(revenue) / sum(orders), 2) AS aov FROM order_sums GROUP BY 1, 2",
 		"CREATE TABLE hourly AS SELECT branch, sales_date, hour, sum(orders) AS orders, sum(revenue) AS revenue FROM order_sums GROUP BY 1, 2, 3",

@@ -112,8 +112,8 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	res := &Result{Plan: plan}
-	if plan.Builds() == 0 {
-		// Nothing to build; a description edited alone still shows.
+	if plan.Builds() == 0 && plan.Rechecks() == 0 {
+		// Nothing to build or check; a description edited alone still shows.
 		return res, comment(ctx, pool, g)
 	}
 	whole := wholes{}
@@ -279,6 +279,9 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 		}
 	}
 	if err := recordChecks(ctx, tx, runID, res.Checks); err != nil {
+		return err
+	}
+	if err := recordCheckVersions(ctx, tx, plan, runID); err != nil {
 		return err
 	}
 	// The commit is the safe point: sent whatever happens to ctx, so that

@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -51,7 +53,9 @@ func describeFailures(failed []CheckResult) string {
 
 // runChecks runs the checks of the models the plan builds against their
 // new relations (name maps a relation to the one to read); an incremental
-// model's checks read only the days rebuilt.
+// model's checks read only the days rebuilt, but for those new or edited
+// (Step.Checks), which read the whole relation, and run also when their
+// model is not built.
 func runChecks(ctx context.Context, q ledger.Querier, plan *Plan, name func(string) string) ([]CheckResult, error) {
 	return runSomeChecks(ctx, q, plan, name, func(*Step, *dag.Check) bool { return true })
 }
@@ -60,11 +64,11 @@ func runChecks(ctx context.Context, q ledger.Querier, plan *Plan, name func(stri
 func runSomeChecks(ctx context.Context, q ledger.Querier, plan *Plan, name func(string) string, keep func(*Step, *dag.Check) bool) ([]CheckResult, error) {
 	var out []CheckResult
 	for _, s := range plan.Steps {
-		if !s.Build {
+		if !s.Build && len(s.changed) == 0 {
 			continue
 		}
 		for _, c := range s.Model.Config.Checks {
-			if !keep(s, c) {
+			if (!s.Build && !s.changed[c]) || !keep(s, c) {
 				continue
 			}
 			r, err := runCheck(ctx, q, plan, s, c, name)
@@ -86,7 +90,7 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 	}
 	from := quoted(m.Name)
 	var start, end string // the days built, for the interval functions
-	if !s.Full && len(s.Days) > 0 {
+	if !s.Full && !s.changed[c] && len(s.Days) > 0 {
 		from = fmt.Sprintf("(SELECT * FROM %s WHERE %s = ANY('{%s}'::date[]))", from, pg.Ident(m.Config.TimeColumn), strings.Join(s.Days, ","))
 		// Custom checks can narrow themselves to the days built, as models do.
 		last, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
@@ -136,6 +140,32 @@ func recordChecks(ctx context.Context, q ledger.Querier, runID int64, results []
 		checks[i] = r.Check
 	}
 	return ledger.Store{}.RecordChecks(ctx, q, runID, checks)
+}
+
+// checkVersion fingerprints a check's definition: its text, whitespace
+// aside, and its severity; not its line, so moving a check changes
+// nothing.
+func checkVersion(c *dag.Check) string {
+	h := sha256.Sum256([]byte(strings.Join(strings.Fields(c.Name), " ") + "\x00" + c.Severity))
+	return hex.EncodeToString(h[:8])
+}
+
+// recordCheckVersions records, for every model the run built or checked,
+// the checks its published relation is now checked with.
+func recordCheckVersions(ctx context.Context, q ledger.Querier, plan *Plan, runID int64) error {
+	for _, s := range plan.Steps {
+		if !s.Build && len(s.changed) == 0 {
+			continue
+		}
+		versions := make([]string, len(s.Model.Config.Checks))
+		for i, c := range s.Model.Config.Checks {
+			versions[i] = checkVersion(c)
+		}
+		if err := (ledger.Store{}).RecordCheckVersions(ctx, q, runID, s.Name, versions); err != nil {
+			return fmt.Errorf("record the checks of %s: %w", s.Name, err)
+		}
+	}
+	return nil
 }
 
 // Selected is the models opt selects, state:modified by the ledger.

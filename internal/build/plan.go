@@ -57,6 +57,12 @@ type Step struct {
 	// Distribution is how the model's table is spread on Citus ("by
 	// branch", "reference"), as it declares; nothing on plain PostgreSQL.
 	Distribution string `json:"distribution,omitempty"`
+	// Checks names the model's checks that its published relation was not
+	// checked with (added, edited, severity changed): they run on the whole
+	// relation, also when the model is not built.
+	Checks []string `json:"checks,omitempty"`
+
+	changed map[*dag.Check]bool // the checks Checks names
 
 	inputs  string
 	sources []string
@@ -87,6 +93,18 @@ func (p *Plan) Builds() int {
 	return n
 }
 
+// Rechecks counts the steps that build nothing but run checks their
+// model's published relation was not checked with.
+func (p *Plan) Rechecks() int {
+	n := 0
+	for _, s := range p.Steps {
+		if !s.Build && len(s.changed) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Modified reports models whose version differs from the one last built
 // (or that were never built): the state:modified selector.
 func Modified(last map[string]ledger.LastBuild) func(*dag.Model) bool {
@@ -108,6 +126,10 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 		return nil, err
 	}
 	selected, err := g.Select(opt.Select, opt.Exclude, Modified(state))
+	if err != nil {
+		return nil, err
+	}
+	checked, err := book.CheckVersions(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -196,11 +218,34 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 				s.Build, s.Reason = true, "new files for "+strings.Join(pendingSources, ", ")+" (their days are known once loaded)"
 			}
 		}
+		if built && last.Exists && !opt.FullRefresh {
+			planChecks(s, checked[m.Name])
+		}
 		building[m.Name] = s.Build
 		whole[m.Name] = s.Build && s.Full
 		p.Steps = append(p.Steps, s)
 	}
 	return p, nil
+}
+
+// planChecks notes the checks of s's model whose fingerprint is not among
+// those its published relation was checked with: a check is metadata,
+// apart from the model's version, so a new or edited one rebuilds nothing
+// but runs on the whole relation.
+func planChecks(s *Step, done []string) {
+	for _, c := range s.Model.Config.Checks {
+		if slices.Contains(done, checkVersion(c)) {
+			continue
+		}
+		if s.changed == nil {
+			s.changed = map[*dag.Check]bool{}
+		}
+		s.changed[c] = true
+		s.Checks = append(s.Checks, c.Name)
+	}
+	if !s.Build && len(s.Checks) > 0 {
+		s.Reason += fmt.Sprintf("; %d new or edited check(s) run on the published relation", len(s.Checks))
+	}
 }
 
 // editedColumns lists the columns whose versions differ between was and

@@ -40,12 +40,17 @@ The shape append-day times the nightly run the way the chain runs it, the
 glob over every file ever delivered: after 30 days of history and after 365,
 a run with nothing new and a run with a new day of ten branches.
 
+The shape resend times a redelivery: after the year, the same year sent
+again under new names (every order a repeat), beside a year of new days,
+and prints every model's build time after each.
+
 Every job runs on the same server: the embedded one, or --database-url.`,
 		Example: `  percolate bench --shape year
   PERCOLATE_DATABASE_URL=postgres://… percolate bench --shape year --runs 5
   percolate bench --shape daily
   percolate bench --shape one-file --shape daily --data /var/tmp/percolate-bench
-  percolate bench --shape append-day`,
+  percolate bench --shape append-day
+  percolate bench --shape resend`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -61,6 +66,12 @@ Every job runs on the same server: the embedded one, or --database-url.`,
 				if name == "year" {
 					if _, err := bench.Year(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}, runs); err != nil {
 						return fmt.Errorf("bench year: %w", err)
+					}
+					continue
+				}
+				if name == "resend" {
+					if err := bench.Resend(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}); err != nil {
+						return fmt.Errorf("bench resend: %w", err)
 					}
 					continue
 				}
@@ -87,7 +98,7 @@ Every job runs on the same server: the embedded one, or --database-url.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily or append-day (repeatable)")
+	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day or resend (repeatable)")
 	cmd.Flags().StringVar(&data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
 	cmd.Flags().IntVar(&runs, "runs", 3, "year: runs of each job (the median is reported)")

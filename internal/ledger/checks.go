@@ -32,3 +32,43 @@ func (Store) RecordChecks(ctx context.Context, q Querier, runID int64, checks []
 	}
 	return nil
 }
+
+// CheckVersions returns, by model, the fingerprints of the checks its
+// published relation was last checked with (see RecordCheckVersions). It
+// returns an empty map on a ledger that predates them: plan reads the
+// ledger before a run applies the migration that adds them.
+func (Store) CheckVersions(ctx context.Context, q Querier) (map[string][]string, error) {
+	out := map[string][]string{}
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass('percolate.check_versions') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return out, err
+	}
+	rows, err := q.Query(ctx, `SELECT model, version FROM percolate.check_versions ORDER BY model, version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var model, version string
+		if err := rows.Scan(&model, &version); err != nil {
+			return nil, err
+		}
+		out[model] = append(out[model], version)
+	}
+	return out, rows.Err()
+}
+
+// RecordCheckVersions records that run runID checked model's relation
+// with the checks of these fingerprints, and forgets any other.
+func (Store) RecordCheckVersions(ctx context.Context, q Querier, runID int64, model string, versions []string) error {
+	if versions == nil {
+		versions = []string{}
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM percolate.check_versions WHERE model = $1 AND version <> ALL($2)`, model, versions); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `INSERT INTO percolate.check_versions (model, version, run_id)
+		SELECT $1, unnest($2::text[]), NULLIF($3, 0)
+		ON CONFLICT (model, version) DO UPDATE SET run_id = EXCLUDED.run_id, checked_at = now()`, model, versions, runID)
+	return err
+}

@@ -17,20 +17,25 @@ WITH summed AS (
     FROM staging.legacy_transaction_sums
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     UNION ALL
-    -- The repeated deliveries, read on their days only.
+    -- The repeated deliveries, read on their days only: each day once in
+    -- the array (DISTINCT), not once per repeat, which every row read and
+    -- every index scan would test (a year re-sent took minutes). The order
+    -- id in the join, the same row's, is what makes it a hash join: the
+    -- planner costs a hash by its keys' most distinct column, and a file's
+    -- lines alone looked too few to hash (it sorted the year's rows to disk).
     SELECT o.branch, o.sales_date, extract(hour FROM o.ordered_local)::integer, o.payment_method, -1, -o.item_count, -o.total
     FROM core.repeated_orders AS r
     JOIN (
-        SELECT branch, sales_date, ordered_local, payment_method, item_count, total, load_id, source_line
+        SELECT branch, sales_date, ordered_local, payment_method, item_count, total, order_id, load_id, source_line
         FROM staging.transactions
-        WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
-                                      WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
+        WHERE sales_date = ANY (ARRAY(SELECT DISTINCT sales_date FROM core.repeated_orders
+                                        WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
         UNION ALL
-        SELECT branch, sales_date, ordered_local, payment_method, item_count, total, load_id, source_line
+        SELECT branch, sales_date, ordered_local, payment_method, item_count, total, order_id, load_id, source_line
         FROM staging.legacy_transactions
-        WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
-                                      WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
-    ) AS o USING (sales_date, load_id, source_line)
+        WHERE sales_date = ANY (ARRAY(SELECT DISTINCT sales_date FROM core.repeated_orders
+                                        WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
+    ) AS o USING (sales_date, order_id, load_id, source_line)
     WHERE r.sales_date >= percolate.interval_start() AND r.sales_date < percolate.interval_end()
 )
 SELECT branch,

@@ -13,21 +13,27 @@ WITH sold AS (
     FROM staging.legacy_transaction_item_sums
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     UNION ALL
-    -- The repeated deliveries' items, read on their days only.
+    -- The repeated deliveries' items, read on their days only: each day
+    -- once in the array (DISTINCT), not once per repeat, which every row
+    -- read and every index scan would test (a year re-sent took minutes).
+    -- The order id in the join, the same row's, is what makes it a hash
+    -- join: the planner costs a hash by its keys' most distinct column, and
+    -- a file's lines alone looked too few to hash (it sorted the year's
+    -- rows to disk).
     SELECT o.branch, o.sales_date, split_part(it.item, E'\t', 2), nullif(split_part(it.item, E'\t', 1), ''),
            -1, -split_part(it.item, E'\t', 3)::numeric(10,2)
     FROM core.repeated_orders AS r
     JOIN (
-        SELECT branch, sales_date, items, load_id, source_line
+        SELECT branch, sales_date, items, order_id, load_id, source_line
         FROM staging.transactions
-        WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
-                                      WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
+        WHERE sales_date = ANY (ARRAY(SELECT DISTINCT sales_date FROM core.repeated_orders
+                                        WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
         UNION ALL
-        SELECT branch, sales_date, items, load_id, source_line
+        SELECT branch, sales_date, items, order_id, load_id, source_line
         FROM staging.legacy_transactions
-        WHERE sales_date = ANY (ARRAY(SELECT sales_date FROM core.repeated_orders
-                                      WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
-    ) AS o USING (sales_date, load_id, source_line)
+        WHERE sales_date = ANY (ARRAY(SELECT DISTINCT sales_date FROM core.repeated_orders
+                                        WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()))
+    ) AS o USING (sales_date, order_id, load_id, source_line)
     CROSS JOIN LATERAL unnest(string_to_array(o.items, E'\n')) AS it(item)
     WHERE r.sales_date >= percolate.interval_start() AND r.sales_date < percolate.interval_end()
 )

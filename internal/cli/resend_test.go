@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/generate"
+	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/pgtest"
+	"github.com/percolate/percolate/internal/project"
+)
+
+// builtLine is a built model's line in the run summary: name and time.
+var builtLine = regexp.MustCompile(`(?m)^    (\S+)\s+(?:incremental|table)\s+\d+ rows\s+(\S+)\s`)
+
+// TestMonthResent: a month of files delivered again under new names
+// changes no mart, and removing the repeats stays linear: every set of
+// days a model or check reads through an ARRAY(…) sub-select holds at
+// most a day each, not a repeat each (which made a month re-sent cost
+// seconds per model and a year minutes). The models' times with and
+// without the repeats are logged (go test -v), not asserted: the machine
+// is shared.
+func TestMonthResent(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	month := filepath.Join(t.TempDir(), "files")
+	from, to := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2022, 1, 31, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: month, Layout: generate.LayoutA, Branches: generate.Branches(3),
+		From: from, To: to, Orders: 300, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	source := "transactions=" + filepath.Join(month, "*.csv")
+	first := mustRun(t, dir, url, "run", "--source", source)
+	count := func() (repeats, rows int) {
+		return scalar[int](t, pool, `SELECT count(*)::int FROM core.repeated_orders`), scalar[int](t, pool, `SELECT count(*)::int FROM staging.transactions`)
+	}
+	repeated, loaded := count()
+	before := snapshot(t, url)
+
+	// The branches send the month again: each file under a new name, with
+	// CRLF line endings, so no content hash matches.
+	files, _ := filepath.Glob(filepath.Join(month, "*.csv"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := strings.Replace(f, "_09-00-00.csv", "_21-00-00.csv", 1)
+		if err := os.WriteFile(again, []byte(strings.ReplaceAll(string(b), "\n", "\r\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := mustRun(t, dir, url, "run", "--source", source)
+	repeats, rows := count()
+	if repeats-repeated != rows-loaded || repeats == 0 {
+		t.Fatalf("core.repeated_orders: %d rows more, want %d (every order of the month once more)", repeats-repeated, rows-loaded)
+	}
+	for rel, v := range snapshot(t, url) {
+		if before[rel] != v {
+			t.Errorf("%s changed with the month re-sent: %s, then %s", rel, before[rel], v)
+		}
+	}
+	logTimes(t, first.stdout, second.stdout, repeats)
+
+	// Every model and check as a build of the month's days executes it.
+	p, err := project.Open(dir, project.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := p.Config.Pipeline("cafe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := p.Graph(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := int(to.Sub(from).Hours()/24) + 1
+	start, end := from.Format(time.DateOnly), to.AddDate(0, 0, 1).Format(time.DateOnly)
+	quoted := func(rel string) string {
+		schema, n, _ := strings.Cut(rel, ".")
+		return pg.Ident(schema, n)
+	}
+	for _, m := range g.Models {
+		stmts := map[string]string{m.Name: build.Bind(m.Body(), start, end)}
+		for _, c := range m.Config.Checks {
+			stmts[fmt.Sprintf("%s check line %d", m.Name, c.Line)] = build.Bind(c.SQL(quoted(m.Name), quoted), start, end)
+		}
+		for what, sql := range stmts {
+			t.Run(what, func(t *testing.T) {
+				for _, n := range initPlanRows(t, pool, sql) {
+					if n > days {
+						t.Errorf("a sub-select read into an array returns %d rows, want at most %d (a day each), with %d repeats", n, days, repeats)
+					}
+				}
+			})
+		}
+	}
+}
+
+// initPlanRows runs sql under EXPLAIN ANALYZE, with a build's settings,
+// and returns the rows each of its InitPlans returned.
+func initPlanRows(t *testing.T, pool *pgxpool.Pool, sql string) []int {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = off; SET LOCAL jit = off; SET LOCAL work_mem = '128MB'; SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+sql).Scan(&out); err != nil {
+		t.Fatalf("explain %s: %v", sql, err)
+	}
+	type node struct {
+		Relationship string  `json:"Parent Relationship"`
+		Rows         float64 `json:"Actual Rows"`
+		Plans        []node  `json:"Plans"`
+	}
+	var plans []struct{ Plan node }
+	if err := json.Unmarshal(out, &plans); err != nil {
+		t.Fatal(err)
+	}
+	var rows []int
+	var walk func(n node)
+	walk = func(n node) {
+		if n.Relationship == "InitPlan" {
+			rows = append(rows, int(n.Rows))
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	for _, p := range plans {
+		walk(p.Plan)
+	}
+	return rows
+}
+
+// logTimes logs each model's build time without repeats (the first run)
+// and with them (the month re-sent).
+func logTimes(t *testing.T, without, with string, repeats int) {
+	t.Helper()
+	took := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, l := range builtLine.FindAllStringSubmatch(out, -1) {
+			m[l[1]] = l[2]
+		}
+		return m
+	}
+	a, b := took(without), took(with)
+	var lines []string
+	for name, d := range a {
+		lines = append(lines, fmt.Sprintf("  %-28s %10s %10s", name, d, b[name]))
+	}
+	slices.Sort(lines)
+	t.Logf("build time per model, without repeats and with the month re-sent (%d repeats):\n%s", repeats, strings.Join(lines, "\n"))
+}
