@@ -126,7 +126,7 @@ func TestMigrateTakesTheRunLock(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { done <- percolate(t, root, url, "migrate", "down", "--wait") }()
 	deadline := time.Now().Add(2 * time.Minute)
-	for scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) == 0 {
+	for scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE relation = 'percolate.run_lock'::regclass AND NOT granted`) == 0 {
 		select {
 		case r := <-done:
 			t.Fatalf("migrate down --wait did not wait: exit %d\n%s", r.code, r.stderr)
