@@ -171,6 +171,11 @@ func begin(ctx context.Context, pool *pgxpool.Pool, plan *Plan) (pgx.Tx, error) 
 		tx.Rollback(context.Background())
 		return nil, err
 	}
+	// A model reads and writes only what is its own (docs/security.md).
+	if err := pg.AsModels(ctx, tx); err != nil {
+		tx.Rollback(context.Background())
+		return nil, err
+	}
 	return tx, nil
 }
 
@@ -227,7 +232,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 			res.Built = append(res.Built, Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason})
 			opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: rows, Took: time.Since(start)})
 		}
-		if err := recordIntervals(ctx, tx, book, s, runID); err != nil {
+		if err := asConnected(ctx, tx, func() error { return recordIntervals(ctx, tx, book, s, runID) }); err != nil {
 			return err
 		}
 	}
@@ -263,6 +268,10 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 		return err
 	}
 	if err := comment(ctx, tx, g); err != nil {
+		return err
+	}
+	// The rest is the ledger's: the models' role may not write it.
+	if err := pg.AsConnected(ctx, tx); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -417,6 +426,18 @@ func ranges(days []string) [][2]string {
 		out = append(out, [2]string{d, next})
 	}
 	return out
+}
+
+// asConnected runs fn, a write to the ledger inside a build's transaction,
+// as the role percolate connected as, and then the models' role again.
+func asConnected(ctx context.Context, tx pgx.Tx, fn func() error) error {
+	if err := pg.AsConnected(ctx, tx); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	return pg.AsModels(ctx, tx)
 }
 
 // recordIntervals notes the days an incremental model now holds at its

@@ -158,7 +158,12 @@ func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([
 	for _, m := range selected {
 		plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})
 	}
-	results, err := runChecks(ctx, pool, plan, func(rel string) string { return rel })
+	tx, err := begin(ctx, pool, plan) // as the models' role, read only: rolled back
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	results, err := runChecks(ctx, tx, plan, func(rel string) string { return rel })
 	if err != nil {
 		return nil, err
 	}
