@@ -394,7 +394,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 	var rows int64
 	for _, r := range ranges(s.Days) {
 		sql := plan.bind(model, r[0], r[1])
-		if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)", r[0], r[1]); err != nil {
+		if err := setInterval(ctx, tx, r[0], r[1]); err != nil {
 			return 0, err
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s >= $1 AND %s < $2", rel, tc, tc), r[0], r[1]); err != nil {
@@ -407,10 +407,19 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 		}
 		rows += tag.RowsAffected()
 	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)"); err != nil {
+	if err := setInterval(ctx, tx, "", ""); err != nil {
 		return 0, err
 	}
 	return rows, nil
+}
+
+// setInterval sets the bounds the interval functions read, for the rest
+// of the transaction, with SET LOCAL: the models' role may not call
+// set_config (a model could set role with it; docs/security.md).
+func setInterval(ctx context.Context, q ledger.Querier, start, end string) error {
+	lit := func(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+	_, err := q.Exec(ctx, "SET LOCAL percolate.interval_start = "+lit(start)+"; SET LOCAL percolate.interval_end = "+lit(end))
+	return err
 }
 
 // ranges groups sorted days into half-open runs of consecutive days.

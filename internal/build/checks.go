@@ -91,12 +91,11 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 		// Custom checks can narrow themselves to the days built, as models do.
 		last, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
 		start, end = s.Days[0], last.AddDate(0, 0, 1).Format(time.DateOnly)
-		if _, err := q.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)",
-			start, end); err != nil {
+		if err := setInterval(ctx, q, start, end); err != nil {
 			return r, err
 		}
 		defer func() {
-			if _, uerr := q.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)"); uerr != nil && err == nil {
+			if uerr := setInterval(ctx, q, "", ""); uerr != nil && err == nil {
 				err = uerr
 			}
 		}()

@@ -102,6 +102,8 @@ func testModelsRole(t *testing.T, admin interface {
 		{"CREATE ROLE roles_test", false},
 		{"CREATE EXTENSION IF NOT EXISTS pg_stat_statements", false},
 		{"SELECT lo_from_bytea(0, 'x')", false},
+		{"SELECT set_config('role', 'none', true)", false},
+		{"SELECT set_config('session_authorization', current_user, true)", false},
 	} {
 		t.Run(c.sql, func(t *testing.T) {
 			tx, err := admin.Begin(ctx)
