@@ -9,11 +9,13 @@
 DO $$
 DECLARE
     me text := current_user;
+    pw text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'percolate_models') THEN
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = me AND (rolsuper OR rolcreaterole)) THEN
-            RAISE EXCEPTION 'the role percolate_models is missing and % may not create roles', me
-                USING HINT = format('as an administrator run: CREATE ROLE percolate_models NOLOGIN; GRANT percolate_models TO %I; (docs/security.md)', me);
+            -- The message says it all: not every client prints a hint.
+            RAISE EXCEPTION 'the role percolate_models is missing and % may not create roles: as an administrator run CREATE ROLE percolate_models NOLOGIN; GRANT percolate_models TO %; (docs/security.md)',
+                me, quote_ident(me);
         END IF;
         CREATE ROLE percolate_models NOLOGIN;
     END IF;
@@ -22,17 +24,27 @@ BEGIN
        OR pg_has_role('percolate_models', 'pg_read_server_files', 'MEMBER')
        OR pg_has_role('percolate_models', 'pg_write_server_files', 'MEMBER')
        OR pg_has_role('percolate_models', 'pg_execute_server_program', 'MEMBER') THEN
-        RAISE EXCEPTION 'the role percolate_models has powers models must not have'
-            USING HINT = 'it must be NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION and in none of pg_read_server_files, pg_write_server_files, pg_execute_server_program (docs/security.md)';
+        RAISE EXCEPTION 'the role percolate_models has powers models must not have: it must be NOSUPERUSER NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION and in none of pg_read_server_files, pg_write_server_files, pg_execute_server_program (docs/security.md)';
     END IF;
     -- Builds SET ROLE to it, which takes membership.
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = me AND rolsuper)
-       AND NOT pg_has_role(me, 'percolate_models', 'MEMBER') THEN
+    IF NOT pg_has_role(me, 'percolate_models', 'MEMBER') THEN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = me AND rolcreaterole)
+           AND NOT pg_has_role(me, 'percolate_models', 'MEMBER WITH ADMIN OPTION') THEN
+            RAISE EXCEPTION '% is not a member of the role percolate_models and may not make itself one: as an administrator run GRANT percolate_models TO %; (docs/security.md)',
+                me, quote_ident(me);
+        END IF;
         EXECUTE format('GRANT percolate_models TO %I', me);
     END IF;
-    -- On Citus a build connects to the workers as the current role.
+    -- On Citus the coordinator connects to the workers as the current
+    -- role: percolate_models logs in there, with a password nobody is told
+    -- but Citus (pg_dist_authinfo, which only a superuser reads). Made here,
+    -- never sent: no statement log holds it. Citus sets it on every node.
     IF EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') THEN
-        ALTER ROLE percolate_models LOGIN;
+        pw := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''); -- strong random
+        EXECUTE format('ALTER ROLE percolate_models LOGIN PASSWORD %L', pw);
+        EXECUTE 'INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, $1, $2)
+                 ON CONFLICT (nodeid, rolename) DO UPDATE SET authinfo = excluded.authinfo'
+            USING 'percolate_models', format('password=%s', pw);
     END IF;
     -- Unit tests stand models in with temporary tables; diffs count rows
     -- in one. Nobody else gets them (00007 took TEMPORARY from PUBLIC).
