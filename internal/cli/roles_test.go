@@ -217,3 +217,19 @@ func TestWithoutCreateRole(t *testing.T) {
 		}
 	}
 }
+
+// TestCitusModelsRole: on Citus the models' role builds the distributed
+// marts (reaching the workers with the password only Citus holds) and is
+// refused there what it is refused on PostgreSQL.
+func TestCitusModelsRole(t *testing.T) {
+	citus := pgtest.CitusURL(t)
+	mustRun(t, root, citus, "run")
+	admin := connect(t, citus)
+	if got := scalar[string](t, admin, "SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = 'marts.hourly_sales'::regclass"); got != pg.ModelsRole {
+		t.Errorf("owner of marts.hourly_sales: got %s, want %s", got, pg.ModelsRole)
+	}
+	if n := scalar[int](t, admin, "SELECT count(*)::int FROM pg_dist_shard WHERE logicalrelid = 'marts.hourly_sales'::regclass"); n == 0 {
+		t.Error("marts.hourly_sales is not distributed")
+	}
+	t.Run("models", func(t *testing.T) { testModelsRole(t, admin) })
+}
