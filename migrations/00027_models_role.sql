@@ -106,12 +106,18 @@ ALTER DEFAULT PRIVILEGES FOR ROLE percolate_models IN SCHEMA marts REVOKE SELECT
 DO $$
 DECLARE
     r record;
+    citus bool := EXISTS (SELECT FROM pg_extension WHERE extname = 'citus');
+    shard bool;
 BEGIN
     FOR r IN SELECT c.oid::regclass AS rel, c.relkind FROM pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname IN ('core', 'marts', 'health') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
                AND pg_get_userbyid(c.relowner) = 'percolate_models'
     LOOP
+        IF citus THEN
+            EXECUTE 'SELECT pg_catalog.relation_is_a_known_shard($1)' INTO shard USING r.rel;
+            CONTINUE WHEN shard;
+        END IF;
         EXECUTE format('ALTER %s %s OWNER TO %I',
                        CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
                                       WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.rel, current_user);
