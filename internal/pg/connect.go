@@ -81,6 +81,12 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (func
 // lockTable makes the table Lock locks, when missing: the lock is taken
 // before migrations run. Two first runs may race to make it.
 func lockTable(ctx context.Context, pool *pgxpool.Pool, table string) error {
+	// CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when
+	// the schema is there: not asked of a role that never needs it.
+	var there bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&there); err != nil || there {
+		return err
+	}
 	create := "CREATE SCHEMA IF NOT EXISTS percolate; CREATE TABLE IF NOT EXISTS " + table + " ()"
 	var err error
 	for range 3 {
