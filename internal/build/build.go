@@ -175,6 +175,11 @@ func begin(ctx context.Context, pool *pgxpool.Pool, plan *Plan) (pgx.Tx, error) 
 		tx.Rollback(context.Background())
 		return nil, err
 	}
+	// A model reads and writes only what is its own (docs/security.md).
+	if err := pg.AsModels(ctx, tx); err != nil {
+		tx.Rollback(context.Background())
+		return nil, err
+	}
 	return tx, nil
 }
 
@@ -231,7 +236,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 			res.Built = append(res.Built, Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason})
 			opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: rows, Took: time.Since(start)})
 		}
-		if err := recordIntervals(ctx, tx, book, s, runID); err != nil {
+		if err := asConnected(ctx, tx, func() error { return recordIntervals(ctx, tx, book, s, runID) }); err != nil {
 			return err
 		}
 	}
@@ -267,6 +272,10 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 		return err
 	}
 	if err := comment(ctx, tx, g); err != nil {
+		return err
+	}
+	// The rest is the ledger's: the models' role may not write it.
+	if err := pg.AsConnected(ctx, tx); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -395,7 +404,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 	var rows int64
 	for _, r := range ranges(s.Days) {
 		sql := plan.bind(model, r[0], r[1])
-		if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)", r[0], r[1]); err != nil {
+		if err := setInterval(ctx, tx, r[0], r[1]); err != nil {
 			return 0, err
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s >= $1 AND %s < $2", rel, tc, tc), r[0], r[1]); err != nil {
@@ -408,10 +417,19 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 		}
 		rows += tag.RowsAffected()
 	}
-	if _, err := tx.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)"); err != nil {
+	if err := setInterval(ctx, tx, "", ""); err != nil {
 		return 0, err
 	}
 	return rows, nil
+}
+
+// setInterval sets the bounds the interval functions read, for the rest
+// of the transaction, with SET LOCAL: the models' role may not call
+// set_config (a model could set role with it; docs/security.md).
+func setInterval(ctx context.Context, q ledger.Querier, start, end string) error {
+	lit := func(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+	_, err := q.Exec(ctx, "SET LOCAL percolate.interval_start = "+lit(start)+"; SET LOCAL percolate.interval_end = "+lit(end))
+	return err
 }
 
 // ranges groups sorted days into half-open runs of consecutive days.
@@ -427,6 +445,18 @@ func ranges(days []string) [][2]string {
 		out = append(out, [2]string{d, next})
 	}
 	return out
+}
+
+// asConnected runs fn, a write to the ledger inside a build's transaction,
+// as the role percolate connected as, and then the models' role again.
+func asConnected(ctx context.Context, tx pgx.Tx, fn func() error) error {
+	if err := pg.AsConnected(ctx, tx); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	return pg.AsModels(ctx, tx)
 }
 
 // recordIntervals notes the days an incremental model now holds at its

@@ -95,12 +95,11 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 		// Custom checks can narrow themselves to the days built, as models do.
 		last, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
 		start, end = s.Days[0], last.AddDate(0, 0, 1).Format(time.DateOnly)
-		if _, err := q.Exec(ctx, "SELECT set_config('percolate.interval_start', $1, true), set_config('percolate.interval_end', $2, true)",
-			start, end); err != nil {
+		if err := setInterval(ctx, q, start, end); err != nil {
 			return r, err
 		}
 		defer func() {
-			if _, uerr := q.Exec(ctx, "SELECT set_config('percolate.interval_start', '', true), set_config('percolate.interval_end', '', true)"); uerr != nil && err == nil {
+			if uerr := setInterval(ctx, q, "", ""); uerr != nil && err == nil {
 				err = uerr
 			}
 		}()
@@ -188,7 +187,12 @@ func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([
 	for _, m := range selected {
 		plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})
 	}
-	results, err := runChecks(ctx, pool, plan, func(rel string) string { return rel })
+	tx, err := begin(ctx, pool, plan) // as the models' role, read only: rolled back
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	results, err := runChecks(ctx, tx, plan, func(rel string) string { return rel })
 	if err != nil {
 		return nil, err
 	}

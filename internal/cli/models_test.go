@@ -169,7 +169,7 @@ func TestWaitForLock(t *testing.T) {
 			t.Fatalf("the second run did not wait: exit %d\n%s", r.code, r.stderr)
 		default:
 		}
-		return scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) > 0
+		return scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE relation = 'percolate.run_lock'::regclass AND NOT granted`) > 0
 	})
 	unlock()
 	if r := <-done; r.code != ExitOK {

@@ -176,12 +176,25 @@ func TestLock(t *testing.T) {
 	b, _ := Connect(ctx, u)
 	defer a.Close()
 	defer b.Close()
+	// Advisory locks anyone may take, on any key, stop no run.
+	if _, err := b.Exec(ctx, "SELECT pg_advisory_lock(k) FROM generate_series(-5, 5) AS k"); err != nil {
+		t.Fatal(err)
+	}
 	unlock, err := Lock(ctx, a, "run", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Lock(ctx, b, "run", false); !errors.Is(err, ErrBusy) {
 		t.Errorf("second lock: got %v, want ErrBusy", err)
+	}
+	// Held in an idle transaction that holds back no vacuum.
+	var holders, xmins int
+	if err := b.QueryRow(ctx, `SELECT count(*), count(backend_xmin) + count(backend_xid) FROM pg_stat_activity
+		WHERE state = 'idle in transaction' AND query LIKE 'LOCK TABLE%'`).Scan(&holders, &xmins); err != nil {
+		t.Fatal(err)
+	}
+	if holders != 1 || xmins != 0 {
+		t.Errorf("sessions holding the lock: got %d, with %d xmin or xid; want 1, with 0", holders, xmins)
 	}
 	unlock()
 	unlock2, err := Lock(ctx, b, "run", false)

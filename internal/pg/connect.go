@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/url"
 	"regexp"
 
@@ -34,36 +33,73 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// Lock takes a session-level advisory lock named by name on its own
-// connection, so that two runs against one database never interleave. With
-// wait false it returns ErrBusy at once when the lock is held. The returned
-// function releases the lock.
+// Lock takes the lock named by name (a table lock on percolate.NAME_lock)
+// in a transaction of its own connection, held until the returned function
+// is called, so that two runs against one database never interleave. With
+// wait false it returns ErrBusy at once when the lock is held.
+//
+// It is a lock on a ledger table, not an advisory lock: any role that can
+// connect may take any advisory lock, so a dashboard's read-only role could
+// stop every run; it cannot lock a table it has no privilege on. A table
+// lock assigns no transaction id and the transaction keeps no snapshot
+// between statements, so holding it open does not hold back vacuum.
 func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (func(), error) {
+	table := Ident("percolate", name+"_lock")
+	if err := lockTable(ctx, pool, table); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	h := fnv.New64a()
-	h.Write([]byte("percolate:" + name))
-	key := int64(h.Sum64())
-	if wait {
-		_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key)
-	} else {
-		var ok bool
-		err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok)
-		if err == nil && !ok {
-			err = ErrBusy
-		}
-	}
-	if err != nil {
+	release := func() {
+		// A fresh context: the lock must be released even when ctx was cancelled.
+		conn.Exec(context.Background(), "ROLLBACK")
 		conn.Release()
+	}
+	// A server's timeouts must neither end the wait nor the idle
+	// transaction that holds the lock.
+	set := "BEGIN; SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0"
+	if _, err := conn.Exec(ctx, set); err != nil {
+		release()
 		return nil, err
 	}
-	return func() {
-		// A fresh context: the lock must be released even when ctx was cancelled.
-		conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key)
-		conn.Release()
-	}, nil
+	lock := "LOCK TABLE " + table + " IN EXCLUSIVE MODE"
+	if !wait {
+		lock += " NOWAIT"
+	}
+	if _, err := conn.Exec(ctx, lock); err != nil {
+		release()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+			return nil, ErrBusy
+		}
+		return nil, err
+	}
+	return release, nil
+}
+
+// lockTable makes the table Lock locks, when missing: the lock is taken
+// before migrations run. Two first runs may race to make it.
+func lockTable(ctx context.Context, pool *pgxpool.Pool, table string) error {
+	// CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when
+	// the schema is there: not asked of a role that never needs it.
+	var there bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&there); err != nil || there {
+		return err
+	}
+	create := "CREATE SCHEMA IF NOT EXISTS percolate; CREATE TABLE IF NOT EXISTS " + table + " ()"
+	var err error
+	for range 3 {
+		if _, err = pool.Exec(ctx, create); err == nil {
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "23505" && pgErr.Code != "42P07") { // the other one made it
+			return err
+		}
+	}
+	return err
 }
 
 // Describe turns a PostgreSQL error into one line a person can act on.
@@ -157,4 +193,24 @@ func SplitPassword(conn string) (string, string) {
 		u.RawQuery = q.Encode()
 	}
 	return u.String(), pw
+}
+
+// ModelsRole is the role models, checks and unit tests run as: it reads
+// the sources and writes only the schemas models own (docs/security.md).
+// Migrations make it; the role percolate connects as is a member.
+const ModelsRole = "percolate_models"
+
+// AsModels makes the rest of tx run as ModelsRole, until AsConnected.
+func AsModels(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+Ident(ModelsRole)); err != nil {
+		return fmt.Errorf("run as %s: %w", ModelsRole, err)
+	}
+	return nil
+}
+
+// AsConnected makes the rest of tx run as the role percolate connected as
+// again: the ledger's writes in a build's transaction.
+func AsConnected(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "SET LOCAL ROLE NONE")
+	return err
 }

@@ -69,6 +69,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, cases []*Case, h
 	if _, err := tx.Exec(ctx, "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'"); err != nil {
 		return nil, err
 	}
+	// A case runs its model as a build does (docs/security.md).
+	if err := pg.AsModels(ctx, tx); err != nil {
+		return nil, err
+	}
 	cols, err := standIns(ctx, tx, g, cases, have)
 	if err != nil {
 		return nil, err
