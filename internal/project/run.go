@@ -120,7 +120,7 @@ func (s *Summary) RefusedRows() (rows int64) {
 var ErrRefused = errors.New("files refused")
 
 // Run loads new files of every source of the pipeline and builds its
-// models, under an advisory lock, recording the run in the ledger. Refused
+// models, under the run lock, recording the run in the ledger. Refused
 // files do not stop the other files or the build; the run then returns an
 // error wrapping ErrRefused along with its summary.
 func (p *Folder) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*Summary, error) {
