@@ -236,13 +236,15 @@ func (f *fileLoad) looksLikeHeader(fields []string) bool {
 }
 
 // reject counts a rejected row. What is said of it leaves the loader
-// scrubbed (see scrub) of the values of the row's personal fields, when
-// it could be split into them.
+// scrubbed (see scrub): its row of the values of the row's personal
+// fields, when it could be split into them. Its reason is made of the
+// contract's words, never the file's, and a personal value may be one of
+// them (a card column holding CARD): masking it there would garble the
+// rule.
 func (f *fileLoad) reject(r ledger.Reject, fields []string) {
 	f.rows++
-	personal := f.c.personal(fields)
-	r.Reason = scrub(r.Reason, personal, f.c.limits.Reason)
-	r.Raw = scrub(r.Raw, personal, f.c.limits.Reason)
+	r.Reason = scrub(r.Reason, nil, f.c.limits.Reason)
+	r.Raw = scrub(r.Raw, f.c.personal(fields), f.c.limits.Reason)
 	f.rejects = append(f.rejects, r)
 }
 
