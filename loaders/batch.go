@@ -109,7 +109,7 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		f.fl.release() // its counts and rejects stay; its buffers go back
 		f.parent, f.child, f.sums = [2]int{m[0], len(buf.parent)}, [2]int{m[1], len(buf.child)}, [2]int{m[2], len(buf.sums)}
 		f.rowSums = [2]int{m[3], len(buf.rowSums)}
-		switch refused := refusal(res.Path, err); {
+		switch refused := refusal(res.Path, err, src); {
 		case refused != nil:
 			res.Status, res.Err = Refused, refused
 		case err != nil:

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -53,6 +55,13 @@ type contract struct {
 	// digits bounds, by column, a numeric's digits before the point: those
 	// of the staging column it is copied into.
 	digits []int
+	limits config.Limits
+	// named holds, by column declaring file_name, what the file being read
+	// has in its name, as compared (see words); "" when the column
+	// declares none or the name does not say. norm is scratch for the
+	// value compared.
+	named []string
+	norm  []byte
 }
 
 // value is one parsed field.
@@ -143,7 +152,7 @@ func sumColumns(src *config.Source, it *config.Items, dateAt int, childCols []co
 }
 
 func newContract(src *config.Source, key []byte) (*contract, error) {
-	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key)}
+	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key), limits: src.Limits()}
 	for i, col := range src.Columns {
 		if col.Type == config.Timestamp && col.Date != "" && col.Personal == "" && c.dateAt < 0 {
 			c.dateAt = i
@@ -200,6 +209,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		c.rowSums = newTable(src.Sums.Table, sumCols)
 	}
 	c.vals = make([]value, len(src.Columns))
+	c.named = make([]string, len(src.Columns))
 	c.text = make([]bool, len(src.Columns))
 	c.digits = make([]int, len(src.Columns))
 	for i, col := range src.Columns {
@@ -287,6 +297,9 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 		v := &c.vals[i]
 		*v = value{str: fields[i], items: v.items[:0]}
 		k := c.kinds[i]
+		if len(fields[i]) > c.limits.Field {
+			return key, &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("is longer than max_field_bytes (%d bytes)", c.limits.Field)}
+		}
 		if c.text[i] && !utf8.ValidString(fields[i]) {
 			return key, &rowError{col: i + 1, column: col.Name, reason: notUTF8(fields[i])}
 		}
@@ -325,8 +338,7 @@ func (c *contract) checkSums() *rowError {
 				}
 			}
 			if sum != c.vals[i].num {
-				return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("%s is not the sum of the %s prices (%s)",
-					appendDecimal(nil, c.vals[i].num, col.Scale), other.Name, appendDecimal(nil, sum, col.Scale))}
+				return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("is not the sum of the %s prices", other.Name)}
 			}
 		}
 	}
@@ -452,4 +464,47 @@ func (c *contract) keep(cols []int) []value {
 		out = append(out, v)
 	}
 	return out
+}
+
+// nameFile tells the contract the name of the file it reads next: what the
+// columns declaring file_name must agree with.
+func (c *contract) nameFile(path string) {
+	base := filepath.Base(path)
+	for i, col := range c.src.Columns {
+		c.named[i] = ""
+		if col.FileNameRe == nil {
+			continue
+		}
+		if m := col.FileNameRe.FindStringSubmatch(base); m != nil {
+			c.named[i] = string(appendWords(nil, m[1]))
+		}
+	}
+}
+
+// agrees reports whether f is what the file's name says column i holds,
+// compared as words: "Isle of Wight" agrees with isle_of_wight.
+func (c *contract) agrees(i int, f string) bool {
+	if c.named[i] == "" {
+		return true
+	}
+	c.norm = appendWords(c.norm[:0], f)
+	return string(c.norm) == c.named[i]
+}
+
+// appendWords appends s lower-cased, each run of what is not a letter or
+// a digit made one space, none at either end.
+func appendWords(b []byte, s string) []byte {
+	gap := false
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			gap = true
+			continue
+		}
+		if gap && len(b) > 0 {
+			b = append(b, ' ')
+		}
+		gap = false
+		b = utf8.AppendRune(b, unicode.ToLower(r))
+	}
+	return b
 }

@@ -25,14 +25,18 @@ type csvReader struct {
 	start  bool
 	rec    []byte
 	fields []string
+	long   []byte // a line longer than the buffer, gathered
+	// max bounds a record's bytes: past it, what is left of the line is
+	// skipped unread, so that memory is bounded whatever the file holds.
+	max int
 }
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<16) }}
 
-func newCSVReader(r io.Reader) *csvReader {
+func newCSVReader(r io.Reader, max int) *csvReader {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(r)
-	return &csvReader{r: br, start: true}
+	return &csvReader{r: br, start: true, max: max}
 }
 
 // release returns the reader's buffer for the next file.
@@ -51,14 +55,26 @@ type syntaxError struct {
 
 func (e *syntaxError) Error() string { return e.msg }
 
+// tooLongError is a record longer than the reader's max: the rest of its
+// line was skipped, never held.
+type tooLongError struct{ max int }
+
+func (e *tooLongError) Error() string {
+	return fmt.Sprintf("the line is longer than max_line_bytes (%d bytes); the rest of it was not read", e.max)
+}
+
 // Read returns the next record's fields and the line it starts on. A record
-// with a CSV syntax error comes back with err a *syntaxError; io.EOF ends
-// the stream. The fields are valid until the next Read, which reuses their
+// with a CSV syntax error comes back with err a *syntaxError, one longer
+// than max with a *tooLongError; io.EOF ends the stream. The fields are valid until the next Read, which reuses their
 // memory: copy what must outlive it.
 func (c *csvReader) Read() (fields []string, line int, err error) {
 	for {
 		c.rec = c.rec[:0]
 		l, err := c.readLine()
+		var long *tooLongError
+		if errors.As(err, &long) {
+			return nil, c.line, err
+		}
 		if err != nil {
 			return nil, 0, err
 		}
@@ -85,6 +101,9 @@ func (c *csvReader) Read() (fields []string, line int, err error) {
 			if err != nil {
 				return nil, line, err
 			}
+			if len(c.rec)+1+len(next) > c.max {
+				return nil, line, &tooLongError{max: c.max}
+			}
 			c.rec = append(c.rec, '\n')
 			c.rec = append(c.rec, next...)
 		}
@@ -95,16 +114,19 @@ func (c *csvReader) Read() (fields []string, line int, err error) {
 func (c *csvReader) readLine() ([]byte, error) {
 	l, err := c.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		// A long line: gather it whole.
-		buf := append([]byte(nil), l...)
-		for err == bufio.ErrBufferFull {
+		// A long line: gather it whole, up to max.
+		buf := append(c.long[:0], l...)
+		for err == bufio.ErrBufferFull && len(buf) <= c.max+2 {
 			l, err = c.r.ReadSlice('\n')
 			buf = append(buf, l...)
 		}
-		l = buf
+		l, c.long = buf, buf
 	}
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, err
+	}
+	if len(bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r"))) > c.max {
+		return nil, c.skipLine(err)
 	}
 	if len(l) == 0 && err == io.EOF {
 		return nil, io.EOF
@@ -120,6 +142,23 @@ func (c *csvReader) readLine() ([]byte, error) {
 	l = bytes.TrimSuffix(l, []byte("\n"))
 	l = bytes.TrimSuffix(l, []byte("\r"))
 	return l, nil
+}
+
+// skipLine reads past the rest of a line too long to keep (err is how
+// its last read ended) and counts it.
+func (c *csvReader) skipLine(err error) error {
+	for err == bufio.ErrBufferFull {
+		_, err = c.r.ReadSlice('\n')
+	}
+	if err != nil && err != io.EOF {
+		return err
+	}
+	c.line++
+	c.start = false
+	if cap(c.long) > c.max {
+		c.long = nil // what one line took is not kept for the file
+	}
+	return &tooLongError{max: c.max}
 }
 
 func isBlank(l []byte) bool {

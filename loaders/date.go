@@ -35,7 +35,7 @@ func Day(ctx context.Context, src *config.Source, path string, s3 func(context.C
 		return time.Time{}, err
 	}
 	defer f.Close()
-	rd := newCSVReader(f)
+	rd := newCSVReader(f, src.Limits().Line)
 	for i := 0; i < 100; i++ {
 		fields, _, err := rd.Read()
 		if err == io.EOF {

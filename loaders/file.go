@@ -73,7 +73,8 @@ func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad 
 	if dec := decoder(c.src.Encoding); dec != nil {
 		r = transform.NewReader(r, dec.NewDecoder())
 	}
-	f := &fileLoad{c: c, rd: newCSVReader(r), loadID: loadID, name: name, maxSeen: maxSeen,
+	c.nameFile(name)
+	f := &fileLoad{c: c, rd: newCSVReader(r, c.limits.Line), loadID: loadID, name: name, maxSeen: maxSeen,
 		parent: array.NewRecordBuilder(mem, c.parent.schema), header: c.src.Header != config.HeaderNo, days: map[int32]bool{}}
 	f.builders = f.parent.Fields()
 	if c.child != nil {
@@ -122,7 +123,12 @@ func (f *fileLoad) next() (arrow.Record, error) {
 			if se.col >= 1 && se.col <= len(f.c.src.Columns) {
 				r.Column = f.c.src.Columns[se.col-1].Name
 			}
-			f.reject(r)
+			f.reject(r, nil)
+			continue
+		}
+		var long *tooLongError
+		if errors.As(err, &long) {
+			f.reject(ledger.Reject{Line: line, Reason: long.Error(), Raw: "(withheld: the line is too long)"}, nil)
 			continue
 		}
 		if err != nil {
@@ -229,8 +235,16 @@ func (f *fileLoad) looksLikeHeader(fields []string) bool {
 	return true
 }
 
-func (f *fileLoad) reject(r ledger.Reject) {
+// reject counts a rejected row. What is said of it leaves the loader
+// scrubbed (see scrub): its row of the values of the row's personal
+// fields, when it could be split into them. Its reason is made of the
+// contract's words, never the file's, and a personal value may be one of
+// them (a card column holding CARD): masking it there would garble the
+// rule.
+func (f *fileLoad) reject(r ledger.Reject, fields []string) {
 	f.rows++
+	r.Reason = scrub(r.Reason, nil, f.c.limits.Reason)
+	r.Raw = scrub(r.Raw, f.c.personal(fields), f.c.limits.Reason)
 	f.rejects = append(f.rejects, r)
 }
 
@@ -240,7 +254,7 @@ func (f *fileLoad) row(fields []string, line int) {
 		if rerr.col == 0 {
 			f.fieldCounts++
 		}
-		f.reject(ledger.Reject{Line: line, Col: rerr.col, Column: rerr.column, Reason: rerr.reason, Raw: f.c.mask(fields)})
+		f.reject(ledger.Reject{Line: line, Col: rerr.col, Column: rerr.column, Reason: rerr.reason, Raw: f.c.mask(fields, rerr.col)}, fields)
 		return
 	}
 	f.rows++
@@ -420,30 +434,6 @@ func decoder(encoding string) *charmap.Charmap {
 		return charmap.ISO8859_1
 	}
 	return nil
-}
-
-// mask rebuilds a row as CSV with personal fields replaced, for the rejects
-// table. When the field count is off, no field can be trusted to be what
-// the contract says, so every field is masked.
-func (c *contract) mask(fields []string) string {
-	var b strings.Builder
-	wrong := len(fields) != len(c.src.Columns)
-	for i, f := range fields {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if wrong || c.src.Columns[i].Personal != "" {
-			b.WriteString("***")
-			continue
-		}
-		f = strings.ToValidUTF8(f, "\uFFFD")
-		if strings.ContainsAny(f, ",\"\n") {
-			b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
-		} else {
-			b.WriteString(f)
-		}
-	}
-	return b.String()
 }
 
 func (c *contract) hashPersonal(s string) string {

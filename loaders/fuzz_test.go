@@ -20,7 +20,7 @@ func FuzzCSVReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := newCSVReader(bytes.NewReader(data))
+		r := newCSVReader(bytes.NewReader(data), config.DefaultMaxLineBytes)
 		for i := 0; i < 10000; i++ {
 			_, line, err := r.Read()
 			if err == io.EOF {
@@ -56,7 +56,7 @@ func FuzzCSVRoundTrip(f *testing.F) {
 		if a == "" && b == "" && c == "" {
 			return
 		}
-		got, _, err := newCSVReader(&buf).Read()
+		got, _, err := newCSVReader(&buf, config.DefaultMaxLineBytes).Read()
 		if err != nil {
 			t.Fatalf("%q: %v", buf.String(), err)
 		}

@@ -70,7 +70,8 @@ func newItemParser(it *config.Items) (*itemParser, error) {
 	return p, nil
 }
 
-// parse appends the items of s to dst.
+// parse appends the items of s to dst. Its errors name the item and the
+// rule, never the text: it may be another column's personal data.
 func (p *itemParser) parse(s string, dst []item) ([]item, error) {
 	if strings.TrimSpace(s) == "" {
 		return dst, fmt.Errorf("no items")
@@ -81,7 +82,7 @@ func (p *itemParser) parse(s string, dst []item) ([]item, error) {
 			s = rest
 			it, err := p.match(strings.TrimSpace(part))
 			if err != nil {
-				return dst, fmt.Errorf("item %d %q: %v", n, part, err)
+				return dst, fmt.Errorf("item %d: %v", n, err)
 			}
 			dst = append(dst, it)
 		}
@@ -152,7 +153,7 @@ func (p *itemParser) match(s string) (item, error) {
 		}
 	}
 	if s != "" {
-		return it, fmt.Errorf("unexpected %q at the end", s)
+		return it, fmt.Errorf("unexpected text at the end")
 	}
 	if it.product == "" {
 		return it, fmt.Errorf("no product")
@@ -162,12 +163,12 @@ func (p *itemParser) match(s string) (item, error) {
 
 func (p *itemParser) set(it *item, field, v string) error {
 	if p.inline && field != "price" && (strings.IndexByte(v, '\t') >= 0 || strings.IndexByte(v, '\n') >= 0) {
-		return fmt.Errorf("%s %q has a tab or a line break, which part the items kept in their row", field, v)
+		return fmt.Errorf("%s has a tab or a line break, which part the items kept in their row", field)
 	}
 	switch field {
 	case "size":
 		if v != "" && len(p.sizes) > 0 && !slices.Contains(p.sizes, v) {
-			return fmt.Errorf("size %q is not one of %s", v, strings.Join(p.sizes, ", "))
+			return fmt.Errorf("size is not one of %s", strings.Join(p.sizes, ", "))
 		}
 		it.size = v
 	case "product":
@@ -175,7 +176,7 @@ func (p *itemParser) set(it *item, field, v string) error {
 	case "price":
 		n, err := parseDecimal(v, p.scale, p.digits)
 		if err != nil {
-			return fmt.Errorf("price %q %v", v, err)
+			return fmt.Errorf("price %v", err)
 		}
 		it.price = n
 		return nil
@@ -186,7 +187,7 @@ func (p *itemParser) set(it *item, field, v string) error {
 			return nil
 		}
 		if !re.MatchString(v) {
-			return fmt.Errorf("%s %q does not match the pattern %s", field, v, p.patterns[field])
+			return fmt.Errorf("%s does not match the pattern %s", field, p.patterns[field])
 		}
 		if seen == nil {
 			seen = map[string]struct{}{}

@@ -35,15 +35,20 @@ type kind struct {
 
 var kinds = map[string]*kind{
 	config.Text: {
-		parse: func(_ *contract, _ int, col *config.Column, f string, v *value) error {
+		// The errors name the rule, never the value: in a file whose
+		// columns are swapped it may be another column's personal data.
+		parse: func(c *contract, i int, col *config.Column, f string, v *value) error {
 			if len(col.Values) > 0 && !slices.Contains(col.Values, f) {
-				return fmt.Errorf("%q is not one of %s", f, strings.Join(col.Values, ", "))
+				return fmt.Errorf("is not one of %s", strings.Join(col.Values, ", "))
 			}
 			if f == "" {
 				return fmt.Errorf("is empty")
 			}
 			if col.Re != nil && !col.Re.MatchString(f) {
-				return fmt.Errorf("%q does not match the pattern %s", f, col.Pattern)
+				return fmt.Errorf("does not match the pattern %s", col.Pattern)
+			}
+			if !c.agrees(i, f) {
+				return fmt.Errorf("does not agree with the file's name (%s, by file_name)", c.named[i])
 			}
 			return nil
 		},
@@ -57,7 +62,7 @@ var kinds = map[string]*kind{
 		parse: func(_ *contract, _ int, _ *config.Column, f string, v *value) error {
 			n, err := strconv.ParseInt(f, 10, 64)
 			if err != nil {
-				return fmt.Errorf("%q is not a whole number", f)
+				return fmt.Errorf("is not a whole number")
 			}
 			v.num = n
 			return nil
@@ -73,7 +78,7 @@ var kinds = map[string]*kind{
 		parse: func(c *contract, i int, col *config.Column, f string, v *value) error {
 			n, err := parseDecimal(f, col.Scale, c.digits[i])
 			if err != nil {
-				return fmt.Errorf("%q %v", f, err)
+				return err
 			}
 			v.num = n
 			return nil
@@ -88,7 +93,7 @@ var kinds = map[string]*kind{
 	config.Timestamp: {
 		parse: func(c *contract, i int, col *config.Column, f string, v *value) error {
 			if err := c.parseTime(i, col, f, v); err != nil {
-				return fmt.Errorf("%q does not match %s", f, strings.Join(col.Layouts, " or "))
+				return fmt.Errorf("does not match %s", strings.Join(col.Layouts, " or "))
 			}
 			return nil
 		},

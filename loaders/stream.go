@@ -100,7 +100,7 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 	fl := newFileLoad(c, in, res.LoadID, res.Path)
 	defer fl.release()
 	err = copyFile(ctx, tx.Conn().PgConn(), fl)
-	if err == nil || refusal(res.Path, err) != nil || refusedByServer(res.Path, err) != nil {
+	if err == nil || refusal(res.Path, err, src) != nil || refusedByServer(res.Path, err, src) != nil {
 		// What was loaded, or refused, must be what was hashed.
 		if cerr := read.same(sum, size); errors.Is(cerr, ErrChanged) {
 			return res, cerr
@@ -171,11 +171,11 @@ func (l *CSV) copyFailed(ctx context.Context, res *Result, fl *fileLoad, src *co
 	if ctx.Err() != nil {
 		return fmt.Errorf("load %s: %w", res.Path, ctx.Err())
 	}
-	if refused := refusal(res.Path, err); refused != nil {
+	if refused := refusal(res.Path, err, src); refused != nil {
 		res.Status, res.Err = Refused, refused
 		return nil
 	}
-	if e := refusedByServer(res.Path, err); e != nil {
+	if e := refusedByServer(res.Path, err, src); e != nil {
 		verdict(res, fl, src)
 		res.Status, res.Err = Refused, e
 		return nil
@@ -225,7 +225,7 @@ func (r *hashReader) same(sum string, size int64) error {
 // (a value out of a column's range, a constraint of the table): the
 // loader checks what it can, and what still reaches the server is the
 // file's fault, not the run's. Other errors are nil: the run stops.
-func refusedByServer(path string, err error) *RefusedError {
+func refusedByServer(path string, err error, src *config.Source) *RefusedError {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return nil
@@ -242,20 +242,26 @@ func refusedByServer(path string, err error) *RefusedError {
 	if pgErr.Where != "" {
 		reason += "; " + pgErr.Where
 	}
-	return &RefusedError{Path: path, Reason: reason}
+	// The detail may quote a row's values.
+	return &RefusedError{Path: path, Reason: scrub(reason, nil, src.Limits().Reason)}
 }
 
 // refusal is why reading a file refused it whole (not text, a header of
-// another layout), or nil when err is not such a refusal.
-func refusal(path string, err error) *RefusedError {
+// another layout), or nil when err is not such a refusal. Its reason is
+// scrubbed: it may quote what the file holds.
+func refusal(path string, err error, src *config.Source) *RefusedError {
 	var refused *RefusedError
 	switch {
 	case errors.Is(err, ErrNotText):
-		return &RefusedError{Path: path, Reason: "not a CSV file: " + err.Error()}
+		refused = &RefusedError{Path: path, Reason: "not a CSV file: " + err.Error()}
 	case errors.As(err, &refused):
-		return refused
+		r := *refused
+		refused = &r
+	default:
+		return nil
 	}
-	return nil
+	refused.Reason = scrub(refused.Reason, nil, src.Limits().Reason)
+	return refused
 }
 
 // verdict counts a parsed file into res and refuses it whole when it has

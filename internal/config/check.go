@@ -94,6 +94,9 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 		return errf(at("time_zone"), "source %s: time_zone %q: %v", s.Name, s.TimeZone, err)
 	}
 	s.Location = loc
+	if err := s.checkLimits(at, errf); err != nil {
+		return err
+	}
 	if len(s.Columns) == 0 {
 		return errf(sn, "source %s: columns: the column contract is required", s.Name)
 	}
@@ -326,6 +329,27 @@ func (s *Source) checkDistribution(n *yaml.Node, errf errorf) error {
 	return nil
 }
 
+// checkLimits holds the declared sizes to what makes sense: positive, a
+// field no longer than a line, room in a reason to name a column and a rule.
+func (s *Source) checkLimits(at func(string) *yaml.Node, errf errorf) error {
+	for _, d := range []struct {
+		key string
+		n   int
+	}{{"max_field_bytes", s.MaxFieldBytes}, {"max_line_bytes", s.MaxLineBytes}, {"max_reason_bytes", s.MaxReasonBytes}} {
+		if d.n < 0 {
+			return errf(at(d.key), "source %s: %s must be a positive number of bytes, not %d", s.Name, d.key, d.n)
+		}
+	}
+	l := s.Limits()
+	if l.Field > l.Line {
+		return errf(at("max_field_bytes"), "source %s: max_field_bytes (%d) is more than max_line_bytes (%d): a field is part of a line", s.Name, l.Field, l.Line)
+	}
+	if l.Reason < 64 {
+		return errf(at("max_reason_bytes"), "source %s: max_reason_bytes must be at least 64, to name a column and a rule; not %d", s.Name, l.Reason)
+	}
+	return nil
+}
+
 func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 	at := func(key string) *yaml.Node {
 		if n := child(cn, key); n != nil {
@@ -386,6 +410,16 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 			return errf(at("pattern"), "%s: pattern %q: %v", where, c.Pattern, err)
 		}
 		c.Re = re
+	}
+	if c.FileName != "" {
+		if c.Type != Text || c.Personal != "" {
+			return errf(at("file_name"), "%s: file_name applies to text columns that are not personal", where)
+		}
+		re, err := regexp.Compile(c.FileName)
+		if err != nil || re.NumSubexp() != 1 {
+			return errf(at("file_name"), "%s: file_name must be a regular expression with one group around what the column's values agree with (%v)", where, err)
+		}
+		c.FileNameRe = re
 	}
 	return nil
 }

@@ -73,6 +73,13 @@ type Source struct {
 	// source's staging tables by; every one of them must have it (carry
 	// it onto item rows). Nothing on plain PostgreSQL.
 	DistributedBy string `yaml:"distributed_by"`
+	// MaxFieldBytes, MaxLineBytes and MaxReasonBytes bound what one field
+	// and one line of a file may hold, and what the loader says of a row
+	// (a reject's reason and its masked row, a refusal's reason); 0 means
+	// the defaults (see Limits).
+	MaxFieldBytes  int `yaml:"max_field_bytes,omitempty"`
+	MaxLineBytes   int `yaml:"max_line_bytes,omitempty"`
+	MaxReasonBytes int `yaml:"max_reason_bytes,omitempty"`
 
 	Name     string         `yaml:"-"`
 	Line     int            `yaml:"-"`
@@ -133,12 +140,19 @@ type Column struct {
 	// header line that names it otherwise is refused, saying the line to
 	// add here, or that it names another column (another layout).
 	Header []string `yaml:"header"`
+	// FileName, for a text column, is a regular expression whose one group
+	// captures from a file's base name what every value of the column must
+	// agree with (compared as words: case, spaces and punctuation do not
+	// matter); a file whose name it does not match is not checked.
+	FileName string `yaml:"file_name,omitempty"`
 
 	Line int `yaml:"-"`
 	// GoLayouts are Layouts translated from strftime to Go's time layouts.
 	GoLayouts []string `yaml:"-"`
 	// Re is Pattern compiled.
 	Re *regexp.Regexp `yaml:"-"`
+	// FileNameRe is FileName compiled.
+	FileNameRe *regexp.Regexp `yaml:"-"`
 }
 
 // Items declares a nested list field (the basket) that the loader explodes
@@ -420,4 +434,35 @@ func (f *File) Resolve(p string) string {
 		return p
 	}
 	return filepath.Join(f.Dir, p)
+}
+
+// The default sizes a source's files may hold. A field of a megabyte and a
+// line of four are far beyond any real row (a cafe's longest is under a
+// kilobyte) yet keep a file of one endless line to a few megabytes of
+// memory. A stored reason of 512 bytes says which column broke which rule;
+// it is read by people and dashboards, never parsed.
+const (
+	DefaultMaxFieldBytes  = 1 << 20
+	DefaultMaxLineBytes   = 4 << 20
+	DefaultMaxReasonBytes = 512
+)
+
+// Limits are the sizes a source's files are held to, defaults filled in.
+type Limits struct {
+	Field, Line, Reason int
+}
+
+// Limits returns the source's declared sizes, or the defaults.
+func (s *Source) Limits() Limits {
+	l := Limits{Field: s.MaxFieldBytes, Line: s.MaxLineBytes, Reason: s.MaxReasonBytes}
+	if l.Field == 0 {
+		l.Field = DefaultMaxFieldBytes
+	}
+	if l.Line == 0 {
+		l.Line = DefaultMaxLineBytes
+	}
+	if l.Reason == 0 {
+		l.Reason = DefaultMaxReasonBytes
+	}
+	return l
 }

@@ -97,6 +97,14 @@ func TestParseErrors(t *testing.T) {
 		{"items in a column of the contract", strings.Replace(valid, "scale: 2\n", "scale: 2\n"+strings.Replace(basket, "table: staging.tx_items", "column: total", 1)+"\n", 1), `source tx: column basket: items: "total" is a column of the contract already: name a new column`},
 		{"items in the column of their count", strings.Replace(valid, "scale: 2\n", "scale: 2\n"+strings.Replace(basket, "table: staging.tx_items", "column: n\n              count: n", 1)+"\n", 1), `items: column and count name the same column "n"`},
 		{"items' sums without the column the tables are distributed by", strings.Replace(strings.Replace(valid, "scale: 2\n", "scale: 2\n          - name: branch\n"+strings.Replace(basket, "table: staging.tx_items", "column: items", 1)+"\n              sums: {table: staging.tx_item_sums, count: n, sum: s}\n", 1), "table: staging.tx\n", "table: staging.tx\n        distributed_by: branch\n", 1), "source tx: distributed_by: branch: its items table staging.tx_item_sums must have it too: add it to the items' carry"},
+		{"file_name without a group", strings.Replace(valid, "scale: 2", "scale: 2\n          - name: branch\n            file_name: '^[a-z]+_'", 1), `pipelines.yaml:18: source tx: column branch: file_name must be a regular expression with one group`},
+		{"file_name on a number", strings.Replace(valid, "scale: 2", "scale: 2\n            file_name: '^([a-z]+)_'", 1), `pipelines.yaml:17: source tx: column total: file_name applies to text columns that are not personal`},
+		{"file_name on personal data", strings.Replace(valid, "scale: 2", "scale: 2\n          - name: who\n            personal: drop\n            file_name: '^([a-z]+)_'", 1), `pipelines.yaml:19: source tx: column who: file_name applies to text columns`},
+		{"negative max_line_bytes", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_line_bytes: -1", 1), `pipelines.yaml:9: source tx: max_line_bytes must be a positive number of bytes`},
+		{"max_line_bytes in words", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_line_bytes: 4MiB", 1), `pipelines.yaml:9:`},
+		{"field longer than a line", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_field_bytes: 2000\n        max_line_bytes: 1000", 1), `pipelines.yaml:9: source tx: max_field_bytes (2000) is more than max_line_bytes (1000)`},
+		{"reason too short", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_reason_bytes: 10", 1), `pipelines.yaml:9: source tx: max_reason_bytes must be at least 64`},
+		{"misspelt max_line_bytes", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_lines_bytes: 10", 1), `pipelines.yaml:9: unknown key "max_lines_bytes" in source`},
 		{"not yaml", "version: [1\n", "pipelines.yaml:"},
 	}
 	for _, tt := range tests {
@@ -111,6 +119,28 @@ func TestParseErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	tests := []struct {
+		name, add string
+		want      Limits
+	}{
+		{"defaults", "", Limits{Field: 1 << 20, Line: 4 << 20, Reason: 512}},
+		{"declared", "\n        max_field_bytes: 100\n        max_line_bytes: 200\n        max_reason_bytes: 300", Limits{Field: 100, Line: 200, Reason: 300}},
+		{"a line only", "\n        max_line_bytes: 2097152", Limits{Field: 1 << 20, Line: 2 << 20, Reason: 512}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("pipelines.yaml", []byte(strings.Replace(valid, "table: staging.tx", "table: staging.tx"+tt.add, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Pipelines["cafe"].Sources["tx"].Limits(); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
 	}
