@@ -203,8 +203,13 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	if l.test.commit != nil {
 		l.test.commit()
 	}
-	// Sent whatever happens to ctx: the commit is the safe point, and the
-	// results must say what the server did.
+	// The commit is the safe point: cancelled before it, the group rolls
+	// back; once sent, it goes through whatever happens to ctx, so that
+	// the results say what the server did (a cancel during COMMIT's round
+	// trip would leave that unknown).
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}

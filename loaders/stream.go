@@ -130,7 +130,10 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 	if l.test.commit != nil {
 		l.test.commit()
 	}
-	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil { // see commitGroup
+	if err := ctx.Err(); err != nil { // see commitGroup
+		return res, err
+	}
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -233,7 +233,10 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 		return nil, err
 	}
 	b.checking = time.Since(checking)
-	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil { // see publish
+	if err := ctx.Err(); err != nil { // see publish
+		return nil, err
+	}
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	return b, nil

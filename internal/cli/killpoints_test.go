@@ -252,7 +252,7 @@ func TestInterruptIsHonest(t *testing.T) {
 			// The run under way is interrupted; one between chunks never began.
 			runs := scalar[string](t, pool, `SELECT string_agg(status, ' ' ORDER BY run_id) FROM percolate.runs`)
 			if strings.Contains(runs, "failed") || strings.Contains(runs, "running") || !strings.HasSuffix(runs, "interrupted") && last == "" {
-				t.Errorf("the runs are recorded %q, want the last interrupted and none failed", runs)
+				t.Errorf("the runs are recorded %q, want the last interrupted and none failed\nstderr:\n%s", runs, out.errors)
 			}
 			mustRun(t, root, url, backfill(url)[4:]...)
 			assertConverged(t, url, want)

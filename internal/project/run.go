@@ -228,7 +228,9 @@ func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command 
 	start := time.Now()
 	sum := &Summary{Pipeline: w.pl.Name, Citus: w.citus}
 	var err error
-	if sum.RunID, err = p.ledger.StartRun(ctx, pool, w.pl.Name, command); err != nil {
+	// Recorded whatever happens to ctx: a cancel during the INSERT's round
+	// trip may leave it committed, and a run never closed reads running.
+	if sum.RunID, err = p.ledger.StartRun(context.WithoutCancel(ctx), pool, w.pl.Name, command); err != nil {
 		return nil, err
 	}
 	if len(w.abandoned) > 0 {
