@@ -179,7 +179,7 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 		// __next goes, after the views that read it (children first).
 		if building[m.Name] && !isTable(m) {
 			if _, err := tx.Exec(ctx, "DROP VIEW "+pg.Ident(m.Schema, m.Rel+nextSuffix)); err != nil {
-				return err
+				return contention(fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err)), "", false)
 			}
 		}
 	}
@@ -187,7 +187,10 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 		switch {
 		case building[m.Name] && isTable(m):
 			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", pg.Ident(m.Schema, m.Rel+nextSuffix), pg.Ident(m.Rel))); err != nil {
-				return fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err))
+				// Autovacuum analyzing the new table holds a lock it gives up
+				// only to a wait longer than deadlock_timeout: waited for
+				// next time, holding nothing.
+				return contention(fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err)), pg.Ident(m.Schema, m.Rel+nextSuffix), true)
 			}
 		case recreate[m.Name]:
 			prefix := "CREATE VIEW " + pg.Ident(m.Schema, m.Rel) + " AS\n"
