@@ -127,17 +127,7 @@ func TestServerCrashAtEveryEvent(t *testing.T) {
 	ctx := context.Background()
 	c := pgtest.NewCrashable(t)
 	base := c.URL()
-	data := t.TempDir()
-	from := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(3),
-		From: from, To: from.AddDate(0, 0, 5), Orders: 30, Seed: 41}); err != nil {
-		t.Fatal(err)
-	}
-	bin := buildPercolate(t)
-	backfill := func(url string) []string {
-		return []string{"-C", root, "--database-url", url, "backfill", "--wait", "--from", "2023-03-01", "--to", "2023-03-06", "--publish-every", "3",
-			"--source", "transactions=" + filepath.Join(data, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(data, "none-*.csv")}
-	}
+	bin, backfill := chunkedBackfill(t, 3, 30, 41)
 	clean := pgtest.URL(t)
 	mustRun(t, root, clean, backfill(clean)[4:]...)
 	want := snapshot(t, clean)

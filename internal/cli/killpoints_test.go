@@ -127,23 +127,32 @@ func killPoints(seen []killPoint) []killPoint {
 	return out
 }
 
+// chunkedBackfill writes six days of files of branches (orders a file,
+// seeded) and builds the binary; backfill gives the arguments of a
+// backfill of those days into url in chunks of three days, waiting for
+// the run lock (a killed run's server may hold it a moment longer). Its
+// [4:] are the same arguments without -C and --database-url, for mustRun.
+func chunkedBackfill(t *testing.T, branches, orders int, seed uint64) (bin string, backfill func(url string) []string) {
+	t.Helper()
+	data := t.TempDir()
+	from := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(branches),
+		From: from, To: from.AddDate(0, 0, 5), Orders: orders, Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	return buildPercolate(t), func(url string) []string {
+		return []string{"-C", root, "--database-url", url, "backfill", "--wait", "--from", "2023-03-01", "--to", "2023-03-06", "--publish-every", "3",
+			"--source", "transactions=" + filepath.Join(data, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(data, "none-*.csv")}
+	}
+}
+
 // TestKillAnywhere backfills a generated fortnight in chunks with the JSON
 // log, and kills it (SIGKILL) right after each kind of event it reports;
 // after each kill, the next backfill converges to the warehouse a clean
 // backfill builds, leaves no relation beside the live ones, and closes the
 // killed run as abandoned with the files the manifest holds for it.
 func TestKillAnywhere(t *testing.T) {
-	data := t.TempDir()
-	from := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(3),
-		From: from, To: from.AddDate(0, 0, 5), Orders: 30, Seed: 41}); err != nil {
-		t.Fatal(err)
-	}
-	bin := buildPercolate(t)
-	backfill := func(url string) []string {
-		return []string{"-C", root, "--database-url", url, "backfill", "--wait", "--from", "2023-03-01", "--to", "2023-03-06", "--publish-every", "3",
-			"--source", "transactions=" + filepath.Join(data, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(data, "none-*.csv")}
-	}
+	bin, backfill := chunkedBackfill(t, 3, 30, 41)
 	clean := pgtest.URL(t)
 	points := killPoints(events(t, bin, backfill(clean), nil).seen)
 	if len(points) < 8 {
@@ -200,17 +209,7 @@ func assertConverged(t *testing.T, url string, want map[string]string) {
 // bear out, records the run as interrupted, and the same command resumes
 // to the warehouse a clean backfill builds.
 func TestInterruptIsHonest(t *testing.T) {
-	data := t.TempDir()
-	from := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(2),
-		From: from, To: from.AddDate(0, 0, 5), Orders: 20, Seed: 43}); err != nil {
-		t.Fatal(err)
-	}
-	bin := buildPercolate(t)
-	backfill := func(url string) []string {
-		return []string{"-C", root, "--database-url", url, "backfill", "--from", "2023-03-01", "--to", "2023-03-06", "--publish-every", "3",
-			"--source", "transactions=" + filepath.Join(data, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(data, "none-*.csv")}
-	}
+	bin, backfill := chunkedBackfill(t, 2, 20, 43)
 	clean := pgtest.URL(t)
 	mustRun(t, root, clean, backfill(clean)[4:]...)
 	want := snapshot(t, clean)
