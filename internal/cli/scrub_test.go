@@ -139,6 +139,15 @@ func TestSwappedColumnsLeakNothing(t *testing.T) {
 		t.Fatalf("only %d personal values in the swapped files: the test would prove little", len(personal))
 	}
 
+	// Every statement the runs send is logged: their parameters (rejects
+	// inserted, reasons recorded) are searched too.
+	db := scalar[string](t, connect(t, url), "SELECT current_database()")
+	if _, err := connect(t, url).Exec(context.Background(), "ALTER DATABASE "+pgtest.Quote(db)+" SET log_statement = 'all'"); err != nil {
+		t.Fatal(err)
+	}
+	serverLog := openServerLog(t, url)
+	logFrom := serverLog.end()
+
 	r := percolate(t, dir, url, "run", "--output", "json")
 	if r.code != ExitFailure {
 		t.Fatalf("run: exit %d, want 1 (refused files)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -180,6 +189,11 @@ func TestSwappedColumnsLeakNothing(t *testing.T) {
 		"next run stdout": []byte(later.stdout), "next run stderr": []byte(later.stderr),
 		"webhook": webhook, "pg_dump --data-only": pgDump(t, url),
 	}
+	logged := serverLog.since(logFrom)
+	if !strings.Contains(logged, "percolate.rejects") {
+		t.Errorf("the server's log has no statement on percolate.rejects: is log_statement = all in force?")
+	}
+	searched["server log (log_statement = all)"] = []byte(logged)
 	searched["rejects"] = []byte(rejects.stdout + rejects.stderr)
 	for where, text := range searched {
 		for _, v := range personal {
