@@ -3,6 +3,7 @@ package loaders
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -98,11 +99,17 @@ func (c *csvReader) Read() (fields []string, line int, err error) {
 			if err == io.EOF {
 				return nil, line, &syntaxError{col: len(fields) + 1, msg: "quoted field is never closed"}
 			}
+			if errors.As(err, &long) {
+				return nil, line, cmp.Or(c.skipQuoted(), err)
+			}
 			if err != nil {
 				return nil, line, err
 			}
 			if len(c.rec)+1+len(next) > c.max {
-				return nil, line, &tooLongError{max: c.max}
+				if bytes.Count(next, quote)%2 == 0 { // the field is still open
+					err = c.skipQuoted()
+				}
+				return nil, line, cmp.Or(err, error(&tooLongError{max: c.max}))
 			}
 			c.rec = append(c.rec, '\n')
 			c.rec = append(c.rec, next...)
@@ -142,6 +149,29 @@ func (c *csvReader) readLine() ([]byte, error) {
 	l = bytes.TrimSuffix(l, []byte("\n"))
 	l = bytes.TrimSuffix(l, []byte("\r"))
 	return l, nil
+}
+
+var quote = []byte{'"'}
+
+// skipQuoted reads past the lines of a record too long to keep whose
+// quoted field is still open, to the line where the field closes (an odd
+// number of quotes on it), so that the rest of the field, which may be
+// another column's personal data, is never read as records of its own.
+func (c *csvReader) skipQuoted() error {
+	for {
+		l, err := c.readLine()
+		var long *tooLongError
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.As(err, &long):
+			continue // its quotes unread: taken as still inside the field
+		case err != nil:
+			return err
+		case bytes.Count(l, quote)%2 == 1:
+			return nil
+		}
+	}
 }
 
 // skipLine reads past the rest of a line too long to keep (err is how

@@ -26,6 +26,9 @@ func TestLineLimit(t *testing.T) {
 		// What follows is read afresh from the next line: here a lone
 		// quote, opening a record that never closes.
 		{"a quoted record over lines", `"` + strings.Repeat("a\n", 60) + `"`, 100, true},
+		// The rest of a field too long is never read as records: here a
+		// name and a fake row inside the field.
+		{"a quoted field past the limit", `1,"` + strings.Repeat("x", 60) + "\n" + strings.Repeat("x", 60) + "\nJane Doe,EVIL\n" + `tail",3`, 100, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +64,11 @@ func TestLineLimit(t *testing.T) {
 			}
 			if got[0] != "x|1" || (!strings.HasPrefix(tt.long, `"`) && got[len(got)-1] != "y|2") {
 				t.Errorf("records: got %.80q, want x|1 first and y|2 last", got)
+			}
+			for _, rec := range got {
+				if strings.Contains(rec, "Jane Doe") || strings.Contains(rec, "tail") {
+					t.Errorf("records: got %.80q: the rest of a field too long read as a record", got)
+				}
 			}
 		})
 	}

@@ -349,7 +349,9 @@ feed:
 func passOver(res *Result, k ledger.Known) {
 	res.Status = Skipped
 	if k.Refused {
-		res.Status, res.Err = RefusedEarlier, errors.New(k.Reason)
+		// Scrubbed again: a reason stored by an earlier release may hold
+		// what this one masks.
+		res.Status, res.Err = RefusedEarlier, errors.New(scrub(k.Reason, nil, len(k.Reason)+256))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,8 +54,12 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (func
 		return nil, err
 	}
 	release := func() {
-		// A fresh context: the lock must be released even when ctx was cancelled.
-		conn.Exec(context.Background(), "ROLLBACK")
+		// A fresh context: the lock must be released even when ctx was
+		// cancelled; bounded, so that a dead connection cannot hang the
+		// exit (the server ends the transaction when it sees it gone).
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn.Exec(rctx, "ROLLBACK")
 		conn.Release()
 	}
 	// A server's timeouts must neither end the wait nor the idle
@@ -88,7 +93,13 @@ func lockTable(ctx context.Context, pool *pgxpool.Pool, table string) error {
 	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&there); err != nil || there {
 		return err
 	}
-	create := "CREATE SCHEMA IF NOT EXISTS percolate; CREATE TABLE IF NOT EXISTS " + table + " ()"
+	create := "CREATE TABLE IF NOT EXISTS " + table + " ()"
+	if err := pool.QueryRow(ctx, "SELECT to_regnamespace('percolate') IS NOT NULL").Scan(&there); err != nil {
+		return err
+	}
+	if !there { // an existing warehouse has it: no CREATE on the database asked
+		create = "CREATE SCHEMA IF NOT EXISTS percolate; " + create
+	}
 	var err error
 	for range 3 {
 		if _, err = pool.Exec(ctx, create); err == nil {

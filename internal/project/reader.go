@@ -151,7 +151,9 @@ func citusReaderPassword(ctx context.Context, pool *pgxpool.Pool, pw string) err
 		return nil
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL log_statement = 'none'; SET LOCAL log_min_error_statement = 'panic'"); err != nil {
+		if _, err := tx.Exec(ctx, `SET LOCAL log_statement = 'none'; SET LOCAL log_min_error_statement = 'panic';
+			SET LOCAL log_min_duration_statement = -1; SET LOCAL log_min_duration_sample = -1;
+			SET LOCAL log_transaction_sample_rate = 0; SET LOCAL log_parameter_max_length = 0`); err != nil {
 			return fmt.Errorf("keep the password of %s out of the server's log: %w", readerRole, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, $1, $2)
