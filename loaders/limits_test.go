@@ -116,3 +116,16 @@ pipelines:
 	}
 	return f.Pipelines["p"].Sources["tx"]
 }
+
+// TestMaskUnruledText: a rejected row's text field that no rule holds to a
+// shape is masked, whichever field broke its rule: in a file of swapped
+// columns it may hold a name that no personal field of the row equals.
+func TestMaskUnruledText(t *testing.T) {
+	c, err := newContract(testSource(t, ""), []byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.mask([]string{"99/99/2022 10:00", "Jane Doe"}, 1), "***,***"; got != want {
+		t.Errorf("mask: got %q, want %q", got, want)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/percolate/percolate/internal/config"
 )
 
 // masked stands where a value was that must not leave the loader.
@@ -156,9 +158,12 @@ func (c *contract) personal(fields []string) []string {
 // mask rebuilds a rejected row as CSV for the rejects table, masking what
 // cannot be shown: personal fields; the field that broke its rule (bad,
 // 1-based; in a file of swapped columns it may be another column's
-// personal data); any field equal to a personal field of the row; and,
-// when the field count is off, every field, since none can be trusted to
-// be what the contract says. scrub (see reject) masks the rest.
+// personal data); any field equal to a personal field of the row; any text
+// field that no rule holds to a shape (no values, pattern or file_name: in
+// a file whose columns are swapped it may hold a name, which no value of
+// the row's own personal fields would find); and, when the field count is
+// off, every field, since none can be trusted to be what the contract
+// says. scrub (see reject) masks the rest.
 func (c *contract) mask(fields []string, bad int) string {
 	var b strings.Builder
 	wrong := len(fields) != len(c.src.Columns)
@@ -167,7 +172,7 @@ func (c *contract) mask(fields []string, bad int) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		if wrong || c.src.Columns[i].Personal != "" || i+1 == bad || slices.Contains(personal, f) {
+		if wrong || c.src.Columns[i].Personal != "" || i+1 == bad || slices.Contains(personal, f) || unruled(c.src.Columns[i]) {
 			b.WriteString(masked)
 			continue
 		}
@@ -178,4 +183,10 @@ func (c *contract) mask(fields []string, bad int) string {
 		}
 	}
 	return b.String()
+}
+
+// unruled says a column is text that no rule holds to a shape: what it
+// holds cannot be told from a name.
+func unruled(col *config.Column) bool {
+	return col.Type == config.Text && len(col.Values) == 0 && col.Re == nil && col.FileNameRe == nil
 }
