@@ -12,6 +12,7 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/pg"
 )
 
 // parsed is a small file read whole and parsed into binary COPY rows,
@@ -203,14 +204,7 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 	if l.test.commit != nil {
 		l.test.commit()
 	}
-	// The commit is the safe point: cancelled before it, the group rolls
-	// back; once sent, it goes through whatever happens to ctx, so that
-	// the results say what the server did (a cancel during COMMIT's round
-	// trip would leave that unknown).
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+	if err := pg.Commit(ctx, tx); err != nil {
 		return err
 	}
 	for _, f := range send {

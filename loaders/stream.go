@@ -130,10 +130,7 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 	if l.test.commit != nil {
 		l.test.commit()
 	}
-	if err := ctx.Err(); err != nil { // see commitGroup
-		return res, err
-	}
-	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+	if err := pg.Commit(ctx, tx); err != nil {
 		return res, err
 	}
 	return res, nil

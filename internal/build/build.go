@@ -293,14 +293,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 	if err := recordCheckVersions(ctx, tx, plan, runID); err != nil {
 		return err
 	}
-	// The commit is the safe point: cancelled before it, nothing is
-	// published; once sent, it goes through whatever happens to ctx, so
-	// that what the run says of it is what the server did (a cancel during
-	// the round trip would leave that unknown).
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return tx.Commit(context.WithoutCancel(ctx))
+	return pg.Commit(ctx, tx)
 }
 
 func stepOf(p *Plan, name string) *Step {

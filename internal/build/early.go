@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/pg"
 )
 
 // earlyBuild is a model built whole before the publish transaction:
@@ -233,10 +234,7 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 		return nil, err
 	}
 	b.checking = time.Since(checking)
-	if err := ctx.Err(); err != nil { // see publish
-		return nil, err
-	}
-	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
+	if err := pg.Commit(ctx, tx); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -107,11 +108,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 		Example: `  percolate db psql
   percolate db psql -- -c 'TABLE marts.branch_daily_sales'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			u, err := p.DatabaseURL(cmd.Context())
+			u, err := a.databaseURL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -148,11 +145,7 @@ func (a *app) dbURLCmd() *cobra.Command {
 The password is masked; --show-password prints it. 'percolate db psql' needs neither.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			u, err := p.DatabaseURL(cmd.Context())
+			u, err := a.databaseURL(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -362,4 +355,14 @@ func setReader(cmd *cobra.Command, a *app) error {
 	}
 	defer pool.Close()
 	return p.SetReaderPassword(cmd.Context(), pool)
+}
+
+// databaseURL is the URL of the project's database, starting the embedded
+// one if needed.
+func (a *app) databaseURL(ctx context.Context) (string, error) {
+	p, err := a.project()
+	if err != nil {
+		return "", err
+	}
+	return p.DatabaseURL(ctx)
 }

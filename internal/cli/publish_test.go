@@ -176,6 +176,24 @@ func arrive(t *testing.T, data, landing string, day time.Time) {
 	}
 }
 
+// refreshed writes days+1 days of two branches' files (seeded), delivers
+// the first into a landing folder and runs a full refresh of it into a
+// fresh database; args run it again, deliver lands day n (1 and on).
+func refreshed(t *testing.T, days int, seed uint64) (url string, args []string, deliver func(n int)) {
+	t.Helper()
+	data, landing := t.TempDir(), t.TempDir()
+	from := time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(2),
+		From: from, To: from.AddDate(0, 0, days), Orders: 20, Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	url = pgtest.URL(t)
+	args = []string{"run", "--full-refresh", "--source", "transactions=" + filepath.Join(landing, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(landing, "none-*.csv")}
+	arrive(t, data, landing, from)
+	mustRun(t, root, url, args...)
+	return url, args, func(n int) { arrive(t, data, landing, from.AddDate(0, 0, n)) }
+}
+
 // TestReadersAcrossFullRefreshes reads the marts in a loop from several
 // connections, each in its own way (one statement over all three, and
 // transactions holding one mart while reading another, in both orders),
@@ -183,17 +201,8 @@ func arrive(t *testing.T, data, landing string, day time.Time) {
 // error, every run exits 0, and every one-statement read sees the marts
 // agree: all old or all new.
 func TestReadersAcrossFullRefreshes(t *testing.T) {
-	data, landing := t.TempDir(), t.TempDir()
-	from := time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(2),
-		From: from, To: from.AddDate(0, 0, 10), Orders: 20, Seed: 51}); err != nil {
-		t.Fatal(err)
-	}
-	url := pgtest.URL(t)
+	url, args, deliver := refreshed(t, 10, 51)
 	pool := connect(t, url)
-	args := []string{"run", "--full-refresh", "--source", "transactions=" + filepath.Join(landing, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(landing, "none-*.csv")}
-	arrive(t, data, landing, from)
-	mustRun(t, root, url, args...)
 
 	ctx := context.Background()
 	oneStatement := func() (string, error) {
@@ -235,7 +244,7 @@ func TestReadersAcrossFullRefreshes(t *testing.T) {
 		readWhile(paced(holding("marts.product_daily_sales", "marts.branch_daily_sales"))),
 	}
 	for day := 1; day <= 10; day++ {
-		arrive(t, data, landing, from.AddDate(0, 0, day))
+		deliver(day)
 		if r := percolate(t, root, url, args...); r.code != ExitOK {
 			t.Errorf("full refresh %d while readers read: exit %d\n%s", day, r.code, r.stderr)
 		} else {
@@ -270,17 +279,8 @@ func TestReadersAcrossFullRefreshes(t *testing.T) {
 // them all old; once the reader lets go, the run publishes everything and
 // exits 0.
 func TestReadDuringTheSwapSeesTheOldWhole(t *testing.T) {
-	data, landing := t.TempDir(), t.TempDir()
-	from := time.Date(2023, 4, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := generate.Write(generate.Options{Dir: data, Layout: generate.LayoutA, Branches: generate.Branches(2),
-		From: from, To: from.AddDate(0, 0, 1), Orders: 20, Seed: 52}); err != nil {
-		t.Fatal(err)
-	}
-	url := pgtest.URL(t)
+	url, args, deliver := refreshed(t, 1, 52)
 	pool := connect(t, url)
-	args := []string{"run", "--full-refresh", "--source", "transactions=" + filepath.Join(landing, "*.csv"), "--source", "legacy_transactions=" + filepath.Join(landing, "none-*.csv")}
-	arrive(t, data, landing, from)
-	mustRun(t, root, url, args...)
 	ctx := context.Background()
 	before := scalar[string](t, pool, marts)
 
@@ -292,7 +292,7 @@ func TestReadDuringTheSwapSeesTheOldWhole(t *testing.T) {
 	if _, err := holder.Exec(ctx, "SELECT FROM marts.hourly_sales LIMIT 1"); err != nil {
 		t.Fatal(err)
 	}
-	arrive(t, data, landing, from.AddDate(0, 0, 1))
+	deliver(1)
 	done := make(chan result, 1)
 	go func() { done <- percolate(t, root, url, args...) }()
 	// The swap waits for the holder: a lock on the mart not granted.

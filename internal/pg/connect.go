@@ -225,3 +225,15 @@ func AsConnected(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, "SET LOCAL ROLE NONE")
 	return err
 }
+
+// Commit commits tx as a safe point: cancelled before it, the transaction
+// rolls back (the caller's deferred Rollback) and ctx's error is returned;
+// once sent, the COMMIT goes through whatever happens to ctx, so that the
+// caller says what the server did (a cancel during its round trip would
+// leave that unknown).
+func Commit(ctx context.Context, tx pgx.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return tx.Commit(context.WithoutCancel(ctx))
+}
