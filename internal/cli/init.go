@@ -56,20 +56,20 @@ and migration when you no longer need them.`,
 				}
 				return fmt.Errorf("init: %w", err)
 			}
-			a.printInit(dir, args, files)
+			a.printInit(dir, files)
 			return nil
 		},
 	}
 }
 
 // printInit says what init wrote and what to run next.
-func (a *app) printInit(dir string, args []string, files []scaffold.File) {
+func (a *app) printInit(dir string, files []scaffold.File) {
 	var b strings.Builder
 	for _, f := range files {
 		fmt.Fprintf(&b, "created %s\n", filepath.Join(dir, filepath.FromSlash(f.Path)))
 	}
 	b.WriteString("\nNext:\n")
-	if len(args) == 1 && filepath.Clean(dir) != "." {
+	if filepath.Clean(dir) != "." {
 		fmt.Fprintf(&b, "  cd %s\n", dir)
 	}
 	b.WriteString(`  percolate run                # load data/trips/*.csv, build marts.station_days
