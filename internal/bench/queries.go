@@ -19,14 +19,14 @@ import (
 // It is read from a SQL file whose header comments declare it:
 //
 //	-- schema: core
-//	-- keyed: orders (order_id)
-//	-- index: orders (sales_date)
-//	-- param: day = SELECT max(sales_date) FROM orders
+//	-- keyed: events (event_id)
+//	-- index: events (day)
+//	-- param: day = SELECT max(day) FROM events
 //	-- within: 1.5
 //
-//	-- query: a day's orders
+//	-- query: a day's events
 //	-- target: 5ms
-//	SELECT … FROM orders WHERE sales_date = date :'day';
+//	SELECT … FROM events WHERE day = date :'day';
 //
 // A param is read once, on the keyed side, and written into the queries
 // (and the params after it) as a quoted literal where they say :'name', as

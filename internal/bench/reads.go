@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ type ReadsResult struct {
 	Relations []Relation // the core's relations the queries read, as built
 	Build     time.Duration
 	Queries   []QueryResult
+	// Timing is the queries' runs, all of them: wall and CPU time.
+	Timing Timing
 }
 
 // Relation is one relation of the core and what it is built as.
@@ -122,13 +125,16 @@ func Reads(ctx context.Context, opt Options, r ReadsOptions) (*ReadsResult, erro
 		return nil, err
 	}
 	res.Build = time.Since(start)
-	if _, err := settle(ctx, opt.URL); err != nil {
+	pm, err := settle(ctx, opt.URL)
+	if err != nil {
 		return nil, err
 	}
 	values, err := readParams(ctx, conn, r.Queries)
 	if err != nil {
 		return nil, err
 	}
+	// The machine meanwhile: on a shared one, what its other tenants took.
+	self0, server0, busy0, start := selfCPU(), serverCPU(pm), machineBusy(), time.Now()
 	for _, q := range r.Queries.Queries {
 		qr, err := runQuery(ctx, conn, r.Queries.Schema, q, bind(q.SQL, values), r.Runs)
 		if err != nil {
@@ -136,6 +142,7 @@ func Reads(ctx context.Context, opt Options, r ReadsOptions) (*ReadsResult, erro
 		}
 		res.Queries = append(res.Queries, qr)
 	}
+	res.Timing = Timing{Wall: time.Since(start), ClientCPU: selfCPU() - self0, ServerCPU: serverCPU(pm) - server0, MachineCPU: machineBusy() - busy0, WAL: -1}
 	res.print(opt.Out, r.Queries, r.Runs, values)
 	var differ []string
 	for _, q := range res.Queries {
@@ -401,6 +408,8 @@ func (r *ReadsResult) print(w io.Writer, s *QuerySet, runs int, values map[strin
 			q.Ratio(), len(q.Core.Rows), strings.Join(notes, "; "))
 	}
 	fmt.Fprintln(w)
+	t := r.Timing
+	fmt.Fprintf(w, "  the queries' runs took %s on %d cores: %s (other: a shared machine's other tenants)\n", secs(t.Wall), runtime.NumCPU(), cpuLine(t))
 	if s.Within > 0 && worst >= 0 {
 		fmt.Fprintf(w, "  within %.1f× of the keyed side: %d of %d queries; the worst %q at %.1f×\n", s.Within, within, len(r.Queries), r.Queries[worst].Query.Name, r.Queries[worst].Ratio())
 	}
