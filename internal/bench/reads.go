@@ -92,26 +92,11 @@ func Reads(ctx context.Context, opt Options, r ReadsOptions) (*ReadsResult, erro
 	if r.Queries == nil || r.Runs < 1 {
 		return nil, errors.New("want a query set and at least one run")
 	}
-	if r.Sources == nil {
-		dir := filepath.Join(opt.DataDir, "year")
-		if _, err := yearFiles(dir); err != nil {
-			return nil, err
-		}
-		r.Sources, r.From, r.To = yearSources(dir), yearShape.From, yearShape.To
-	}
 	res := &ReadsResult{Database: "bench_reads"}
-	pool, done, err := emptyDB(ctx, opt.URL, res.Database)
+	dbURL, err := loadReads(ctx, opt, r, res)
 	if err != nil {
 		return nil, err
 	}
-	dbURL := pool.Config().ConnString()
-	rep, err := opt.Project.Backfill(ctx, pool, project.BackfillOptions{From: r.From, To: r.To,
-		RunOptions: project.RunOptions{Jobs: opt.Jobs, Sources: r.Sources}})
-	done()
-	if err != nil {
-		return nil, fmt.Errorf("backfill: %w", err)
-	}
-	res.Loaded = orders(rep.Runs)
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return nil, err
@@ -154,6 +139,30 @@ func Reads(ctx context.Context, opt Options, r ReadsOptions) (*ReadsResult, erro
 		return res, fmt.Errorf("rows differ between %s and its keyed copies: %s", r.Queries.Schema, strings.Join(differ, ", "))
 	}
 	return res, nil
+}
+
+// loadReads backfills the year, or r's sources, into res's database,
+// made afresh, and returns its URL.
+func loadReads(ctx context.Context, opt Options, r ReadsOptions, res *ReadsResult) (string, error) {
+	if r.Sources == nil {
+		dir := filepath.Join(opt.DataDir, "year")
+		if _, err := yearFiles(dir); err != nil {
+			return "", err
+		}
+		r.Sources, r.From, r.To = yearSources(dir), yearShape.From, yearShape.To
+	}
+	pool, done, err := emptyDB(ctx, opt.URL, res.Database)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	rep, err := opt.Project.Backfill(ctx, pool, project.BackfillOptions{From: r.From, To: r.To,
+		RunOptions: project.RunOptions{Jobs: opt.Jobs, Sources: r.Sources}})
+	if err != nil {
+		return "", fmt.Errorf("backfill: %w", err)
+	}
+	res.Loaded = orders(rep.Runs)
+	return pool.Config().ConnString(), nil
 }
 
 // describe says what each relation to copy is built as, and fails on one
