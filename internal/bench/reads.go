@@ -70,7 +70,8 @@ type Side struct {
 	// Rows are the query's rows in PostgreSQL's text form, a row's values
 	// parted by a tab, sorted.
 	Rows []string
-	// Schemas are the schemas of the relations its plan scanned.
+	// Schemas are the schemas of what its plan scanned (relations and
+	// functions).
 	Schemas []string
 }
 
@@ -81,7 +82,7 @@ func (s Side) Median() time.Duration {
 	return t[len(t)/2]
 }
 
-// Reads loads a year (or opt's sources) into a fresh database with
+// Reads loads a year (or r's sources) into a fresh database with
 // `percolate backfill`, copies the core's declared relations into plain
 // tables with their keys and indexes in schema keyed, vacuums and analyzes
 // the database, then runs each query of the set on both sides: once to
