@@ -192,11 +192,11 @@ func TestExitCodes(t *testing.T) {
 func TestBusy(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := connect(t, url)
-	unlock, err := pg.Lock(context.Background(), pool, "run", false)
+	lock, err := pg.Lock(context.Background(), pool, "run", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
+	defer lock.Release()
 	r := percolate(t, root, url, "run")
 	if r.code != ExitBusy || !strings.Contains(r.stderr, "another percolate run holds the lock") {
 		t.Errorf("got exit %d, stderr %q; want exit 3 saying another run holds the lock", r.code, r.stderr)

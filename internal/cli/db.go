@@ -213,11 +213,11 @@ project's. See docs/migrations.md.`,
 			return err
 		}
 		defer pool.Close()
-		unlock, err := pg.Lock(cmd.Context(), pool, "run", wait)
+		lock, err := pg.Lock(cmd.Context(), pool, "run", wait)
 		if err != nil {
 			return err
 		}
-		defer unlock()
+		defer lock.Release()
 		if err := (ledger.Store{}).RestoreIndexes(cmd.Context(), pool); err != nil {
 			return fmt.Errorf("build again the indexes a load dropped: %w", err)
 		}

@@ -82,11 +82,11 @@ error check fails.`,
 				return err
 			}
 			defer pool.Close()
-			unlock, err := pg.Lock(ctx, pool, "run", wait)
+			lock, err := pg.Lock(ctx, pool, "run", wait)
 			if err != nil {
 				return err
 			}
-			defer unlock()
+			defer lock.Release()
 			d := a.newDisplay()
 			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
 			d.close(err)

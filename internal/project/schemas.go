@@ -63,14 +63,14 @@ func (p *Folder) EnsureLedger(ctx context.Context, pool *pgxpool.Pool) error {
 	if ok, err := ledger.Current(ctx, pool); err != nil || ok {
 		return err
 	}
-	unlock, err := pg.Lock(ctx, pool, "run", false)
+	lock, err := pg.Lock(ctx, pool, "run", false)
 	if errors.Is(err, pg.ErrBusy) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lock.Release()
 	_, err = ledger.Migrate(ctx, pool)
 	return err
 }
