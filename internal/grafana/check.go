@@ -50,6 +50,9 @@ func (d *Dashboard) check(root *yaml.Node) error {
 		if err := p.check(); err != nil {
 			return &Error{File: d.Path, Line: keyLine(n, err.key), Msg: fmt.Sprintf("panel %q: %s", p.Title, err.msg)}
 		}
+		if v := unknownVariable(p.SQL, d.Variables); v != "" {
+			return bad(n, "sql", "panel %q: its sql reads $%s, which is no variable of the dashboard", p.Title, v)
+		}
 		if titles[p.Title] {
 			return bad(n, "title", "panel %q: a second panel of that title (panels are named by their titles)", p.Title)
 		}
@@ -100,10 +103,28 @@ func checkRules(file string, root *yaml.Node, rules []Rule) error {
 			return bad("uid", "a rule needs a uid, a title and sql")
 		case uids[r.UID]:
 			return bad("uid", "a second rule of uid %q", r.UID)
+		case unknownVariable(r.SQL, nil) != "":
+			return bad("sql", "rule %s: its sql reads $%s: a rule has no variables, only Grafana's $__macros", r.UID, unknownVariable(r.SQL, nil))
 		case r.NoData != "" && !slices.Contains([]string{"OK", "Alerting", "NoData", "KeepLast"}, r.NoData):
 			return bad("no_data", "rule %s: no_data %q: want OK, Alerting, NoData or KeepLast", r.UID, r.NoData)
 		}
 		uids[r.UID] = true
 	}
 	return nil
+}
+
+// reference is a Grafana variable in SQL: $name, ${name} or ${name:format};
+// $__name is one of Grafana's macros.
+var reference = regexp.MustCompile(`\$\{?(\w+)`)
+
+// unknownVariable is the first variable sql reads that is not one of vars,
+// nor a macro.
+func unknownVariable(sql string, vars []Variable) string {
+	for _, m := range reference.FindAllStringSubmatch(sql, -1) {
+		if strings.HasPrefix(m[1], "__") || slices.ContainsFunc(vars, func(v Variable) bool { return v.Name == m[1] }) {
+			continue
+		}
+		return m[1]
+	}
+	return ""
 }

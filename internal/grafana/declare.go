@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"regexp"
@@ -190,7 +191,9 @@ func decode(fsys fs.FS, name string, v any) (*yaml.Node, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(v); errors.Is(err, io.EOF) {
+		return nil, &Error{File: name, Msg: "an empty declaration"}
+	} else if err != nil {
 		return nil, yamlError(name, err)
 	}
 	var doc yaml.Node

@@ -41,6 +41,9 @@ func TestBadDeclarationRefused(t *testing.T) {
 		{"a variable without sql", "dashboards/d.yaml", ", sql: SELECT DISTINCT region FROM marts.sales}", "}", 4, "variable region: its values need sql"},
 		{"no uid", "dashboards/d.yaml", "uid: u\n", "", 1, "a dashboard needs a uid"},
 		{"not a list", "dashboards/d.yaml", "columns: [region, amount]", "columns: region", 12, "cannot unmarshal"},
+		{"misspelt variable", "dashboards/d.yaml", "IN ($region)", "IN ($regoin)", 13, `its sql reads $regoin, which is no variable`},
+		{"empty", "dashboards/d.yaml", good, "", 0, "an empty declaration"},
+		{"a variable in a rule", "alerts.yaml", "sql: SELECT 1", "sql: SELECT ${region}", 5, "its sql reads $region: a rule has no variables"},
 		{"rule misspelt", "alerts.yaml", "no_data: Alerting", "nodata: Alerting", 4, `unknown key "nodata" in a rule`},
 		{"rule no_data", "alerts.yaml", "no_data: Alerting", "no_data: Always", 4, `no_data "Always"`},
 	} {
