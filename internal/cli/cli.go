@@ -147,8 +147,8 @@ The database is --database-url, else $PERCOLATE_DATABASE_URL, else the embedded
 default: a PostgreSQL cluster that percolate creates under .percolate/ from the
 machine's PostgreSQL binaries and leaves running (see 'percolate db').
 
-Exit codes: 0 ok; 1 a run, load or build failed; 2 bad usage, pipelines.yaml
-or model; 3 another run holds the database (see run --wait); 130 interrupted
+Exit codes: 0 ok; 1 a run, load or build failed; 2 bad usage, pipelines.yaml,
+model or dashboard declaration; 3 another run holds the database (see run --wait); 130 interrupted
 (Ctrl-C or SIGTERM) at a safe point: run the same command to resume.`,
 		Example: `  percolate run                         # load the sample data, build every model
   percolate run cafe --source transactions='incoming/*.csv'
