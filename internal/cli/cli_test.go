@@ -208,6 +208,9 @@ func TestValidateAndList(t *testing.T) {
 	if !strings.Contains(r.stdout, fmt.Sprintf("pipeline cafe: 2 sources, %d models, ", models(t))) {
 		t.Errorf("validate: got %q", r.stdout)
 	}
+	if !strings.Contains(r.stdout, "grafana: 4 dashboards, 6 alert rules: ok") || r.stderr != "" {
+		t.Errorf("validate does not say the Grafana declarations are ok, or warns: %q, %q", r.stdout, r.stderr)
+	}
 	r = mustRun(t, root, "postgres://unused", "models", "list")
 	for _, m := range []string{"core.orders", "marts.branch_daily_sales", "marts.product_daily_sales", "marts.hourly_sales"} {
 		if !strings.Contains(r.stdout, m) {
