@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"gopkg.in/yaml.v3"
 
 	"github.com/percolate/percolate/internal/config"
@@ -71,6 +72,9 @@ type value struct {
 	at    int64 // µs since the Unix epoch, the instant
 	local int64 // µs since the Unix epoch of the wall-clock time
 	items []item
+	// null is set for a field of an optional column that means NULL:
+	// nothing else of the value is read.
+	null bool
 }
 
 // day is the wall-clock day of a timestamp, in days since the Unix epoch.
@@ -172,7 +176,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		c.kinds[i] = k
 		c.keyFrom[i] = slices.Contains(src.Key.From, col.Name)
 		start := len(cols)
-		cols = append(cols, k.columns(col)...)
+		cols = append(cols, columnsOf(col)...)
 		c.spans[i] = [2]int{start, len(cols)}
 		if col.Type != config.List || col.Personal != "" {
 			continue
@@ -191,7 +195,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		for _, name := range col.Items.Carry {
 			j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == name })
 			start := len(childCols)
-			childCols = append(childCols, kindOf(src.Columns[j]).columns(src.Columns[j])...)
+			childCols = append(childCols, columnsOf(src.Columns[j])...)
 			c.carried = append(c.carried, j)
 			c.carrySpans = append(c.carrySpans, [2]int{start, len(childCols)})
 		}
@@ -303,11 +307,13 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 		if c.text[i] && !utf8.ValidString(fields[i]) {
 			return key, &rowError{col: i + 1, column: col.Name, reason: notUTF8(fields[i])}
 		}
-		if err := k.parse(c, i, col, fields[i], v); err != nil {
+		if col.Optional && col.IsNull(fields[i]) {
+			v.null = true
+		} else if err := k.parse(c, i, col, fields[i], v); err != nil {
 			return key, &rowError{col: i + 1, column: col.Name, reason: err.Error()}
 		}
 		if c.keyFrom[i] {
-			c.keyBuf = append(k.key(c.keyBuf[:0], col, v), 0)
+			c.keyBuf = append(c.appendKey(c.keyBuf[:0], i, v), 0)
 			c.mac.Write(c.keyBuf)
 		}
 	}
@@ -450,9 +456,46 @@ func appendDecimal(b []byte, n int64, scale int) []byte {
 // each closed by a separator: the part of a sum's key they make.
 func (c *contract) appendKeys(k []byte, cols []int) []byte {
 	for _, j := range cols {
-		k = append(c.kinds[j].key(k, c.src.Columns[j], &c.vals[j]), 0x1e)
+		k = append(c.appendKey(k, j, &c.vals[j]), 0x1e)
 	}
 	return k
+}
+
+// nullKey is a NULL's canonical form: a byte no value's form holds (the
+// text columns' are UTF-8 and never empty where they are required; an
+// optional one's empty value is NULL).
+const nullKey = 0x1f
+
+// appendKey appends the canonical form of v, a value of column j.
+func (c *contract) appendKey(b []byte, j int, v *value) []byte {
+	if v.null {
+		return append(b, nullKey)
+	}
+	return c.kinds[j].key(b, c.src.Columns[j], v)
+}
+
+// put appends v, a value of column j, to the builders of its staging
+// columns: NULL in each of them when it is NULL.
+func (c *contract) put(f *fileLoad, bs []array.Builder, j int, v *value) {
+	if v.null {
+		for _, b := range bs {
+			b.AppendNull()
+		}
+		return
+	}
+	c.kinds[j].put(f, bs, c.src.Columns[j], v)
+}
+
+// columnsOf are the staging columns a source column fills: nullable when
+// it is optional.
+func columnsOf(col *config.Column) []column {
+	cols := kindOf(col).columns(col)
+	if col.Optional {
+		for i := range cols {
+			cols[i].nullable = true
+		}
+	}
+	return cols
 }
 
 // keep copies the row's values of the columns cols, to outlive the row.

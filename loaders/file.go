@@ -272,9 +272,9 @@ func (f *fileLoad) row(fields []string, line int) {
 	if c.repeatAt >= 0 {
 		flagged = f.putRepeated(p.Field(c.repeatAt).(*array.BooleanBuilder), key)
 	}
-	for i, col := range c.src.Columns {
+	for i := range c.src.Columns {
 		span := c.spans[i]
-		c.kinds[i].put(f, f.builders[span[0]:span[1]], col, &c.vals[i])
+		c.put(f, f.builders[span[0]:span[1]], i, &c.vals[i])
 	}
 	if c.rowSums != nil {
 		f.addRowSum(flagged)
@@ -343,7 +343,7 @@ func (f *fileLoad) appendItemRow(n int, it item) {
 	}
 	for k, j := range f.c.carried {
 		span := f.c.carrySpans[k]
-		f.c.kinds[j].put(f, f.childBuilders[span[0]:span[1]], f.c.src.Columns[j], &f.c.vals[j])
+		f.c.put(f, f.childBuilders[span[0]:span[1]], j, &f.c.vals[j])
 	}
 }
 
@@ -406,7 +406,7 @@ func (f *fileLoad) encodeSums(b []byte) ([]byte, error) {
 		for n, j := range c.carried {
 			span := c.carrySpans[n]
 			w := span[1] - span[0]
-			c.kinds[j].put(f, bs[i:i+w], c.src.Columns[j], &s.carried[n])
+			c.put(f, bs[i:i+w], j, &s.carried[n])
 			i += w
 		}
 		bs[i].(*array.Int32Builder).Append(int32(s.count))

@@ -303,6 +303,9 @@ func (s *Source) checkDistribution(n *yaml.Node, errf errorf) error {
 	for _, c := range s.Columns {
 		if c.Name == d && c.Personal == "" && c.Type != List {
 			col = c
+			if c.Optional {
+				return errf(n, "source %s: distributed_by: %q is optional: a row without it would have no shard", s.Name, d)
+			}
 		}
 		if c.Date == d || c.Local == d {
 			col = c
@@ -369,6 +372,9 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 	if c.Type == "" {
 		c.Type = Text
 	}
+	if err := c.checkOptional(where, at, errf); err != nil {
+		return err
+	}
 	switch c.Type {
 	case Text, Integer:
 	case Numeric:
@@ -421,6 +427,36 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 		}
 		c.FileNameRe = re
 	}
+	return nil
+}
+
+// checkOptional holds optional and null_values to columns whose field
+// can be left NULL: not personal data (which stores no value to be NULL,
+// or stores its hash), not an items column (which holds a list), not the
+// timestamp that gives each row its day, not a total checked by sum_of.
+func (c *Column) checkOptional(where string, at func(string) *yaml.Node, errf errorf) error {
+	if !c.Optional && len(c.NullValues) == 0 {
+		return nil
+	}
+	key := "optional"
+	if len(c.NullValues) > 0 {
+		key = "null_values"
+	}
+	var why string
+	switch {
+	case c.Personal != "":
+		why = "a personal column stores no value that could be NULL"
+	case c.Type == List:
+		why = "an items column holds a list: declare optional item fields instead"
+	case c.Type == Timestamp && c.Date != "":
+		why = fmt.Sprintf("it gives each row its day (%s)", c.Date)
+	case c.SumOf != "":
+		why = "sum_of checks a total every row has"
+	}
+	if why != "" {
+		return errf(at(key), "%s: %s applies to columns that may be left empty, not this one: %s", where, key, why)
+	}
+	c.Optional = true // null_values implies it
 	return nil
 }
 

@@ -145,6 +145,12 @@ type Column struct {
 	// agree with (compared as words: case, spaces and punctuation do not
 	// matter); a file whose name it does not match is not checked.
 	FileName string `yaml:"file_name,omitempty"`
+	// Optional makes an empty field NULL instead of a reject; NullValues
+	// lists further spellings that mean NULL ("NA", "n/a") and implies
+	// Optional. Required is the default: a file that leaves a required
+	// field empty has broken its contract.
+	Optional   bool     `yaml:"optional,omitempty"`
+	NullValues []string `yaml:"null_values,omitempty"`
 
 	Line int `yaml:"-"`
 	// GoLayouts are Layouts translated from strftime to Go's time layouts.
@@ -153,6 +159,23 @@ type Column struct {
 	Re *regexp.Regexp `yaml:"-"`
 	// FileNameRe is FileName compiled.
 	FileNameRe *regexp.Regexp `yaml:"-"`
+}
+
+// IsNull reports whether field f of the column means NULL: empty or one of
+// its null_values, in a column that is optional.
+func (c *Column) IsNull(f string) bool {
+	if !c.Optional {
+		return false
+	}
+	if f == "" {
+		return true
+	}
+	for _, v := range c.NullValues {
+		if f == v {
+			return true
+		}
+	}
+	return false
 }
 
 // Items declares a nested list field (the basket) that the loader explodes

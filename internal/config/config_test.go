@@ -105,6 +105,11 @@ func TestParseErrors(t *testing.T) {
 		{"field longer than a line", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_field_bytes: 2000\n        max_line_bytes: 1000", 1), `pipelines.yaml:9: source tx: max_field_bytes (2000) is more than max_line_bytes (1000)`},
 		{"reason too short", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_reason_bytes: 10", 1), `pipelines.yaml:9: source tx: max_reason_bytes must be at least 64`},
 		{"misspelt max_line_bytes", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        max_lines_bytes: 10", 1), `pipelines.yaml:9: unknown key "max_lines_bytes" in source`},
+		{"null_values on personal data", strings.Replace(valid, "scale: 2", "scale: 2\n          - name: who\n            personal: drop\n            null_values: [NA]", 1), `pipelines.yaml:19: source tx: column who: null_values applies to columns that may be left empty, not this one: a personal column`},
+		{"optional day", strings.Replace(valid, `layouts: ["%d/%m/%Y %H:%M"]`, "layouts: [\"%d/%m/%Y %H:%M\"]\n            date: day\n            optional: true", 1), `pipelines.yaml:15: source tx: column at: optional applies to columns that may be left empty, not this one: it gives each row its day (day)`},
+		{"optional items", strings.Replace(valid, "scale: 2\n", "scale: 2\n"+strings.Replace(basket, "type: items", "type: items\n            null_values: [none]", 1)+"\n", 1), `pipelines.yaml:19: source tx: column basket: null_values applies to columns that may be left empty, not this one: an items column holds a list`},
+		{"null_values not a list", strings.Replace(valid, "scale: 2", "scale: 2\n            null_values: NA", 1), `pipelines.yaml:17:`},
+		{"distributed by an optional column", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        distributed_by: shop", 1) + "          - {name: shop, optional: true}\n", `pipelines.yaml:9: source tx: distributed_by: "shop" is optional`},
 		{"not yaml", "version: [1\n", "pipelines.yaml:"},
 	}
 	for _, tt := range tests {

@@ -137,6 +137,9 @@ func (s *Source) checkExpectations(at func(string) *yaml.Node, errf errorf) erro
 	}
 	ok := false
 	for _, c := range s.Columns {
+		if c.Name == e.Per && c.Optional {
+			return errf(at("expect"), "source %s: expect: per names %q, an optional column: a row without it would be of no group", s.Name, e.Per)
+		}
 		ok = ok || (c.Name == e.Per && c.Personal == "" && c.Type == Text)
 	}
 	if !ok {

@@ -1,0 +1,199 @@
+package loaders
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/percolate/percolate/internal/config"
+)
+
+// invoices is a contract of another shape than the cafe's: invoice lines,
+// a line a row, with optional fields, ids written as decimals and
+// cancellations as negative quantities.
+const invoices = `version: 1
+pipelines:
+  shop:
+    models: models
+    sources:
+      lines:
+        path: in/*.csv
+        header: true
+        max_rejects: 10
+        table: staging.invoice_lines
+        key: {column: line_id, from: [invoice, stock_code, description, quantity, invoiced_at, price, customer]}
+        sums: {table: staging.invoice_sums, by: [country, customer], count: lines, sum: [quantity, discount]}
+        columns:
+          - name: invoice
+          - name: stock_code
+          - name: description
+            optional: true
+          - name: quantity
+            type: integer
+          - name: invoiced_at
+            type: timestamp
+            layouts: ["%Y-%m-%d %H:%M:%S"]
+            date: invoice_date
+          - name: price
+            type: numeric
+            scale: 2
+          - name: customer
+            type: integer
+            null_values: [NA, "n/a"]
+          - name: country
+          - name: discount
+            type: numeric
+            scale: 2
+            optional: true
+          - name: shipped_at
+            type: timestamp
+            layouts: ["%Y-%m-%d %H:%M:%S"]
+            local: shipped_local
+            optional: true
+`
+
+func parseSource(t *testing.T, yaml, pipeline, source string) *config.Source {
+	t.Helper()
+	f, err := config.Parse("pipelines.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Pipelines[pipeline].Sources[source]
+}
+
+// createTables makes the source's staging tables as Staging says the
+// loader fills them: a column the loader may leave NULL is nullable, every
+// other one NOT NULL, so that a NULL where the contract says there is none
+// fails the load.
+func createTables(t *testing.T, pool *pgxpool.Pool, src *config.Source) {
+	t.Helper()
+	tables, err := Staging(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		var cols []string
+		for _, c := range tb.Columns {
+			null := " NOT NULL"
+			if c.Nullable {
+				null = ""
+			}
+			cols = append(cols, pgx.Identifier{c.Name}.Sanitize()+" "+c.SQL+null)
+		}
+		sql := fmt.Sprintf("CREATE TABLE %s (%s)", pgx.Identifier(strings.Split(tb.Name, ".")).Sanitize(), strings.Join(cols, ", "))
+		if _, err := pool.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+}
+
+// rowsOf returns the rows of a query as text, NULL as ∅, a row's fields
+// parted by |.
+func rowsOf(t *testing.T, pool *pgxpool.Pool, sql string) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := make([]string, len(vals))
+		for i, v := range vals {
+			fs[i] = "∅"
+			if v != nil {
+				fs[i] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, strings.Join(fs, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameRows(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s:\ngot\n  %s\nwant\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestContractsForAnyData loads invoice lines as real files write them:
+// empty optional fields and NA, ids as decimals, negative quantities and
+// amounts, quoted fields holding the separator, a header line in the
+// contract's order; and rejects what still breaks the contract, naming
+// line and column.
+func TestContractsForAnyData(t *testing.T) {
+	pool := warehouse(t)
+	src := parseSource(t, invoices, "shop", "lines")
+	createTables(t, pool, src)
+	file := "invoice,stock_code,description,quantity,invoiced_at,price,customer,country,discount,shipped_at\n" +
+		`536365,85123A,"WHITE HANGING HEART T-LIGHT HOLDER, RED",6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom,,2010-12-02 10:00:00` + "\n" +
+		`536366,22633,,6,2010-12-01 08:28:00,1.85,NA,United Kingdom,0.50,` + "\n" +
+		`C536379,D,Discount,-1,2010-12-01 09:41:00,-27.50,14527,France,-2.50,` + "\n" +
+		`536367,84879,n/a,-3,2010-12-01 08:34:00,1.69,n/a,France,,` + "\n" +
+		`536368,22960,JAM MAKING SET,2,2010-12-01 08:34:00,4.25,17850.5,France,,` + "\n" + // line 6: an id with decimals
+		`536369,22961,JAM JAR,,2010-12-01 08:35:00,1.00,12583,France,,` + "\n" + // line 7: a required field empty
+		`536370,22962,"JAM ""SPECIAL""",1,2010-12-01 08:36:00,1.00,12583.000,France,,` + "\n"
+	r := load(t, pool, src, write(t, t.TempDir(), "2010-12-01.csv", file))[0]
+	if r.Status != Loaded || r.Loaded != 5 || r.Rejected != 2 {
+		t.Fatalf("got %s, %d loaded, %d rejected (%v); want loaded, 5, 2", r.Status, r.Loaded, r.Rejected, r.Err)
+	}
+	sameRows(t, "staging rows", rowsOf(t, pool, `SELECT source_line, invoice, stock_code, description, quantity, price::text, customer, country,
+		discount::text, to_char(shipped_local, 'YYYY-MM-DD HH24:MI') FROM staging.invoice_lines ORDER BY source_line`), []string{
+		"2|536365|85123A|WHITE HANGING HEART T-LIGHT HOLDER, RED|6|2.55|17850|United Kingdom|∅|2010-12-02 10:00",
+		"3|536366|22633|∅|6|1.85|∅|United Kingdom|0.50|∅",
+		"4|C536379|D|Discount|-1|-27.50|14527|France|-2.50|∅",
+		"5|536367|84879|n/a|-3|1.69|∅|France|∅|∅", // n/a is NULL in customer only
+		`8|536370|22962|JAM "SPECIAL"|1|1.00|12583|France|∅|∅`,
+	})
+	sameRows(t, "rejects", rowsOf(t, pool, `SELECT line, column_name, reason FROM percolate.rejects ORDER BY line`), []string{
+		"6|7 (customer)|is not a whole number: it has decimals other than 0",
+		"7|4 (quantity)|is not a whole number",
+	})
+	// A NULL adds nothing to a sum, and is a group of its own.
+	sameRows(t, "sums", rowsOf(t, pool, `SELECT country, customer, lines, quantity, discount::text FROM staging.invoice_sums ORDER BY 1, 2 NULLS LAST`), []string{
+		"France|12583|1|1|0.00",
+		"France|14527|1|-1|-2.50",
+		"France|∅|1|-3|0.00",
+		"United Kingdom|17850|1|6|0.00",
+		"United Kingdom|∅|1|6|0.50",
+	})
+}
+
+// TestNullKeys: a NULL takes part in a row's key as itself, not as the
+// empty text or 0, and every spelling of it makes the same key.
+func TestNullKeys(t *testing.T) {
+	src := parseSource(t, invoices, "shop", "lines")
+	c, err := newContract(src, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(customer string) [16]byte {
+		t.Helper()
+		k, rerr := c.parse([]string{"1", "A", "x", "1", "2010-12-01 08:26:00", "1.00", customer, "UK", "", ""})
+		if rerr != nil {
+			t.Fatalf("customer %q: %v", customer, rerr)
+		}
+		return k
+	}
+	if row("") != row("NA") || row("NA") != row("n/a") {
+		t.Error("NULL spelt three ways: got different keys, want one")
+	}
+	if row("") == row("0") {
+		t.Error("NULL and 0: got the same key, want two")
+	}
+	if row("17850") != row("17850.00") {
+		t.Error("17850 and 17850.00: got different keys, want one")
+	}
+}
