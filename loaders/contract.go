@@ -30,6 +30,8 @@ type contract struct {
 	parent *table
 	child  *table // nil when no column is a list of items
 	sums   *table // nil unless the items declare sums
+	// sumPlan says how sums is filled.
+	sumPlan *itemSumsPlan
 	// rowSums is the table of a file's rows summed, nil unless the source
 	// declares sums; rowPlan says how it is filled.
 	rowSums *table
@@ -80,12 +82,6 @@ type value struct {
 // day is the wall-clock day of a timestamp, in days since the Unix epoch.
 func (v *value) day() int32 { return int32(floorDiv(v.local, 86400e6)) }
 
-type item struct {
-	size    string
-	product string
-	price   int64
-}
-
 // column is one column of a staging table.
 type column struct {
 	name     string
@@ -125,36 +121,6 @@ func newTable(name string, cols []column) *table {
 // manifest's load_id (percolate.files holds the path), and its line there.
 var lineage = []column{{name: "load_id", typ: tInt8}, {name: "source_line", typ: tInt4}}
 
-// itemColumns are the columns of an items table after its lineage and the
-// row key: the item, and its row's day when the source derives one.
-func itemColumns(src *config.Source, it *config.Items, dateAt int) []column {
-	cols := []column{
-		{name: "item_no", typ: tInt4},
-		{name: "size", typ: tText, nullable: true}, // an item may have no size
-		{name: "product", typ: tText},
-		{name: "price", typ: tNumeric, scale: it.Scale},
-	}
-	if dateAt >= 0 {
-		cols = append(cols, column{name: src.Columns[dateAt].Date, typ: tDate})
-	}
-	return cols
-}
-
-// sumColumns are the columns of an items' sums table: the file, then
-// what an item row has but its order and place (its day, size, product and
-// carried columns), then how many such items and the sum of their prices.
-func sumColumns(src *config.Source, it *config.Items, dateAt int, childCols []column, carrySpans [][2]int) []column {
-	cols := []column{{name: "load_id", typ: tInt8}}
-	if dateAt >= 0 {
-		cols = append(cols, column{name: src.Columns[dateAt].Date, typ: tDate})
-	}
-	cols = append(cols, column{name: "size", typ: tText, nullable: true}, column{name: "product", typ: tText})
-	for _, span := range carrySpans {
-		cols = append(cols, childCols[span[0]:span[1]]...)
-	}
-	return append(cols, column{name: it.Sums.Count, typ: tInt4}, column{name: it.Sums.Sum, typ: tNumeric, scale: it.Scale})
-}
-
 func newContract(src *config.Source, key []byte) (*contract, error) {
 	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key), limits: src.Limits()}
 	for i, col := range src.Columns {
@@ -192,6 +158,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		childCols := slices.Clone(lineage)
 		childCols = append(childCols, column{name: src.Key.Column, typ: tUUID})
 		childCols = append(childCols, itemColumns(src, col.Items, c.dateAt)...)
+
 		for _, name := range col.Items.Carry {
 			j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == name })
 			start := len(childCols)
@@ -203,7 +170,9 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 			c.child = newTable(col.Items.Table, childCols)
 		}
 		if sm := col.Items.Sums; sm != nil {
-			c.sums = newTable(sm.Table, sumColumns(src, col.Items, c.dateAt, childCols, c.carrySpans))
+			var sumCols []column
+			sumCols, c.sumPlan = itemSumColumns(src, col.Items, c.dateAt)
+			c.sums = newTable(sm.Table, sumCols)
 		}
 	}
 	c.parent = newTable(src.Table, cols)
@@ -252,7 +221,11 @@ func (c *contract) limit(precision map[string]int) {
 			c.digits[i] = digits(c.src.Table, col.Name, col.Scale)
 		}
 		if c.items != nil && col.Type == config.List && col.Personal == "" && col.Items.Table != "" {
-			c.items.digits = digits(col.Items.Table, "price", col.Items.Scale)
+			for j, fd := range col.Items.Fields {
+				if fd.Type == config.Numeric {
+					c.items.digits[j] = digits(col.Items.Table, fd.Name, fd.Scale)
+				}
+			}
 		}
 	}
 }
@@ -325,30 +298,35 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 	return key, nil
 }
 
-// checkSums holds numeric columns declared `sum_of` an items column to
-// the sum of its prices.
+// checkSums holds the columns declared `sum_of` an items column to the
+// sum of the item field they total.
 func (c *contract) checkSums() *rowError {
 	for i, col := range c.src.Columns {
 		if col.SumOf == "" {
 			continue
 		}
-		for j, other := range c.src.Columns {
-			if other.Name != col.SumOf {
-				continue
+		j := slices.IndexFunc(c.src.Columns, func(o *config.Column) bool { return o.Name == col.SumOf })
+		f := c.src.Columns[j].Items.Field(col.SumOfField)
+		var sum int64
+		for n := range c.vals[j].items {
+			sum += c.vals[j].items[n].num[f]
+			if sum > maxExact || sum < -maxExact {
+				return &rowError{col: j + 1, column: col.SumOf, reason: fmt.Sprintf("the sum of the %s is too large", plural(col.SumOfField))}
 			}
-			var sum int64
-			for _, it := range c.vals[j].items {
-				sum += it.price
-				if sum > maxExact || sum < -maxExact {
-					return &rowError{col: j + 1, column: other.Name, reason: "the sum of the prices is too large"}
-				}
-			}
-			if sum != c.vals[i].num {
-				return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("is not the sum of the %s prices", other.Name)}
-			}
+		}
+		if sum != c.vals[i].num {
+			return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("is not the sum of the %s %s", col.SumOf, plural(col.SumOfField))}
 		}
 	}
 	return nil
+}
+
+// plural is a field's name as said of many: price, prices.
+func plural(name string) string {
+	if strings.HasSuffix(name, "s") {
+		return name
+	}
+	return name + "s"
 }
 
 func (c *contract) parseTime(i int, col *config.Column, f string, v *value) error {

@@ -197,3 +197,108 @@ func TestNullKeys(t *testing.T) {
 		t.Error("17850 and 17850.00: got different keys, want one")
 	}
 }
+
+// notes declares items of other fields than the cafe's: delivery notes
+// whose lines are "6 x FLOUR @ 1.250" (a table of their own), and
+// returns whose lines are tuples of a code, a quantity and an optional
+// grade (kept in their row).
+const notes = `version: 1
+pipelines:
+  depot:
+    models: models
+    sources:
+      notes:
+        path: in/*.csv
+        max_rejects: 10
+        table: staging.notes
+        key: {column: note_id, from: [note, lines]}
+        columns:
+          - name: note
+          - name: depot
+          - {name: delivered, type: timestamp, layouts: ["%Y-%m-%d"], date: day}
+          - name: lines
+            type: items
+            items:
+              table: staging.note_lines
+              separator: ";"
+              format: "{qty} x {sku} @ {unit}"
+              fields:
+                - {name: qty, type: integer}
+                - {name: sku, pattern: '^[A-Z]'}
+                - {name: unit, type: numeric, scale: 3}
+              carry: [depot]
+              count: line_count
+              sums: {table: staging.note_line_sums, by: [depot, sku], count: lines, sum: units, of: qty}
+          - {name: units, type: integer, sum_of: lines.qty}
+      returns:
+        path: in/*.csv
+        table: staging.returns
+        key: {column: return_id, from: [ref, lines]}
+        columns:
+          - name: ref
+          - name: lines
+            type: items
+            items:
+              column: packed
+              separator: "|"
+              fields: [code, {name: qty, type: integer}, {name: grade, values: [A, B], optional: true}]
+              sums: {table: staging.return_sums, count: n, sum: qty}
+`
+
+// TestItemsDeclared loads items whose fields the contract declares, into
+// a table of their own and into a column of their row, with sums by
+// columns of the row and fields of the item.
+func TestItemsDeclared(t *testing.T) {
+	pool := warehouse(t)
+	ns := parseSource(t, notes, "depot", "notes")
+	rs := parseSource(t, notes, "depot", "returns")
+	createTables(t, pool, ns)
+	createTables(t, pool, rs)
+	dir := t.TempDir()
+	r := load(t, pool, ns, write(t, dir, "notes.csv", "N1,Leeds,2024-05-01,6 x FLOUR @ 1.250; 2 x SUGAR @ 0.8,8\n"+
+		"N2,Leeds,2024-05-01,3 x FLOUR @ 1.250,3\n"+
+		"N3,York,2024-05-01,-1 x FLOUR @ 1.25,-1\n"+ // a return on a note
+		"N4,York,2024-05-01,2 x flour @ 1.25,2\n"+ // line 4: a code out of pattern
+		"N5,York,2024-05-01,2 x FLOUR @ 1.25,3\n"))[0] // line 5: a total that is not the lines'
+	if r.Status != Loaded || r.Loaded != 3 || r.Rejected != 2 || r.Items != 4 {
+		t.Fatalf("notes: got %s, %d loaded, %d items, %d rejected (%v); want loaded, 3, 4, 2", r.Status, r.Loaded, r.Items, r.Rejected, r.Err)
+	}
+	sameRows(t, "note lines", rowsOf(t, pool, `SELECT source_line, item_no, qty, sku, unit::text, day::text, depot FROM staging.note_lines ORDER BY 1, 2`), []string{
+		"1|1|6|FLOUR|1.250|2024-05-01|Leeds",
+		"1|2|2|SUGAR|0.800|2024-05-01|Leeds",
+		"2|1|3|FLOUR|1.250|2024-05-01|Leeds",
+		"3|1|-1|FLOUR|1.250|2024-05-01|York",
+	})
+	sameRows(t, "note line sums", rowsOf(t, pool, `SELECT day::text, depot, sku, lines, units FROM staging.note_line_sums ORDER BY 2, 3`), []string{
+		"2024-05-01|Leeds|FLOUR|2|9",
+		"2024-05-01|Leeds|SUGAR|1|2",
+		"2024-05-01|York|FLOUR|1|-1",
+	})
+	sameRows(t, "rejects", rowsOf(t, pool, `SELECT line, column_name, reason FROM percolate.rejects ORDER BY line`), []string{
+		"4|4 (lines)|item 1: sku does not match the pattern ^[A-Z]",
+		"5|5 (units)|is not the sum of the lines qtys",
+	})
+
+	r = load(t, pool, rs, write(t, dir, "returns.csv", `R1,"AX1|2|A|BX2|1|"`+"\nR2,CX3|4|C\n"))[0]
+	if r.Status != Refused {
+		t.Fatalf("returns: got %s, want refused (a grade not declared, and no rejects allowed)", r.Status)
+	}
+	if re := r.Err.Error(); !strings.Contains(re, "returns.csv:2, column 2 (lines): item 1: grade is not one of A, B") {
+		t.Errorf("returns: got %q, want the grade named at line 2, column 2", re)
+	}
+	r = load(t, pool, rs, write(t, dir, "returns2.csv", `R1,"AX1|2|A|BX2|1|"`+"\nR2,AX1|4|\n"))[0]
+	if r.Status != Loaded || r.Items != 3 {
+		t.Fatalf("returns: got %+v, want loaded, 3 items", r)
+	}
+	sameRows(t, "returns", rowsOf(t, pool, `SELECT ref, replace(replace(packed, E'\t', '>'), E'\n', '/') FROM staging.returns ORDER BY 1`), []string{
+		"R1|AX1>2>A/BX2>1>",
+		"R2|AX1>4>",
+	})
+	// By default the sums are by the item's text fields: an empty grade is
+	// a NULL of its own.
+	sameRows(t, "return sums", rowsOf(t, pool, `SELECT code, grade, n, qty FROM staging.return_sums ORDER BY 1, 2`), []string{
+		"AX1|A|1|2",
+		"AX1|∅|1|4",
+		"BX2|∅|1|1",
+	})
+}

@@ -127,16 +127,8 @@ var kinds = map[string]*kind{
 			v.items = items
 			return err
 		},
-		key: func(b []byte, _ *config.Column, v *value) []byte {
-			for _, it := range v.items {
-				b = append(b, it.size...)
-				b = append(b, 0x1f)
-				b = append(b, it.product...)
-				b = append(b, 0x1f)
-				b = strconv.AppendInt(b, it.price, 10)
-				b = append(b, 0x1e)
-			}
-			return b
+		key: func(b []byte, col *config.Column, v *value) []byte {
+			return appendItemsKey(b, col.Items.Fields, v.items)
 		},
 		// The items go to a child table of their own (see itemColumns) or
 		// to a text column of the row; the row keeps their count when the
@@ -156,7 +148,7 @@ var kinds = map[string]*kind{
 				bs[0].(*array.Int32Builder).Append(int32(len(v.items)))
 			}
 			if col.Items.Column != "" {
-				f.itemText = appendItemText(f.itemText[:0], v.items, col.Items.Scale)
+				f.itemText = f.c.items.appendText(f.itemText[:0], v.items)
 				bs[len(bs)-1].(*array.StringBuilder).BinaryBuilder.Append(f.itemText)
 			}
 			f.appendItems(v.items)

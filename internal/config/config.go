@@ -131,6 +131,9 @@ type Column struct {
 	Values   []string `yaml:"values"`
 	SumOf    string   `yaml:"sum_of"`
 	Items    *Items   `yaml:"items"`
+	// SumOfField is the item field SumOf totals (sum_of: basket.price, or
+	// the items' only number).
+	SumOfField string `yaml:"-"`
 	// Pattern, for a text column, is a regular expression every value must
 	// match (anchor it to match whole values).
 	Pattern string `yaml:"pattern"`
@@ -178,51 +181,94 @@ func (c *Column) IsNull(f string) bool {
 	return false
 }
 
-// Items declares a nested list field (the basket) that the loader explodes
-// into items of size, product and price, kept in one of two ways: in a
-// child staging table, one row per item (Table), or in a text column of
-// the row itself (Column), one line per item of its size, product and
-// price parted by tabs. A row's items in its own row cost the server one
-// row written instead of one per item: views unnest them
-// (models/core/order_items.sql).
+// Items declares a nested list field that the loader explodes into items
+// of the declared Fields, kept in one of two ways: in a child staging
+// table, one row per item (Table), or in a text column of the row itself
+// (Column), one line per item of its fields, in their declared order,
+// parted by tabs. A row's items in its own row cost the server one row
+// written instead of one per item: views unnest them.
 type Items struct {
 	Table string `yaml:"table"`
 	// Column names the text column of the source's table that holds the
 	// items, when they have no table of their own.
-	Column    string   `yaml:"column"`
-	Separator string   `yaml:"separator"`
-	Template  string   `yaml:"format"` // of one item: "{size} {product} - {price}"
-	Fields    []string `yaml:"fields"`
-	Sizes     []string `yaml:"sizes"`
-	Scale     int      `yaml:"scale"`
+	Column    string `yaml:"column"`
+	Separator string `yaml:"separator"`
+	// Template, when set, reads each part between separators as one item
+	// ("{size} {product} - {price}"); without it, the parts are the
+	// fields of the items, a tuple of Fields at a time.
+	Template string       `yaml:"format"`
+	Fields   []*ItemField `yaml:"fields"`
 	// Count, when set, names a column of the source's table that holds
 	// how many items the row has.
 	Count string `yaml:"count"`
-	// Carry names columns of the row copied onto each of its item rows,
-	// so that item rows can be summed without a join to their row; the
-	// items' sums are by them too.
+	// Carry names columns of the row copied onto each of its item rows
+	// (Table), so that item rows can be summed without a join to their
+	// row.
 	Carry []string `yaml:"carry"`
-	// Pattern holds, by item field (size, product), a regular expression
-	// every value of it must match.
-	Pattern map[string]string `yaml:"pattern"`
 	// Sums, when set, declares a table the loader also writes: each file's
-	// items counted and their prices summed by everything an item row has
-	// but its order and place (its day, size, product and carried
-	// columns), so that sums by those read one row per file and distinct
-	// item, not every item.
+	// items counted and a field summed by day and the By columns, so that
+	// sums by those read one row per file and group, not every item.
 	Sums *Sums `yaml:"sums"`
-
-	// Re is Pattern compiled.
-	Re map[string]*regexp.Regexp `yaml:"-"`
 }
 
-// Sums declares the table of a file's items summed (Items.Sums).
+// ItemField is one field of an item: text (the default), numeric or
+// integer. A text field may be optional (empty is NULL), hold one of
+// Values (in a format, an optional field with values is taken only when
+// the item starts with one of them), and match Pattern.
+type ItemField struct {
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type,omitempty"`
+	Scale    int      `yaml:"scale,omitempty"`
+	Values   []string `yaml:"values,omitempty"`
+	Optional bool     `yaml:"optional,omitempty"`
+	Pattern  string   `yaml:"pattern,omitempty"`
+
+	// Re is Pattern compiled.
+	Re *regexp.Regexp `yaml:"-"`
+}
+
+// UnmarshalYAML takes a mapping, or a bare name for a required text field.
+func (f *ItemField) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*f = ItemField{Name: n.Value}
+		return nil
+	}
+	// Decoding through a method loses the decoder's strictness: a
+	// misspelt key is said here, as the decoder says it.
+	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		switch k.Value {
+		case "name", "type", "scale", "values", "optional", "pattern":
+		default:
+			return fmt.Errorf("line %d: field %s not found in type config.ItemField", k.Line, k.Value)
+		}
+	}
+	type plain ItemField
+	return n.Decode((*plain)(f))
+}
+
+// Field returns the index of the named item field, or -1.
+func (it *Items) Field(name string) int {
+	for i, f := range it.Fields {
+		if f.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Sums declares the table of a file's items summed (Items.Sums): one row
+// per file, day and group of the By columns (item fields or columns of the
+// row), with how many items (Count) and the total of the item field Of
+// (Sum).
 type Sums struct {
-	Table string `yaml:"table"`
-	// Count names the column of how many such items the file has.
-	Count string `yaml:"count"`
-	// Sum names the column of the sum of their prices.
-	Sum string `yaml:"sum"`
+	Table string   `yaml:"table"`
+	By    []string `yaml:"by,omitempty"`
+	Count string   `yaml:"count"`
+	Sum   string   `yaml:"sum"`
+	// Of names the numeric or integer item field summed; it may be left
+	// out when the item has only one.
+	Of string `yaml:"of,omitempty"`
 }
 
 // RowSums declares the table of a file's rows summed (Source.Sums): one
@@ -412,7 +458,7 @@ var unknownField = regexp.MustCompile(`^field (\S+) not found in type config\.(\
 
 // sections names the sections of pipelines.yaml whose type is not named
 // as its key: a user knows the key.
-var sections = map[string]string{"RowSums": "sums", "FileDate": "file_date", "MaxRejects": "max_rejects"}
+var sections = map[string]string{"ItemField": "an item's field", "RowSums": "sums", "FileDate": "file_date", "MaxRejects": "max_rejects"}
 
 // Pipeline returns the named pipeline; with name empty, the only one.
 func (f *File) Pipeline(name string) (*Pipeline, error) {

@@ -33,7 +33,8 @@ pipelines:
             personal: drop
           - name: basket
             type: items
-            items: {table: staging.sale_items, separator: ",", format: "{product} - {price}"}
+            items: {table: staging.sale_items, separator: ",", format: "{size} {product} - {price}",
+              fields: [{name: size, values: [S, L], optional: true}, product, {name: price, type: numeric, scale: 2}]}
           - name: total
             type: numeric
             scale: 2
