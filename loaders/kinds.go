@@ -156,26 +156,6 @@ var kinds = map[string]*kind{
 	},
 }
 
-// parseInteger reads a whole number, also as a decimal whose every digit
-// after the point is 0 ("17850.0"): how files written through a
-// spreadsheet or a dataframe often spell their ids.
-func parseInteger(f string) (int64, error) {
-	n, err := strconv.ParseInt(f, 10, 64)
-	if err == nil {
-		return n, nil
-	}
-	whole, frac, ok := strings.Cut(f, ".")
-	if ok && frac != "" && strings.Trim(frac, "0") == "" {
-		if n, err := strconv.ParseInt(whole, 10, 64); err == nil {
-			return n, nil
-		}
-	}
-	if ok && frac != "" && strings.Trim(frac, "0123456789") == "" {
-		return 0, fmt.Errorf("is not a whole number: it has decimals other than 0")
-	}
-	return 0, fmt.Errorf("is not a whole number")
-}
-
 // Personal data is treated before its type: dropped, it fills nothing;
 // hashed, it fills a text column with its keyed hash.
 var (

@@ -9,6 +9,96 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// Items declares a nested list field that the loader explodes into items
+// of the declared Fields, kept in one of two ways: in a child staging
+// table, one row per item (Table), or in a text column of the row itself
+// (Column), one line per item of its fields, in their declared order,
+// parted by tabs. A row's items in its own row cost the server one row
+// written instead of one per item: views unnest them.
+type Items struct {
+	Table string `yaml:"table"`
+	// Column names the text column of the source's table that holds the
+	// items, when they have no table of their own.
+	Column    string `yaml:"column"`
+	Separator string `yaml:"separator"`
+	// Template, when set, reads each part between separators as one item
+	// ("{size} {product} - {price}"); without it, the parts are the
+	// fields of the items, a tuple of Fields at a time.
+	Template string       `yaml:"format"`
+	Fields   []*ItemField `yaml:"fields"`
+	// Count, when set, names a column of the source's table that holds
+	// how many items the row has.
+	Count string `yaml:"count"`
+	// Carry names columns of the row copied onto each of its item rows
+	// (Table), so that item rows can be summed without a join to their
+	// row.
+	Carry []string `yaml:"carry"`
+	// Sums, when set, declares a table the loader also writes: each file's
+	// items counted and a field summed by day and the By columns, so that
+	// sums by those read one row per file and group, not every item.
+	Sums *Sums `yaml:"sums"`
+}
+
+// ItemField is one field of an item: text (the default), numeric or
+// integer. A text field may be optional (empty is NULL), hold one of
+// Values (in a format, an optional field with values is taken only when
+// the item starts with one of them), and match Pattern.
+type ItemField struct {
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type,omitempty"`
+	Scale    int      `yaml:"scale,omitempty"`
+	Values   []string `yaml:"values,omitempty"`
+	Optional bool     `yaml:"optional,omitempty"`
+	Pattern  string   `yaml:"pattern,omitempty"`
+
+	// Re is Pattern compiled.
+	Re *regexp.Regexp `yaml:"-"`
+}
+
+// UnmarshalYAML takes a mapping, or a bare name for a required text field.
+func (f *ItemField) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*f = ItemField{Name: n.Value}
+		return nil
+	}
+	// Decoding through a method loses the decoder's strictness: a
+	// misspelt key is said here, as the decoder says it.
+	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		switch k.Value {
+		case "name", "type", "scale", "values", "optional", "pattern":
+		default:
+			return fmt.Errorf("line %d: field %s not found in type config.ItemField", k.Line, k.Value)
+		}
+	}
+	type plain ItemField
+	return n.Decode((*plain)(f))
+}
+
+// Field returns the index of the named item field, or -1.
+func (it *Items) Field(name string) int {
+	for i, f := range it.Fields {
+		if f.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Sums declares the table of a file's items summed (Items.Sums): one row
+// per file, day and group of the By columns (item fields or columns of the
+// row), with how many items (Count) and the total of the item field Of
+// (Sum).
+type Sums struct {
+	Table string   `yaml:"table"`
+	By    []string `yaml:"by,omitempty"`
+	Count string   `yaml:"count"`
+	Sum   string   `yaml:"sum"`
+	// Of names the numeric or integer item field summed; it may be left
+	// out when the item has only one.
+	Of string `yaml:"of,omitempty"`
+}
+
 // maxItemFields bounds the fields of an item: the loader keeps an item's
 // values in arrays of this size, not in memory of their own.
 const maxItemFields = 8
