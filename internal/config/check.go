@@ -178,7 +178,7 @@ func (s *Source) checkSums(n *yaml.Node, errf errorf) error {
 	case !relName.MatchString(sm.Table) || sm.Table == s.Table:
 		return errf(n, "%s: table must be a schema-qualified staging table of its own, not %q", where, sm.Table)
 	case sm.Count == "":
-		return errf(n, "%s: count names the column of how many rows each sum has, e.g. count: orders", where)
+		return errf(n, "%s: count names the column of how many rows each sum has, e.g. count: rows", where)
 	case sm.Hour != "" && day == "":
 		return errf(n, "%s: hour needs a timestamp column that makes a day (date:)", where)
 	}
