@@ -302,3 +302,28 @@ func TestItemsDeclared(t *testing.T) {
 		"BX2|∅|1|1",
 	})
 }
+
+// TestInvoiceHeaderAuto: with header: auto, a first line naming the
+// columns in the contract's order is told from data, optional columns
+// and all.
+func TestInvoiceHeaderAuto(t *testing.T) {
+	src := parseSource(t, strings.Replace(invoices, "header: true", "header: auto", 1), "shop", "lines")
+	c, err := newContract(src, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFileLoad(c, strings.NewReader(""), 1, "2010-12-01.csv")
+	defer f.release()
+	for _, tt := range []struct {
+		line string
+		want bool
+	}{
+		{"invoice,stock_code,description,quantity,invoiced_at,price,customer,country,discount,shipped_at", true},
+		{"536365,85123A,,6,2010-12-01 08:26:00,2.55,NA,United Kingdom,,", false},
+		{"536365,85123A,,6,2010-12-01 08:26:00,2.55,17850.5,United Kingdom,,", false}, // a bad row, not a header
+	} {
+		if got := f.looksLikeHeader(strings.Split(tt.line, ",")); got != tt.want {
+			t.Errorf("%s: looks like a header %v, want %v", tt.line, got, tt.want)
+		}
+	}
+}
