@@ -372,10 +372,9 @@ func (c *contract) appendKeys(k []byte, cols []int) []byte {
 	return k
 }
 
-// nullKey is a NULL's canonical form: a byte no value's form holds (the
-// text columns' are UTF-8 and never empty where they are required; an
-// optional one's empty value is NULL).
-const nullKey = 0x1f
+// nullKey is a NULL's canonical form: a byte no value's form holds (a
+// text's is UTF-8, a number's and an instant's ASCII digits).
+const nullKey = 0xff
 
 // appendKey appends the canonical form of v, a value of column j.
 func (c *contract) appendKey(b []byte, j int, v *value) []byte {
