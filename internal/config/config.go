@@ -358,6 +358,9 @@ func yamlError(path string, err error) error {
 				section = strings.ToLower(f[2])
 			}
 			text = fmt.Sprintf("unknown key %q in %s", f[1], section)
+			if hint, ok := moved[f[2]+"."+f[1]]; ok {
+				text += ": " + hint
+			}
 		}
 		return &Error{File: path, Line: line, Msg: text}
 	}
@@ -365,6 +368,13 @@ func yamlError(path string, err error) error {
 }
 
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+
+// moved says where keys that earlier releases read went.
+var moved = map[string]string{
+	"Items.sizes":   "an item's fields are declared in fields now, e.g. fields: [{name: size, values: [Regular, Large], optional: true}, product, {name: price, type: numeric, scale: 2}]",
+	"Items.scale":   "a numeric item field has its own scale now: fields: [..., {name: price, type: numeric, scale: 2}]",
+	"Items.pattern": "a text item field has its own pattern now: fields: [..., {name: product, pattern: '...'}]",
+}
 
 // sections names the sections of pipelines.yaml whose type is not named
 // as its key: a user knows the key.
