@@ -43,8 +43,9 @@ type contract struct {
 	carried    []int
 	carrySpans [][2]int
 	keyFrom    []bool // by column: takes part in the key
-	repeatAt   int    // the parent's column that says a row repeats its file, or -1
-	dateAt     int    // index of the timestamp column that derives a date, or -1
+	sumOf      []sumOf
+	repeatAt   int // the parent's column that says a row repeats its file, or -1
+	dateAt     int // index of the timestamp column that derives a date, or -1
 	items      *itemParser
 	walls      [][]wallLayout // by column: its layouts read without time.Parse, where they can be
 	zone       zoneCache
@@ -180,6 +181,12 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		sumCols, c.rowPlan = rowSumColumns(src, c.dateAt)
 		c.rowSums = newTable(src.Sums.Table, sumCols)
 	}
+	for i, col := range src.Columns {
+		if col.SumOf != "" {
+			j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == col.SumOf })
+			c.sumOf = append(c.sumOf, sumOf{total: i, items: j, field: src.Columns[j].Items.Field(col.SumOfField)})
+		}
+	}
 	c.vals = make([]value, len(src.Columns))
 	c.named = make([]string, len(src.Columns))
 	c.text = make([]bool, len(src.Columns))
@@ -300,25 +307,25 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 // checkSums holds the columns declared `sum_of` an items column to the
 // sum of the item field they total.
 func (c *contract) checkSums() *rowError {
-	for i, col := range c.src.Columns {
-		if col.SumOf == "" {
-			continue
-		}
-		j := slices.IndexFunc(c.src.Columns, func(o *config.Column) bool { return o.Name == col.SumOf })
-		f := c.src.Columns[j].Items.Field(col.SumOfField)
+	for _, so := range c.sumOf {
+		col, items := c.src.Columns[so.total], c.vals[so.items].items
 		var sum int64
-		for n := range c.vals[j].items {
-			sum += c.vals[j].items[n].num[f]
+		for n := range items {
+			sum += items[n].num[so.field]
 			if sum > maxExact || sum < -maxExact {
-				return &rowError{col: j + 1, column: col.SumOf, reason: fmt.Sprintf("the sum of the %s is too large", plural(col.SumOfField))}
+				return &rowError{col: so.items + 1, column: col.SumOf, reason: fmt.Sprintf("the sum of the %s is too large", plural(col.SumOfField))}
 			}
 		}
-		if sum != c.vals[i].num {
-			return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("is not the sum of the %s %s", col.SumOf, plural(col.SumOfField))}
+		if sum != c.vals[so.total].num {
+			return &rowError{col: so.total + 1, column: col.Name, reason: fmt.Sprintf("is not the sum of the %s %s", col.SumOf, plural(col.SumOfField))}
 		}
 	}
 	return nil
 }
+
+// sumOf is a total declared sum_of an items column: the column of the
+// total, that of the items and the item field totalled.
+type sumOf struct{ total, items, field int }
 
 // plural is a field's name as said of many: price, prices.
 func plural(name string) string {
@@ -381,7 +388,7 @@ func (c *contract) appendKey(b []byte, j int, v *value) []byte {
 	if v.null {
 		return append(b, nullKey)
 	}
-	return c.kinds[j].key(b, c.src.Columns[j], v)
+	return c.kinds[j].key(c, b, c.src.Columns[j], v)
 }
 
 // put appends v, a value of column j, to the builders of its staging

@@ -149,9 +149,12 @@ func (f *fileLoad) addSum(it *item) {
 	c, p := f.c, f.c.sumPlan
 	k := binary.BigEndian.AppendUint32(f.sumKey[:0], uint32(f.day))
 	for _, b := range p.by {
-		if b.field >= 0 {
+		switch {
+		case b.field >= 0 && c.items.text[b.field]:
+			k = append(append(k, it.str[b.field]...), 0x1f)
+		case b.field >= 0:
 			k = append(c.items.appendField(k, it, b.field), 0x1f)
-		} else {
+		default:
 			k = append(c.appendKey(k, b.col, &c.vals[b.col]), 0x1e)
 		}
 	}

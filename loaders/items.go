@@ -205,7 +205,7 @@ func (p *itemParser) set(it *item, j int, v string) error {
 		return nil
 	case v == "":
 		return fmt.Errorf("no %s", fd.Name)
-	case p.inline && strings.ContainsAny(v, "\t\n"):
+	case p.inline && (strings.IndexByte(v, '\t') >= 0 || strings.IndexByte(v, '\n') >= 0):
 		return fmt.Errorf("%s has a tab or a line break, which part the items kept in their row", fd.Name)
 	case len(fd.Values) > 0 && !slices.Contains(fd.Values, v):
 		return fmt.Errorf("%s is not one of %s", fd.Name, strings.Join(fd.Values, ", "))
@@ -257,29 +257,33 @@ func (p *itemParser) appendText(b []byte, items []item) []byte {
 		if n > 0 {
 			b = append(b, '\n')
 		}
-		for j := range p.fields {
+		for j, text := range p.text {
 			if j > 0 {
 				b = append(b, '\t')
 			}
-			b = p.appendField(b, &items[n], j)
+			if text {
+				b = append(b, items[n].str[j]...)
+			} else {
+				b = p.appendField(b, &items[n], j)
+			}
 		}
 	}
 	return b
 }
 
-// appendItemsKey appends items, of the fields declared, in their
-// canonical form to a row key: each field's text or number, fields parted
-// by 0x1f, each item closed by 0x1e.
-func appendItemsKey(b []byte, fields []*config.ItemField, items []item) []byte {
+// appendKey appends items in their canonical form to a row key: each
+// field's text or number, fields parted by 0x1f, each item closed by 0x1e.
+func (p *itemParser) appendKey(b []byte, items []item) []byte {
 	for n := range items {
-		for j, f := range fields {
+		it := &items[n]
+		for j, text := range p.text {
 			if j > 0 {
 				b = append(b, 0x1f)
 			}
-			if f.Type == config.Text {
-				b = append(b, items[n].str[j]...)
+			if text {
+				b = append(b, it.str[j]...)
 			} else {
-				b = strconv.AppendInt(b, items[n].num[j], 10)
+				b = strconv.AppendInt(b, it.num[j], 10)
 			}
 		}
 		b = append(b, 0x1e)
