@@ -83,7 +83,9 @@ var kinds = map[string]*kind{
 			v.num = n
 			return nil
 		},
-		key:     func(_ *contract, b []byte, col *config.Column, v *value) []byte { return appendDecimal(b, v.num, col.Scale) },
+		key: func(_ *contract, b []byte, col *config.Column, v *value) []byte {
+			return appendDecimal(b, v.num, col.Scale)
+		},
 		columns: func(col *config.Column) []column { return []column{{name: col.Name, typ: tNumeric, scale: col.Scale}} },
 		put: func(_ *fileLoad, bs []array.Builder, _ *config.Column, v *value) {
 			bs[0].(*array.Decimal128Builder).Append(decimal128.FromI64(v.num))
