@@ -18,8 +18,8 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pgtest"
-	"github.com/percolate/percolate/migrations"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -43,7 +43,7 @@ func cafe(t testing.TB) *config.Pipeline {
 func warehouse(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	if _, err := migrations.Up(context.Background(), pool, migrations.FS); err != nil {
+	if err := cafeSchema(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
 	return pool
@@ -827,4 +827,17 @@ func TestChunks(t *testing.T) {
 			t.Errorf("reads of %d: got %q", size, got)
 		}
 	}
+}
+
+// cafeSchema gives pool the ledger and the staging tables of the
+// repository's own project (its migrations/ folder), as a run does.
+func cafeSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := ledger.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	if err := migrate.EnsureSchemas(ctx, pool, []string{"staging"}, []string{"core", "health", "marts"}); err != nil {
+		return err
+	}
+	_, err := migrate.Up(ctx, pool, os.DirFS("../migrations"), migrate.ProjectTable)
+	return err
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pgtest"
-	"github.com/percolate/percolate/migrations"
 )
 
 // shop is a small project: an incremental model over a staging table, a
@@ -55,7 +55,7 @@ func warehouse(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
 	pool, _ := pgtest.Pool(t)
-	if _, err := migrations.Up(ctx, pool, migrations.FS); err != nil {
+	if err := warehouseSchema(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
@@ -308,4 +308,13 @@ func TestFailingCheckOnAWholeBuild(t *testing.T) {
 	if n := query[int](t, pool, `SELECT count(*) FROM percolate.model_builds`); n != 0 {
 		t.Errorf("ledger: %d builds recorded, want none", n)
 	}
+}
+
+// warehouseSchema gives pool the ledger and the schemas a project's
+// sources and models use, as a run does before its migrations.
+func warehouseSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := ledger.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	return migrate.EnsureSchemas(ctx, pool, []string{"staging"}, []string{"core", "marts"})
 }

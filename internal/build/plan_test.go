@@ -8,7 +8,6 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/pgtest"
-	"github.com/percolate/percolate/migrations"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -38,7 +37,7 @@ func project1000() fstest.MapFS {
 func BenchmarkPlan1000Models(b *testing.B) {
 	ctx := context.Background()
 	pool, _ := pgtest.Pool(b)
-	if _, err := migrations.Up(ctx, pool, migrations.FS); err != nil {
+	if err := warehouseSchema(ctx, pool); err != nil {
 		b.Fatal(err)
 	}
 	fsys := project1000()

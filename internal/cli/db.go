@@ -2,21 +2,23 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
-	"github.com/percolate/percolate/migrations"
 )
 
 func (a *app) dbCmd() *cobra.Command {
@@ -193,30 +195,40 @@ func (a *app) migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Manage the warehouse schema with goose migrations",
-		Long: `The warehouse schema (schemas, ledger, staging tables, roles) is owned by goose
-migrations in migrations/. 'percolate run' applies pending ones itself.`,
+		Long: `Two goose sequences make the warehouse's schema: the ledger's own (schema
+percolate and its roles, built into percolate, recorded in
+percolate.ledger_version) and the project's, in migrations/ (its staging and
+reference tables, the grants its readers need; percolate.goose_db_version).
+Every command applies the ledger's pending migrations; 'percolate run' and
+'migrate up' then make the schemas the sources and models use and apply the
+project's. See docs/migrations.md.`,
 	}
 	var wait bool
-	// withProvider runs fn with goose; changing the schema takes the run
-	// lock first, so that no run loads or builds meanwhile.
-	withProvider := func(cmd *cobra.Command, change bool, fn func(*goose.Provider) error) error {
+	// locked runs fn under the run lock, so that no run loads or builds
+	// while the schema changes, with the indexes a killed load dropped
+	// built again first (a migration finds them).
+	locked := func(cmd *cobra.Command, fn func(*project.Folder, *pgxpool.Pool) error) error {
 		p, pool, err := a.connect(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		if change {
-			unlock, err := pg.Lock(cmd.Context(), pool, "run", wait)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			// A migration finds the indexes a killed load dropped.
-			if err := (ledger.Store{}).RestoreIndexes(cmd.Context(), pool); err != nil {
-				return fmt.Errorf("build again the indexes a load dropped: %w", err)
-			}
+		unlock, err := pg.Lock(cmd.Context(), pool, "run", wait)
+		if err != nil {
+			return err
 		}
-		prov, db, err := migrations.Provider(cmd.Context(), pool, p.Migrations())
+		defer unlock()
+		if err := (ledger.Store{}).RestoreIndexes(cmd.Context(), pool); err != nil {
+			return fmt.Errorf("build again the indexes a load dropped: %w", err)
+		}
+		return fn(p, pool)
+	}
+	// withProvider runs fn with goose on the project's migrations.
+	withProvider := func(cmd *cobra.Command, p *project.Folder, pool *pgxpool.Pool, fn func(*goose.Provider) error) error {
+		prov, db, err := migrate.Provider(cmd.Context(), pool, p.Migrations(), migrate.ProjectTable)
+		if errors.Is(err, migrate.ErrNone) {
+			return fmt.Errorf("%s holds no migration (percolate migrate create --source SOURCE writes one)", p.MigrationsDir())
+		}
 		if err != nil {
 			return err
 		}
@@ -225,18 +237,21 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "up",
-		Short: "Apply every pending migration",
+		Short: "Apply every pending migration: the ledger's, then the project's",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProvider(cmd, true, func(prov *goose.Provider) error {
-				res, err := prov.Up(cmd.Context())
+			return locked(cmd, func(p *project.Folder, pool *pgxpool.Pool) error {
+				res, err := p.Migrate(cmd.Context(), pool)
 				if err == nil {
 					err = setReader(cmd, a)
 				}
-				for _, r := range res {
+				for _, r := range res.Ledger {
+					fmt.Fprintf(a.stdout, "applied percolate's ledger %s (%s)\n", filepath.Base(r.Source.Path), r.Duration.Round(1e6))
+				}
+				for _, r := range res.Project {
 					fmt.Fprintf(a.stdout, "applied %s (%s)\n", filepath.Base(r.Source.Path), r.Duration.Round(1e6))
 				}
-				if err == nil && len(res) == 0 {
+				if err == nil && len(res.Ledger)+len(res.Project) == 0 {
 					fmt.Fprintln(a.stdout, "no pending migrations")
 				}
 				return err
@@ -247,12 +262,14 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 		Short: "Roll back the most recent migration",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProvider(cmd, true, func(prov *goose.Provider) error {
-				r, err := prov.Down(cmd.Context())
-				if r != nil {
-					fmt.Fprintf(a.stdout, "rolled back %s\n", filepath.Base(r.Source.Path))
-				}
-				return err
+			return locked(cmd, func(p *project.Folder, pool *pgxpool.Pool) error {
+				return withProvider(cmd, p, pool, func(prov *goose.Provider) error {
+					r, err := prov.Down(cmd.Context())
+					if r != nil {
+						fmt.Fprintf(a.stdout, "rolled back %s\n", filepath.Base(r.Source.Path))
+					}
+					return err
+				})
 			})
 		},
 	}, &cobra.Command{
@@ -260,7 +277,12 @@ migrations in migrations/. 'percolate run' applies pending ones itself.`,
 		Short: "List migrations and whether each is applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withProvider(cmd, false, func(prov *goose.Provider) error {
+			p, pool, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			return withProvider(cmd, p, pool, func(prov *goose.Provider) error {
 				st, err := prov.Status(cmd.Context())
 				if err != nil {
 					return err
@@ -334,7 +356,7 @@ checks that the contracts and the migrations agree.`,
 			if name == "" {
 				return usagef("migrate create: give the migration a NAME, or --source")
 			}
-			path, err := migrations.Create(p.MigrationsDir(), name, up, down)
+			path, err := migrate.Create(p.MigrationsDir(), name, up, down)
 			if err != nil {
 				return usagef("migrate create: %v", err)
 			}

@@ -11,10 +11,15 @@ import (
 )
 
 // TestUnitTests runs every unit test of the cafe project: each mart and
-// core model has some, and all pass on a database that holds nothing.
+// core model has some, and all pass on a database that holds nothing but
+// the ledger (which every command installs).
 func TestUnitTests(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := connect(t, url)
+	mustRun(t, root, url, "migrate", "status")
+	if n := scalar[int64](t, pool, "SELECT count(*) FROM pg_class WHERE relnamespace::regnamespace::text IN ('staging', 'core', 'marts')"); n != 0 {
+		t.Fatalf("the ledger's install made %d relations of the project", n)
+	}
 	relations := func() int64 {
 		return scalar[int64](t, pool, "SELECT count(*) FROM pg_class WHERE relnamespace::regnamespace::text NOT LIKE 'pg_%'")
 	}

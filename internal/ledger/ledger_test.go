@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/pgtest"
-	"github.com/percolate/percolate/migrations"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -18,7 +17,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func ledgerDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	if _, err := migrations.Up(context.Background(), pool, migrations.FS); err != nil {
+	if _, err := Migrate(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
 	return pool

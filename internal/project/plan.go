@@ -130,7 +130,21 @@ func (p *Folder) CheckStaging(pl *config.Pipeline, have *staging.Schema) error {
 	return nil
 }
 
-// StagingFromMigrations reads the tables the project's migrations make.
+// StagingFromMigrations reads the tables the project's migrations make,
+// and the ledger's that models may read (health models stand them in).
 func (p *Folder) StagingFromMigrations() (*staging.Schema, error) {
-	return staging.FromMigrations(p.Migrations())
+	s, err := staging.FromMigrations(p.Migrations())
+	if err != nil {
+		return nil, err
+	}
+	ours, err := staging.FromMigrations(ledger.Migrations())
+	if err != nil {
+		return nil, fmt.Errorf("the ledger's migrations: %w", err)
+	}
+	for name, t := range ours.Tables {
+		if _, ok := s.Tables[name]; !ok {
+			s.Tables[name] = t
+		}
+	}
+	return s, nil
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/loaders"
-	"github.com/percolate/percolate/migrations"
 )
 
 // StateDir is the folder, inside the project, that holds the embedded
@@ -138,13 +137,22 @@ func (p *Folder) LocalURL(ctx context.Context) (string, error) {
 	return c.LocalURL()
 }
 
-// Connect opens the project's database (see LocalURL).
+// Connect opens the project's database (see LocalURL), with the ledger's
+// migrations applied: every command may read the ledger.
 func (p *Folder) Connect(ctx context.Context) (*pgxpool.Pool, error) {
 	u, err := p.LocalURL(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return pg.Connect(ctx, u)
+	pool, err := pg.Connect(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.EnsureLedger(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }
 
 // Graph loads the models of the pipeline.
@@ -170,14 +178,9 @@ func SourceTables(pl *config.Pipeline) []string {
 // MigrationsDir is the project's migrations folder.
 func (p *Folder) MigrationsDir() string { return filepath.Join(p.Dir, "migrations") }
 
-// Migrations returns the project's migrations folder, or the migrations
-// built into the binary when the project has none of its own.
-func (p *Folder) Migrations() fs.FS {
-	if st, err := os.Stat(p.MigrationsDir()); err == nil && st.IsDir() {
-		return os.DirFS(p.MigrationsDir())
-	}
-	return migrations.FS
-}
+// Migrations returns the project's migrations folder: a project without
+// one has none (the ledger's own come with the binary).
+func (p *Folder) Migrations() fs.FS { return os.DirFS(p.MigrationsDir()) }
 
 // S3 returns the project's S3 client, made on first use.
 func (p *Folder) S3(ctx context.Context) (*loaders.S3, error) {

@@ -17,7 +17,6 @@ import (
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
-	"github.com/percolate/percolate/migrations"
 )
 
 // RunOptions say what a run does.
@@ -192,7 +191,7 @@ func (p *Folder) locked(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipe
 	if err := p.ledger.RestoreIndexes(ctx, pool); err != nil {
 		return fmt.Errorf("build again the indexes a load dropped: %w", err)
 	}
-	if _, err := migrations.Up(ctx, pool, p.Migrations()); err != nil {
+	if _, err := p.Migrate(ctx, pool); err != nil {
 		return err
 	}
 	// With the lock held, no other run is alive: one still recorded as

@@ -6,8 +6,8 @@ import (
 	"testing/fstest"
 
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pgtest"
-	"github.com/percolate/percolate/migrations"
 )
 
 // TestGeneratedMigrationOddNames: a column whose name holds what goose or
@@ -26,7 +26,7 @@ func TestGeneratedMigrationOddNames(t *testing.T) {
 			}
 			pool, _ := pgtest.Pool(t)
 			fsys := fstest.MapFS{"00001_sales.sql": {Data: []byte("-- +goose Up\nCREATE SCHEMA staging;\n" + up + "\n-- +goose Down\n")}}
-			if _, err := migrations.Up(ctx, pool, fsys); err != nil {
+			if _, err := migrate.Up(ctx, pool, fsys, migrate.ProjectTable); err != nil {
 				t.Fatalf("goose up: %v\n%s", err, up)
 			}
 			db, err := FromDatabase(ctx, pool, []string{"staging.sales", "staging.sale_items"})
@@ -45,7 +45,7 @@ func TestGeneratedMigrationOddNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			fsys["00002_more.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\n" + more + "\n-- +goose Down\n" + down)}
-			if _, err := migrations.Up(ctx, pool, fsys); err != nil {
+			if _, err := migrate.Up(ctx, pool, fsys, migrate.ProjectTable); err != nil {
 				t.Fatalf("goose up: %v\n%s", err, more)
 			}
 			if db, err = FromDatabase(ctx, pool, []string{"staging.sales", "staging.sale_items"}); err != nil {
