@@ -151,7 +151,7 @@ Exit codes: 0 ok; 1 a run, load or build failed; 2 bad usage, pipelines.yaml,
 model or dashboard declaration; 3 another run holds the database (see run --wait); 130 interrupted
 (Ctrl-C or SIGTERM) at a safe point: run the same command to resume.`,
 		Example: `  percolate run                         # load the sample data, build every model
-  percolate run cafe --source transactions='incoming/*.csv'
+  percolate run sales --source invoices='incoming/*.csv'
   percolate validate                    # check pipelines.yaml and models, no database
   percolate db psql                     # open the embedded database`,
 		SilenceUsage:  true,

@@ -108,7 +108,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 		Use:   "psql [-- PSQL ARGS]",
 		Short: "Open psql on the database",
 		Example: `  percolate db psql
-  percolate db psql -- -c 'TABLE marts.branch_daily_sales'`,
+  percolate db psql -- -c 'TABLE marts.daily_sales'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := a.databaseURL(cmd.Context())
 			if err != nil {

@@ -224,8 +224,8 @@ func (a *app) rejectsCmd() *cobra.Command {
 		Long: `Rejects lists the rows kept aside by loads (newest file first): file, line,
 column, reason and the row with personal fields masked as ***. Fix the file and
 deliver it again: its new content replaces the old rows.`,
-		Example: `  percolate rejects --source transactions
-  percolate rejects --file testdata/cafe/layout_a/leeds_01-03-2022_09-00-00.csv`,
+		Example: `  percolate rejects --source invoices
+  percolate rejects --file in/leeds_2022-03-01.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
