@@ -8,13 +8,13 @@ import (
 	"hash"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"gopkg.in/yaml.v3"
 
 	"github.com/percolate/percolate/internal/config"
@@ -29,6 +29,8 @@ type contract struct {
 	parent *table
 	child  *table // nil when no column is a list of items
 	sums   *table // nil unless the items declare sums
+	// sumPlan says how sums is filled.
+	sumPlan *itemSumsPlan
 	// rowSums is the table of a file's rows summed, nil unless the source
 	// declares sums; rowPlan says how it is filled.
 	rowSums *table
@@ -41,8 +43,9 @@ type contract struct {
 	carried    []int
 	carrySpans [][2]int
 	keyFrom    []bool // by column: takes part in the key
-	repeatAt   int    // the parent's column that says a row repeats its file, or -1
-	dateAt     int    // index of the timestamp column that derives a date, or -1
+	sumOf      []sumOf
+	repeatAt   int // the parent's column that says a row repeats its file, or -1
+	dateAt     int // index of the timestamp column that derives a date, or -1
 	items      *itemParser
 	walls      [][]wallLayout // by column: its layouts read without time.Parse, where they can be
 	zone       zoneCache
@@ -71,16 +74,13 @@ type value struct {
 	at    int64 // µs since the Unix epoch, the instant
 	local int64 // µs since the Unix epoch of the wall-clock time
 	items []item
+	// null is set for a field of an optional column that means NULL:
+	// nothing else of the value is read.
+	null bool
 }
 
 // day is the wall-clock day of a timestamp, in days since the Unix epoch.
 func (v *value) day() int32 { return int32(floorDiv(v.local, 86400e6)) }
-
-type item struct {
-	size    string
-	product string
-	price   int64
-}
 
 // column is one column of a staging table.
 type column struct {
@@ -121,36 +121,6 @@ func newTable(name string, cols []column) *table {
 // manifest's load_id (percolate.files holds the path), and its line there.
 var lineage = []column{{name: "load_id", typ: tInt8}, {name: "source_line", typ: tInt4}}
 
-// itemColumns are the columns of an items table after its lineage and the
-// row key: the item, and its row's day when the source derives one.
-func itemColumns(src *config.Source, it *config.Items, dateAt int) []column {
-	cols := []column{
-		{name: "item_no", typ: tInt4},
-		{name: "size", typ: tText, nullable: true}, // an item may have no size
-		{name: "product", typ: tText},
-		{name: "price", typ: tNumeric, scale: it.Scale},
-	}
-	if dateAt >= 0 {
-		cols = append(cols, column{name: src.Columns[dateAt].Date, typ: tDate})
-	}
-	return cols
-}
-
-// sumColumns are the columns of an items' sums table: the file, then
-// what an item row has but its order and place (its day, size, product and
-// carried columns), then how many such items and the sum of their prices.
-func sumColumns(src *config.Source, it *config.Items, dateAt int, childCols []column, carrySpans [][2]int) []column {
-	cols := []column{{name: "load_id", typ: tInt8}}
-	if dateAt >= 0 {
-		cols = append(cols, column{name: src.Columns[dateAt].Date, typ: tDate})
-	}
-	cols = append(cols, column{name: "size", typ: tText, nullable: true}, column{name: "product", typ: tText})
-	for _, span := range carrySpans {
-		cols = append(cols, childCols[span[0]:span[1]]...)
-	}
-	return append(cols, column{name: it.Sums.Count, typ: tInt4}, column{name: it.Sums.Sum, typ: tNumeric, scale: it.Scale})
-}
-
 func newContract(src *config.Source, key []byte) (*contract, error) {
 	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key), limits: src.Limits()}
 	for i, col := range src.Columns {
@@ -172,7 +142,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		c.kinds[i] = k
 		c.keyFrom[i] = slices.Contains(src.Key.From, col.Name)
 		start := len(cols)
-		cols = append(cols, k.columns(col)...)
+		cols = append(cols, columnsOf(col)...)
 		c.spans[i] = [2]int{start, len(cols)}
 		if col.Type != config.List || col.Personal != "" {
 			continue
@@ -188,10 +158,11 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		childCols := slices.Clone(lineage)
 		childCols = append(childCols, column{name: src.Key.Column, typ: tUUID})
 		childCols = append(childCols, itemColumns(src, col.Items, c.dateAt)...)
+
 		for _, name := range col.Items.Carry {
 			j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == name })
 			start := len(childCols)
-			childCols = append(childCols, kindOf(src.Columns[j]).columns(src.Columns[j])...)
+			childCols = append(childCols, columnsOf(src.Columns[j])...)
 			c.carried = append(c.carried, j)
 			c.carrySpans = append(c.carrySpans, [2]int{start, len(childCols)})
 		}
@@ -199,7 +170,9 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 			c.child = newTable(col.Items.Table, childCols)
 		}
 		if sm := col.Items.Sums; sm != nil {
-			c.sums = newTable(sm.Table, sumColumns(src, col.Items, c.dateAt, childCols, c.carrySpans))
+			var sumCols []column
+			sumCols, c.sumPlan = itemSumColumns(src, col.Items, c.dateAt)
+			c.sums = newTable(sm.Table, sumCols)
 		}
 	}
 	c.parent = newTable(src.Table, cols)
@@ -207,6 +180,12 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		var sumCols []column
 		sumCols, c.rowPlan = rowSumColumns(src, c.dateAt)
 		c.rowSums = newTable(src.Sums.Table, sumCols)
+	}
+	for i, col := range src.Columns {
+		if col.SumOf != "" {
+			j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == col.SumOf })
+			c.sumOf = append(c.sumOf, sumOf{total: i, items: j, field: src.Columns[j].Items.Field(col.SumOfField)})
+		}
 	}
 	c.vals = make([]value, len(src.Columns))
 	c.named = make([]string, len(src.Columns))
@@ -248,7 +227,11 @@ func (c *contract) limit(precision map[string]int) {
 			c.digits[i] = digits(c.src.Table, col.Name, col.Scale)
 		}
 		if c.items != nil && col.Type == config.List && col.Personal == "" && col.Items.Table != "" {
-			c.items.digits = digits(col.Items.Table, "price", col.Items.Scale)
+			for j, fd := range col.Items.Fields {
+				if fd.Type == config.Numeric {
+					c.items.digits[j] = digits(col.Items.Table, fd.Name, fd.Scale)
+				}
+			}
 		}
 	}
 }
@@ -303,11 +286,13 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 		if c.text[i] && !utf8.ValidString(fields[i]) {
 			return key, &rowError{col: i + 1, column: col.Name, reason: notUTF8(fields[i])}
 		}
-		if err := k.parse(c, i, col, fields[i], v); err != nil {
+		if col.Optional && col.IsNull(fields[i]) {
+			v.null = true
+		} else if err := k.parse(c, i, col, fields[i], v); err != nil {
 			return key, &rowError{col: i + 1, column: col.Name, reason: err.Error()}
 		}
 		if c.keyFrom[i] {
-			c.keyBuf = append(k.key(c.keyBuf[:0], col, v), 0)
+			c.keyBuf = append(c.appendKey(c.keyBuf[:0], i, v), 0)
 			c.mac.Write(c.keyBuf)
 		}
 	}
@@ -319,30 +304,35 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 	return key, nil
 }
 
-// checkSums holds numeric columns declared `sum_of` an items column to
-// the sum of its prices.
+// checkSums holds the columns declared `sum_of` an items column to the
+// sum of the item field they total.
 func (c *contract) checkSums() *rowError {
-	for i, col := range c.src.Columns {
-		if col.SumOf == "" {
-			continue
+	for _, so := range c.sumOf {
+		col, items := c.src.Columns[so.total], c.vals[so.items].items
+		var sum int64
+		for n := range items {
+			sum += items[n].num[so.field]
+			if sum > maxExact || sum < -maxExact {
+				return &rowError{col: so.items + 1, column: col.SumOf, reason: fmt.Sprintf("the sum of the %s is too large", plural(col.SumOfField))}
+			}
 		}
-		for j, other := range c.src.Columns {
-			if other.Name != col.SumOf {
-				continue
-			}
-			var sum int64
-			for _, it := range c.vals[j].items {
-				sum += it.price
-				if sum > maxExact || sum < -maxExact {
-					return &rowError{col: j + 1, column: other.Name, reason: "the sum of the prices is too large"}
-				}
-			}
-			if sum != c.vals[i].num {
-				return &rowError{col: i + 1, column: col.Name, reason: fmt.Sprintf("is not the sum of the %s prices", other.Name)}
-			}
+		if sum != c.vals[so.total].num {
+			return &rowError{col: so.total + 1, column: col.Name, reason: fmt.Sprintf("is not the sum of the %s %s", col.SumOf, plural(col.SumOfField))}
 		}
 	}
 	return nil
+}
+
+// sumOf is a total declared sum_of an items column: the column of the
+// total, that of the items and the item field totalled.
+type sumOf struct{ total, items, field int }
+
+// plural is a field's name as said of many: price, prices.
+func plural(name string) string {
+	if strings.HasSuffix(name, "s") {
+		return name
+	}
+	return name + "s"
 }
 
 func (c *contract) parseTime(i int, col *config.Column, f string, v *value) error {
@@ -367,56 +357,6 @@ func (c *contract) parseTime(i int, col *config.Column, f string, v *value) erro
 	return nil
 }
 
-var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000}
-
-// Numbers are exact 64-bit integers scaled by their decimals: 18 digits in
-// all always fit.
-const (
-	maxDigits = 18
-	maxExact  = 999_999_999_999_999_999
-)
-
-// parseDecimal reads an exact decimal ("5.2", "-0.75", "4") as an integer
-// scaled by 10^scale; more decimals than the scale is an error, not a
-// rounding, and so are more than digits digits before the point (the
-// bound of the column it goes into).
-func parseDecimal(s string, scale, digits int) (int64, error) {
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	ip, fp, _ := strings.Cut(s, ".")
-	if ip == "" && fp == "" {
-		return 0, fmt.Errorf("is not a number")
-	}
-	for _, part := range []string{ip, fp} {
-		for i := 0; i < len(part); i++ {
-			if part[i]-'0' > 9 {
-				return 0, fmt.Errorf("is not a number")
-			}
-		}
-	}
-	if len(fp) > scale {
-		return 0, fmt.Errorf("has more than %d decimals", scale)
-	}
-	ip = strings.TrimLeft(ip, "0")
-	if len(ip) > digits {
-		return 0, fmt.Errorf("is out of range: %d digits before the point, where its column takes at most %d", len(ip), digits)
-	}
-	var n int64
-	for _, part := range []string{ip, fp} {
-		for i := 0; i < len(part); i++ {
-			n = n*10 + int64(part[i]-'0')
-		}
-	}
-	n *= pow10[scale-len(fp)]
-	if neg {
-		n = -n
-	}
-	return n, nil
-}
-
 // notUTF8 says where a field stops being UTF-8.
 func notUTF8(f string) string {
 	at := 0
@@ -430,29 +370,49 @@ func notUTF8(f string) string {
 	return fmt.Sprintf("is not UTF-8: byte 0x%02x at byte %d of the field (if the source's files are not UTF-8, declare their encoding, e.g. encoding: windows-1252)", f[min(at, len(f)-1)], at)
 }
 
-func appendDecimal(b []byte, n int64, scale int) []byte {
-	if n < 0 {
-		b = append(b, '-')
-		n = -n
-	}
-	b = strconv.AppendInt(b, n/pow10[scale], 10)
-	if scale > 0 {
-		b = append(b, '.')
-		frac := n % pow10[scale]
-		for p := scale - 1; p >= 0; p-- {
-			b = append(b, byte('0'+frac/pow10[p]%10))
-		}
-	}
-	return b
-}
-
 // appendKeys appends the canonical values of the row's columns cols to k,
 // each closed by a separator: the part of a sum's key they make.
 func (c *contract) appendKeys(k []byte, cols []int) []byte {
 	for _, j := range cols {
-		k = append(c.kinds[j].key(k, c.src.Columns[j], &c.vals[j]), 0x1e)
+		k = append(c.appendKey(k, j, &c.vals[j]), 0x1e)
 	}
 	return k
+}
+
+// nullKey is a NULL's canonical form: a byte no value's form holds (a
+// text's is UTF-8, a number's and an instant's ASCII digits).
+const nullKey = 0xff
+
+// appendKey appends the canonical form of v, a value of column j.
+func (c *contract) appendKey(b []byte, j int, v *value) []byte {
+	if v.null {
+		return append(b, nullKey)
+	}
+	return c.kinds[j].key(c, b, c.src.Columns[j], v)
+}
+
+// put appends v, a value of column j, to the builders of its staging
+// columns: NULL in each of them when it is NULL.
+func (c *contract) put(f *fileLoad, bs []array.Builder, j int, v *value) {
+	if v.null {
+		for _, b := range bs {
+			b.AppendNull()
+		}
+		return
+	}
+	c.kinds[j].put(f, bs, c.src.Columns[j], v)
+}
+
+// columnsOf are the staging columns a source column fills: nullable when
+// it is optional.
+func columnsOf(col *config.Column) []column {
+	cols := kindOf(col).columns(col)
+	if col.Optional {
+		for i := range cols {
+			cols[i].nullable = true
+		}
+	}
+	return cols
 }
 
 // keep copies the row's values of the columns cols, to outlive the row.

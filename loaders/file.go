@@ -1,18 +1,12 @@
 package loaders
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"math"
-	"slices"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/transform"
 
@@ -272,9 +266,9 @@ func (f *fileLoad) row(fields []string, line int) {
 	if c.repeatAt >= 0 {
 		flagged = f.putRepeated(p.Field(c.repeatAt).(*array.BooleanBuilder), key)
 	}
-	for i, col := range c.src.Columns {
+	for i := range c.src.Columns {
 		span := c.spans[i]
-		c.kinds[i].put(f, f.builders[span[0]:span[1]], col, &c.vals[i])
+		c.put(f, f.builders[span[0]:span[1]], i, &c.vals[i])
 	}
 	if c.rowSums != nil {
 		f.addRowSum(flagged)
@@ -307,114 +301,6 @@ func (f *fileLoad) putRepeated(b *array.BooleanBuilder, key [16]byte) bool {
 	f.seen[key] = struct{}{}
 	b.Append(false)
 	return false
-}
-
-// appendItems counts the items of the row being put into the file's sums
-// and writes them to the child table, when they have one.
-func (f *fileLoad) appendItems(items []item) {
-	f.items += int64(len(items))
-	for n, it := range items {
-		if f.c.sums != nil {
-			f.addSum(it)
-		}
-		if f.child != nil {
-			f.appendItemRow(n+1, it)
-		}
-	}
-}
-
-// appendItemRow writes item number n of the row being put to the child
-// table.
-func (f *fileLoad) appendItemRow(n int, it item) {
-	ch := f.child
-	ch.Field(0).(*array.Int64Builder).Append(f.loadID)
-	ch.Field(1).(*array.Int32Builder).Append(int32(f.line))
-	ch.Field(2).(*array.FixedSizeBinaryBuilder).Append(f.key[:])
-	ch.Field(3).(*array.Int32Builder).Append(int32(n))
-	if it.size == "" {
-		ch.Field(4).AppendNull()
-	} else {
-		ch.Field(4).(*array.StringBuilder).Append(it.size)
-	}
-	ch.Field(5).(*array.StringBuilder).Append(it.product)
-	ch.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(it.price))
-	if f.c.dateAt >= 0 {
-		ch.Field(7).(*array.Date32Builder).Append(arrow.Date32(f.day))
-	}
-	for k, j := range f.c.carried {
-		span := f.c.carrySpans[k]
-		f.c.kinds[j].put(f, f.childBuilders[span[0]:span[1]], f.c.src.Columns[j], &f.c.vals[j])
-	}
-}
-
-// itemSum is one row of a file's sums: items alike but for their order
-// and place, counted, with their prices summed.
-type itemSum struct {
-	day           int32
-	size, product string
-	carried       []value
-	count, sum    int64
-}
-
-// addSum counts an item of the row being put into the file's sums.
-func (f *fileLoad) addSum(it item) {
-	c := f.c
-	k := binary.BigEndian.AppendUint32(f.sumKey[:0], uint32(f.day))
-	k = append(append(k, it.size...), 0x1f)
-	k = append(append(k, it.product...), 0x1f)
-	k = c.appendKeys(k, c.carried)
-	f.sumKey = k
-	s, ok := f.sums[string(k)]
-	if !ok {
-		if f.sums == nil {
-			f.sums = map[string]*itemSum{}
-		}
-		s = &itemSum{day: f.day, size: strings.Clone(it.size), product: strings.Clone(it.product), carried: c.keep(c.carried)}
-		f.sums[string(k)] = s
-	}
-	s.count++
-	s.sum += it.price
-}
-
-// encodeSums appends the file's sums to b in binary COPY format, in the
-// order of their keys.
-func (f *fileLoad) encodeSums(b []byte) ([]byte, error) {
-	c := f.c
-	keys := slices.Sorted(maps.Keys(f.sums))
-	rb := array.NewRecordBuilder(allocator, c.sums.schema)
-	defer rb.Release()
-	bs := rb.Fields()
-	for _, k := range keys {
-		s := f.sums[k]
-		if s.count > math.MaxInt32 || s.sum > maxExact || s.sum < -maxExact {
-			return b, fmt.Errorf("%s: the items' sums are too large for their columns", c.sums.name)
-		}
-		i := 0
-		bs[i].(*array.Int64Builder).Append(f.loadID)
-		i++
-		if c.dateAt >= 0 {
-			bs[i].(*array.Date32Builder).Append(arrow.Date32(s.day))
-			i++
-		}
-		if s.size == "" {
-			bs[i].AppendNull()
-		} else {
-			bs[i].(*array.StringBuilder).Append(s.size)
-		}
-		bs[i+1].(*array.StringBuilder).Append(s.product)
-		i += 2
-		for n, j := range c.carried {
-			span := c.carrySpans[n]
-			w := span[1] - span[0]
-			c.kinds[j].put(f, bs[i:i+w], c.src.Columns[j], &s.carried[n])
-			i += w
-		}
-		bs[i].(*array.Int32Builder).Append(int32(s.count))
-		bs[i+1].(*array.Decimal128Builder).Append(decimal128.FromI64(s.sum))
-	}
-	rec := rb.NewRecord()
-	defer rec.Release()
-	return encodeRecord(b, c.sums, rec), nil
 }
 
 func floorDiv(a, b int64) int64 {

@@ -72,8 +72,8 @@ func FuzzItems(f *testing.F) {
 		f.Add(s)
 	}
 	parsers := []*config.Items{
-		{Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2},
-		{Separator: ",", Fields: []string{"size", "product", "price"}, Sizes: []string{"Regular", "Large"}, Scale: 2},
+		itemsOf(f, `{table: staging.s_items, separator: ",", format: "{size} {product} - {price}", fields: `+cafeFields+`}`),
+		itemsOf(f, `{table: staging.s_items, separator: ",", fields: `+cafeFields+`}`),
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, it := range parsers {
@@ -86,11 +86,11 @@ func FuzzItems(f *testing.F) {
 				continue
 			}
 			for _, i := range items {
-				if i.product == "" {
+				if i.str[1] == "" {
 					t.Fatalf("%q: an item without a product got through", s)
 				}
-				if i.size != "" && i.size != "Regular" && i.size != "Large" {
-					t.Fatalf("%q: size %q is not declared", s, i.size)
+				if i.str[0] != "" && i.str[0] != "Regular" && i.str[0] != "Large" {
+					t.Fatalf("%q: size %q is not declared", s, i.str[0])
 				}
 			}
 		}

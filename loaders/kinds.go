@@ -24,7 +24,7 @@ type kind struct {
 	parse func(c *contract, i int, col *config.Column, f string, v *value) error
 	// key appends v's canonical form: the same value gives the same bytes
 	// however its file spelt it (5.2 and 5.20, padding, layouts).
-	key func(b []byte, col *config.Column, v *value) []byte
+	key func(c *contract, b []byte, col *config.Column, v *value) []byte
 	// columns are the staging columns it fills, in order.
 	columns func(col *config.Column) []column
 	// put appends v to the builders of those columns.
@@ -52,7 +52,7 @@ var kinds = map[string]*kind{
 			}
 			return nil
 		},
-		key:     func(b []byte, _ *config.Column, v *value) []byte { return append(b, v.str...) },
+		key:     func(_ *contract, b []byte, _ *config.Column, v *value) []byte { return append(b, v.str...) },
 		columns: func(col *config.Column) []column { return []column{{name: col.Name, typ: tText}} },
 		put: func(_ *fileLoad, bs []array.Builder, _ *config.Column, v *value) {
 			bs[0].(*array.StringBuilder).Append(v.str)
@@ -60,14 +60,14 @@ var kinds = map[string]*kind{
 	},
 	config.Integer: {
 		parse: func(_ *contract, _ int, _ *config.Column, f string, v *value) error {
-			n, err := strconv.ParseInt(f, 10, 64)
+			n, err := parseInteger(f)
 			if err != nil {
-				return fmt.Errorf("is not a whole number")
+				return err
 			}
 			v.num = n
 			return nil
 		},
-		key:     func(b []byte, _ *config.Column, v *value) []byte { return strconv.AppendInt(b, v.num, 10) },
+		key:     func(_ *contract, b []byte, _ *config.Column, v *value) []byte { return strconv.AppendInt(b, v.num, 10) },
 		columns: func(col *config.Column) []column { return []column{{name: col.Name, typ: tInt8}} },
 		put: func(_ *fileLoad, bs []array.Builder, _ *config.Column, v *value) {
 			bs[0].(*array.Int64Builder).Append(v.num)
@@ -83,7 +83,9 @@ var kinds = map[string]*kind{
 			v.num = n
 			return nil
 		},
-		key:     func(b []byte, col *config.Column, v *value) []byte { return appendDecimal(b, v.num, col.Scale) },
+		key: func(_ *contract, b []byte, col *config.Column, v *value) []byte {
+			return appendDecimal(b, v.num, col.Scale)
+		},
 		columns: func(col *config.Column) []column { return []column{{name: col.Name, typ: tNumeric, scale: col.Scale}} },
 		put: func(_ *fileLoad, bs []array.Builder, _ *config.Column, v *value) {
 			bs[0].(*array.Decimal128Builder).Append(decimal128.FromI64(v.num))
@@ -97,7 +99,7 @@ var kinds = map[string]*kind{
 			}
 			return nil
 		},
-		key: func(b []byte, _ *config.Column, v *value) []byte { return strconv.AppendInt(b, v.at, 10) },
+		key: func(_ *contract, b []byte, _ *config.Column, v *value) []byte { return strconv.AppendInt(b, v.at, 10) },
 		columns: func(col *config.Column) []column {
 			cols := []column{{name: col.Name, typ: tTimestampTZ}}
 			if col.Local != "" {
@@ -127,16 +129,8 @@ var kinds = map[string]*kind{
 			v.items = items
 			return err
 		},
-		key: func(b []byte, _ *config.Column, v *value) []byte {
-			for _, it := range v.items {
-				b = append(b, it.size...)
-				b = append(b, 0x1f)
-				b = append(b, it.product...)
-				b = append(b, 0x1f)
-				b = strconv.AppendInt(b, it.price, 10)
-				b = append(b, 0x1e)
-			}
-			return b
+		key: func(c *contract, b []byte, _ *config.Column, v *value) []byte {
+			return c.items.appendKey(b, v.items)
 		},
 		// The items go to a child table of their own (see itemColumns) or
 		// to a text column of the row; the row keeps their count when the
@@ -156,7 +150,7 @@ var kinds = map[string]*kind{
 				bs[0].(*array.Int32Builder).Append(int32(len(v.items)))
 			}
 			if col.Items.Column != "" {
-				f.itemText = appendItemText(f.itemText[:0], v.items, col.Items.Scale)
+				f.itemText = f.c.items.appendText(f.itemText[:0], v.items)
 				bs[len(bs)-1].(*array.StringBuilder).BinaryBuilder.Append(f.itemText)
 			}
 			f.appendItems(v.items)
@@ -169,7 +163,7 @@ var kinds = map[string]*kind{
 var (
 	dropped = &kind{
 		parse:   func(*contract, int, *config.Column, string, *value) error { return nil },
-		key:     func(b []byte, _ *config.Column, v *value) []byte { return append(b, v.str...) },
+		key:     func(_ *contract, b []byte, _ *config.Column, v *value) []byte { return append(b, v.str...) },
 		columns: func(*config.Column) []column { return nil },
 		put:     func(*fileLoad, []array.Builder, *config.Column, *value) {},
 	}

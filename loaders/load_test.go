@@ -252,8 +252,10 @@ func TestItemsTable(t *testing.T) {
 			continue
 		}
 		cc, it := *c, *c.Items
-		it.Table, it.Column = "staging.t_items", ""
-		it.Sums = &config.Sums{Table: "staging.t_item_sums", Count: it.Sums.Count, Sum: it.Sums.Sum}
+		it.Table, it.Column, it.Carry = "staging.t_items", "", []string{"branch"}
+		sums := *it.Sums
+		sums.Table = "staging.t_item_sums"
+		it.Sums = &sums
 		cc.Items = &it
 		src.Columns[i] = &cc
 	}

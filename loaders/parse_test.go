@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -90,9 +89,42 @@ func TestCSVReaderErrors(t *testing.T) {
 	}
 }
 
+// cafeFields are the cafe's item fields, as pipelines.yaml declares them.
+const cafeFields = `[{name: size, values: [Regular, Large], optional: true}, {name: product, pattern: '^[^-\s]'}, {name: price, type: numeric, scale: 2}]`
+
+// itemsOf returns the items declaration of a source whose basket column
+// declares items, checked as validate checks it.
+func itemsOf(t testing.TB, items string) *config.Items {
+	t.Helper()
+	f, err := config.Parse("pipelines.yaml", []byte(`version: 1
+pipelines:
+  p:
+    models: models
+    sources:
+      s:
+        path: in/*.csv
+        table: staging.s
+        key: {column: id, from: [basket]}
+        columns:
+          - name: basket
+            type: items
+            items: `+items+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Pipelines["p"].Sources["s"].Columns[0].Items
+}
+
+// cafeItem is an item of the cafe's fields.
+func cafeItem(size, product string, price int64) item {
+	var it item
+	it.str[0], it.str[1], it.num[2] = size, product, price
+	return it
+}
+
 func TestItems(t *testing.T) {
-	layoutA := &config.Items{Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2}
-	layoutB := &config.Items{Separator: ",", Fields: []string{"size", "product", "price"}, Sizes: []string{"Regular", "Large"}, Scale: 2}
+	layoutA := itemsOf(t, `{column: items, separator: ",", format: "{size} {product} - {price}", fields: `+cafeFields+`}`)
+	layoutB := itemsOf(t, `{column: items, separator: ",", fields: `+cafeFields+`}`)
 	tests := []struct {
 		name  string
 		items *config.Items
@@ -101,19 +133,19 @@ func TestItems(t *testing.T) {
 		err   string
 	}{
 		{"A: flavour inside the name", layoutA, "Regular Flavoured iced latte - Hazelnut - 2.75, Large Latte - 2.45",
-			[]item{{"Regular", "Flavoured iced latte - Hazelnut", 275}, {"Large", "Latte", 245}}, ""},
-		{"A: no size", layoutA, "Glass of milk - 0.7", []item{{"", "Glass of milk", 70}}, ""},
+			[]item{cafeItem("Regular", "Flavoured iced latte - Hazelnut", 275), cafeItem("Large", "Latte", 245)}, ""},
+		{"A: no size", layoutA, "Glass of milk - 0.7", []item{cafeItem("", "Glass of milk", 70)}, ""},
 		{"A: padded", layoutA, "  Large Latte - 2.45 ,Regular Latte - 2.1",
-			[]item{{"Large", "Latte", 245}, {"Regular", "Latte", 210}}, ""},
+			[]item{cafeItem("Large", "Latte", 245), cafeItem("Regular", "Latte", 210)}, ""},
 		{"A: bad second item", layoutA, "Large Latte - 2.45, Regular Latte", nil, `item 2: expected " - "`},
 		{"A: no price", layoutA, "Large Latte", nil, `expected " - " after {product}`},
 		{"A: bad price", layoutA, "Large Latte - two", nil, `price is not a number`},
 		{"A: too many decimals", layoutA, "Large Latte - 2.455", nil, "has more than 2 decimals"},
 		{"A: empty basket", layoutA, " ", nil, "no items"},
 		{"B: empty sizes", layoutB, ",Frappes - Coffee,2.75,Large,Latte,2.45",
-			[]item{{"", "Frappes - Coffee", 275}, {"Large", "Latte", 245}}, ""},
+			[]item{cafeItem("", "Frappes - Coffee", 275), cafeItem("Large", "Latte", 245)}, ""},
 		{"B: case kept", layoutB, ",Hot Chocolate,1.4,Large,Hot chocolate,2.9",
-			[]item{{"", "Hot Chocolate", 140}, {"Large", "Hot chocolate", 290}}, ""},
+			[]item{cafeItem("", "Hot Chocolate", 140), cafeItem("Large", "Hot chocolate", 290)}, ""},
 		{"B: broken tuple", layoutB, "Large,Latte,2.45,Large", nil, "4 parts is not a whole number of 3-field items"},
 		{"B: unknown size", layoutB, "Huge,Latte,2.45", nil, `size is not one of Regular, Large`},
 	}
@@ -197,9 +229,7 @@ func TestDecimalRange(t *testing.T) {
 // A field's pattern holds for every item, however often a product that
 // matched comes again: what matched is remembered, what did not is not.
 func TestItemPattern(t *testing.T) {
-	it := &config.Items{Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2,
-		Re: map[string]*regexp.Regexp{"product": regexp.MustCompile(`^[^-\s]`)}, Pattern: map[string]string{"product": `^[^-\s]`}}
-	p, err := newItemParser(it)
+	p, err := newItemParser(itemsOf(t, `{column: items, separator: ",", format: "{size} {product} - {price}", fields: `+cafeFields+`}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +254,7 @@ func TestItemPattern(t *testing.T) {
 // that holds a tab or a line break would read as other items, and is
 // refused, as is a price past numeric(10,2).
 func TestItemsInTheirRow(t *testing.T) {
-	it := &config.Items{Column: "items", Separator: ",", Template: "{size} {product} - {price}", Sizes: []string{"Regular", "Large"}, Scale: 2}
+	it := itemsOf(t, `{column: items, separator: ",", format: "{size} {product} - {price}", fields: `+cafeFields+`}`)
 	p, err := newItemParser(it)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +263,7 @@ func TestItemsInTheirRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(appendItemText(nil, items, 2)), "Large\tFlavoured iced latte - Hazelnut\t2.75\n\tGlass of milk\t0.70"; got != want {
+	if got, want := string(p.appendText(nil, items)), "Large\tFlavoured iced latte - Hazelnut\t2.75\n\tGlass of milk\t0.70"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	for _, c := range []struct{ in, err string }{

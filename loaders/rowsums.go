@@ -46,7 +46,7 @@ func rowSumColumns(src *config.Source, dateAt int) ([]column, *rowSumsPlan) {
 	for _, name := range sm.By {
 		i := index(name)
 		start := len(cols)
-		cols = append(cols, kindOf(src.Columns[i]).columns(src.Columns[i])...)
+		cols = append(cols, columnsOf(src.Columns[i])...)
 		p.by, p.bySpans = append(p.by, i), append(p.bySpans, [2]int{start, len(cols)})
 	}
 	cols = append(cols, column{name: sm.Count, typ: tInt4})
@@ -102,10 +102,11 @@ func (f *fileLoad) addRowSum(flagged bool) {
 		s.repeats++
 	}
 	for n, j := range p.sums {
-		if c.src.Columns[j].Type == config.List {
-			s.sums[n] += int64(len(c.vals[j].items))
-		} else {
-			s.sums[n] += c.vals[j].num
+		switch v := &c.vals[j]; {
+		case c.src.Columns[j].Type == config.List:
+			s.sums[n] += int64(len(v.items))
+		case !v.null: // a NULL adds nothing
+			s.sums[n] += v.num
 		}
 	}
 }
@@ -132,7 +133,7 @@ func (f *fileLoad) encodeRowSums(b []byte) ([]byte, error) {
 		}
 		for n, j := range p.by {
 			span := p.bySpans[n]
-			c.kinds[j].put(f, bs[span[0]:span[1]], c.src.Columns[j], &s.by[n])
+			c.put(f, bs[span[0]:span[1]], j, &s.by[n])
 			i = span[1]
 		}
 		if s.count > math.MaxInt32 {

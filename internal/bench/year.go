@@ -77,7 +77,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 	}
 	res := &YearResult{Files: len(files)}
 	fmt.Fprintf(opt.Out, "year: %d files in %s; %d run(s) of each job, alternating, each into an empty database\n", len(files), dir, runs)
-	sources := map[string]string{"transactions": filepath.Join(dir, "*.csv"), "legacy_transactions": filepath.Join(dir, "none-*.csv")}
+	sources := yearSources(dir)
 	for i := range runs {
 		u, err := freshDB(ctx, opt.URL, "bench_psql")
 		if err != nil {
@@ -440,6 +440,12 @@ func yearFiles(dir string) ([]string, error) {
 		files, _ = filepath.Glob(filepath.Join(dir, "*.csv"))
 	}
 	return files, nil
+}
+
+// yearSources are the project's sources as the year's jobs load them: the
+// year's files, and no file of the other layout.
+func yearSources(dir string) map[string]string {
+	return map[string]string{"transactions": filepath.Join(dir, "*.csv"), "legacy_transactions": filepath.Join(dir, "none-*.csv")}
 }
 
 // emptyDB makes a fresh database on the server of base and connects to it.

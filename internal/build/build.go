@@ -293,6 +293,11 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 	if err := recordCheckVersions(ctx, tx, plan, runID); err != nil {
 		return err
 	}
+	if opt.Held != nil {
+		if err := opt.Held(ctx); err != nil {
+			return fmt.Errorf("%w; nothing was published", err)
+		}
+	}
 	return pg.Commit(ctx, tx)
 }
 

@@ -35,6 +35,10 @@ type Options struct {
 	// relation it replaces (0: a minute); past it the build fails and
 	// nothing is published.
 	PublishWait time.Duration
+	// Held, when set, is asked just before the publish commits whether
+	// the run still holds the run lock: a run whose lock's connection
+	// ended may be interleaving with another, and publishes nothing.
+	Held func(context.Context) error
 }
 
 // Step is what a build does with one selected model, and why.

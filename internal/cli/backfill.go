@@ -30,7 +30,7 @@ Every file commits on its own and every publish is one transaction, so a
 backfill killed at any moment (Ctrl-C or kill -9) carries on where it stopped
 when run again, loading no file twice; an identical second backfill does
 nothing and says so.`,
-		Example: `  percolate backfill --from 2021-01-01 --to 2023-12-31 --source transactions='/data/cafe/*.csv'
+		Example: `  percolate backfill --from 2021-01-01 --to 2023-12-31 --source invoices='/data/invoices/*.csv'
   percolate backfill --from 2022-01-01 --to 2022-12-31 --publish-every 30 --jobs 2
   percolate backfill --from 2022-03-01 --to 2022-03-31 --dry-run --output json`,
 		Args: cobra.MaximumNArgs(1),

@@ -15,7 +15,7 @@ import (
 func tempProject(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, p := range []string{"pipelines.yaml", "models", "migrations", "testdata/cafe", "grafana/dashboards"} {
+	for _, p := range []string{"pipelines.yaml", "models", "migrations", "testdata/cafe", "grafana", "dashboards", "alerts.yaml"} {
 		if err := os.CopyFS(filepath.Join(dir, p), os.DirFS(filepath.Join(root, p))); err != nil {
 			if err := copyFile(filepath.Join(root, p), filepath.Join(dir, p)); err != nil {
 				t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 func (a *app) benchCmd() *cobra.Command {
 	var shapes []string
-	var data string
+	var data, queries string
 	var jobs, runs int
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -40,6 +40,18 @@ The shape append-day times the nightly run the way the chain runs it, the
 glob over every file ever delivered: after 30 days of history and after 365,
 a run with nothing new and a run with a new day of ten branches.
 
+The shape reads times the readers of the core: it backfills the year into
+a fresh database (bench_reads, kept afterwards for a look), copies the core's
+relations into plain tables of their own (schema keyed) with a primary key
+and indexes each, vacuums and analyzes the database, and runs a fixed set of
+analyst queries on both sides: each query once on each to compare its rows
+(the bench fails when they differ), then --runs times each, alternating. It
+prints each query's server time (planning + execution, as EXPLAIN (ANALYZE,
+TIMING OFF) reports it; medians) on the core and on the keyed copies, the
+ratio, and queries over their target. The queries, the copies' keys and
+indexes, and the targets are the project's, in the file --queries names
+(its header comments say how it is written).
+
 The shape resend times a redelivery: after the year, the same year sent
 again under new names (every order a repeat), beside a year of new days,
 and prints every model's build time after each.
@@ -50,7 +62,8 @@ Every job runs on the same server: the embedded one, or --database-url.`,
   percolate bench --shape daily
   percolate bench --shape one-file --shape daily --data /var/tmp/percolate-bench
   percolate bench --shape append-day
-  percolate bench --shape resend`,
+  percolate bench --shape resend
+  percolate bench --shape reads --data /var/tmp/percolate-bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -66,6 +79,12 @@ Every job runs on the same server: the embedded one, or --database-url.`,
 				if name == "year" {
 					if _, err := bench.Year(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}, runs); err != nil {
 						return fmt.Errorf("bench year: %w", err)
+					}
+					continue
+				}
+				if name == "reads" {
+					if err := a.benchReads(cmd, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}, queries, runs); err != nil {
+						return fmt.Errorf("bench reads: %w", err)
 					}
 					continue
 				}
@@ -98,9 +117,27 @@ Every job runs on the same server: the embedded one, or --database-url.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day or resend (repeatable)")
+	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day, resend or reads (repeatable)")
+	cmd.Flags().StringVar(&queries, "queries", filepath.Join("testdata", "bench", "reads.sql"), "reads: the query set, relative to the project folder")
 	cmd.Flags().StringVar(&data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
-	cmd.Flags().IntVar(&runs, "runs", 3, "year: runs of each job (the median is reported)")
+	cmd.Flags().IntVar(&runs, "runs", 3, "year and reads: runs of each job or query (the median is reported)")
 	return cmd
+}
+
+// benchReads reads the query set, before the year is loaded, and runs
+// the read benchmark.
+func (a *app) benchReads(cmd *cobra.Command, opt bench.Options, queries string, runs int) error {
+	if runs < 1 {
+		return usagef("--runs %d: want at least 1", runs)
+	}
+	if !filepath.IsAbs(queries) {
+		queries = filepath.Join(opt.Project.Dir, queries)
+	}
+	set, err := bench.ReadQuerySet(queries)
+	if err != nil {
+		return err
+	}
+	_, err = bench.Reads(cmd.Context(), opt, bench.ReadsOptions{Queries: set, Runs: runs})
+	return err
 }

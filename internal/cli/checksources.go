@@ -24,7 +24,7 @@ func (a *app) checkSourcesCmd() *cobra.Command {
 		Long: `Check-sources checks the delivery expectations the pipeline's sources declare,
 against what is loaded, without loading anything (run and backfill check them
 too, after publishing). A group is a value of the column expect names in per
-(a store, a branch, a supplier):
+(a store, a supplier, a region):
 
   expect: {every: day, per: store, severity: warn, retired: [York], ended: 2022-03-03}
       every store that has ever delivered has a file for every day since its

@@ -19,6 +19,7 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/grafana"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/loaders"
@@ -93,10 +94,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func (a *app) exitCode(err error) int {
 	var cfgErr *config.Error
 	var modelErr *dag.Error
+	var grafanaErr *grafana.Error
 	switch {
 	case !a.started:
 		return ExitUsage
-	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
+	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.As(err, &grafanaErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
 		return ExitUsage
 	case errors.Is(err, pg.ErrBusy):
 		return ExitBusy
@@ -145,12 +147,12 @@ The database is --database-url, else $PERCOLATE_DATABASE_URL, else the embedded
 default: a PostgreSQL cluster that percolate creates under .percolate/ from the
 machine's PostgreSQL binaries and leaves running (see 'percolate db').
 
-Exit codes: 0 ok; 1 a run, load or build failed; 2 bad usage, pipelines.yaml
-or model; 3 another run holds the database (see run --wait); 130 interrupted
+Exit codes: 0 ok; 1 a run, load or build failed; 2 bad usage, pipelines.yaml,
+model or dashboard declaration; 3 another run holds the database (see run --wait); 130 interrupted
 (Ctrl-C or SIGTERM) at a safe point: run the same command to resume.`,
 		Example: `  percolate init demo                   # a new project that runs, to edit into yours
   percolate run                         # load the sample data, build every model
-  percolate run cafe --source transactions='incoming/*.csv'
+  percolate run sales --source invoices='incoming/*.csv'
   percolate validate                    # check pipelines.yaml and models, no database
   percolate db psql                     # open the embedded database`,
 		SilenceUsage:  true,
@@ -189,7 +191,7 @@ or model; 3 another run holds the database (see run --wait); 130 interrupted
 	pf.BoolVarP(&a.disp.verbose, "verbose", "v", false, "without a terminal, a log line per file and per model (on a terminal the status line shows them)")
 	pf.BoolVarP(&a.disp.quiet, "quiet", "q", false, "print only the summary and errors")
 	pf.StringVar(&a.disp.logFormat, "log-format", "text", "progress on stderr as text, or json: one object per event (file, model, phase), for machines")
-	root.AddCommand(a.initCmd(), a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.filesCmd(), a.checkSourcesCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.diffCmd(), a.backfillCmd())
+	root.AddCommand(a.initCmd(), a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.filesCmd(), a.checkSourcesCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.diffCmd(), a.backfillCmd(), a.grafanaCmd())
 	return root
 }
 

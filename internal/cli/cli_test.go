@@ -192,11 +192,11 @@ func TestExitCodes(t *testing.T) {
 func TestBusy(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := connect(t, url)
-	unlock, err := pg.Lock(context.Background(), pool, "run", false)
+	lock, err := pg.Lock(context.Background(), pool, "run", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
+	defer lock.Release()
 	r := percolate(t, root, url, "run")
 	if r.code != ExitBusy || !strings.Contains(r.stderr, "another percolate run holds the lock") {
 		t.Errorf("got exit %d, stderr %q; want exit 3 saying another run holds the lock", r.code, r.stderr)
@@ -207,6 +207,9 @@ func TestValidateAndList(t *testing.T) {
 	r := mustRun(t, root, "postgres://unused", "validate")
 	if !strings.Contains(r.stdout, fmt.Sprintf("pipeline cafe: 2 sources, %d models, ", models(t))) {
 		t.Errorf("validate: got %q", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "grafana: 4 dashboards, 6 alert rules: ok") || r.stderr != "" {
+		t.Errorf("validate does not say the Grafana declarations are ok, or warns: %q, %q", r.stdout, r.stderr)
 	}
 	r = mustRun(t, root, "postgres://unused", "models", "list")
 	for _, m := range []string{"core.orders", "marts.branch_daily_sales", "marts.product_daily_sales", "marts.hourly_sales"} {

@@ -108,7 +108,7 @@ running after 'percolate run' so that psql or Grafana can read it.`,
 		Use:   "psql [-- PSQL ARGS]",
 		Short: "Open psql on the database",
 		Example: `  percolate db psql
-  percolate db psql -- -c 'TABLE marts.branch_daily_sales'`,
+  percolate db psql -- -c 'TABLE marts.daily_sales'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := a.databaseURL(cmd.Context())
 			if err != nil {
@@ -213,11 +213,11 @@ project's. See docs/migrations.md.`,
 			return err
 		}
 		defer pool.Close()
-		unlock, err := pg.Lock(cmd.Context(), pool, "run", wait)
+		lock, err := pg.Lock(cmd.Context(), pool, "run", wait)
 		if err != nil {
 			return err
 		}
-		defer unlock()
+		defer lock.Release()
 		if err := (ledger.Store{}).RestoreIndexes(cmd.Context(), pool); err != nil {
 			return fmt.Errorf("build again the indexes a load dropped: %w", err)
 		}

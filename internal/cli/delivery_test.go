@@ -95,7 +95,11 @@ func TestDeliveryExpectations(t *testing.T) {
 	// exactly those.
 	reader := connect(t, strings.Replace(url, strings.SplitN(strings.TrimPrefix(url, "postgres://"), "@", 2)[0], "percolate_grafana:reader%20pw", 1))
 	fired := map[string]string{}
-	for _, rule := range grafana.Rules {
+	decl, err := grafana.Load(os.DirFS(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range decl.Rules {
 		if !strings.Contains(rule.SQL, "health.expectations") {
 			continue
 		}

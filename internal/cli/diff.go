@@ -54,7 +54,7 @@ removed, none changed. Diff takes the run lock (exit 3 when a run holds it, or
 --wait). Exit 0 whatever the differences; 1 when a model fails to build or an
 error check fails.`,
 		Example: `  percolate diff
-  percolate diff --select marts.branch_daily_sales --output json
+  percolate diff --select marts.daily_sales --output json
   percolate diff --output markdown > diff.md      # a pull request comment`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,11 +82,11 @@ error check fails.`,
 				return err
 			}
 			defer pool.Close()
-			unlock, err := pg.Lock(ctx, pool, "run", wait)
+			lock, err := pg.Lock(ctx, pool, "run", wait)
 			if err != nil {
 				return err
 			}
-			defer unlock()
+			defer lock.Release()
 			d := a.newDisplay()
 			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
 			d.close(err)

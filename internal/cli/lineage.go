@@ -67,7 +67,7 @@ and the dashboard panels (grafana/dashboards/*.json) whose SQL reads it or one
 of those. Given a model, it does so for each of its columns; given a staging
 column, it says what is computed from it and which panels show it. Nothing is
 connected to: it reads the models, the migrations and the dashboards.`,
-		Example: `  percolate models lineage marts.branch_daily_sales.avg_order_value
+		Example: `  percolate models lineage marts.daily_sales.avg_value
   percolate models lineage marts.hourly_sales --output json
   percolate models lineage staging.transactions.payment_method`,
 		Args: cobra.ExactArgs(1),

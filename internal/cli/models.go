@@ -22,8 +22,9 @@ func (a *app) validateCmd() *cobra.Command {
 		Long: `Validate decodes pipelines.yaml strictly (an unknown key is an error), parses
 every model's SQL with PostgreSQL's own parser, resolves the dependency graph,
 checks that the staging tables the migrations make are the ones each source's
-contract fills (column by column, parsing the migrations the same way), and
-reports the first problem as FILE:LINE: message. Exit code 2 on a problem.
+contract fills (column by column, parsing the migrations the same way), decodes
+the dashboards and alert rules declared for Grafana (dashboards/*.yaml,
+alerts.yaml), and reports the first problem as FILE:LINE: message. Exit code 2 on a problem.
 A mart without a description is a warning: descriptions, and '-- column NAME:
 text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 		Args: cobra.NoArgs,
@@ -67,6 +68,16 @@ text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 					}
 				}
 				fmt.Fprintf(a.stdout, "pipeline %s: %d sources, %d models, %d unit test cases: ok\n", name, len(pl.Sources), len(g.Models), len(cases))
+			}
+			decl, stale, err := a.grafanaFiles()
+			if err != nil {
+				return err
+			}
+			for _, f := range stale {
+				fmt.Fprintf(a.stderr, "warning: %s: not what the declarations render: run percolate grafana\n", f.Path)
+			}
+			if len(decl.Dashboards) > 0 || decl.Rules != nil {
+				fmt.Fprintf(a.stdout, "grafana: %d dashboards, %d alert rules: ok\n", len(decl.Dashboards), len(decl.Rules))
 			}
 			return nil
 		},
@@ -213,8 +224,8 @@ func (a *app) rejectsCmd() *cobra.Command {
 		Long: `Rejects lists the rows kept aside by loads (newest file first): file, line,
 column, reason and the row with personal fields masked as ***. Fix the file and
 deliver it again: its new content replaces the old rows.`,
-		Example: `  percolate rejects --source transactions
-  percolate rejects --file testdata/cafe/layout_a/leeds_01-03-2022_09-00-00.csv`,
+		Example: `  percolate rejects --source invoices
+  percolate rejects --file in/leeds_2022-03-01.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

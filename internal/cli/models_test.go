@@ -157,7 +157,7 @@ func readWhile[T any](read func() (T, error)) (stop func() ([]T, error)) {
 func TestWaitForLock(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := connect(t, url)
-	unlock, err := pg.Lock(context.Background(), pool, "run", false)
+	lock, err := pg.Lock(context.Background(), pool, "run", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestWaitForLock(t *testing.T) {
 		}
 		return scalar[int](t, pool, `SELECT count(*) FROM pg_locks WHERE relation = 'percolate.run_lock'::regclass AND NOT granted`) > 0
 	})
-	unlock()
+	lock.Release()
 	if r := <-done; r.code != ExitOK {
 		t.Errorf("after the lock was released: exit %d\n%s", r.code, r.stderr)
 	}

@@ -160,25 +160,25 @@ A test file:
     - name: cash and card are split
       interval: {from: 2022-03-01, to: 2022-03-01}   # incremental models only
       given:                       # rows of the relations the model reads;
-        core.orders:               # only the columns that matter, others NULL
-          - {branch: Leeds, sales_date: 2022-03-01, total: 2.45, payment_method: CASH}
-          - {branch: Leeds, sales_date: 2022-03-01, total: 3.00, payment_method: CARD}
+        core.invoices:             # only the columns that matter, others NULL
+          - {store: Leeds, day: 2022-03-01, total: 2.45, payment_method: CASH}
+          - {store: Leeds, day: 2022-03-01, total: 3.00, payment_method: CARD}
       expect:                      # only these columns are compared
-        - {branch: Leeds, cash_revenue: 2.45, card_revenue: 3.00}
+        - {store: Leeds, cash_revenue: 2.45, card_revenue: 3.00}
 Values are read as the column's type reads text (dates, times, numbers);
 the session's time zone is UTC.
 
 Checks are header lines of a model:
-  -- check: unique(order_id)
-  -- check: not_null(order_id, branch)
+  -- check: unique(invoice_id)
+  -- check: not_null(invoice_id, store)
   -- check: accepted_values(payment_method: CASH, CARD)
-  -- check: relationships(product_id -> core.products.product_id)
+  -- check: relationships(customer_id -> core.customers.customer_id)
   -- check: row_count(min: 1)
   -- check: sql SELECT … FROM … WHERE …     (returns the bad rows)
 ending in [warn] to report without failing.`,
 		Example: `  percolate test                             # the checks, on the published tables
   percolate test --unit                      # every model's unit tests
-  percolate test --unit --select marts.branch_daily_sales --output json`,
+  percolate test --unit --select marts.daily_sales --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -113,7 +113,7 @@ func TestMigrateTakesTheRunLock(t *testing.T) {
 	url := pgtest.URL(t)
 	pool := connect(t, url)
 	mustRun(t, root, url, "migrate", "up")
-	unlock, err := pg.Lock(context.Background(), pool, "run", false)
+	lock, err := pg.Lock(context.Background(), pool, "run", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestMigrateTakesTheRunLock(t *testing.T) {
 		}
 		return scalar[int](t, pool, `SELECT count(*)::int FROM pg_locks WHERE relation = 'percolate.run_lock'::regclass AND NOT granted`) > 0
 	})
-	unlock()
+	lock.Release()
 	if r := <-done; r.code != ExitOK {
 		t.Fatalf("migrate down --wait: exit %d\n%s", r.code, r.stderr)
 	}

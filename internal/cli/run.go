@@ -110,8 +110,8 @@ Rows that break a source's contract go to the rejects table (see 'percolate
 rejects'); a file with more than its max_rejects is refused whole and the run
 exits 1 after loading the other files and building the models.`,
 		Example: `  percolate run
-  percolate run cafe --source legacy_transactions='archive/2021-*.csv' --jobs 4
-  percolate run --select marts.branch_daily_sales+ --select tag:core --exclude marts.hourly_sales
+  percolate run sales --source invoices='archive/2021-*.csv' --jobs 4
+  percolate run --select marts.daily_sales+ --select tag:core --exclude marts.hourly_sales
   percolate run --select state:modified+      # what you edited, and everything downstream`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

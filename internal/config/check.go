@@ -113,66 +113,8 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 		}
 		seen[c.Name] = true
 	}
-	for i, c := range s.Columns {
-		if c.SumOf == "" {
-			continue
-		}
-		cn := item(cols, i)
-		if c.Type != Numeric {
-			return errf(cn, "source %s: column %s: sum_of checks a numeric column", s.Name, c.Name)
-		}
-		ok := false
-		for _, o := range s.Columns {
-			ok = ok || (o.Name == c.SumOf && o.Type == List && o.Items.Scale == c.Scale)
-		}
-		if !ok {
-			return errf(cn, "source %s: column %s: sum_of names %q, which is not an items column of the same scale", s.Name, c.Name, c.SumOf)
-		}
-	}
-	for i, c := range s.Columns {
-		if c.Type != List || c.Personal != "" {
-			continue
-		}
-		in := at("columns")
-		if n := item(cols, i); n != nil {
-			in = child(n, "items")
-		}
-		for _, name := range []string{c.Items.Count, c.Items.Column} {
-			if seen[name] {
-				return errf(in, "source %s: column %s: items: %q is a column of the contract already: name a new column", s.Name, c.Name, name)
-			}
-		}
-		for _, name := range c.Items.Carry {
-			var carried *Column
-			for _, o := range s.Columns {
-				if o.Name == name {
-					carried = o
-				}
-			}
-			switch {
-			case carried == nil:
-				return errf(in, "source %s: column %s: items: carry names %q, which is not a column", s.Name, c.Name, name)
-			case carried.Personal != "":
-				return errf(in, "source %s: column %s: items: carry names %q, which is personal data: it goes nowhere", s.Name, c.Name, name)
-			case carried.Type == List:
-				return errf(in, "source %s: column %s: items: carry names %q, an items column", s.Name, c.Name, name)
-			case carried.Date != "":
-				return errf(in, "source %s: column %s: items: carry names %q, whose day (%s) every item row has already", s.Name, c.Name, name, carried.Date)
-			}
-		}
-		if sm := c.Items.Sums; sm != nil {
-			taken := append([]string{"load_id", "size", "product"}, c.Items.Carry...)
-			for _, o := range s.Columns {
-				if o.Date != "" {
-					taken = append(taken, o.Date)
-				}
-			}
-			for _, name := range []string{sm.Count, sm.Sum} {
-				if slices.Contains(taken, name) {
-					return errf(child(in, "sums"), "source %s: column %s: items: sums: %q is a column of %s already: name a new column", s.Name, c.Name, name, sm.Table)
-				}
-			}
-		}
+	if err := s.checkItems(at, cols, seen, errf); err != nil {
+		return err
 	}
 	if fd := s.FileDate; fd != nil {
 		re, err := regexp.Compile(fd.Pattern)
@@ -236,7 +178,7 @@ func (s *Source) checkSums(n *yaml.Node, errf errorf) error {
 	case !relName.MatchString(sm.Table) || sm.Table == s.Table:
 		return errf(n, "%s: table must be a schema-qualified staging table of its own, not %q", where, sm.Table)
 	case sm.Count == "":
-		return errf(n, "%s: count names the column of how many rows each sum has, e.g. count: orders", where)
+		return errf(n, "%s: count names the column of how many rows each sum has, e.g. count: rows", where)
 	case sm.Hour != "" && day == "":
 		return errf(n, "%s: hour needs a timestamp column that makes a day (date:)", where)
 	}
@@ -303,6 +245,9 @@ func (s *Source) checkDistribution(n *yaml.Node, errf errorf) error {
 	for _, c := range s.Columns {
 		if c.Name == d && c.Personal == "" && c.Type != List {
 			col = c
+			if c.Optional {
+				return errf(n, "source %s: distributed_by: %q is optional: a row without it would have no shard", s.Name, d)
+			}
 		}
 		if c.Date == d || c.Local == d {
 			col = c
@@ -318,12 +263,11 @@ func (s *Source) checkDistribution(n *yaml.Node, errf errorf) error {
 		if c.Type != List || c.Personal != "" || col.Date == d {
 			continue
 		}
-		table := c.Items.Table
-		if table == "" && c.Items.Sums != nil {
-			table = c.Items.Sums.Table
+		if t := c.Items.Table; t != "" && !slices.Contains(c.Items.Carry, d) {
+			return errf(n, "source %s: distributed_by: %s: its items table %s must have it too: add it to the items' carry", s.Name, d, t)
 		}
-		if table != "" && !slices.Contains(c.Items.Carry, d) {
-			return errf(n, "source %s: distributed_by: %s: its items table %s must have it too: add it to the items' carry", s.Name, d, table)
+		if sm := c.Items.Sums; sm != nil && !slices.Contains(sm.By, d) {
+			return errf(n, "source %s: distributed_by: %s: its items' sums table %s must have it too: add it to the sums' by", s.Name, d, sm.Table)
 		}
 	}
 	return nil
@@ -369,6 +313,9 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 	if c.Type == "" {
 		c.Type = Text
 	}
+	if err := c.checkOptional(where, at, errf); err != nil {
+		return err
+	}
 	switch c.Type {
 	case Text, Integer:
 	case Numeric:
@@ -392,7 +339,7 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 			return errf(cn, "%s: an items column needs items: {table, separator, format or fields}", where)
 		}
 		if c.Pattern != "" {
-			return errf(at("pattern"), "%s: an items column's patterns go in items: pattern: {product: ...}", where)
+			return errf(at("pattern"), "%s: an items column's patterns go on its fields: items: fields: [{name: ..., pattern: ...}]", where)
 		}
 		return c.Items.check(where, at("items"), errf)
 	default:
@@ -424,120 +371,39 @@ func (c *Column) check(s *Source, cn *yaml.Node, errf errorf) error {
 	return nil
 }
 
-func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
+// checkOptional holds optional and null_values to columns whose field
+// can be left NULL: not personal data (which stores no value to be NULL,
+// or stores its hash), not an items column (which holds a list), not the
+// timestamp that gives each row its day, not a total checked by sum_of.
+func (c *Column) checkOptional(where string, at func(string) *yaml.Node, errf errorf) error {
+	if !c.Optional && len(c.NullValues) == 0 {
+		return nil
+	}
+	key := "optional"
+	if len(c.NullValues) > 0 {
+		key = "null_values"
+	}
+	var why string
 	switch {
-	case (it.Table == "") == (it.Column == ""):
-		return errf(n, "%s: items: give either table (a staging table of one row per item) or column (a text column of the row that holds its items)", where)
-	case it.Table != "" && !relName.MatchString(it.Table):
-		return errf(n, "%s: items: table must be a schema-qualified staging table, not %q", where, it.Table)
-	case it.Column != "" && !identifier.MatchString(it.Column):
-		return errf(n, "%s: items: column must be a plain lower-case column name, not %q", where, it.Column)
-	case it.Column != "" && it.Column == it.Count:
-		return errf(n, "%s: items: column and count name the same column %q", where, it.Column)
+	case c.Personal != "":
+		why = "a personal column stores no value that could be NULL"
+	case c.Type == List:
+		why = "an items column holds a list: declare optional item fields instead"
+	case c.Type == Timestamp && c.Date != "":
+		why = fmt.Sprintf("it gives each row its day (%s)", c.Date)
+	case c.SumOf != "":
+		why = "sum_of checks a total every row has"
 	}
-	if it.Separator == "" {
-		return errf(n, "%s: items: separator is required", where)
+	if why != "" {
+		return errf(at(key), "%s: %s applies to columns that may be left empty, not this one: %s", where, key, why)
 	}
-	if (it.Template == "") == (len(it.Fields) == 0) {
-		return errf(n, "%s: items: give either format (one item per separated part, e.g. \"{size} {product} - {price}\") or fields (items as flat tuples, e.g. [size, product, price])", where)
-	}
-	if it.Scale == 0 {
-		it.Scale = 2
-	}
-	if it.Scale < 0 || it.Scale > MaxScale {
-		return errf(n, "%s: items: scale must be between 0 and %d", where, MaxScale)
-	}
-	names := it.Fields
-	if it.Template != "" {
-		toks, err := ParseTemplate(it.Template)
-		if err != nil {
-			return errf(n, "%s: items: format %q: %v", where, it.Template, err)
-		}
-		names = nil
-		for _, t := range toks {
-			if t.Field != "" {
-				names = append(names, t.Field)
-			}
-		}
-	}
-	has := map[string]bool{}
-	for _, f := range names {
-		switch f {
-		case "size", "product", "price":
-		default:
-			return errf(n, "%s: items: unknown item field %q (fields are size, product, price)", where, f)
-		}
-		has[f] = true
-	}
-	if !has["product"] || !has["price"] {
-		return errf(n, "%s: items: an item needs at least {product} and {price}", where)
-	}
-	if sm := it.Sums; sm != nil {
-		n := child(n, "sums")
-		switch {
-		case !relName.MatchString(sm.Table) || sm.Table == it.Table:
-			return errf(n, "%s: items: sums: table must be a schema-qualified staging table of its own, not %q", where, sm.Table)
-		case sm.Count == "" || sm.Sum == "":
-			return errf(n, "%s: items: sums: name both columns, e.g. {table: %s, count: quantity, sum: revenue}", where, sm.Table)
-		case sm.Count == sm.Sum:
-			return errf(n, "%s: items: sums: count and sum name the same column %q", where, sm.Count)
-		}
-	}
-	it.Re = nil
-	for field, p := range it.Pattern {
-		if field != "size" && field != "product" {
-			return errf(n, "%s: items: pattern: %q is not a text field of an item (size, product)", where, field)
-		}
-		re, err := regexp.Compile(p)
-		if err != nil {
-			return errf(n, "%s: items: pattern for %s %q: %v", where, field, p, err)
-		}
-		if it.Re == nil {
-			it.Re = map[string]*regexp.Regexp{}
-		}
-		it.Re[field] = re
-	}
+	c.Optional = true // null_values implies it
 	return nil
 }
 
 // MaxScale bounds a numeric's decimals: values are exact 64-bit integers
 // of at most 18 digits, so 6 decimals leave 12 before the point.
 const MaxScale = 6
-
-// Token is a piece of an item format: a literal or a {field}.
-type Token struct {
-	Literal string
-	Field   string
-}
-
-// ParseTemplate splits an item template, "{size} {product} - {price}",
-// into tokens. Two fields
-// must be parted by a literal, or the split would be ambiguous.
-func ParseTemplate(format string) ([]Token, error) {
-	var toks []Token
-	rest := format
-	for rest != "" {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			toks = append(toks, Token{Literal: rest})
-			break
-		}
-		if i > 0 {
-			toks = append(toks, Token{Literal: rest[:i]})
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			return nil, fmt.Errorf("unclosed {")
-		}
-		name := rest[i+1 : i+j]
-		if len(toks) > 0 && toks[len(toks)-1].Field != "" {
-			return nil, fmt.Errorf("{%s} follows {%s} with nothing between them", name, toks[len(toks)-1].Field)
-		}
-		toks = append(toks, Token{Field: name})
-		rest = rest[i+j+1:]
-	}
-	return toks, nil
-}
 
 // goLayout translates a strftime layout (%d/%m/%Y %H:%M) into Go's.
 func goLayout(s string) (string, error) {

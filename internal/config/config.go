@@ -131,6 +131,9 @@ type Column struct {
 	Values   []string `yaml:"values"`
 	SumOf    string   `yaml:"sum_of"`
 	Items    *Items   `yaml:"items"`
+	// SumOfField is the item field SumOf totals (sum_of: basket.price, or
+	// the items' only number).
+	SumOfField string `yaml:"-"`
 	// Pattern, for a text column, is a regular expression every value must
 	// match (anchor it to match whole values).
 	Pattern string `yaml:"pattern"`
@@ -145,6 +148,12 @@ type Column struct {
 	// agree with (compared as words: case, spaces and punctuation do not
 	// matter); a file whose name it does not match is not checked.
 	FileName string `yaml:"file_name,omitempty"`
+	// Optional makes an empty field NULL instead of a reject; NullValues
+	// lists further spellings that mean NULL ("NA", "n/a") and implies
+	// Optional. Required is the default: a file that leaves a required
+	// field empty has broken its contract.
+	Optional   bool     `yaml:"optional,omitempty"`
+	NullValues []string `yaml:"null_values,omitempty"`
 
 	Line int `yaml:"-"`
 	// GoLayouts are Layouts translated from strftime to Go's time layouts.
@@ -155,51 +164,21 @@ type Column struct {
 	FileNameRe *regexp.Regexp `yaml:"-"`
 }
 
-// Items declares a nested list field (the basket) that the loader explodes
-// into items of size, product and price, kept in one of two ways: in a
-// child staging table, one row per item (Table), or in a text column of
-// the row itself (Column), one line per item of its size, product and
-// price parted by tabs. A row's items in its own row cost the server one
-// row written instead of one per item: views unnest them
-// (models/core/order_items.sql).
-type Items struct {
-	Table string `yaml:"table"`
-	// Column names the text column of the source's table that holds the
-	// items, when they have no table of their own.
-	Column    string   `yaml:"column"`
-	Separator string   `yaml:"separator"`
-	Template  string   `yaml:"format"` // of one item: "{size} {product} - {price}"
-	Fields    []string `yaml:"fields"`
-	Sizes     []string `yaml:"sizes"`
-	Scale     int      `yaml:"scale"`
-	// Count, when set, names a column of the source's table that holds
-	// how many items the row has.
-	Count string `yaml:"count"`
-	// Carry names columns of the row copied onto each of its item rows,
-	// so that item rows can be summed without a join to their row; the
-	// items' sums are by them too.
-	Carry []string `yaml:"carry"`
-	// Pattern holds, by item field (size, product), a regular expression
-	// every value of it must match.
-	Pattern map[string]string `yaml:"pattern"`
-	// Sums, when set, declares a table the loader also writes: each file's
-	// items counted and their prices summed by everything an item row has
-	// but its order and place (its day, size, product and carried
-	// columns), so that sums by those read one row per file and distinct
-	// item, not every item.
-	Sums *Sums `yaml:"sums"`
-
-	// Re is Pattern compiled.
-	Re map[string]*regexp.Regexp `yaml:"-"`
-}
-
-// Sums declares the table of a file's items summed (Items.Sums).
-type Sums struct {
-	Table string `yaml:"table"`
-	// Count names the column of how many such items the file has.
-	Count string `yaml:"count"`
-	// Sum names the column of the sum of their prices.
-	Sum string `yaml:"sum"`
+// IsNull reports whether field f of the column means NULL: empty or one of
+// its null_values, in a column that is optional.
+func (c *Column) IsNull(f string) bool {
+	if !c.Optional {
+		return false
+	}
+	if f == "" {
+		return true
+	}
+	for _, v := range c.NullValues {
+		if f == v {
+			return true
+		}
+	}
+	return false
 }
 
 // RowSums declares the table of a file's rows summed (Source.Sums): one
@@ -379,6 +358,9 @@ func yamlError(path string, err error) error {
 				section = strings.ToLower(f[2])
 			}
 			text = fmt.Sprintf("unknown key %q in %s", f[1], section)
+			if hint, ok := moved[f[2]+"."+f[1]]; ok {
+				text += ": " + hint
+			}
 		}
 		return &Error{File: path, Line: line, Msg: text}
 	}
@@ -387,9 +369,16 @@ func yamlError(path string, err error) error {
 
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
 
+// moved says where keys that earlier releases read went.
+var moved = map[string]string{
+	"Items.sizes":   "an item's fields are declared in fields now, e.g. fields: [{name: size, values: [Regular, Large], optional: true}, product, {name: price, type: numeric, scale: 2}]",
+	"Items.scale":   "a numeric item field has its own scale now: fields: [..., {name: price, type: numeric, scale: 2}]",
+	"Items.pattern": "a text item field has its own pattern now: fields: [..., {name: product, pattern: '...'}]",
+}
+
 // sections names the sections of pipelines.yaml whose type is not named
 // as its key: a user knows the key.
-var sections = map[string]string{"RowSums": "sums", "FileDate": "file_date", "MaxRejects": "max_rejects"}
+var sections = map[string]string{"ItemField": "an item's field", "RowSums": "sums", "FileDate": "file_date", "MaxRejects": "max_rejects"}
 
 // Pipeline returns the named pipeline; with name empty, the only one.
 func (f *File) Pipeline(name string) (*Pipeline, error) {

@@ -10,13 +10,13 @@ import (
 )
 
 // Expect says how a source's files are expected to arrive: one for every
-// day, per value of a column (a branch), from every one that has ever
+// day, per value of a column (a store, say), from every one that has ever
 // delivered, until the project says otherwise: a retired group is expected
 // up to its own newest day, and no group after the source's Ended day.
 // What is missing has Severity.
 type Expect struct {
 	Every    string `yaml:"every"`    // day
-	Per      string `yaml:"per"`      // a column of the source's table: branch
+	Per      string `yaml:"per"`      // a text column of the source's table: store
 	Severity string `yaml:"severity"` // warn (the default) or error
 	// Ended is the source's last day, when its deliveries have stopped
 	// for good (a sample, a layout replaced by another): the checks take
@@ -54,14 +54,14 @@ func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Freshness bounds how old the newest day of each branch may be before a
+// Freshness bounds how old the newest day of each group may be before a
 // warning, and before an error.
 type Freshness struct {
 	WarnAfter  Duration `yaml:"warn_after"`
 	ErrorAfter Duration `yaml:"error_after"`
 }
 
-// Volume bounds a day's orders against the median of the same branch's
+// Volume bounds a day's rows against the median of the same group's
 // same weekday over the 4 weeks before: below WarnBelow or above WarnAbove
 // of it is a warning.
 type Volume struct {
@@ -137,6 +137,9 @@ func (s *Source) checkExpectations(at func(string) *yaml.Node, errf errorf) erro
 	}
 	ok := false
 	for _, c := range s.Columns {
+		if c.Name == e.Per && c.Optional {
+			return errf(at("expect"), "source %s: expect: per names %q, an optional column: a row without it would be of no group", s.Name, e.Per)
+		}
 		ok = ok || (c.Name == e.Per && c.Personal == "" && c.Type == Text)
 	}
 	if !ok {

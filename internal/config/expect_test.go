@@ -58,6 +58,8 @@ func TestExpectErrors(t *testing.T) {
 		{"retired not a list", withExpect("{every: day, per: branch, retired: York}"), "pipelines.yaml:9: retired must be a list of the groups that stopped for good, such as [York, Leeds]"},
 		{"a misspelt key", withExpect("{every: day, per: branch, retierd: [York]}"), `pipelines.yaml:9: unknown key "retierd" in expect`},
 		{"per a column the source lacks", withExpect("{every: day, per: shop}"), `pipelines.yaml:9: source tx: expect: per names "shop"`},
+		{"per an optional column", strings.Replace(withExpect("{every: day, per: branch}"), "          - name: branch", "          - name: branch\n            optional: true", 1),
+			`pipelines.yaml:9: source tx: expect: per names "branch", an optional column`},
 		{"success_within not a duration", strings.Replace(withExpect("{every: day, per: branch}"), "    models: models\n", "    models: models\n    success_within: daily\n", 1),
 			`pipelines.yaml:5: "daily" is not a duration such as 26h or 2d`},
 	}

@@ -1,6 +1,6 @@
 // Package delivery checks that a pipeline's sources arrive as their
 // contracts expect (pipelines.yaml: expect, freshness, volume): a file for
-// every day from every group (branch) that has ever delivered, until the
+// every day from every group (a value of the column expect is per) that has ever delivered, until the
 // project retires it or declares the source ended; each group's newest day
 // recent enough; each day's rows near that group's usual for the weekday.
 // It reads the staging tables (or their sums tables), as loaded, and
@@ -45,7 +45,7 @@ func Errors(fs []Finding) int {
 }
 
 // Silence says, in their own words, the sources whose every group is
-// silent at severity error: " (transactions: no files from any branch
+// silent at severity error: " (invoices: no files from any store
 // since …)", or "".
 func Silence(fs []Finding) string {
 	var s []string

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,58 @@ func TestOneQueryWhateverTheHistory(t *testing.T) {
 				t.Errorf("%d queries, want 2: the missing days and the volumes, each in one", q.queries)
 			}
 		})
+	}
+}
+
+// TestPerAnyColumn: deliveries are expected per whatever text column the
+// contract names (here a supplier, counted from the source's own table),
+// and what is said of them names that column.
+func TestPerAnyColumn(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := pgtest.Pool(t)
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA staging; CREATE TABLE staging.notes (supplier text, delivered_on date)`); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Parse("pipelines.yaml", []byte(`version: 1
+pipelines:
+  p:
+    models: models
+    sources:
+      notes:
+        path: in/*.csv
+        table: staging.notes
+        key: {column: id, from: [at, supplier]}
+        expect: {every: day, per: supplier, severity: error}
+        freshness: {warn_after: 26h, error_after: 50h}
+        columns:
+          - {name: at, type: timestamp, layouts: ["%Y-%m-%d"], date: delivered_on}
+          - name: supplier
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2024, 5, 10, 0, 0, 0, 0, time.UTC)
+	// Two suppliers every day to the 6th, but Acme's 4th.
+	if _, err := pool.Exec(ctx, `INSERT INTO staging.notes SELECT s, d::date FROM unnest(ARRAY['Acme', 'Bolt']) AS s,
+		generate_series('2024-05-01'::date, '2024-05-06'::date, interval '1 day') AS d WHERE NOT (s = 'Acme' AND d = '2024-05-04')`); err != nil {
+		t.Fatal(err)
+	}
+	found, err := Check(ctx, pool, f.Pipelines["p"], Options{AsOf: end, Now: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range found {
+		got = append(got, e.String())
+	}
+	want := []string{
+		"notes: missing Acme 2024-05-04 [error]: no file of Acme for 2024-05-04",
+		"notes: silent 2024-05-06 [error]: no files from any supplier since 2024-05-06 (3 days ago)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if s := Silence(found); s != " (notes: no files from any supplier since 2024-05-06 (3 days ago))" {
+		t.Errorf("silence: got %q", s)
 	}
 }

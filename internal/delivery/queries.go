@@ -17,7 +17,7 @@ import (
 // counted is the table the group-days are read from, its day and group
 // columns, and how a day's rows are counted: the source's sums table when
 // it has the group column (a row per file, day, hour and group, not one
-// per order), else the source's own table.
+// per row), else the source's own table.
 func counted(src *config.Source) (table, per, day, rows string) {
 	per, day = pg.Ident(src.Expect.Per), pg.Ident(src.DayColumn())
 	if s := src.Sums; s != nil && slices.Contains(s.By, src.Expect.Per) {
@@ -74,13 +74,13 @@ func volumes(ctx context.Context, q ledger.Querier, src *config.Source, asOf tim
 	v := src.Volume
 	table, per, day, count := counted(src)
 	rows, err := q.Query(ctx, fmt.Sprintf(`WITH daily AS (
-		    SELECT %[2]s::text AS grp, %[3]s AS day, %[4]s AS orders FROM %[1]s
+		    SELECT %[2]s::text AS grp, %[3]s AS day, %[4]s AS n FROM %[1]s
 		    WHERE %[3]s >= $1::date - $2::int - 28 AND %[3]s < $1::date GROUP BY 1, 2
 		)
-		SELECT d.grp, d.day, d.orders::bigint, m.median, m.weeks
+		SELECT d.grp, d.day, d.n::bigint, m.median, m.weeks
 		FROM daily d
 		CROSS JOIN LATERAL (
-		    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY p.orders) AS median, count(*) AS weeks
+		    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY p.n) AS median, count(*) AS weeks
 		    FROM daily p WHERE p.grp = d.grp AND p.day IN (d.day - 7, d.day - 14, d.day - 21, d.day - 28)
 		) m
 		WHERE d.day >= $1::date - $2::int AND m.weeks >= 2 AND NOT d.grp = ANY($3::text[])
@@ -91,14 +91,14 @@ func volumes(ctx context.Context, q ledger.Querier, src *config.Source, asOf tim
 	var out []Finding
 	var name string
 	var d time.Time
-	var orders, weeks int64
+	var n, weeks int64
 	var median float64
-	_, err = pgx.ForEachRow(rows, []any{&name, &d, &orders, &median, &weeks}, func() error {
-		share := float64(orders) / median
+	_, err = pgx.ForEachRow(rows, []any{&name, &d, &n, &median, &weeks}, func() error {
+		share := float64(n) / median
 		if (v.WarnBelow.Fraction > 0 && share < v.WarnBelow.Fraction) || (v.WarnAbove.Fraction > 0 && share > v.WarnAbove.Fraction) {
 			out = append(out, Finding{Source: src.Name, Kind: Volume, Branch: name, Date: d.Format(time.DateOnly), Severity: "warn",
 				Detail: fmt.Sprintf("%d rows, %.0f%% of the median %s of the %d same weekdays before (%g)",
-					orders, math.Round(share*100), d.Weekday(), weeks, median)})
+					n, math.Round(share*100), d.Weekday(), weeks, median)})
 		}
 		return nil
 	})

@@ -27,13 +27,13 @@ func TestDashboardsOpenOnData(t *testing.T) {
 	_, reader := warehouse(t)
 	newest := time.Date(2022, 3, 3, 0, 0, 0, 0, time.UTC)
 	files := readDashboards(t)
-	for _, d := range Dashboards {
+	for _, d := range cafe(t).Dashboards {
 		f := files[d.Title]
 		t.Run(d.Title, func(t *testing.T) {
 			if f.Time.From != "now-90d" {
 				t.Fatalf("time from %q: the test expects the default range now-90d", f.Time.From)
 			}
-			if !d.DataLink {
+			if d.DataLink == nil {
 				if len(f.Links) != 0 {
 					t.Errorf("links %+v, want none", f.Links)
 				}

@@ -24,7 +24,7 @@ type Panel struct {
 	Err string `json:"error,omitempty"`
 }
 
-// String names a panel as people find it: "Sales overview › Average order value".
+// String names a panel as people find it: "Revenue › By region".
 func (p *Panel) String() string { return p.Dashboard + " › " + p.Title }
 
 // dashboard is the part of a Grafana dashboard's JSON that holds SQL.

@@ -219,8 +219,8 @@ func (a *analyzer) query(sel *pg_query.SelectStmt, outer *scope) ([]out, set) {
 	return outs, reads
 }
 
-// exprOrOutput is expr for GROUP BY and ORDER BY, which may also name an
-// output column.
+// exprOrOutput is expr for the grouping and sorting clauses, which may
+// also name an output column.
 func (a *analyzer) exprOrOutput(n *pg_query.Node, sc *scope, outs []out) set {
 	if n == nil {
 		return nil

@@ -180,7 +180,7 @@ func TestLock(t *testing.T) {
 	if _, err := b.Exec(ctx, "SELECT pg_advisory_lock(k) FROM generate_series(-5, 5) AS k"); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := Lock(ctx, a, "run", false)
+	held, err := Lock(ctx, a, "run", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,12 +196,12 @@ func TestLock(t *testing.T) {
 	if holders != 1 || xmins != 0 {
 		t.Errorf("sessions holding the lock: got %d, with %d xmin or xid; want 1, with 0", holders, xmins)
 	}
-	unlock()
-	unlock2, err := Lock(ctx, b, "run", false)
+	held.Release()
+	held2, err := Lock(ctx, b, "run", false)
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
 	}
-	unlock2()
+	held2.Release()
 }
 
 func TestBinariesFor(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,17 +35,24 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
+// Held is a lock Lock took: Release gives it back, Check says whether it
+// is still held.
+type Held struct {
+	conn    *pgxpool.Conn
+	release sync.Once
+}
+
 // Lock takes the lock named by name (a table lock on percolate.NAME_lock)
-// in a transaction of its own connection, held until the returned function
-// is called, so that two runs against one database never interleave. With
-// wait false it returns ErrBusy at once when the lock is held.
+// in a transaction of its own connection, held until Release, so that two
+// runs against one database never interleave. With wait false it returns
+// ErrBusy at once when the lock is held.
 //
 // It is a lock on a ledger table, not an advisory lock: any role that can
 // connect may take any advisory lock, so a dashboard's read-only role could
 // stop every run; it cannot lock a table it has no privilege on. A table
 // lock assigns no transaction id and the transaction keeps no snapshot
 // between statements, so holding it open does not hold back vacuum.
-func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (func(), error) {
+func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (*Held, error) {
 	table := Ident("percolate", name+"_lock")
 	if err := lockTable(ctx, pool, table); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
@@ -53,20 +61,12 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (func
 	if err != nil {
 		return nil, err
 	}
-	release := func() {
-		// A fresh context: the lock must be released even when ctx was
-		// cancelled; bounded, so that a dead connection cannot hang the
-		// exit (the server ends the transaction when it sees it gone).
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn.Exec(rctx, "ROLLBACK")
-		conn.Release()
-	}
+	h := &Held{conn: conn}
 	// A server's timeouts must neither end the wait nor the idle
 	// transaction that holds the lock.
 	set := "BEGIN; SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0"
 	if _, err := conn.Exec(ctx, set); err != nil {
-		release()
+		h.Release()
 		return nil, err
 	}
 	lock := "LOCK TABLE " + table + " IN EXCLUSIVE MODE"
@@ -74,14 +74,46 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (func
 		lock += " NOWAIT"
 	}
 	if _, err := conn.Exec(ctx, lock); err != nil {
-		release()
+		h.Release()
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
 			return nil, ErrBusy
 		}
 		return nil, err
 	}
-	return release, nil
+	return h, nil
+}
+
+// ErrLockLost is returned by Check when the lock's connection is gone
+// (the server ended it, or the network did): another run may hold the
+// lock now.
+var ErrLockLost = errors.New("the run lock was lost (its connection to the server ended)")
+
+// Check returns ErrLockLost when the lock is no longer held. A run asks
+// before it commits what others must not interleave with, such as a
+// publish.
+func (h *Held) Check(ctx context.Context) error {
+	_, err := h.conn.Exec(ctx, "SELECT")
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrLockLost, err)
+	case h.conn.Conn().PgConn().TxStatus() != 'T':
+		return ErrLockLost
+	}
+	return nil
+}
+
+// Release gives the lock back; a second call does nothing.
+func (h *Held) Release() {
+	h.release.Do(func() {
+		// A fresh context: the lock must be released even when ctx was
+		// cancelled; bounded, so that a dead connection cannot hang the
+		// exit (the server ends the transaction when it sees it gone).
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.conn.Exec(rctx, "ROLLBACK")
+		h.conn.Release()
+	})
 }
 
 // lockTable makes the table Lock locks, when missing: the lock is taken

@@ -167,7 +167,7 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 	if err != nil {
 		return nil, err
 	}
-	defer w.unlock()
+	defer w.lock.Release()
 	if len(chunks) == 0 {
 		// Nothing new to load; still build what is stale (a gap, an edit).
 		chunks = []Chunk{{From: opt.From, To: opt.To, Files: map[string][]string{}}}

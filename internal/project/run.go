@@ -127,7 +127,7 @@ func (p *Folder) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	defer w.unlock()
+	defer w.lock.Release()
 	command := "run"
 	if opt.LoadOnly {
 		command = "load"
@@ -137,10 +137,10 @@ func (p *Folder) Run(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*
 
 // work is what a run needs once it holds the lock.
 type work struct {
-	pl     *config.Pipeline
-	g      *dag.Graph
-	key    []byte
-	unlock func()
+	pl   *config.Pipeline
+	g    *dag.Graph
+	key  []byte
+	lock *pg.Held
 	// precision is the declared precision of each numeric staging
 	// column ("schema.table.column"): the loader holds numbers to it.
 	precision map[string]int
@@ -173,11 +173,11 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 			return nil, err
 		}
 	}
-	if w.unlock, err = pg.Lock(ctx, pool, "run", opt.Wait); err != nil {
+	if w.lock, err = pg.Lock(ctx, pool, "run", opt.Wait); err != nil {
 		return nil, err
 	}
 	if err := p.locked(ctx, pool, pl, w); err != nil {
-		w.unlock()
+		w.lock.Release()
 		return nil, err
 	}
 	return w, nil
@@ -306,7 +306,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 	chunkFailed := opt.Files != nil && len(sum.Files) > 0 &&
 		sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced)+sum.Count(loaders.Skipped) == 0
 	if !opt.LoadOnly && !chunkFailed {
-		res, err := build.Run(ctx, pool, w.g, sum.RunID, p.buildOptions(pl, opt))
+		bo := p.buildOptions(pl, opt)
+		bo.Held = w.lock.Check
+		res, err := build.Run(ctx, pool, w.g, sum.RunID, bo)
 		sum.Build = res
 		if err != nil {
 			return err

@@ -55,16 +55,22 @@ func (p *Folder) Migrate(ctx context.Context, pool *pgxpool.Pool) (Migrated, err
 
 // EnsureLedger applies the ledger's pending migrations, taking the run
 // lock only when some are pending: a command that reads the ledger can
-// then rely on its tables.
+// then rely on its tables. When another process holds the lock it is left
+// to that one (a run migrates under its lock first): the command goes on,
+// and one that needs the lock itself says the database is busy, or waits
+// when asked to.
 func (p *Folder) EnsureLedger(ctx context.Context, pool *pgxpool.Pool) error {
 	if ok, err := ledger.Current(ctx, pool); err != nil || ok {
 		return err
 	}
-	unlock, err := pg.Lock(ctx, pool, "run", true)
+	lock, err := pg.Lock(ctx, pool, "run", false)
+	if errors.Is(err, pg.ErrBusy) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lock.Release()
 	_, err = ledger.Migrate(ctx, pool)
 	return err
 }

@@ -33,7 +33,8 @@ pipelines:
             personal: drop
           - name: basket
             type: items
-            items: {table: staging.sale_items, separator: ",", format: "{product} - {price}"}
+            items: {table: staging.sale_items, separator: ",", format: "{size} {product} - {price}",
+              fields: [{name: size, values: [S, L], optional: true}, product, {name: price, type: numeric, scale: 2}]}
           - name: total
             type: numeric
             scale: 2
@@ -290,5 +291,59 @@ func TestItemsInAColumn(t *testing.T) {
 	want := fmt.Sprintf("pipelines.yaml:%d: source sales: staging.sales in the migrations has no column items", lineOf(t, "- name: basket"))
 	if err := Compare("pipelines.yaml", src, have); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
+	}
+}
+
+// TestOptionalColumnsNullable: the generated migration makes an optional
+// column nullable, of every type, and a required one NOT NULL; a column
+// made optional later gets its NOT NULL dropped.
+func TestOptionalColumnsNullable(t *testing.T) {
+	const yaml = `version: 1
+pipelines:
+  p:
+    models: models
+    sources:
+      lines:
+        path: in/*.csv
+        table: staging.lines
+        key: {column: line_id, from: [at, code]}
+        columns:
+          - {name: at, type: timestamp, layouts: ["%Y-%m-%d %H:%M"], date: day}
+          - {name: code}
+          - {name: note, optional: true}
+          - {name: qty, type: integer, null_values: [NA]}
+          - {name: price, type: numeric, scale: 2, optional: true}
+          - {name: shipped, type: timestamp, layouts: ["%Y-%m-%d %H:%M"], local: shipped_local, optional: true}
+`
+	f, err := config.Parse("pipelines.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := f.Pipelines["p"].Sources["lines"]
+	up, _, err := Migration(src, &Schema{Tables: map[string]*Table{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"code" text NOT NULL,`, `"note" text,`, `"qty" bigint,`, `"price" numeric(18,2),`, `"shipped" timestamptz,`, `"shipped_local" timestamp`, `"day" date NOT NULL,`} {
+		if !strings.Contains(up, want) {
+			t.Errorf("the migration has no %s:\n%s", want, up)
+		}
+	}
+	pool, _ := pgtest.Pool(t)
+	if _, err := pool.Exec(context.Background(), "CREATE SCHEMA staging;\n"+up); err != nil {
+		t.Fatalf("%v\n%s", err, up)
+	}
+	// code becomes optional: the next migration lets it be NULL.
+	src.Columns[1].Optional = true
+	db, err := FromDatabase(context.Background(), pool, []string{"staging.lines"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Compare("pipelines.yaml", src, db); err == nil || !strings.Contains(err.Error(), "staging.lines.code is NOT NULL, but the contract may leave it empty") {
+		t.Errorf("got %v, want code named", err)
+	}
+	more, _, err := Migration(src, db)
+	if err != nil || !strings.Contains(more, `ALTER TABLE "staging"."lines" ALTER COLUMN "code" DROP NOT NULL;`) {
+		t.Errorf("got %q (%v), want code's NOT NULL dropped", more, err)
 	}
 }
