@@ -47,7 +47,7 @@ func TestInit(t *testing.T) {
 		t.Fatalf("first run: want the sample file loaded, nothing refused or rejected, got:\n%s", first.stdout)
 	}
 	pool := connect(t, url)
-	got := scalar[string](t, pool, `SELECT string_agg(start_station || '=' || trips || '/' || fares, '; ' ORDER BY start_station) FROM marts.station_days`)
+	got := scalar[string](t, pool, `SELECT string_agg(start_station || '=' || trips || '/' || promo_trips || '/' || fares, '; ' ORDER BY start_station COLLATE "C") FROM marts.station_days`)
 	if want := sampleStationDays(t, filepath.Join(dir, "data/trips/trips_2024-05-01.csv")); got != want {
 		t.Errorf("marts.station_days: got %s, want %s", got, want)
 	}
@@ -62,7 +62,8 @@ func TestInit(t *testing.T) {
 }
 
 // sampleStationDays sums the template's sample file with the standard
-// library, as the mart should: trips and fares per start station.
+// library, as the mart should: trips, those with a promotion code (an
+// optional column) and fares per start station.
 func sampleStationDays(t *testing.T, path string) string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -74,14 +75,15 @@ func sampleStationDays(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trips, pence := map[string]int{}, map[string]int64{}
+	trips, promos, pence := map[string]int{}, map[string]int{}, map[string]int64{}
 	for _, rec := range recs[1:] {
 		trips[rec[2]]++
+		promos[rec[2]] += btoi(rec[8] != "")
 		pence[rec[2]] += penceOf(t, rec[6])
 	}
 	var out []string
 	for st := range trips {
-		out = append(out, st+"="+itoa(trips[st])+"/"+pounds(pence[st]))
+		out = append(out, st+"="+itoa(trips[st])+"/"+itoa(promos[st])+"/"+pounds(pence[st]))
 	}
 	slices.Sort(out)
 	return strings.Join(out, "; ")
