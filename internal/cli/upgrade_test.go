@@ -43,7 +43,16 @@ func TestUpgradeFromTheSharedSequence(t *testing.T) {
 	before := snapshot(t, url)
 	loaded := scalar[int](t, pool, `SELECT count(*) FROM percolate.files`)
 
-	// As the old release left it after loading: one version table.
+	// As the old release left it after loading: the ledger's migrations
+	// newer than it rolled back, and one version table.
+	prov, db, err := migrate.Provider(ctx, pool, ledger.Migrations(), ledger.VersionTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.DownTo(ctx, 32); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	for _, q := range []string{`DROP TABLE percolate.ledger_version`, `DELETE FROM percolate.goose_db_version`,
 		`INSERT INTO percolate.goose_db_version (version_id, is_applied) SELECT v::bigint, true FROM unnest(string_to_array($1, ',')) AS v`} {
 		args := []any{}
