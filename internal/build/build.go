@@ -341,7 +341,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 	sql = plan.bind(sql, "", "")
 	var rows int64
 	if plan.Citus != "" {
-		if rows, err = fill(ctx, tx, m, next, sql); err != nil {
+		if rows, err = fill(ctx, tx, plan, m, next, sql); err != nil {
 			return 0, err
 		}
 	} else {
@@ -352,7 +352,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 		if err != nil {
 			return 0, ErrorAt(m, err, prefix, sql)
 		}
-		if err := index(ctx, tx, m, m.Rel+nextSuffix); err != nil {
+		if err := index(ctx, tx, plan, m, m.Rel+nextSuffix); err != nil {
 			return 0, err
 		}
 		rows = tag.RowsAffected()
@@ -363,23 +363,54 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 	return rows, nil
 }
 
-// index creates a built table's declared indexes, and one on an
+// index creates a built table's key and declared indexes, and one on an
 // incremental model's time column, which every day's replacement uses.
-func index(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error {
+// They are built after the rows, in one pass each. The key's index is
+// unique where the engine can keep it (KeyEnforced); elsewhere it is a
+// plain index and the key's unique check holds it.
+func index(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, rel string) error {
 	sets := m.Config.Indexes
 	if m.Config.Materialized == dag.Incremental {
 		sets = append([][]string{{m.Config.TimeColumn}}, sets...)
 	}
-	for _, cols := range sets {
+	if m.Config.Key != nil {
+		sets = append([][]string{m.Config.Key}, sets...)
+	}
+	for i, cols := range sets {
 		quoted := make([]string, len(cols))
 		for i, c := range cols {
 			quoted[i] = pg.Ident(c)
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE INDEX ON %s (%s)", pg.Ident(m.Schema, rel), strings.Join(quoted, ", "))); err != nil {
+		unique := i == 0 && m.Config.KeyEnforced(plan.Citus != "")
+		stmt := fmt.Sprintf("CREATE INDEX ON %s (%s)", pg.Ident(m.Schema, rel), strings.Join(quoted, ", "))
+		if unique {
+			stmt = "CREATE UNIQUE" + strings.TrimPrefix(stmt, "CREATE")
+		}
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			if unique {
+				return keyError(m, err)
+			}
 			return &ModelError{Path: m.Path, Err: fmt.Errorf("index (%s): %w", strings.Join(cols, ", "), err)}
 		}
 	}
 	return nil
+}
+
+// keyError says that m's rows break its key, when err is a unique
+// violation: the database's detail names the duplicated key.
+func keyError(m *dag.Model, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" { // unique_violation
+		return &ModelError{Path: m.Path, Err: err}
+	}
+	line := 0
+	for i, l := range strings.Split(m.SQL, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "-- key:") {
+			line = i + 1
+			break
+		}
+	}
+	return &ModelError{Path: m.Path, Line: line, Err: fmt.Errorf("key (%s) is not unique: %s", strings.Join(m.Config.Key, ", "), strings.ReplaceAll(pgErr.Detail, nextSuffix, ""))}
 }
 
 // replaceDays rebuilds an incremental model's days in place: for each run
@@ -404,12 +435,23 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 		if err := setInterval(ctx, tx, r[0], r[1]); err != nil {
 			return 0, err
 		}
+		if m.Config.Key != nil && plan.Citus == "" {
+			n, err := mergeDays(ctx, tx, m, sql, r[0], r[1])
+			if err != nil {
+				return 0, err
+			}
+			rows += n
+			continue
+		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s >= $1 AND %s < $2", rel, tc, tc), r[0], r[1]); err != nil {
 			return 0, &ModelError{Path: m.Path, Err: err}
 		}
 		prefix := "INSERT INTO " + rel + " SELECT * FROM (\n"
 		tag, err := tx.Exec(ctx, prefix+sql+fmt.Sprintf("\n) AS m WHERE m.%s >= '%s' AND m.%s < '%s'", tc, r[0], tc, r[1]))
 		if err != nil {
+			if isUniqueViolation(err) {
+				return 0, keyError(m, err)
+			}
 			return 0, ErrorAt(m, err, prefix, sql)
 		}
 		rows += tag.RowsAffected()

@@ -61,7 +61,7 @@ func TestCitusMatchesPostgreSQL(t *testing.T) {
 		FROM pg_dist_partition`)
 	for _, want := range []string{"staging.transactions=h:branch", "staging.transaction_item_sums=h:branch", "staging.legacy_transactions=h:branch",
 		"marts.branch_daily_sales=h:branch", "marts.hourly_sales=h:branch", "marts.product_daily_sales=h:branch",
-		"core.repeated_orders=n", "core.product_days=n"} {
+		"core.orders=h:branch", "core.order_items=h:branch", "core.product_days=n", "core.products=n", "core.branches=n"} {
 		if !strings.Contains(dist, want) {
 			t.Errorf("distribution %q lacks %s", dist, want)
 		}
@@ -208,7 +208,7 @@ func TestCitusGrafanaReadsMartsOnly(t *testing.T) {
 	if n := scalar[int](t, reader, `SELECT count(*)::int FROM marts.branch_daily_sales`); n == 0 {
 		t.Error("percolate_grafana reads no row of marts.branch_daily_sales")
 	}
-	for _, rel := range []string{"staging.transactions", "percolate.files", "core.repeated_orders"} {
+	for _, rel := range []string{"staging.transactions", "percolate.files", "core.orders"} {
 		var n int
 		if err := reader.QueryRow(context.Background(), "SELECT count(*) FROM "+rel).Scan(&n); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("percolate_grafana reads %s: %v", rel, err)

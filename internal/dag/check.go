@@ -47,6 +47,10 @@ type Check struct {
 // Refs are the relations a check reads besides its model's.
 func (c *Check) Refs() []string { return c.refs }
 
+// Columns are the model's columns a check names (unique, not_null,
+// accepted_values, relationships), in order.
+func (c *Check) Columns() []string { return c.cols }
+
 var checkRe = regexp.MustCompile(`^(\w+)\s*\((.*)\)$`)
 
 func parseCheck(text string, line int) (*Check, error) {
