@@ -366,25 +366,25 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 	return rows, nil
 }
 
-// index creates a built table's key and declared indexes, and a BRIN
-// index on an incremental model's time column, which every day's
-// replacement reads by: days are written in order, so a block range
-// holds a day or two, and the BRIN index costs a pass over the table
-// where a B-tree sorts it (a year's 2.7 million items: 0.5 s against
-// 3 s). They are built after the rows, in one pass each. The key's index
-// is unique where the engine can keep it (KeyEnforced); elsewhere it is a
-// plain index and the key's unique check holds it.
+// index creates a built table's key and declared indexes, and one on an
+// incremental model's time column, which every day's replacement uses,
+// after the rows, in one pass each. The time column's is a B-tree, not a
+// BRIN index: a day's rows inserted later land in the free space left in
+// pages all over the table, and a BRIN index of a year's items then found
+// a night's day in 8,604 of 44,060 blocks (a 3 ms read took 1.1 s). The
+// key's index is unique where the engine can keep it (KeyEnforced);
+// elsewhere it is a plain index and the key's unique check holds it.
 func index(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, rel string) error {
 	type set struct {
-		cols         []string
-		unique, brin bool
+		cols   []string
+		unique bool
 	}
 	var sets []set
 	if m.Config.Key != nil {
 		sets = append(sets, set{cols: m.Config.Key, unique: m.Config.KeyEnforced(plan.Citus != "")})
 	}
 	if m.Config.Materialized == dag.Incremental {
-		sets = append(sets, set{cols: []string{m.Config.TimeColumn}, brin: true})
+		sets = append(sets, set{cols: []string{m.Config.TimeColumn}})
 	}
 	for _, cols := range m.Config.Indexes {
 		sets = append(sets, set{cols: cols})
@@ -395,11 +395,8 @@ func index(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, rel string)
 			quoted[i] = pg.Ident(c)
 		}
 		stmt := fmt.Sprintf("CREATE INDEX ON %s (%s)", pg.Ident(m.Schema, rel), strings.Join(quoted, ", "))
-		switch {
-		case s.unique:
+		if s.unique {
 			stmt = "CREATE UNIQUE" + strings.TrimPrefix(stmt, "CREATE")
-		case s.brin:
-			stmt = fmt.Sprintf("CREATE INDEX ON %s USING brin (%s)", pg.Ident(m.Schema, rel), strings.Join(quoted, ", "))
 		}
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			if s.unique {

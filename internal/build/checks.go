@@ -101,8 +101,7 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 		// Custom checks can narrow themselves to the days built, as models do.
 		last, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
 		start, end = s.Days[0], last.AddDate(0, 0, 1).Format(time.DateOnly)
-		// The range first: the time column's BRIN index reads ranges, not
-		// lists (PostgreSQL 15).
+		// The range first: an index reads a range in one descent.
 		tc := pg.Ident(m.Config.TimeColumn)
 		from = fmt.Sprintf("(SELECT * FROM %s WHERE %s >= '%s' AND %s < '%s' AND %s = ANY('{%s}'::date[]))", from, tc, start, tc, end, tc, strings.Join(s.Days, ","))
 		if err := setInterval(ctx, q, start, end); err != nil {
@@ -120,6 +119,20 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 			return r, err
 		}
 		sql = plan.bind(sql, start, end)
+	}
+	if c.Kind == "relationships" && !s.Full && !s.changed[c] {
+		// The days built look their references up by index, one by one:
+		// hashing every order to check a night's items took 1.6 s of a
+		// nightly run after a year. A day not in the statistics yet is
+		// taken for small, which a night is; a year re-sent is known big.
+		if _, err := q.Exec(ctx, "SET LOCAL enable_nestloop = on"); err != nil {
+			return r, err
+		}
+		defer func() {
+			if _, uerr := q.Exec(ctx, "SET LOCAL enable_nestloop = off"); uerr != nil && err == nil {
+				err = uerr
+			}
+		}()
 	}
 	// A passing check finds no row: one scan. Only a failing one is
 	// counted whole, by a second query.
