@@ -113,7 +113,7 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 			}
 		}()
 	}
-	sql := c.SQL(from, quoted)
+	sql := c.SQLWithin(from, quoted, shardOf(plan, m, c))
 	if c.Kind == "sql" {
 		if sql, err = dag.Rewrite(sql, func(rel string) (string, bool) { return name(rel), name(rel) != rel }); err != nil {
 			return r, err
@@ -154,6 +154,19 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 		}
 	}
 	return r, nil
+}
+
+// shardOf is the column a relationships check also joins on, on Citus:
+// the one its model and its target are both sharded by (Citus joins two
+// distributed tables on their distribution column only); "" elsewhere.
+func shardOf(plan *Plan, m *dag.Model, c *dag.Check) string {
+	if plan.Citus == "" || c.Kind != "relationships" || m.Config.DistributedBy == "" || plan.graph == nil {
+		return ""
+	}
+	if t := plan.graph.Model(c.Target()); t != nil && t.Config.DistributedBy == m.Config.DistributedBy {
+		return m.Config.DistributedBy
+	}
+	return ""
 }
 
 func recordChecks(ctx context.Context, q ledger.Querier, runID int64, results []CheckResult) error {
@@ -210,7 +223,7 @@ func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Citus: citus}
+	plan := &Plan{graph: g, Citus: citus}
 	for _, m := range selected {
 		plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})
 	}

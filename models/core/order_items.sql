@@ -17,7 +17,7 @@ WITH delivered AS NOT MATERIALIZED (
     SELECT order_id, branch, sales_date, items, load_id, source_line
     FROM staging.legacy_transactions
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
-), shared AS (
+), shared AS NOT MATERIALIZED (
     -- The branch-days searched for repeats, as in core.orders.
     SELECT sales_date, branch
     FROM (

@@ -16,8 +16,10 @@ WITH delivered AS NOT MATERIALIZED (
     SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, item_count, load_id, source_line
     FROM staging.legacy_transactions
     WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
-), shared AS (
-    -- Read from the files' order sums, not from every order row.
+), shared AS NOT MATERIALIZED (
+    -- Read from the files' order sums, not from every order row; not
+    -- materialized: each use is joined on the branch, which a distributed
+    -- engine pushes down to its shards.
     SELECT sales_date, branch
     FROM (
         SELECT load_id, sales_date, branch, repeats
