@@ -66,6 +66,16 @@ func TestCitusMatchesPostgreSQL(t *testing.T) {
 			t.Errorf("distribution %q lacks %s", dist, want)
 		}
 	}
+	// Keys: unique indexes on the reference tables; on the sharded core
+	// tables, whose keys leave the branch out, a plain index (the key's
+	// unique check holds it).
+	keys := scalar[string](t, pool, `SELECT string_agg(i, ', ' ORDER BY i) FROM (
+		SELECT indrelid::regclass::text || (CASE WHEN indisunique THEN ' unique ' ELSE ' ' END) || pg_get_indexdef(indexrelid, 1, true) AS i
+		FROM pg_index WHERE indrelid::regclass::text IN ('core.orders', 'core.order_items', 'core.products', 'core.branches')
+		  AND pg_get_indexdef(indexrelid, 1, true) IN ('order_id', 'product_id', 'branch')) AS k`)
+	if want := "core.branches unique branch, core.order_items order_id, core.order_items product_id, core.orders branch, core.orders order_id, core.products unique product_id"; keys != want {
+		t.Errorf("indexes on the core's keys and references: %s, want %s", keys, want)
+	}
 	if n := scalar[int](t, pool, `SELECT count(DISTINCT colocationid)::int FROM pg_dist_partition WHERE partmethod = 'h'`); n != 1 {
 		t.Errorf("the sharded tables are in %d co-location groups, want 1", n)
 	}
