@@ -68,7 +68,7 @@ func distribute(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error 
 
 // fill builds a table the Citus way: empty, distributed, indexed, then
 // filled by INSERT … SELECT.
-func fill(ctx context.Context, tx pgx.Tx, m *dag.Model, next, sql string) (int64, error) {
+func fill(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next, sql string) (int64, error) {
 	prefix := "CREATE TABLE " + next + " AS\n"
 	if _, err := tx.Exec(ctx, prefix+sql+"\nWITH NO DATA"); err != nil {
 		return 0, ErrorAt(m, err, prefix, sql)
@@ -76,12 +76,15 @@ func fill(ctx context.Context, tx pgx.Tx, m *dag.Model, next, sql string) (int64
 	if err := distribute(ctx, tx, m, next); err != nil {
 		return 0, err
 	}
-	if err := index(ctx, tx, m, m.Rel+nextSuffix); err != nil {
+	if err := index(ctx, tx, plan, m, m.Rel+nextSuffix); err != nil {
 		return 0, err
 	}
 	prefix = "INSERT INTO " + next + "\n"
 	tag, err := tx.Exec(ctx, prefix+sql+"\n")
 	if err != nil {
+		if isUniqueViolation(err) {
+			return 0, keyError(m, err)
+		}
 		return 0, ErrorAt(m, err, prefix, sql)
 	}
 	return tag.RowsAffected(), nil

@@ -56,3 +56,11 @@ func BenchmarkPlan1000Models(b *testing.B) {
 		}
 	}
 }
+
+func TestChunks(t *testing.T) {
+	got := chunks([][2]string{{"2022-01-01", "2022-03-01"}, {"2022-03-05", "2022-03-06"}}, 31)
+	want := [][2]string{{"2022-01-01", "2022-02-01"}, {"2022-02-01", "2022-03-01"}, {"2022-03-05", "2022-03-06"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("chunks: got %v, want %v", got, want)
+	}
+}

@@ -13,19 +13,19 @@ import (
 	"github.com/percolate/percolate/internal/pgtest"
 )
 
-// findings reads check-sources --output json as "kind branch date
+// findings reads check-sources --output json as "kind group date
 // severity" lines, sorted.
 func findings(t *testing.T, r result) []string {
 	t.Helper()
 	var out struct {
-		Expectations []struct{ Source, Kind, Branch, Date, Severity, Detail string }
+		Expectations []struct{ Source, Kind, Group, Date, Severity, Detail string }
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
 	}
 	var s []string
 	for _, e := range out.Expectations {
-		s = append(s, strings.TrimSpace(e.Kind+" "+e.Branch)+" "+e.Date+" "+e.Severity)
+		s = append(s, strings.TrimSpace(e.Kind+" "+e.Group)+" "+e.Date+" "+e.Severity)
 	}
 	slices.Sort(s)
 	return s

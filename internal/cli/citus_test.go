@@ -61,10 +61,20 @@ func TestCitusMatchesPostgreSQL(t *testing.T) {
 		FROM pg_dist_partition`)
 	for _, want := range []string{"staging.transactions=h:branch", "staging.transaction_item_sums=h:branch", "staging.legacy_transactions=h:branch",
 		"marts.branch_daily_sales=h:branch", "marts.hourly_sales=h:branch", "marts.product_daily_sales=h:branch",
-		"core.repeated_orders=n", "core.product_days=n"} {
+		"core.orders=h:branch", "core.order_items=h:branch", "core.product_days=n", "core.products=n", "core.branches=n"} {
 		if !strings.Contains(dist, want) {
 			t.Errorf("distribution %q lacks %s", dist, want)
 		}
+	}
+	// Keys: unique indexes on the reference tables; on the sharded core
+	// tables, whose keys leave the branch out, a plain index (the key's
+	// unique check holds it).
+	keys := scalar[string](t, pool, `SELECT string_agg(i, ', ' ORDER BY i) FROM (
+		SELECT indrelid::regclass::text || (CASE WHEN indisunique THEN ' unique ' ELSE ' ' END) || pg_get_indexdef(indexrelid, 1, true) AS i
+		FROM pg_index WHERE indrelid::regclass::text IN ('core.orders', 'core.order_items', 'core.products', 'core.branches')
+		  AND pg_get_indexdef(indexrelid, 1, true) IN ('order_id', 'product_id', 'branch')) AS k`)
+	if want := "core.branches unique branch, core.order_items order_id, core.order_items product_id, core.orders branch, core.orders order_id, core.products unique product_id"; keys != want {
+		t.Errorf("indexes on the core's keys and references: %s, want %s", keys, want)
 	}
 	if n := scalar[int](t, pool, `SELECT count(DISTINCT colocationid)::int FROM pg_dist_partition WHERE partmethod = 'h'`); n != 1 {
 		t.Errorf("the sharded tables are in %d co-location groups, want 1", n)
@@ -77,22 +87,23 @@ func TestCitusMatchesPostgreSQL(t *testing.T) {
 	}
 }
 
-// TestCitusPushdown: the INSERT … SELECT of every mart, as a run sends it
+// TestCitusPushdown: the INSERT … SELECT of every mart and of the core
+// order tables, as a run sends it
 // for a day, runs on the workers: no pull of rows to the coordinator, no
 // repartition.
 func TestCitusPushdown(t *testing.T) {
 	citus := pgtest.CitusURL(t)
 	mustRun(t, root, citus, "run")
 	pool := connect(t, citus)
-	for _, mart := range []string{"branch_daily_sales", "hourly_sales", "product_daily_sales"} {
-		r := mustRun(t, root, "postgres://unused", "models", "compile", "marts."+mart)
+	for _, mart := range []string{"marts.branch_daily_sales", "marts.hourly_sales", "marts.product_daily_sales", "core.orders", "core.order_items"} {
+		r := mustRun(t, root, "postgres://unused", "models", "compile", mart)
 		_, sql, ok := strings.Cut(r.stdout, " AS\n")
 		if !ok {
 			t.Fatalf("compile %s:\n%s", mart, r.stdout)
 		}
 		sql = strings.TrimSuffix(strings.TrimSpace(sql), ";")
 		sql = strings.NewReplacer("__next", "", "'-infinity'::date", "'2022-03-01'::date", "'infinity'::date", "'2022-03-02'::date").Replace(sql)
-		rows, err := pool.Query(context.Background(), "EXPLAIN INSERT INTO marts."+mart+"\n"+sql)
+		rows, err := pool.Query(context.Background(), "EXPLAIN INSERT INTO "+mart+"\n"+sql)
 		if err != nil {
 			t.Fatalf("%s: %v", mart, err)
 		}
@@ -104,7 +115,7 @@ func TestCitusPushdown(t *testing.T) {
 		}
 		text := strings.Join(plan, "\n")
 		if rows.Err() != nil || strings.Contains(text, "pull to coordinator") || strings.Contains(text, "repartition") || !strings.Contains(text, "Task Count") {
-			t.Errorf("marts.%s is not pushed down to the workers (%v):\n%s", mart, rows.Err(), text)
+			t.Errorf("%s is not pushed down to the workers (%v):\n%s", mart, rows.Err(), text)
 		}
 	}
 }
@@ -208,7 +219,7 @@ func TestCitusGrafanaReadsMartsOnly(t *testing.T) {
 	if n := scalar[int](t, reader, `SELECT count(*)::int FROM marts.branch_daily_sales`); n == 0 {
 		t.Error("percolate_grafana reads no row of marts.branch_daily_sales")
 	}
-	for _, rel := range []string{"staging.transactions", "percolate.files", "core.repeated_orders"} {
+	for _, rel := range []string{"staging.transactions", "percolate.files", "core.orders"} {
 		var n int
 		if err := reader.QueryRow(context.Background(), "SELECT count(*) FROM "+rel).Scan(&n); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("percolate_grafana reads %s: %v", rel, err)

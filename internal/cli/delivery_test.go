@@ -60,7 +60,7 @@ func TestDeliveryExpectations(t *testing.T) {
 	got := func(r result) []string {
 		t.Helper()
 		var out struct {
-			Expectations []struct{ Source, Kind, Branch, Date, Severity, Detail string }
+			Expectations []struct{ Source, Kind, Group, Date, Severity, Detail string }
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, r.stdout)
@@ -70,7 +70,7 @@ func TestDeliveryExpectations(t *testing.T) {
 			if e.Source != "transactions" || e.Detail == "" {
 				t.Errorf("expectation %+v: want source transactions and a detail", e)
 			}
-			s = append(s, e.Kind+" "+e.Branch+" "+e.Date+" "+e.Severity)
+			s = append(s, e.Kind+" "+e.Group+" "+e.Date+" "+e.Severity)
 		}
 		slices.Sort(s)
 		return s

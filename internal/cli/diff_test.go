@@ -144,9 +144,17 @@ func TestDiff(t *testing.T) {
 		}
 	})
 	t.Run("a model without a key is compared whole", func(t *testing.T) {
+		// core.orders without its key, and its cash totals doubled.
 		model := filepath.Join(dir, "models/core/orders.sql")
-		edit(t, model, "       o.total,", "       CASE WHEN o.payment_method = 'CASH' THEN o.total * 2 ELSE o.total END AS total,")
-		defer edit(t, model, "       CASE WHEN o.payment_method = 'CASH' THEN o.total * 2 ELSE o.total END AS total,", "       o.total,")
+		orig, err := os.ReadFile(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(model, orig, 0o644)
+		edit(t, model, "-- key: order_id\n", "")
+		edit(t, model, "-- check: unique(order_id)\n", "")
+		edit(t, model, "sales_date, total, payment_method, item_count AS items", "sales_date, CASE WHEN payment_method = 'CASH' THEN total * 2 ELSE total END AS total, payment_method, item_count AS items")
+		edit(t, model, "d.sales_date, d.total, d.payment_method", "d.sales_date, CASE WHEN d.payment_method = 'CASH' THEN d.total * 2 ELSE d.total END, d.payment_method")
 		r := mustRun(t, dir, url, "diff", "--select", "core.orders", "--output", "json")
 		var rep struct {
 			Models []struct {

@@ -45,7 +45,7 @@ func TestIncrementalBuildsOnlyNewDays(t *testing.T) {
 	os.WriteFile(late, []byte(strings.Join(lines[10:], "")), 0o644) // the branch sent a corrected file
 
 	r := mustRun(t, dir, url, "run")
-	for _, m := range []string{"core.repeated_orders", "marts.branch_daily_sales", "marts.hourly_sales", "marts.product_daily_sales", "core.product_days"} {
+	for _, m := range []string{"core.orders", "core.order_items", "marts.branch_daily_sales", "marts.hourly_sales", "marts.product_daily_sales", "core.product_days"} {
 		if !regexpMatch(`(?m)^    `+m+`\s+incremental .* 2 day\(s\) 2022-03-02 … 2022-03-04`, r.stdout) {
 			t.Errorf("%s: want 2 days rebuilt, got:\n%s", m, r.stdout)
 		}

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,7 +45,16 @@ func TestUpgradeFromTheSharedSequence(t *testing.T) {
 	before := snapshot(t, url)
 	loaded := scalar[int](t, pool, `SELECT count(*) FROM percolate.files`)
 
-	// As the old release left it after loading: one version table.
+	// As the old release left it after loading: the ledger's migrations
+	// newer than it rolled back, and one version table.
+	prov, db, err := migrate.Provider(ctx, pool, ledger.Migrations(), ledger.VersionTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.DownTo(ctx, 32); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	for _, q := range []string{`DROP TABLE percolate.ledger_version`, `DELETE FROM percolate.goose_db_version`,
 		`INSERT INTO percolate.goose_db_version (version_id, is_applied) SELECT v::bigint, true FROM unnest(string_to_array($1, ',')) AS v`} {
 		args := []any{}
@@ -68,14 +79,17 @@ func TestUpgradeFromTheSharedSequence(t *testing.T) {
 
 	// The project's next migration: numbered after its own newest file,
 	// and applied (goose refuses one below a version left behind).
+	ours, _ := filepath.Glob(filepath.Join(dir, "migrations", "*.sql"))
+	newest, _ := strconv.Atoi(strings.SplitN(filepath.Base(ours[len(ours)-1]), "_", 2)[0])
+	next := fmt.Sprintf("%05d_add_a_note.sql", newest+1)
 	mustRun(t, dir, url, "migrate", "create", "add_a_note")
 	files, _ := filepath.Glob(filepath.Join(dir, "migrations", "*_add_a_note.sql"))
-	if len(files) != 1 || !strings.HasPrefix(filepath.Base(files[0]), "00030_") {
-		t.Fatalf("migrate create wrote %v, want migrations/00030_add_a_note.sql", files)
+	if len(files) != 1 || filepath.Base(files[0]) != next {
+		t.Fatalf("migrate create wrote %v, want migrations/%s", files, next)
 	}
 	os.WriteFile(files[0], []byte("-- +goose Up\nCREATE TABLE staging.notes (note text);\n-- +goose Down\nDROP TABLE staging.notes;\n"), 0o644)
-	if up := mustRun(t, dir, url, "migrate", "up"); !strings.Contains(up.stdout, "applied 00030_add_a_note.sql") {
-		t.Errorf("migrate up: want 00030 applied, got:\n%s", up.stdout)
+	if up := mustRun(t, dir, url, "migrate", "up"); !strings.Contains(up.stdout, "applied "+next) {
+		t.Errorf("migrate up: want %s applied, got:\n%s", next, up.stdout)
 	}
 }
 

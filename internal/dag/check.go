@@ -47,6 +47,10 @@ type Check struct {
 // Refs are the relations a check reads besides its model's.
 func (c *Check) Refs() []string { return c.refs }
 
+// Columns are the model's columns a check names (unique, not_null,
+// accepted_values, relationships), in order.
+func (c *Check) Columns() []string { return c.cols }
+
 var checkRe = regexp.MustCompile(`^(\w+)\s*\((.*)\)$`)
 
 func parseCheck(text string, line int) (*Check, error) {
@@ -143,6 +147,17 @@ func parseCheck(text string, line int) (*Check, error) {
 // rename maps other relations to the names they have during a build (a
 // rebuilt model's new relation).
 func (c *Check) SQL(from string, rename func(string) string) string {
+	return c.SQLWithin(from, rename, "")
+}
+
+// Target is the relation a relationships check reads ("" for another kind).
+func (c *Check) Target() string { return c.target }
+
+// SQLWithin is SQL for a relationships check between two tables sharded by
+// the column shard: the parent is looked for on the same value of it too,
+// which is what a distributed engine can join (a shard's rows only). ""
+// is SQL.
+func (c *Check) SQLWithin(from string, rename func(string) string, shard string) string {
 	q := func(s string) string { return pgx.Identifier{s}.Sanitize() }
 	cols := make([]string, len(c.cols))
 	for i, col := range c.cols {
@@ -165,8 +180,12 @@ func (c *Check) SQL(from string, rename func(string) string) string {
 		}
 		return fmt.Sprintf("SELECT * FROM %s AS c WHERE %s IS NOT NULL AND %s NOT IN (%s)", from, cols[0], cols[0], strings.Join(lits, ", "))
 	case "relationships":
-		return fmt.Sprintf("SELECT * FROM %s AS c WHERE c.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s AS p WHERE p.%s = c.%s)",
-			from, cols[0], rename(c.target), q(c.tcol), cols[0])
+		also := ""
+		if shard != "" {
+			also = fmt.Sprintf(" AND p.%s = c.%s", q(shard), q(shard))
+		}
+		return fmt.Sprintf("SELECT * FROM %s AS c WHERE c.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s AS p WHERE p.%s = c.%s%s)",
+			from, cols[0], rename(c.target), q(c.tcol), cols[0], also)
 	case "row_count":
 		var conds []string
 		if c.hasMin {

@@ -81,6 +81,10 @@ func TestErrors(t *testing.T) {
 			`models/core/a.sql:3: check unique(day): a model distributed by branch keeps unique keys within a shard only: add branch to the key`},
 		{"a column line of no column", map[string]string{"core/a.sql": "-- column revenu: pounds\nSELECT 1 AS revenue"}, `models/core/a.sql:1: column revenu is not a column of the model (it has: revenue)`},
 		{"bad distribution", map[string]string{"core/a.sql": "-- materialized: table\n-- distribution: everywhere\nSELECT 1 AS n"}, `distribution must be reference`},
+		{"key of a view", map[string]string{"core/a.sql": "-- key: n\nSELECT 1 AS n"}, `models/core/a.sql:1: a view has no key`},
+		{"key of no column", map[string]string{"core/a.sql": "-- materialized: table\n-- key: id\nSELECT 1 AS n"}, `models/core/a.sql:2: key: id is not a column of the model (it has: n)`},
+		{"two keys", map[string]string{"core/a.sql": "-- materialized: table\n-- key: n\n-- key: n\nSELECT 1 AS n"}, `models/core/a.sql:3: key: a model has one key`},
+		{"key column twice", map[string]string{"core/a.sql": "-- materialized: table\n-- key: n, n\nSELECT 1 AS n"}, `models/core/a.sql:2: key: "n" is not a column name, or is named twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -157,6 +157,9 @@ func version(m *Model, g *Graph) string {
 	if d := m.Config.Distribution(); d != "" {
 		desc = fmt.Appendf(desc, "\x00distributed %s", d) // a distributed table is another table
 	}
+	if m.Config.Key != nil {
+		desc = fmt.Appendf(desc, "\x00key %v", m.Config.Key) // another index, another merge
+	}
 	own := sha256.Sum256(desc)
 	m.OwnVersion = hex.EncodeToString(own[:8])
 	h := sha256.New()

@@ -67,6 +67,12 @@ type Config struct {
 	Grain      string
 	// Indexes are column lists to index in a built table.
 	Indexes [][]string
+	// Key is the columns that tell a built table's rows apart: `-- key:`.
+	// A table is given a unique index on them (built after its rows on a
+	// whole build, kept as days are replaced), and an incremental model's
+	// days are then merged by it: only rows added, removed or changed are
+	// written.
+	Key []string
 	// DistributedBy is the column a distributed engine (Citus) shards the
 	// built table by, co-located with the other tables sharded by a column
 	// of its type; Reference copies a small table to every node instead.
@@ -148,6 +154,9 @@ func parseModel(root, file, sql string) (*Model, error) {
 	if err := m.checkDistribution(); err != nil {
 		return nil, err
 	}
+	if err := m.checkKey(); err != nil {
+		return nil, err
+	}
 	if cols, known := outputColumns(m.SQL); known {
 		for _, d := range m.Config.Columns {
 			if !slices.Contains(cols, d.Name) {
@@ -186,11 +195,50 @@ func (m *Model) checkDistribution() error {
 		return bad("distributed_by: %s is not a column of the model (it has: %s)", c.DistributedBy, strings.Join(cols, ", "))
 	}
 	for _, ch := range c.Checks {
-		if ch.Kind == "unique" && !slices.Contains(ch.cols, c.DistributedBy) {
+		// The declared key is the one unique check that may leave the
+		// distribution column out: the check, not an index, holds it there.
+		if ch.Kind == "unique" && !slices.Contains(ch.cols, c.DistributedBy) && !slices.Equal(ch.cols, c.Key) {
 			return &Error{Path: m.Path, Line: ch.Line, Msg: fmt.Sprintf("check %s: a model distributed by %s keeps unique keys within a shard only: add %s to the key", ch.Name, c.DistributedBy, c.DistributedBy)}
 		}
 	}
 	return nil
+}
+
+// checkKey holds a key to what it needs: a table, and columns the model
+// outputs.
+func (m *Model) checkKey() error {
+	if m.Config.Key == nil {
+		return nil
+	}
+	line := 0
+	for i, l := range strings.Split(m.SQL, "\n") {
+		if kv := headerLine.FindStringSubmatch(strings.TrimSpace(l)); kv != nil && kv[1] == "key" {
+			line = i + 1
+			break
+		}
+	}
+	if m.Config.Materialized == View {
+		return &Error{Path: m.Path, Line: line, Msg: "a view has no key (no index): declare -- materialized: table or incremental"}
+	}
+	if cols, known := outputColumns(m.SQL); known {
+		for _, k := range m.Config.Key {
+			if !slices.Contains(cols, k) {
+				return &Error{Path: m.Path, Line: line, Msg: fmt.Sprintf("key: %s is not a column of the model (it has: %s)", k, strings.Join(cols, ", "))}
+			}
+		}
+	}
+	return nil
+}
+
+// KeyEnforced reports whether the engine keeps the model's key with a
+// unique index: always on PostgreSQL; on a distributed engine, for a
+// reference table or a key that holds the distribution column (a shard
+// sees only its own rows). Elsewhere the key's unique check holds it.
+func (c *Config) KeyEnforced(distributed bool) bool {
+	if c.Key == nil {
+		return false
+	}
+	return !distributed || c.DistributedBy == "" || slices.Contains(c.Key, c.DistributedBy)
 }
 
 // outputColumns names the columns a model's SELECT outputs, and whether it
@@ -267,15 +315,22 @@ func (m *Model) parseHeader() error {
 				return bad("grain must be day (the only grain so far), not %q", v)
 			}
 			m.Config.Grain = v
-		case "index":
+		case "index", "key":
 			var cols []string
 			for _, c := range strings.Split(v, ",") {
-				if c = strings.TrimSpace(c); !identRe.MatchString(c) {
-					return bad("index: %q is not a column name", c)
+				if c = strings.TrimSpace(c); !identRe.MatchString(c) || slices.Contains(cols, c) {
+					return bad("%s: %q is not a column name, or is named twice", key, c)
 				}
 				cols = append(cols, c)
 			}
-			m.Config.Indexes = append(m.Config.Indexes, cols)
+			if key == "index" {
+				m.Config.Indexes = append(m.Config.Indexes, cols)
+				continue
+			}
+			if m.Config.Key != nil {
+				return bad("key: a model has one key (declared already)")
+			}
+			m.Config.Key = cols
 		case "description":
 			m.Config.Description = v
 		case "check":
@@ -302,7 +357,7 @@ func (m *Model) parseHeader() error {
 			}
 			slices.Sort(m.Config.Tags)
 		default:
-			return bad("unknown header key %q (known: materialized, time_column, grain, index, description, tags, check, distributed_by, distribution)", key)
+			return bad("unknown header key %q (known: materialized, time_column, grain, key, index, description, tags, check, distributed_by, distribution)", key)
 		}
 	}
 	return nil
@@ -432,9 +487,13 @@ func (m *Model) Body() string {
 	return strings.TrimRight(strings.TrimSpace(m.SQL), "; \t\r\n")
 }
 
-// Key is the columns of the model's first unique check: what tells its
-// rows apart, for comparing two versions of them. Nil without one.
+// Key is the model's declared key, or else the columns of its first
+// unique check: what tells its rows apart, for comparing two versions of
+// them. Nil without either.
 func (m *Model) Key() []string {
+	if m.Config.Key != nil {
+		return m.Config.Key
+	}
 	for _, c := range m.Config.Checks {
 		if c.Kind == "unique" {
 			return c.cols

@@ -131,7 +131,7 @@ func checkSource(ctx context.Context, q ledger.Querier, src *config.Source, asOf
 		return nil, err
 	}
 	finding := func(kind, grp string, d time.Time, severity, detail string) Finding {
-		return Finding{Source: src.Name, Kind: kind, Branch: grp, Date: d.Format(time.DateOnly), Severity: severity, Detail: detail}
+		return Finding{Source: src.Name, Kind: kind, Group: grp, Date: d.Format(time.DateOnly), Severity: severity, Detail: detail}
 	}
 	var stale []Finding
 	var newest time.Time // of any group still expected

@@ -85,7 +85,7 @@ func TestOneQueryWhateverTheHistory(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%d shops × %d days: %d queries, %s", c.shops, c.days, q.queries, time.Since(start).Round(time.Millisecond))
-			want := Finding{Source: "sales", Kind: Missing, Branch: "shop 2", Date: end.AddDate(0, 0, -3).Format(time.DateOnly), Severity: "warn", Detail: "no file of shop 2 for 2022-12-28"}
+			want := Finding{Source: "sales", Kind: Missing, Group: "shop 2", Date: end.AddDate(0, 0, -3).Format(time.DateOnly), Severity: "warn", Detail: "no file of shop 2 for 2022-12-28"}
 			if len(found) != 1 || found[0] != want {
 				t.Errorf("found %+v, want only %+v", found, want)
 			}

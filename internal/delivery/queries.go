@@ -96,7 +96,7 @@ func volumes(ctx context.Context, q ledger.Querier, src *config.Source, asOf tim
 	_, err = pgx.ForEachRow(rows, []any{&name, &d, &n, &median, &weeks}, func() error {
 		share := float64(n) / median
 		if (v.WarnBelow.Fraction > 0 && share < v.WarnBelow.Fraction) || (v.WarnAbove.Fraction > 0 && share > v.WarnAbove.Fraction) {
-			out = append(out, Finding{Source: src.Name, Kind: Volume, Branch: name, Date: d.Format(time.DateOnly), Severity: "warn",
+			out = append(out, Finding{Source: src.Name, Kind: Volume, Group: name, Date: d.Format(time.DateOnly), Severity: "warn",
 				Detail: fmt.Sprintf("%d rows, %.0f%% of the median %s of the %d same weekdays before (%g)",
 					n, math.Round(share*100), d.Weekday(), weeks, median)})
 		}

@@ -120,8 +120,8 @@ func TestAlertRulesFire(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := book.RecordSourceCheck(ctx, owner, run, time.Date(2022, 3, 27, 0, 0, 0, 0, time.UTC), []ledger.Expectation{
-		{Source: "transactions", Kind: "missing", Branch: "Leeds", Date: "2022-03-20", Severity: "warn", Detail: "no file"},
-		{Source: "transactions", Kind: "volume", Branch: "Chesterfield", Date: "2022-03-25", Severity: "warn", Detail: "10%"},
+		{Source: "transactions", Kind: "missing", Group: "Leeds", Date: "2022-03-20", Severity: "warn", Detail: "no file"},
+		{Source: "transactions", Kind: "volume", Group: "Chesterfield", Date: "2022-03-25", Severity: "warn", Detail: "10%"},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 type Expectation struct {
 	Source   string `json:"source"`
 	Kind     string `json:"kind"` // missing, stale, volume
-	Branch   string `json:"branch"`
+	Group    string `json:"group"`
 	Date     string `json:"date"`
 	Severity string `json:"severity"` // warn, error
 	Detail   string `json:"detail"`
@@ -19,8 +19,8 @@ type Expectation struct {
 
 func (e Expectation) String() string {
 	what := e.Kind
-	if e.Branch != "" { // a finding of the whole source (silent) has none
-		what += " " + e.Branch
+	if e.Group != "" { // a finding of the whole source (silent) has none
+		what += " " + e.Group
 	}
 	return fmt.Sprintf("%s: %s %s [%s]: %s", e.Source, what, e.Date, e.Severity, e.Detail)
 }
@@ -29,15 +29,15 @@ func (e Expectation) String() string {
 // day, by a run (runID, or 0 for check-sources), and what it found.
 func (Store) RecordSourceCheck(ctx context.Context, q Querier, runID int64, asOf time.Time, found []Expectation) error {
 	n := len(found)
-	sources, kinds, branches, days, severities, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	sources, kinds, groups, days, severities, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, e := range found {
-		sources[i], kinds[i], branches[i], days[i], severities[i], details[i] = e.Source, e.Kind, e.Branch, e.Date, e.Severity, e.Detail
+		sources[i], kinds[i], groups[i], days[i], severities[i], details[i] = e.Source, e.Kind, e.Group, e.Date, e.Severity, e.Detail
 	}
 	_, err := q.Exec(ctx, `WITH c AS (
 		    INSERT INTO percolate.source_checks (run_id, as_of) VALUES (NULLIF($1, 0), $2) RETURNING check_id
 		)
-		INSERT INTO percolate.expectations (check_id, source, kind, branch, day, severity, detail)
+		INSERT INTO percolate.expectations (check_id, source, kind, group_value, day, severity, detail)
 		SELECT c.check_id, e.* FROM c, unnest($3::text[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[]) AS e`,
-		runID, asOf, sources, kinds, branches, days, severities, details)
+		runID, asOf, sources, kinds, groups, days, severities, details)
 	return err
 }

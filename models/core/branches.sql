@@ -1,5 +1,7 @@
--- materialized: view
--- description: Every branch that has traded, with the first and last day it has data for.
+-- materialized: table
+-- key: branch
+-- distribution: reference
+-- description: Every branch that has traded, with the first and last day it has data for. Keyed by branch.
 -- tags: core
 -- check: unique(branch)
 SELECT branch,

@@ -1,19 +1,48 @@
--- materialized: view
--- description: One row per order from both layouts: the order rows as loaded, less the repeated deliveries in core.repeated_orders, so an order delivered in several files (or twice in one) appears once (core.repeated_orders checks that, on every day it rebuilds). items is how many basket items it has. A view: order rows are written once, in staging, whose columns are NOT NULL. payment_method is CASH or CARD: both sources' contracts (values) reject any other, so no check reads a million rows to say so.
+-- materialized: incremental
+-- time_column: sales_date
+-- key: order_id
+-- index: branch
+-- distributed_by: branch
+-- description: One row per order from both layouts, each order once however often it was delivered (in a later file, or again in the same one): its first delivery, by file (load_id) then line. An order id is a keyed hash of the order's time, branch, basket and the rest, so every delivery of an order is on its branch's day: only the branch-days that more than one file delivers, or whose file's sums count rows the loader marked repeated (or could not tell), are searched for repeats, by id; the others are taken as loaded. items is how many basket items it has. payment_method is CASH or CARD: both sources' contracts (values) reject any other. Keyed by order_id (a unique index); a day delivered again with nothing new writes nothing (days are merged by key).
 -- tags: core
-SELECT o.order_id,
-       o.branch,
-       o.ordered_at,
-       o.ordered_local,
-       o.sales_date,
-       o.total,
-       o.payment_method,
-       o.item_count AS items
-FROM (
+-- column items: how many basket items the order has
+-- check: unique(order_id)
+-- check: relationships(branch -> core.branches.branch)
+WITH delivered AS NOT MATERIALIZED (
     SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, item_count, load_id, source_line
     FROM staging.transactions
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
     UNION ALL
     SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, item_count, load_id, source_line
     FROM staging.legacy_transactions
-) AS o
-WHERE NOT EXISTS (SELECT FROM core.repeated_orders AS r WHERE r.load_id = o.load_id AND r.source_line = o.source_line)
+    WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+), shared AS NOT MATERIALIZED (
+    -- Read from the files' order sums, not from every order row; not
+    -- materialized: each use is joined on the branch, which a distributed
+    -- engine pushes down to its shards.
+    SELECT sales_date, branch
+    FROM (
+        SELECT load_id, sales_date, branch, repeats
+        FROM staging.transaction_sums
+        WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+        UNION ALL
+        SELECT load_id, sales_date, branch, repeats
+        FROM staging.legacy_transaction_sums
+        WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+    ) AS files
+    GROUP BY sales_date, branch
+    HAVING min(load_id) <> max(load_id) OR bool_or(repeats IS DISTINCT FROM 0)
+)
+SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, item_count AS items
+FROM delivered AS d
+WHERE NOT EXISTS (SELECT FROM shared AS s WHERE s.sales_date = d.sales_date AND s.branch = d.branch)
+UNION ALL
+(
+    -- The order id first: the sort then decides on it, where the branch
+    -- (ten values) left most comparisons to a later key.
+    SELECT DISTINCT ON (d.order_id, d.branch)
+           d.order_id, d.branch, d.ordered_at, d.ordered_local, d.sales_date, d.total, d.payment_method, d.item_count
+    FROM delivered AS d
+    JOIN shared AS s ON s.sales_date = d.sales_date AND s.branch = d.branch
+    ORDER BY d.order_id, d.branch, d.load_id, d.source_line
+)

@@ -1,5 +1,7 @@
--- materialized: view
--- description: Every product by size. product is the name as sold ("Flavoured iced latte - Hazelnut"); name and flavour split it at its first " - ". Names differing only in case stay distinct products.
+-- materialized: table
+-- key: product_id
+-- distribution: reference
+-- description: Every product by size. product is the name as sold ("Flavoured iced latte - Hazelnut"); name and flavour split it at its first " - ". Names differing only in case stay distinct products. Keyed by product_id (md5 of size and product, as core.order_items has it).
 -- tags: core
 -- check: unique(product_id)
 -- check: not_null(product)

@@ -5,7 +5,7 @@ SELECT c.checked_at,
        c.as_of,
        e.source,
        e.kind,
-       e.branch,
+       e.group_value AS branch,
        e.day,
        e.severity,
        e.detail
