@@ -327,3 +327,31 @@ func TestInvoiceHeaderAuto(t *testing.T) {
 		}
 	}
 }
+
+// TestUnpaddedDates: spreadsheets write days and months without their
+// leading zero (the Online Retail export's 12/1/2010 8:26); %d, %m and %H
+// read one digit or two, and a field that is no date is still a reject.
+func TestUnpaddedDates(t *testing.T) {
+	pool := warehouse(t)
+	yml := strings.Replace(invoices, `layouts: ["%Y-%m-%d %H:%M:%S"]`, `layouts: ["%m/%d/%Y %H:%M"]`, 1)
+	if yml == invoices {
+		t.Fatal("the invoices contract has no layout to replace")
+	}
+	src := parseSource(t, yml, "shop", "lines")
+	createTables(t, pool, src)
+	file := "invoice,stock_code,description,quantity,invoiced_at,price,customer,country,discount,shipped_at\n" +
+		"536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom,,\n" +
+		"536366,22633,HAND WARMER,6,1/12/2011 17:05,1.85,17850,United Kingdom,,\n" +
+		"536367,84879,BIRD,1,01/02/2011 08:05,1.69,17850,France,,\n" +
+		"536368,22960,JAM,2,13/1/2011 8:26,4.25,17850,France,,\n" // line 5: no month 13
+	r := load(t, pool, src, write(t, t.TempDir(), "2010-12-01.csv", file))[0]
+	if r.Status != Loaded || r.Loaded != 3 || r.Rejected != 1 {
+		t.Fatalf("got %s, %d loaded, %d rejected (%v); want loaded, 3, 1", r.Status, r.Loaded, r.Rejected, r.Err)
+	}
+	sameRows(t, "staging rows", rowsOf(t, pool, `SELECT source_line, to_char(invoiced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), invoice_date::text FROM staging.invoice_lines ORDER BY source_line`), []string{
+		"2|2010-12-01 08:26|2010-12-01",
+		"3|2011-01-12 17:05|2011-01-12",
+		"4|2011-01-02 08:05|2011-01-02",
+	})
+	sameRows(t, "rejects", rowsOf(t, pool, `SELECT line, column_name FROM percolate.rejects`), []string{"5|5 (invoiced_at)"})
+}

@@ -419,9 +419,10 @@ func goLayout(s string) (string, error) {
 		}
 		switch s[i] {
 		case 'd':
-			b.WriteString("02")
+			// One digit or two: spreadsheets write 12/1/2010 8:26.
+			b.WriteString("2")
 		case 'm':
-			b.WriteString("01")
+			b.WriteString("1")
 		case 'Y':
 			b.WriteString("2006")
 		case 'y':
