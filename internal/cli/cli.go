@@ -19,7 +19,6 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
-	"github.com/percolate/percolate/internal/grafana"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
 	"github.com/percolate/percolate/loaders"
@@ -94,11 +93,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func (a *app) exitCode(err error) int {
 	var cfgErr *config.Error
 	var modelErr *dag.Error
-	var grafanaErr *grafana.Error
 	switch {
 	case !a.started:
 		return ExitUsage
-	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.As(err, &grafanaErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
+	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
 		return ExitUsage
 	case errors.Is(err, pg.ErrBusy):
 		return ExitBusy

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/percolate/percolate/internal/config"
 )
 
 // DashboardsDir is the project folder that declares its dashboards, one
@@ -125,19 +127,9 @@ type Rule struct {
 	NoData string `yaml:"no_data"`
 }
 
-// Error is a problem in a declaration file at a line.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+// Error is a problem in a declaration file at a line: the project's
+// configuration, as pipelines.yaml's are.
+type Error = config.Error
 
 // Load reads the dashboards and alert rules declared in the project
 // folder fsys. A project that declares none has none.
