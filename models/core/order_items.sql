@@ -3,12 +3,20 @@
 -- key: order_id, item_no
 -- index: product_id
 -- distributed_by: branch
--- description: One row per basket item of each order, numbered in basket order (item_no), each order's items once however often it was delivered (as core.orders picks its deliveries). product_id is md5 of size and product, as in core.products (where it is read from). branch is kept as the column a distributed engine shards by, and so that sums by branch need no join. Staging keeps each order's items in its row (items: an item a line, its size, product and price parted by tabs); they are unnested here, once, when the day is built. Keyed by (order_id, item_no), indexed by product_id; its orders and products are checked to be in core.orders and core.products.
+-- description: One row per basket item of each order, numbered in basket order (item_no), each order's items once however often it was delivered. Keyed by (order_id, item_no).
 -- tags: core
 -- column item_no: the item's place in its basket, from 1
 -- check: unique(order_id, item_no)
 -- check: relationships(order_id -> core.orders.order_id)
 -- check: relationships(product_id -> core.products.product_id)
+--
+-- Why it is built so: staging keeps each order's items in its row (an item
+-- a line, its size, product and price parted by tabs); they are unnested
+-- here, once, when the day is built. The repeated deliveries are left out
+-- as core.orders leaves them. product_id is md5 of size and product, read
+-- from core.products rather than hashed again per item. branch is kept as
+-- the column a distributed engine shards by, and so that sums by branch
+-- need no join.
 WITH delivered AS NOT MATERIALIZED (
     SELECT order_id, branch, sales_date, items, load_id, source_line
     FROM staging.transactions

@@ -3,11 +3,19 @@
 -- key: order_id
 -- index: branch
 -- distributed_by: branch
--- description: One row per order from both layouts, each order once however often it was delivered (in a later file, or again in the same one): its first delivery, by file (load_id) then line. An order id is a keyed hash of the order's time, branch, basket and the rest, so every delivery of an order is on its branch's day: only the branch-days that more than one file delivers, or whose file's sums count rows the loader marked repeated (or could not tell), are searched for repeats, by id; the others are taken as loaded. items is how many basket items it has. payment_method is CASH or CARD: both sources' contracts (values) reject any other. Keyed by order_id (a unique index); a day delivered again with nothing new writes nothing (days are merged by key).
+-- description: One row per order from both layouts, once however often it was delivered (its first delivery, by file then line). Keyed by order_id.
 -- tags: core
 -- column items: how many basket items the order has
 -- check: unique(order_id)
 -- check: relationships(branch -> core.branches.branch)
+--
+-- Why it is built so: an order id is a keyed hash of the order's time,
+-- branch, basket and the rest, so every delivery of an order is on its
+-- branch's day. Only the branch-days that more than one file delivers, or
+-- whose files' sums count rows the loader marked repeated (or could not
+-- tell), are searched for repeats, by id; the others are taken as loaded.
+-- Days are merged by key, so a day delivered again with nothing new writes
+-- nothing. payment_method is CASH or CARD: both contracts reject any other.
 WITH delivered AS NOT MATERIALIZED (
     SELECT order_id, branch, ordered_at, ordered_local, sales_date, total, payment_method, item_count, load_id, source_line
     FROM staging.transactions

@@ -1,9 +1,15 @@
 -- materialized: incremental
 -- time_column: sales_date
 -- distribution: reference
--- description: Which products were sold on which day, by size. Small (products × days), so core.products reads it cheaply. Read from the files' item sums, beside the product mart rather than after it: a product in a repeated delivery was sold in its first delivery too, on the same day, so the sums name the same products and days as the mart.
+-- description: Which products were sold on which day, by size: one row per product, size and day.
 -- tags: core
 -- check: unique(sales_date, product_id)
+--
+-- Why it is built so: it is small (products × days), so core.products
+-- reads it cheaply. It is read from the files' item sums, beside the
+-- product mart rather than after it: a product in a repeated delivery was
+-- sold in its first delivery too, on the same day, so the sums name the
+-- same products and days as the mart.
 SELECT DISTINCT
        sales_date,
        md5(coalesce(size, '') || '|' || product) AS product_id,
