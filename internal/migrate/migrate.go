@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+
+	"github.com/percolate/percolate/internal/pg"
 )
 
 // ProjectTable is where goose records a project's applied migrations: in
@@ -32,7 +34,8 @@ var ErrNone = goose.ErrNoMigrations
 // in table. Close the returned *sql.DB when done. A folder without
 // migrations gives ErrNone.
 func Provider(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, table string) (*goose.Provider, *sql.DB, error) {
-	if err := ensureLedgerSchema(ctx, pool); err != nil {
+	// The schema the version tables live in.
+	if err := pg.EnsureSchema(ctx, pool, "percolate"); err != nil {
 		return nil, nil, err
 	}
 	db := stdlib.OpenDBFromPool(pool)
@@ -63,19 +66,6 @@ func Up(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, table string) ([]*g
 		return res, fmt.Errorf("migrate: %w", err)
 	}
 	return res, nil
-}
-
-// ensureLedgerSchema makes the schema the version tables live in, asking
-// CREATE on the database only when it is missing.
-func ensureLedgerSchema(ctx context.Context, pool *pgxpool.Pool) error {
-	var there bool
-	if err := pool.QueryRow(ctx, "SELECT to_regnamespace('percolate') IS NOT NULL").Scan(&there); err != nil || there {
-		return err
-	}
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS percolate"); err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	return nil
 }
 
 var (

@@ -17,7 +17,7 @@ import (
 // administrator set up needs no ownership of the schemas.
 func EnsureSchemas(ctx context.Context, pool *pgxpool.Pool, sources, models []string) error {
 	for _, s := range append(slices.Clone(sources), models...) {
-		if err := ensureSchema(ctx, pool, s); err != nil {
+		if err := pg.EnsureSchema(ctx, pool, s); err != nil {
 			return err
 		}
 	}
@@ -39,19 +39,6 @@ func EnsureSchemas(ctx context.Context, pool *pgxpool.Pool, sources, models []st
 		if err := grantOnce(ctx, pool, s, "USAGE, CREATE", []string{"GRANT USAGE, CREATE ON SCHEMA %[1]s TO %[2]s"}); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// ensureSchema makes schema s when it is missing, asking CREATE on the
-// database only then.
-func ensureSchema(ctx context.Context, pool *pgxpool.Pool, s string) error {
-	var there bool
-	if err := pool.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", pg.Ident(s)).Scan(&there); err != nil || there {
-		return err
-	}
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pg.Ident(s)); err != nil {
-		return fmt.Errorf("make schema %s: %w", s, pg.Explain(err))
 	}
 	return nil
 }

@@ -119,22 +119,37 @@ func (h *Held) Release() {
 // lockTable makes the table Lock locks, when missing: the lock is taken
 // before migrations run. Two first runs may race to make it.
 func lockTable(ctx context.Context, pool *pgxpool.Pool, table string) error {
-	// CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when
-	// the schema is there: not asked of a role that never needs it.
 	var there bool
 	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&there); err != nil || there {
 		return err
 	}
-	create := "CREATE TABLE IF NOT EXISTS " + table + " ()"
-	if err := pool.QueryRow(ctx, "SELECT to_regnamespace('percolate') IS NOT NULL").Scan(&there); err != nil {
+	if err := EnsureSchema(ctx, pool, "percolate"); err != nil {
 		return err
 	}
-	if !there { // an existing warehouse has it: no CREATE on the database asked
-		create = "CREATE SCHEMA IF NOT EXISTS percolate; " + create
+	return createRacing(ctx, pool, "CREATE TABLE IF NOT EXISTS "+table+" ()")
+}
+
+// EnsureSchema makes schema s when it is missing. CREATE SCHEMA IF NOT
+// EXISTS wants CREATE on the database even when the schema is there: it
+// is not asked of a role that never needs it.
+func EnsureSchema(ctx context.Context, pool *pgxpool.Pool, s string) error {
+	var there bool
+	if err := pool.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", Ident(s)).Scan(&there); err != nil || there {
+		return err
 	}
+	if err := createRacing(ctx, pool, "CREATE SCHEMA IF NOT EXISTS "+Ident(s)); err != nil {
+		return fmt.Errorf("make schema %s: %w", s, Explain(err))
+	}
+	return nil
+}
+
+// createRacing runs a CREATE … IF NOT EXISTS that another first run may
+// be running too: IF NOT EXISTS does not stop the loser's unique
+// violation.
+func createRacing(ctx context.Context, pool *pgxpool.Pool, stmt string) error {
 	var err error
 	for range 3 {
-		if _, err = pool.Exec(ctx, create); err == nil {
+		if _, err = pool.Exec(ctx, stmt); err == nil {
 			return nil
 		}
 		var pgErr *pgconn.PgError
