@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
 )
 
@@ -192,21 +193,21 @@ func describe(ctx context.Context, conn *pgx.Conn, s *QuerySet) ([]Relation, err
 // the whole database: both sides as autovacuum leaves them, with
 // statistics and visibility maps.
 func buildKeyed(ctx context.Context, conn *pgx.Conn, s *QuerySet) error {
-	ks := pgx.Identifier{KeyedSchema}.Sanitize()
+	ks := pg.Ident(KeyedSchema)
 	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+ks+" CASCADE; CREATE SCHEMA "+ks); err != nil {
 		return fmt.Errorf("keyed schema: %w", err)
 	}
 	cols := func(c []string) string {
 		q := make([]string, len(c))
 		for i, n := range c {
-			q[i] = pgx.Identifier{n}.Sanitize()
+			q[i] = pg.Ident(n)
 		}
 		return strings.Join(q, ", ")
 	}
 	for _, k := range s.Keyed {
-		to := pgx.Identifier{KeyedSchema, k.Relation}.Sanitize()
+		to := pg.Ident(KeyedSchema, k.Relation)
 		from := s.Schema + "." + k.Relation
-		if _, err := conn.Exec(ctx, "CREATE TABLE "+to+" AS SELECT * FROM "+pgx.Identifier{s.Schema, k.Relation}.Sanitize()); err != nil {
+		if _, err := conn.Exec(ctx, "CREATE TABLE "+to+" AS SELECT * FROM "+pg.Ident(s.Schema, k.Relation)); err != nil {
 			return fmt.Errorf("%s:%d: keyed copy of %s: %w", s.Path, k.Line, from, err)
 		}
 		if _, err := conn.Exec(ctx, "ALTER TABLE "+to+" ADD PRIMARY KEY ("+cols(k.Columns)+")"); err != nil {
@@ -214,7 +215,7 @@ func buildKeyed(ctx context.Context, conn *pgx.Conn, s *QuerySet) error {
 		}
 	}
 	for _, ix := range s.Indexes {
-		on := pgx.Identifier{KeyedSchema, ix.Relation}.Sanitize()
+		on := pg.Ident(KeyedSchema, ix.Relation)
 		if _, err := conn.Exec(ctx, "CREATE INDEX ON "+on+" ("+cols(ix.Columns)+")"); err != nil {
 			return fmt.Errorf("%s:%d: index on %s (%s): %w", s.Path, ix.Line, ix.Relation, strings.Join(ix.Columns, ", "), err)
 		}
@@ -255,7 +256,7 @@ func readParams(ctx context.Context, conn *pgx.Conn, s *QuerySet) (map[string]st
 }
 
 func searchPath(ctx context.Context, conn *pgx.Conn, schema string) error {
-	_, err := conn.Exec(ctx, "SELECT set_config('search_path', $1, false)", pgx.Identifier{schema}.Sanitize())
+	_, err := conn.Exec(ctx, "SELECT set_config('search_path', $1, false)", pg.Ident(schema))
 	return err
 }
 

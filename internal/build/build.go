@@ -389,16 +389,23 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 	}
 	var rows int64
 	spans := ranges(s.Days)
-	if m.Config.Key != nil && plan.Citus == "" {
+	// Days are merged by key where the engine keeps the key.
+	var cols []string
+	merge := m.Config.Key != nil && plan.Citus == ""
+	if merge {
 		spans = chunks(spans, mergeDaysAtOnce)
+		var err error
+		if cols, err = columnNames(ctx, tx, m); err != nil {
+			return 0, err
+		}
 	}
 	for _, r := range spans {
 		sql := plan.bind(model, r[0], r[1])
 		if err := setInterval(ctx, tx, r[0], r[1]); err != nil {
 			return 0, err
 		}
-		if m.Config.Key != nil && plan.Citus == "" {
-			n, err := mergeDays(ctx, tx, m, sql, r[0], r[1])
+		if merge {
+			n, err := mergeDays(ctx, tx, m, cols, sql, r[0], r[1])
 			if err != nil {
 				return 0, err
 			}

@@ -228,7 +228,9 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 	}
 	b := &earlyBuild{built: Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason}}
 	checking := time.Now()
-	b.checks, err = runSomeChecks(ctx, tx, &Plan{Steps: []*Step{s}, Citus: plan.Citus, graph: plan.graph}, whole.name,
+	one := *plan // the step alone, with everything else the plan knows
+	one.Steps = []*Step{s}
+	b.checks, err = runSomeChecks(ctx, tx, &one, whole.name,
 		func(s *Step, c *dag.Check) bool { return !readsOthersBuilt(s, c, whole) })
 	if err != nil {
 		return nil, err

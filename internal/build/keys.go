@@ -27,12 +27,8 @@ import (
 // not meet its old one in the key's index; both see the table as it was,
 // so a row is inserted unless an equal one (by =, column by column) was
 // there.
-func mergeDays(ctx context.Context, tx pgx.Tx, m *dag.Model, sql, start, end string) (int64, error) {
+func mergeDays(ctx context.Context, tx pgx.Tx, m *dag.Model, cols []string, sql, start, end string) (int64, error) {
 	rel := pg.Ident(m.Schema, m.Rel)
-	cols, err := columnsOf(ctx, tx, m.Schema, m.Rel)
-	if err != nil {
-		return 0, err
-	}
 	tc := pg.Ident(m.Config.TimeColumn)
 	days := fmt.Sprintf("%%[1]s.%s >= '%s' AND %%[1]s.%s < '%s'", tc, start, tc, end)
 	same := func(a, b string) string {
@@ -50,9 +46,9 @@ func mergeDays(ctx context.Context, tx pgx.Tx, m *dag.Model, sql, start, end str
 gone AS (DELETE FROM ` + rel + ` AS t WHERE ` + fmt.Sprintf(days, "t") + ` AND NOT EXISTS (SELECT FROM n WHERE ` + same("n", "t") + `) RETURNING 1),
 added AS (INSERT INTO ` + rel + ` SELECT * FROM n WHERE (SELECT count(*) FROM gone) >= 0
     AND NOT EXISTS (SELECT FROM ` + rel + ` AS t WHERE ` + fmt.Sprintf(days, "t") + ` AND ` + same("t", "n") + `) RETURNING 1)
-SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), (SELECT count(*) FROM n)`
-	var gone, added, rows int64
-	if err := tx.QueryRow(ctx, stmt).Scan(&gone, &added, &rows); err != nil {
+SELECT count(*) FROM n` // gone and added run to completion unread
+	var rows int64
+	if err := tx.QueryRow(ctx, stmt).Scan(&rows); err != nil {
 		if isUniqueViolation(err) {
 			return 0, keyError(m, err)
 		}
@@ -61,18 +57,17 @@ SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), (SELECT count(
 	return rows, nil
 }
 
-// columnsOf names a table's columns in order.
-func columnsOf(ctx context.Context, tx pgx.Tx, schema, rel string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT attname::text FROM pg_attribute
-		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, pg.Ident(schema, rel))
+// columnNames names a table's columns in order.
+func columnNames(ctx context.Context, tx pgx.Tx, m *dag.Model) ([]string, error) {
+	cols, err := pg.Columns(ctx, tx, pg.Ident(m.Schema, m.Rel))
 	if err != nil {
-		return nil, fmt.Errorf("columns of %s: %w", pg.Ident(schema, rel), err)
+		return nil, fmt.Errorf("columns of %s: %w", m.Name, err)
 	}
-	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("columns of %s: %w", pg.Ident(schema, rel), err)
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
 	}
-	return cols, nil
+	return names, nil
 }
 
 func isUniqueViolation(err error) bool {

@@ -30,8 +30,6 @@ type Provisioning struct {
 	// Rules are nil when the project has no alerts.yaml: no alerting file
 	// is rendered then.
 	Rules []Rule
-	// Alerts is the path of the rules' declaration, when there is one.
-	Alerts string
 }
 
 // Dashboard is one dashboard, declared in dashboards/NAME.yaml and
@@ -166,7 +164,7 @@ func Load(fsys fs.FS) (*Provisioning, error) {
 	if err := checkRules(AlertsDecl, root, rules.Rules); err != nil {
 		return nil, err
 	}
-	p.Rules, p.Alerts = rules.Rules, AlertsDecl
+	p.Rules = rules.Rules
 	if p.Rules == nil {
 		p.Rules = []Rule{}
 	}

@@ -26,7 +26,7 @@ func (p *Provisioning) Files() ([]File, error) {
 	if p.Rules != nil {
 		b, err := AlertsYAML(p.Rules)
 		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", p.Alerts, err)
+			return nil, fmt.Errorf("render %s: %w", AlertsDecl, err)
 		}
 		out = append(out, File{Path: AlertsOut, Data: b})
 	}

@@ -68,6 +68,11 @@ func Up(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, table string) ([]*g
 	return res, nil
 }
 
+// Body is a goose migration holding up and down.
+func Body(up, down string) string {
+	return "-- +goose Up\n" + up + "\n-- +goose Down\n" + down
+}
+
 var (
 	versioned     = regexp.MustCompile(`^(\d+)_.+\.sql$`)
 	migrationName = regexp.MustCompile(`^[a-z0-9_]+$`)
@@ -101,7 +106,7 @@ func Create(dir, name, up, down string) (string, error) {
 		down = "-- Undo the change here.\n"
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%05d_%s.sql", last+1, name))
-	body := "-- +goose Up\n" + up + "\n-- +goose Down\n" + down
+	body := Body(up, down)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", err

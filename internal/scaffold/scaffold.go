@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/percolate/percolate/internal/config"
+	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/staging"
 )
 
@@ -117,7 +118,7 @@ func migration(files []File) ([]File, error) {
 			}
 			out = append(out, File{
 				Path: fmt.Sprintf("migrations/%05d_%s_staging.sql", len(out)+1, sname),
-				Body: []byte("-- +goose Up\n" + up + "\n-- +goose Down\n" + down),
+				Body: []byte(migrate.Body(up, down)),
 			})
 		}
 	}
