@@ -286,7 +286,7 @@ func (c *contract) parse(fields []string) ([16]byte, *rowError) {
 		if c.text[i] && !utf8.ValidString(fields[i]) {
 			return key, &rowError{col: i + 1, column: col.Name, reason: notUTF8(fields[i])}
 		}
-		if col.Optional && col.IsNull(fields[i]) {
+		if col.IsNull(fields[i]) { // false for a required column
 			v.null = true
 		} else if err := k.parse(c, i, col, fields[i], v); err != nil {
 			return key, &rowError{col: i + 1, column: col.Name, reason: err.Error()}

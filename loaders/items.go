@@ -10,17 +10,13 @@ import (
 	"github.com/percolate/percolate/internal/config"
 )
 
-// maxItemFields bounds the fields of an item (config holds it to that):
-// an item's values are kept in arrays, so that a row's items take no
-// memory of their own.
-const maxItemFields = 8
-
 // item is one item of a list field: its text fields' values in str ("" for
 // an optional one left empty: NULL), its numbers in num (numerics scaled
-// by their decimals), each at its field's index.
+// by their decimals), each at its field's index: arrays of config's bound,
+// so that a row's items take no memory of their own.
 type item struct {
-	str [maxItemFields]string
-	num [maxItemFields]int64
+	str [config.MaxItemFields]string
+	num [config.MaxItemFields]int64
 }
 
 // itemParser explodes a nested list field into items, in one of two

@@ -99,9 +99,9 @@ type Sums struct {
 	Of string `yaml:"of,omitempty"`
 }
 
-// maxItemFields bounds the fields of an item: the loader keeps an item's
+// MaxItemFields bounds the fields of an item: the loader keeps an item's
 // values in arrays of this size, not in memory of their own.
-const maxItemFields = 8
+const MaxItemFields = 8
 
 func (it *Items) check(where string, n *yaml.Node, errf errorf) error {
 	switch {
@@ -170,8 +170,8 @@ func (it *Items) checkFields(where string, n *yaml.Node, errf errorf) error {
 	if len(it.Fields) == 0 {
 		return errf(fn, "%s: items: fields are required: each field of an item, in order, e.g. [product, {name: price, type: numeric, scale: 2}]", where)
 	}
-	if len(it.Fields) > maxItemFields {
-		return errf(fn, "%s: items: %d fields: an item has at most %d", where, len(it.Fields), maxItemFields)
+	if len(it.Fields) > MaxItemFields {
+		return errf(fn, "%s: items: %d fields: an item has at most %d", where, len(it.Fields), MaxItemFields)
 	}
 	for i, f := range it.Fields {
 		at := fn
