@@ -63,6 +63,9 @@ type Result struct {
 	Rejected int64
 	Rejects  []ledger.Reject // the first few, for messages
 	Err      error           // why the file was refused
+	// Redelivered is a file skipped because its rows are, key for key, a
+	// loaded file's: recorded as its copy (see fingerprint).
+	Redelivered bool
 
 	// What the manifest records of a refused file.
 	seen ledger.File
