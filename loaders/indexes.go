@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	wh "github.com/percolate/percolate/internal/warehouse" // the tests name their database warehouse
+	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
 // deferIndexesFrom is the least a load must bring, in bytes of files,

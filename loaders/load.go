@@ -24,7 +24,7 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
-	wh "github.com/percolate/percolate/internal/warehouse" // the tests name their database warehouse
+	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
 // Status is what became of a file.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
-	wh "github.com/percolate/percolate/internal/warehouse" // the tests name their database warehouse
+	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
 // Options say which models a build considers and how.

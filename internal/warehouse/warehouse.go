@@ -11,17 +11,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/percolate/percolate/internal/ledger"
 )
 
 // Querier is what the engine needs of a connection: a pool, a connection
-// or a transaction.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+// or a transaction, as the ledger's.
+type Querier = ledger.Querier
 
 // Kind is the engine a warehouse runs on.
 type Kind int
