@@ -20,6 +20,7 @@ import (
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pgtest"
+	wh "github.com/percolate/percolate/internal/warehouse"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -646,14 +647,11 @@ func TestDeferredIndexes(t *testing.T) {
 	}
 
 	// A load killed with its indexes dropped leaves them recorded.
-	tx, err := pool.Begin(ctx)
+	engine, err := wh.Detect(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (ledger.Store{}).DeferIndexes(ctx, tx, []string{"staging.transactions", "staging.transaction_item_sums"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if _, err := engine.DeferIndexes(ctx, pool, []string{"staging.transactions", "staging.transaction_item_sums"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := brinIndexes(t, pool); got != "" {

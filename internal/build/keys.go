@@ -107,7 +107,7 @@ func index(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, rel string)
 	}
 	var sets []set
 	if m.Config.Key != nil {
-		sets = append(sets, set{cols: m.Config.Key, unique: m.Config.KeyEnforced(plan.Citus != "")})
+		sets = append(sets, set{cols: m.Config.Key, unique: m.Config.KeyEnforced(plan.Engine.IsCitus())})
 	}
 	if m.Config.Materialized == dag.Incremental {
 		sets = append(sets, set{cols: []string{m.Config.TimeColumn}})

@@ -13,7 +13,6 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
@@ -165,26 +164,18 @@ The password is masked; --show-password prints it. 'percolate db psql' needs nei
 // serverStatus describes a database percolate was pointed at: the server,
 // and the Citus extension when it has one.
 func (a *app) serverStatus(cmd *cobra.Command) error {
-	_, pool, err := a.connect(cmd.Context())
+	p, pool, err := a.connect(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	var version string
-	if err := pool.QueryRow(cmd.Context(), "SELECT current_setting('server_version')").Scan(&version); err != nil {
-		return err
-	}
-	citus, err := pg.Citus(cmd.Context(), pool)
+	e, err := p.Engine(cmd.Context(), pool)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "database: %s (not the embedded one)\nserver:   PostgreSQL %s\n", pg.Redact(pool.Config().ConnString()), version)
-	if citus != "" {
-		var workers int
-		if err := pool.QueryRow(cmd.Context(), "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0").Scan(&workers); err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "engine:   Citus %s, %d workers: staging tables and models are distributed as declared\n", citus, workers)
+	fmt.Fprintf(a.stdout, "database: %s (not the embedded one)\nserver:   PostgreSQL %s\n", pg.Redact(pool.Config().ConnString()), e.Version)
+	if e.IsCitus() {
+		fmt.Fprintf(a.stdout, "engine:   Citus %s, %d workers: staging tables and models are distributed as declared\n", e.Citus, e.Workers)
 	} else {
 		fmt.Fprintln(a.stdout, "engine:   plain PostgreSQL: distribution declarations change nothing")
 	}
@@ -218,8 +209,8 @@ project's. See docs/migrations.md.`,
 			return err
 		}
 		defer lock.Release()
-		if err := (ledger.Store{}).RestoreIndexes(cmd.Context(), pool); err != nil {
-			return fmt.Errorf("build again the indexes a load dropped: %w", err)
+		if err := p.RestoreIndexes(cmd.Context(), pool); err != nil {
+			return err
 		}
 		return fn(p, pool)
 	}

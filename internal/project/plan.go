@@ -95,7 +95,7 @@ func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	if err != nil {
 		return nil, err
 	}
-	rep.Models, rep.Citus = plan.Steps, plan.Citus
+	rep.Models, rep.Citus = plan.Steps, plan.Engine.Citus
 	return rep, nil
 }
 
