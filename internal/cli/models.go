@@ -55,11 +55,11 @@ text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 						fmt.Fprintf(a.stderr, "warning: %s: a mart without a description (-- description: …), which psql's \\d+ and Grafana show\n", m.Path)
 					}
 				}
-				_, panels, err := a.lineage(p, g, have)
+				l, err := p.Lineage(g, have)
 				if err != nil {
 					return err
 				}
-				for _, pn := range panels {
+				for _, pn := range l.Panels {
 					if len(pn.Missing) > 0 {
 						fmt.Fprintf(a.stderr, "warning: %s: panel %q reads %s, which the models do not make\n", pn.File, pn.String(), strings.Join(pn.Missing, ", "))
 					}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/build"
-	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/project"
 )
 
@@ -37,9 +36,6 @@ the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
 			defer pool.Close()
 			rep, err := p.Plan(ctx, pool, opt)
 			if err != nil {
-				return err
-			}
-			if rep.Panels, err = a.touchedPanels(p, rep.Graph, rep.Models); err != nil {
 				return err
 			}
 			return a.printPlan(rep, f.output)
@@ -107,32 +103,6 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 		}
 	}
 	return nil
-}
-
-// touchedPanels names the dashboard panels that read a column of an
-// edited model among steps, or a column computed from one.
-func (a *app) touchedPanels(p *project.Folder, g *dag.Graph, steps []*build.Step) ([]string, error) {
-	var cols []string
-	l, panels, err := a.lineage(p, g, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range steps {
-		switch {
-		case !s.Build || !s.Edited:
-		case s.EditedColumns != nil:
-			for _, c := range s.EditedColumns {
-				cols = append(cols, s.Name+"."+c)
-			}
-		default:
-			cols = append(cols, l.ModelColumns(s.Name)...)
-		}
-	}
-	names := []string{}
-	for _, p := range l.Touched(panels, cols) {
-		names = append(names, p.String())
-	}
-	return names, nil
 }
 
 func (a *app) testCmd() *cobra.Command {

@@ -149,7 +149,7 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 				ro.Files[s] = append(ro.Files[s], fs...)
 			}
 		}
-		if rep.Plan, err = p.Plan(ctx, pool, ro); err != nil {
+		if rep.Plan, err = p.plan(ctx, pool, ro); err != nil {
 			return nil, err
 		}
 		rep.Duration = time.Since(start)

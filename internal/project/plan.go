@@ -34,15 +34,30 @@ type PlanReport struct {
 	Citus string `json:"citus,omitempty"`
 	// Panels are the dashboard panels that read a column of an edited
 	// model, or one computed from it ("Sales overview › Average order
-	// value"); filled in by who knows the dashboards.
+	// value"); a backfill's dry run leaves them out.
 	Panels []string `json:"panels"`
 	// Graph is the models the plan was made for.
 	Graph *dag.Graph `json:"-"`
 }
 
 // Plan works out, without changing anything, which files a run would load
-// and which models it would build.
+// and which models it would build, and names the dashboard panels that
+// read what was edited.
 func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*PlanReport, error) {
+	rep, err := p.plan(ctx, pool, opt)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.Lineage(rep.Graph, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep.Panels = l.edited(rep.Models)
+	return rep, nil
+}
+
+// plan is Plan without the panels.
+func (p *Folder) plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*PlanReport, error) {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
 		return nil, err

@@ -153,8 +153,9 @@ type work struct {
 
 // prepare checks the pipeline and its models (before touching anything, so
 // a broken model is a configuration error), takes the run lock, applies
-// migrations and checks the hash key.
-func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*work, error) {
+// migrations and checks the hash key. The lock is released here only when
+// it fails; else by the caller, once the run is done.
+func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (w *work, err error) {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
 		return nil, err
@@ -162,7 +163,7 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 	if err := p.checkSources(pl, opt); err != nil {
 		return nil, err
 	}
-	w := &work{pl: pl}
+	w = &work{pl: pl}
 	if !opt.LoadOnly {
 		if w.g, err = p.Graph(pl); err != nil {
 			return nil, err
@@ -173,27 +174,25 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 			return nil, err
 		}
 	}
-	if w.lock, err = pg.Lock(ctx, pool, "run", opt.Wait); err != nil {
+	if w.lock, _, err = p.lockMigrated(ctx, pool, opt.Wait); err != nil {
 		return nil, err
 	}
-	if err := p.locked(ctx, pool, pl, w); err != nil {
-		w.lock.Release()
+	defer func() {
+		if err != nil {
+			w.lock.Release()
+		}
+	}()
+	if err = p.locked(ctx, pool, pl, w); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// locked readies the warehouse for a run, under the run lock: indexes and
-// migrations, the runs that never ended closed, staging checked against
-// the contracts, distribution, the reader's password and the hash key.
+// locked readies the warehouse for a run, under the run lock and after
+// the migrations: the runs that never ended closed, staging checked
+// against the contracts, distribution, the reader's password and the hash
+// key.
 func (p *Folder) locked(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, w *work) error {
-	// A migration finds the indexes a killed load dropped.
-	if err := p.ledger.RestoreIndexes(ctx, pool); err != nil {
-		return fmt.Errorf("build again the indexes a load dropped: %w", err)
-	}
-	if _, err := p.Migrate(ctx, pool); err != nil {
-		return err
-	}
 	// With the lock held, no other run is alive: one still recorded as
 	// running was killed, or its server crashed.
 	var err error

@@ -63,7 +63,7 @@ func (p *Folder) EnsureLedger(ctx context.Context, pool *pgxpool.Pool) error {
 	if ok, err := ledger.Current(ctx, pool); err != nil || ok {
 		return err
 	}
-	lock, err := pg.Lock(ctx, pool, "run", false)
+	lock, err := p.lock(ctx, pool, false)
 	if errors.Is(err, pg.ErrBusy) {
 		return nil
 	}
