@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/project"
-	"github.com/percolate/percolate/loaders"
 )
 
 func (a *app) backfillCmd() *cobra.Command {
@@ -60,7 +59,7 @@ nothing and says so.`,
 				d.attach(&opt.RunOptions)
 			}
 			perFile := opt.OnFile
-			opt.OnFile = func(r loaders.Result) {
+			opt.OnFile = func(r project.FileResult) {
 				files++
 				rows += r.Loaded
 				if perFile != nil {
@@ -114,7 +113,7 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		}{BackfillReport: rep, Seconds: rep.Duration.Seconds()}
 		for _, s := range rep.Runs {
 			loaded, _, rejected := s.Rows()
-			out.Runs = append(out.Runs, run{s.RunID, s.Count(loaders.Loaded) + s.Count(loaders.Replaced), loaded, rejected, s.Built(), s.Duration.Seconds()})
+			out.Runs = append(out.Runs, run{s.RunID, s.Count(project.Loaded) + s.Count(project.Replaced), loaded, rejected, s.Built(), s.Duration.Seconds()})
 		}
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
@@ -166,7 +165,7 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		l, _, r := s.Rows()
 		rows += l
 		rejected += r
-		files += s.Count(loaders.Loaded) + s.Count(loaders.Replaced)
+		files += s.Count(project.Loaded) + s.Count(project.Replaced)
 		if s.Published {
 			publishes++
 			models += s.Built()

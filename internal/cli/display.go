@@ -17,7 +17,6 @@ import (
 
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/project"
-	"github.com/percolate/percolate/loaders"
 )
 
 // How a command shows its progress on stderr.
@@ -167,7 +166,7 @@ func (d *display) loading(total int) {
 }
 
 // file counts a file that finished loading.
-func (d *display) file(r loaders.Result) {
+func (d *display) file(r project.FileResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.ph == nil || d.ph.name != "loading" {
@@ -177,11 +176,11 @@ func (d *display) file(r loaders.Result) {
 	d.rows += r.Loaded
 	d.rejects += r.Rejected
 	switch r.Status {
-	case loaders.Loaded, loaders.Replaced:
+	case project.Loaded, project.Replaced:
 		d.loaded++
-	case loaders.Skipped:
+	case project.Skipped:
 		d.skipped++
-	case loaders.Refused, loaders.Failed:
+	case project.Refused, project.Failed:
 		d.refused++
 	}
 	d.ph.last = filepath.Base(r.Path)
@@ -193,7 +192,7 @@ func (d *display) file(r loaders.Result) {
 		}
 		d.log.Info("file", kv...)
 		return
-	case r.Status == loaders.Refused || r.Status == loaders.Failed:
+	case r.Status == project.Refused || r.Status == project.Failed:
 		d.println(d.paint("31", string(r.Status)+":") + " " + errText(r.Err))
 	case r.Rejected > 0 && d.mode != quiet:
 		first := ""

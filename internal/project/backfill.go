@@ -227,9 +227,9 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 	}
 	rep.Duration = time.Since(start)
 	if len(refused) > 0 {
-		return rep, errors.Join(fmt.Errorf("%w in %d publish(es): %w", ErrRefused, len(refused), errors.Join(refused...)), unmet(rep.Expectations))
+		return rep, errors.Join(fmt.Errorf("%w in %d publish(es): %w", ErrRefused, len(refused), errors.Join(refused...)), Unmet(rep.Expectations))
 	}
-	if err := unmet(rep.Expectations); err != nil {
+	if err := Unmet(rep.Expectations); err != nil {
 		return rep, err
 	}
 	rep.UpToDate = len(rep.Days) == 0 && builtNothing(rep.Runs)
