@@ -115,14 +115,16 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 			return nil, err
 		}
 	}
-	if w.lock, _, err = p.lockMigrated(ctx, pool, opt.Wait); err != nil {
+	held, _, err := p.lockMigrated(ctx, pool, opt.Wait)
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			w.lock.Release()
+			held.Release()
 		}
 	}()
+	w.lock = held
 	if err = p.locked(ctx, pool, pl, w); err != nil {
 		return nil, err
 	}
@@ -194,30 +196,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 		return err
 	}
 	pl := w.pl
-	files := map[string][]string{}
-	total := 0
-	for _, name := range pl.SourceNames() {
-		src := pl.Sources[name]
-		paths, ok := opt.Files[name]
-		if !ok {
-			var err error
-			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
-				return err
-			}
-			sum.Warnings = append(sum.Warnings, p.Unreadable(name)...)
-			if len(paths) == 0 {
-				glob := opt.Sources[name]
-				if glob == "" {
-					glob = src.Path
-				}
-				sum.Warnings = append(sum.Warnings, fmt.Sprintf("source %s: no file matches %s", name, glob))
-			}
-		}
-		files[name] = paths
-		total += len(paths)
-	}
-	if opt.OnFiles != nil {
-		opt.OnFiles(total)
+	files, err := p.runFiles(ctx, pl, opt, sum)
+	if err != nil {
+		return err
 	}
 	for _, name := range pl.SourceNames() {
 		old, err := p.ledger.Outdated(ctx, pool, name, loaders.Fingerprint(pl.Sources[name]))
@@ -261,6 +242,38 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 		}
 	}
 	return errors.Join(refusals(sum), Unmet(sum.Expectations))
+}
+
+// runFiles lists the files a run of pl looks at, by source: those
+// opt.Files gives, else those of the source's glob, warning of a glob
+// that matches none; OnFiles is told how many.
+func (p *Folder) runFiles(ctx context.Context, pl *config.Pipeline, opt RunOptions, sum *Summary) (map[string][]string, error) {
+	files := map[string][]string{}
+	total := 0
+	for _, name := range pl.SourceNames() {
+		src := pl.Sources[name]
+		paths, ok := opt.Files[name]
+		if !ok {
+			var err error
+			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
+				return nil, err
+			}
+			sum.Warnings = append(sum.Warnings, p.Unreadable(name)...)
+			if len(paths) == 0 {
+				glob := opt.Sources[name]
+				if glob == "" {
+					glob = src.Path
+				}
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("source %s: no file matches %s", name, glob))
+			}
+		}
+		files[name] = paths
+		total += len(paths)
+	}
+	if opt.OnFiles != nil {
+		opt.OnFiles(total)
+	}
+	return files, nil
 }
 
 // refusals warns of the files refused by earlier runs (the run still
