@@ -121,8 +121,8 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		}
 		buf.cut(m) // nothing of it is sent
 	}
-	if len(send) == 0 {
-		return nil
+	if send, err = l.dropCopies(ctx, src, contract, send, results); err != nil || len(send) == 0 {
+		return err
 	}
 	err = l.commitGroup(ctx, runID, src, contract, c, send, results, buf)
 	if err != nil {

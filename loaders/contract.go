@@ -45,13 +45,15 @@ type contract struct {
 	keyFrom    []bool // by column: takes part in the key
 	sumOf      []sumOf
 	repeatAt   int // the parent's column that says a row repeats its file, or -1
-	dateAt     int // index of the timestamp column that derives a date, or -1
-	items      *itemParser
-	walls      [][]wallLayout // by column: its layouts read without time.Parse, where they can be
-	zone       zoneCache
-	mac        hash.Hash
-	keyBuf     []byte
-	vals       []value
+	// keyTellsRows: the key is made from every column (see fingerprint).
+	keyTellsRows bool
+	dateAt       int // index of the timestamp column that derives a date, or -1
+	items        *itemParser
+	walls        [][]wallLayout // by column: its layouts read without time.Parse, where they can be
+	zone         zoneCache
+	mac          hash.Hash
+	keyBuf       []byte
+	vals         []value
 	// text tells the columns whose values reach the database as text:
 	// they must be UTF-8.
 	text []bool
@@ -122,7 +124,7 @@ func newTable(name string, cols []column) *table {
 var lineage = []column{{name: "load_id", typ: tInt8}, {name: "source_line", typ: tInt4}}
 
 func newContract(src *config.Source, key []byte) (*contract, error) {
-	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key), limits: src.Limits()}
+	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key), limits: src.Limits(), keyTellsRows: keyTellsRows(src)}
 	for i, col := range src.Columns {
 		if col.Type == config.Timestamp && col.Date != "" && col.Personal == "" && c.dateAt < 0 {
 			c.dateAt = i

@@ -56,6 +56,7 @@ type fileLoad struct {
 	seen        map[[16]byte]struct{}
 	seenFull    bool
 	maxSeen     int
+	print       fingerprint // of the rows' keys
 	rejects     []ledger.Reject
 	fieldCounts int64 // rejects for a wrong field count
 	header      bool
@@ -252,6 +253,7 @@ func (f *fileLoad) row(fields []string, line int) {
 		return
 	}
 	f.rows++
+	f.print.add(key)
 	c := f.c
 	f.key, f.line, f.day = key, line, 0
 	if c.dateAt >= 0 {

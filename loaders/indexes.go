@@ -2,12 +2,9 @@ package loaders
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/percolate/percolate/internal/pg"
+	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
 // deferIndexesFrom is the least a load must bring, in bytes of files,
@@ -21,11 +18,8 @@ const deferIndexesFrom = 64 << 20
 // metapage and map: on the year's 2.7 million item rows that is 1.7 s of
 // the 5 s their COPY takes, where building the index afterwards reads
 // each page once (0.6 s), as summarizing the new rows did anyway. The
-// ledger records each index in the transaction that drops it, so that
-// one a killed load leaves dropped is built by the next load, run or
-// migration (ledger.RestoreIndexes). A table in use elsewhere keeps its
-// indexes: the drop waits a second at most. Not on Citus, whose shards
-// each have their own.
+// engine drops them (warehouse.Engine.DeferIndexes: not on Citus) and
+// builds them again (wh.RestoreIndexes).
 func (l *CSV) deferIndexes(ctx context.Context, c *contract, size int64) (bool, error) {
 	from := l.opt.DeferIndexesFrom
 	if from == 0 {
@@ -34,7 +28,8 @@ func (l *CSV) deferIndexes(ctx context.Context, c *contract, size int64) (bool, 
 	if from < 0 || size < from {
 		return false, nil
 	}
-	if v, err := pg.Citus(ctx, l.pool); err != nil || v != "" {
+	engine, err := l.engine(ctx)
+	if err != nil {
 		return false, err
 	}
 	var tables []string
@@ -44,23 +39,25 @@ func (l *CSV) deferIndexes(ctx context.Context, c *contract, size int64) (bool, 
 	// A CSV's rows take about three times its bytes in the tables.
 	var held int64
 	if err := l.pool.QueryRow(ctx, `SELECT coalesce(sum(pg_relation_size(to_regclass(t))), 0) FROM unnest($1::text[]) AS t`, tables).Scan(&held); err != nil {
-		return false, err
+		return false, fmt.Errorf("size of %v: %w", tables, err)
 	}
 	if 3*size < held {
 		return false, nil
 	}
-	var dropped []string
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '1s'"); err != nil {
-			return err
+	return engine.DeferIndexes(ctx, l.pool, tables)
+}
+
+// engine is the warehouse's engine: the one the loader was given, else
+// detected on first use, once.
+func (l *CSV) engine(ctx context.Context) (*wh.Engine, error) {
+	l.detect.Lock()
+	defer l.detect.Unlock()
+	if l.opt.Engine == nil {
+		e, err := wh.Detect(ctx, l.pool)
+		if err != nil {
+			return nil, err
 		}
-		var err error
-		dropped, err = l.ledger.DeferIndexes(ctx, tx, tables)
-		return err
-	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
-		return false, nil
+		l.opt.Engine = e
 	}
-	return len(dropped) > 0, err
+	return l.opt.Engine, nil
 }

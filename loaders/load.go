@@ -24,6 +24,7 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
+	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
 // Status is what became of a file.
@@ -63,6 +64,9 @@ type Result struct {
 	Rejected int64
 	Rejects  []ledger.Reject // the first few, for messages
 	Err      error           // why the file was refused
+	// Redelivered is a file skipped because its rows are, key for key, a
+	// loaded file's: recorded as its copy (see fingerprint).
+	Redelivered bool
 
 	// What the manifest records of a refused file.
 	seen ledger.File
@@ -117,6 +121,9 @@ type Options struct {
 	// BRIN indexes of its staging tables to be dropped until it ends (see
 	// deferIndexes); 0 means 64 MiB, a negative number never.
 	DeferIndexesFrom int64
+	// Engine is the warehouse's engine, detected by the caller; nil: the
+	// loader detects it when it first needs it.
+	Engine *wh.Engine
 }
 
 // ErrNoKey is returned by a load without a hash key.
@@ -128,6 +135,7 @@ type CSV struct {
 	opt    Options
 	ledger ledger.Store
 	test   hooks
+	detect sync.Mutex // held while the engine is detected
 }
 
 // hooks let this package's tests act at given points of a load; they are
@@ -255,7 +263,7 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 		}
 	}
 	flush()
-	if err := l.ledger.RestoreIndexes(ctx, l.pool); err != nil {
+	if err := wh.RestoreIndexes(ctx, l.pool); err != nil {
 		return nil, fmt.Errorf("build again the indexes an earlier load dropped: %w", err)
 	}
 	var size int64
@@ -275,7 +283,7 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 	if deferred {
 		defer func() {
 			// Built again however the load ends; on a kill, by the next.
-			if rerr := l.ledger.RestoreIndexes(context.WithoutCancel(ctx), l.pool); rerr != nil {
+			if rerr := wh.RestoreIndexes(context.WithoutCancel(ctx), l.pool); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("build the staging indexes again: %w", rerr))
 			}
 		}()

@@ -20,6 +20,7 @@ import (
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pgtest"
+	wh "github.com/percolate/percolate/internal/warehouse"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -155,15 +156,27 @@ func TestManifest(t *testing.T) {
 			t.Errorf("got %s, want skipped", r[0].Status)
 		}
 	})
-	t.Run("same orders under another name, CRLF and padding, get the same ids", func(t *testing.T) {
+	t.Run("same orders under another name, CRLF and padding, get the same ids: a redelivery", func(t *testing.T) {
 		crlf := strings.ReplaceAll(rowA2+rowA1, "\n", "\r\n")
 		crlf = strings.Replace(crlf, ",4.6,CASH,", " ,4.60   , CASH ,", 1)
 		other := write(t, dir, "b.csv", "\xef\xbb\xbf"+crlf)
-		if r := load(t, pool, src, other); r[0].Status != Loaded || r[0].Loaded != 2 {
-			t.Fatalf("got %+v, want a new file with 2 rows", r[0])
+		if r := load(t, pool, src, other); r[0].Status != Skipped || !r[0].Redelivered {
+			t.Fatalf("got %+v, want a redelivery of a.csv, skipped", r[0])
 		}
-		if n := count(t, pool, `SELECT count(DISTINCT order_id) FROM staging.transactions`); n != 2 {
-			t.Errorf("got %d distinct order ids over 4 rows, want 2", n)
+		if n := count(t, pool, `SELECT count(*) FROM staging.transactions`); n != 2 {
+			t.Errorf("got %d staging rows, want a.csv's 2", n)
+		}
+		// Trusted by its size and time from now on, as a copy of a.csv.
+		if r := load(t, pool, src, other); r[0].Status != Skipped {
+			t.Errorf("again: got %s, want skipped", r[0].Status)
+		}
+		// With one more order it is news: loaded, the same ids for the same orders.
+		more := write(t, dir, "c.csv", crlf+strings.ReplaceAll(rowA3, "\n", "\r\n"))
+		if r := load(t, pool, src, more); r[0].Status != Loaded || r[0].Loaded != 3 {
+			t.Fatalf("with an order more: got %+v, want a new file with 3 rows", r[0])
+		}
+		if n := count(t, pool, `SELECT count(DISTINCT order_id) FROM staging.transactions`); n != 3 {
+			t.Errorf("got %d distinct order ids over 5 rows, want 3", n)
 		}
 	})
 	t.Run("same name, other content, in another folder is a new file", func(t *testing.T) {
@@ -634,14 +647,11 @@ func TestDeferredIndexes(t *testing.T) {
 	}
 
 	// A load killed with its indexes dropped leaves them recorded.
-	tx, err := pool.Begin(ctx)
+	engine, err := wh.Detect(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (ledger.Store{}).DeferIndexes(ctx, tx, []string{"staging.transactions", "staging.transaction_item_sums"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if _, err := engine.DeferIndexes(ctx, pool, []string{"staging.transactions", "staging.transaction_item_sums"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := brinIndexes(t, pool); got != "" {

@@ -295,7 +295,7 @@ func loaded(res Result, fl *fileLoad) ledger.Loaded {
 	for d := range fl.days {
 		days = append(days, time.Unix(int64(d)*86400, 0).UTC())
 	}
-	return ledger.Loaded{LoadID: res.LoadID, Source: res.Source, Path: res.Path, Days: days, Rows: res.Loaded, Rejected: res.Rejected}
+	return ledger.Loaded{LoadID: res.LoadID, Source: res.Source, Path: res.Path, Days: days, Rows: res.Loaded, Rejected: res.Rejected, Fingerprint: fl.rowsPrint()}
 }
 
 // deleteRetired deletes the staging rows of content a load replaced, in

@@ -14,17 +14,26 @@ import (
 )
 
 // Resend times a year delivered again: every model's build when the
-// branches send the whole year once more under new names (each order a
-// repeat to remove), beside a run that adds a year of new days instead
-// (as many orders, no repeat), each after the same first year, each in an
-// empty database. A redelivery should cost about what new data does.
+// branches send the whole year once more under new names, re-encoded (the
+// same orders: each file a redelivery of one loaded, told by its rows'
+// keys), and when each file they send again is an order short (not a
+// copy: each order but one a repeat the models leave out), beside a run
+// that adds a year of new days instead (as many orders, no repeat), each
+// after the same first year, each in an empty database. A redelivery
+// should cost about what loading the year did, or less.
 func Resend(ctx context.Context, opt Options) error {
 	year, err := yearFiles(filepath.Join(opt.DataDir, "year"))
 	if err != nil {
 		return err
 	}
 	again, err := folderWith(filepath.Join(opt.DataDir, "resend-again"), year, func(dir string) error {
-		return redeliver(year, dir)
+		return redeliver(year, dir, false)
+	})
+	if err != nil {
+		return err
+	}
+	short, err := folderWith(filepath.Join(opt.DataDir, "resend-short"), year, func(dir string) error {
+		return redeliver(year, dir, true)
 	})
 	if err != nil {
 		return err
@@ -39,10 +48,10 @@ func Resend(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opt.Out, "resend: a year of %d files, then in one database the same year again under new names, in another a year of new days\n", len(year))
+	fmt.Fprintf(opt.Out, "resend: a year of %d files, then in one database the same year again under new names, in another each file again an order short, in another a year of new days\n", len(year))
 	first := "*-" + yearShape.From.Format("2006") + "_09-00-00.csv"
 	var cols []*project.Summary
-	for _, job := range []struct{ db, dir string }{{"bench_resend", again}, {"bench_next", next}} {
+	for _, job := range []struct{ db, dir string }{{"bench_resend", again}, {"bench_short", short}, {"bench_next", next}} {
 		pool, done, err := emptyDB(ctx, opt.URL, job.db)
 		if err != nil {
 			return err
@@ -60,7 +69,7 @@ func Resend(ctx context.Context, opt Options) error {
 		}
 		done()
 	}
-	printResend(opt, cols[0], cols[1], cols[2])
+	printResend(opt, cols[0], cols[1], cols[2], cols[3])
 	return nil
 }
 
@@ -84,15 +93,20 @@ func folderWith(dir string, year []string, fill func(string) error) (string, err
 
 // redeliver writes each file again into dir as a branch re-sends it:
 // under a new name (another hour of the day), with CRLF line endings, so
-// no content hash matches and every order is a repeat.
-func redeliver(files []string, dir string) error {
+// no content hash matches and every order is a repeat; short leaves each
+// file's last order out, so that its rows are no loaded file's either.
+func redeliver(files []string, dir string, short bool) error {
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
+		text := string(b)
+		if short {
+			text = text[:strings.LastIndex(strings.TrimSuffix(text, "\n"), "\n")+1]
+		}
 		name := strings.Replace(filepath.Base(f), "_09-00-00.csv", "_21-00-00.csv", 1)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.ReplaceAll(string(b), "\n", "\r\n")), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(strings.ReplaceAll(text, "\n", "\r\n")), 0o644); err != nil {
 			return err
 		}
 	}
@@ -100,8 +114,9 @@ func redeliver(files []string, dir string) error {
 }
 
 // printResend prints each model's build time and the runs' phases in
-// three columns: the first year, the year again, a new year.
-func printResend(opt Options, first, again, next *project.Summary) {
+// four columns: the first year, the year again, the year again an order
+// short a file, a new year; and the last three against the first.
+func printResend(opt Options, first, again, short, next *project.Summary) {
 	took := func(s *project.Summary) map[string]time.Duration {
 		out := map[string]time.Duration{}
 		for _, b := range s.Build.Built {
@@ -111,24 +126,41 @@ func printResend(opt Options, first, again, next *project.Summary) {
 		}
 		return out
 	}
-	a, b, c := took(first), took(again), took(next)
+	runs := []*project.Summary{first, again, short, next}
+	times := make([]map[string]time.Duration, len(runs))
+	for i, s := range runs {
+		times[i] = took(s)
+	}
 	var names []string
-	for n := range a {
+	for n := range times[0] {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	secs := func(d time.Duration) string { return fmt.Sprintf("%8.2fs", d.Seconds()) }
-	fmt.Fprintf(opt.Out, "  %-28s %9s %9s %9s %s\n", "", "year", "again", "new year", "again / new year")
-	row := func(name string, x, y, z time.Duration) {
-		fmt.Fprintf(opt.Out, "  %-28s %s %s %s %8.2f×\n", name, secs(x), secs(y), secs(z), y.Seconds()/z.Seconds())
+	ratio := func(x, y time.Duration) string {
+		if y <= 0 {
+			return fmt.Sprintf("%7s", "-")
+		}
+		return fmt.Sprintf("%6.2f×", x.Seconds()/y.Seconds())
+	}
+	fmt.Fprintf(opt.Out, "  %-28s %9s %9s %9s %9s   %7s %7s %7s (÷ year)\n", "", "year", "again", "short", "new year", "again", "short", "new")
+	row := func(name string, d [4]time.Duration) {
+		fmt.Fprintf(opt.Out, "  %-28s %s %s %s %s   %s %s %s\n", name, secs(d[0]), secs(d[1]), secs(d[2]), secs(d[3]), ratio(d[1], d[0]), ratio(d[2], d[0]), ratio(d[3], d[0]))
 	}
 	for _, n := range names {
-		row(n, a[n], b[n], c[n])
+		row(n, [4]time.Duration{times[0][n], times[1][n], times[2][n], times[3][n]})
 	}
-	row("load", first.Loading, again.Loading, next.Loading)
-	row("checks", first.Build.Checking, again.Build.Checking, next.Build.Checking)
-	row("publish", first.Build.Publishing, again.Build.Publishing, next.Build.Publishing)
-	row("run", first.Duration, again.Duration, next.Duration)
+	phase := func(f func(*project.Summary) time.Duration) [4]time.Duration {
+		var d [4]time.Duration
+		for i, s := range runs {
+			d[i] = f(s)
+		}
+		return d
+	}
+	row("load", phase(func(s *project.Summary) time.Duration { return s.Loading }))
+	row("checks", phase(func(s *project.Summary) time.Duration { return s.Build.Checking }))
+	row("publish", phase(func(s *project.Summary) time.Duration { return s.Build.Publishing }))
+	row("run", phase(func(s *project.Summary) time.Duration { return s.Duration }))
 	rows := func(s *project.Summary) int64 { n, _, _ := s.Rows(); return n }
-	fmt.Fprintf(opt.Out, "  orders loaded: %d, %d again (every one a repeat), %d new\n", rows(first), rows(again), rows(next))
+	fmt.Fprintf(opt.Out, "  orders loaded: %d, %d again (files told redeliveries: skipped), %d again an order short a file (every one a repeat), %d new\n", rows(first), rows(again), rows(short), rows(next))
 }

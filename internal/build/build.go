@@ -149,32 +149,14 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	return res, nil
 }
 
-// begin starts a build transaction. The interval bounds are unknown when a
-// model's SQL is planned, and a new day is not in any statistics yet: the
-// planner would take it for empty and join row by row. Builds are batch
-// work: hash joins it is, with their tables in memory, and no merge join
-// either: a small set of keys (the branch-days to search for repeats, say)
-// estimated at 200 rows made the planner sort a year's million orders to
-// disk to merge them with it (10.6 s where a hash took 4.3 s). Models are built
-// side by side, one per core: a query's own parallel workers would only
-// fight them for the cores (measured: the three cafe marts together, 3.6 s
-// without, 4.0 s with). No JIT: with nested loops off, a plan that must
-// loop (over an unnest of each row's items, say) is costed past JIT's
-// threshold however small, and compiling it took 0.4 s of a new day's 3 ms
-// product mart; on whole builds JIT never paid measurably.
+// begin starts a build transaction, with the engine's settings for a
+// build (warehouse.Engine.SetBuild), as the models' role.
 func begin(ctx context.Context, pool *pgxpool.Pool, plan *Plan) (pgx.Tx, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	set := "SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off; SET LOCAL work_mem = '128MB'; SET LOCAL max_parallel_workers_per_gather = 0"
-	if plan.Citus != "" {
-		// DDL follows multi-shard writes, and the coordinator's own copy of a
-		// reference table must not be written by a shortcut the DDL after
-		// it cannot follow (citus.go).
-		set += "; SET LOCAL citus.multi_shard_modify_mode TO 'sequential'; SET LOCAL citus.enable_local_execution TO off"
-	}
-	if _, err := tx.Exec(ctx, set); err != nil {
+	if err := plan.Engine.SetBuild(ctx, tx); err != nil {
 		tx.Rollback(context.Background())
 		return nil, err
 	}
@@ -348,7 +330,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 	// read from a setting for every row (see bind).
 	sql = plan.bind(sql, "", "")
 	var rows int64
-	if plan.Citus != "" {
+	if plan.Engine.IsCitus() {
 		if rows, err = fill(ctx, tx, plan, m, next, sql); err != nil {
 			return 0, err
 		}
@@ -382,7 +364,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 		return 0, &ModelError{Path: m.Path, Err: err}
 	}
 	rel, tc := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Config.TimeColumn)
-	if plan.Citus != "" {
+	if plan.Engine.IsCitus() {
 		if _, err := tx.Exec(ctx, "LOCK TABLE "+rel+" IN ACCESS EXCLUSIVE MODE"); err != nil { // see citus.go
 			return 0, err
 		}
@@ -391,7 +373,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 	spans := ranges(s.Days)
 	// Days are merged by key where the engine keeps the key.
 	var cols []string
-	merge := m.Config.Key != nil && plan.Citus == ""
+	merge := m.Config.Key != nil && !plan.Engine.IsCitus()
 	if merge {
 		spans = chunks(spans, mergeDaysAtOnce)
 		var err error

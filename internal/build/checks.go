@@ -85,7 +85,7 @@ func runSomeChecks(ctx context.Context, q ledger.Querier, plan *Plan, name func(
 func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag.Check, name func(string) string) (r CheckResult, err error) {
 	m := s.Model
 	r = CheckResult{Check: ledger.Check{Model: m.Name, Name: c.Name, Severity: c.Severity, Sample: []json.RawMessage{}}, Path: m.Path, Line: c.Line}
-	if c.Kind == "unique" && slices.Equal(c.Columns(), m.Config.Key) && m.Config.KeyEnforced(plan.Citus != "") {
+	if c.Kind == "unique" && slices.Equal(c.Columns(), m.Config.Key) && m.Config.KeyEnforced(plan.Engine.IsCitus()) {
 		// The key's unique index holds it: a build whose rows broke it
 		// failed, naming the key. A scan would say so again, at the cost of
 		// sorting every row of a whole build.
@@ -165,7 +165,7 @@ const lookupDays = 7
 // the one its model and its target are both sharded by (Citus joins two
 // distributed tables on their distribution column only); "" elsewhere.
 func shardOf(plan *Plan, m *dag.Model, c *dag.Check) string {
-	if plan.Citus == "" || c.Kind != "relationships" || m.Config.DistributedBy == "" || plan.graph == nil {
+	if !plan.Engine.IsCitus() || c.Kind != "relationships" || m.Config.DistributedBy == "" || plan.graph == nil {
 		return ""
 	}
 	if t := plan.graph.Model(c.Target()); t != nil && t.Config.DistributedBy == m.Config.DistributedBy {
@@ -224,11 +224,11 @@ func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([
 	if err != nil {
 		return nil, err
 	}
-	citus, err := pg.Citus(ctx, pool)
+	engine, err := opt.engine(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{graph: g, Citus: citus}
+	plan := &Plan{graph: g, Engine: engine}
 	for _, m := range selected {
 		plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})
 	}

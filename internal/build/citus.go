@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/percolate/percolate/internal/dag"
-	"github.com/percolate/percolate/internal/pg"
 )
 
 // On Citus, the build follows what a distributed engine wants (measured on
@@ -52,16 +51,16 @@ func Bind(sql, start, end string) string {
 }
 
 // distribute makes the empty table rel distributed as m declares, on Citus.
-func distribute(ctx context.Context, tx pgx.Tx, m *dag.Model, rel string) error {
+func distribute(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, rel string) error {
 	var err error
 	switch {
 	case m.Config.DistributedBy != "":
-		_, err = tx.Exec(ctx, "SELECT create_distributed_table($1::regclass, $2)", rel, m.Config.DistributedBy)
+		err = plan.Engine.Distribute(ctx, tx, rel, m.Config.DistributedBy)
 	case m.Config.Reference:
-		_, err = tx.Exec(ctx, "SELECT create_reference_table($1::regclass)", rel)
+		err = plan.Engine.Reference(ctx, tx, rel)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: distribute %s: %w", m.Path, m.Config.Distribution(), pg.Explain(err))
+		return fmt.Errorf("%s: %w", m.Path, err)
 	}
 	return nil
 }
@@ -73,7 +72,7 @@ func fill(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next, sql st
 	if _, err := tx.Exec(ctx, prefix+sql+"\nWITH NO DATA"); err != nil {
 		return 0, ErrorAt(m, err, prefix, sql)
 	}
-	if err := distribute(ctx, tx, m, next); err != nil {
+	if err := distribute(ctx, tx, plan, m, next); err != nil {
 		return 0, err
 	}
 	if err := index(ctx, tx, plan, m, m.Rel+nextSuffix); err != nil {

@@ -68,11 +68,11 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	if err != nil {
 		return nil, err
 	}
-	citus, err := pg.Citus(ctx, pool)
+	engine, err := opt.engine(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{graph: g, Citus: citus}
+	plan := &Plan{graph: g, Engine: engine}
 	whole := wholes{}
 	for _, m := range selected {
 		plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})

@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -216,10 +215,8 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 		return nil, err
 	}
 	defer tx.Rollback(context.Background())
-	if helpers > 0 && plan.Citus == "" {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL max_parallel_workers_per_gather = %d", helpers)); err != nil {
-			return nil, err
-		}
+	if err := plan.Engine.SetHelpers(ctx, tx, helpers); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	rows, err := materialize(ctx, tx, plan, s.Model, whole)

@@ -68,3 +68,24 @@ func TestKeyNotUnique(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestKeyNotUniqueOnMerge: a day merged again whose new rows repeat a key,
+// one of them equal to the row already there, fails as a first build does;
+// the merge never keeps one of the two in silence.
+func TestKeyNotUniqueOnMerge(t *testing.T) {
+	pool := warehouse(t)
+	g := graph(t, keyed("sales_date"))
+	deliver(t, pool, "a.csv", sale{"2022-03-01", "leeds", 10})
+	if _, err := run(t, pool, g, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, pool, "a.csv", sale{"2022-03-01", "leeds", 10}, sale{"2022-03-01", "york", 5})
+	_, err := run(t, pool, g, Options{})
+	var me *ModelError
+	if !errors.As(err, &me) || me.Line != 3 || !strings.Contains(err.Error(), "key (sales_date) is not unique") {
+		t.Fatalf("got %v, want models/core/days.sql:3: key (sales_date) is not unique", err)
+	}
+	if got := query[string](t, pool, `SELECT string_agg(format('%s %s=%s', sales_date, shop, total), ', ') FROM core.days`); got != "2022-03-01 leeds=10.00" {
+		t.Errorf("core.days: %s, want the first run's row alone", got)
+	}
+}

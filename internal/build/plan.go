@@ -9,7 +9,7 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
-	"github.com/percolate/percolate/internal/pg"
+	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
 // Options say which models a build considers and how.
@@ -39,6 +39,18 @@ type Options struct {
 	// the run still holds the run lock: a run whose lock's connection
 	// ended may be interleaving with another, and publishes nothing.
 	Held func(context.Context) error
+	// Engine is the warehouse's engine, detected by the caller; nil: the
+	// build detects it, once for the call.
+	Engine *wh.Engine
+}
+
+// engine is the warehouse's engine: the one the caller detected, else
+// detected here, once for the call.
+func (o Options) engine(ctx context.Context, q wh.Querier) (*wh.Engine, error) {
+	if o.Engine != nil {
+		return o.Engine, nil
+	}
+	return wh.Detect(ctx, q)
 }
 
 // Step is what a build does with one selected model, and why.
@@ -80,10 +92,10 @@ type Plan struct {
 	Steps []*Step
 	// Watermark is the newest load when the plan was made: builds record it.
 	Watermark int64
-	// Citus is the version of Citus the warehouse runs, or "": then the
-	// build makes distributed tables as models declare them (see citus.go).
-	Citus string
-	graph *dag.Graph
+	// Engine is the warehouse's engine: on Citus the build makes
+	// distributed tables as models declare them (see citus.go).
+	Engine *wh.Engine
+	graph  *dag.Graph
 }
 
 // Builds counts the steps that build.
@@ -125,7 +137,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 	if err != nil {
 		return nil, err
 	}
-	citus, err := pg.Citus(ctx, q)
+	engine, err := opt.engine(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +157,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 	for t, src := range opt.Sources {
 		data[t] = bySource[src]
 	}
-	p := &Plan{graph: g, Citus: citus}
+	p := &Plan{graph: g, Engine: engine}
 	if p.Watermark, err = book.Watermark(ctx, q); err != nil {
 		return nil, err
 	}

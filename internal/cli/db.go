@@ -166,13 +166,13 @@ func (a *app) serverStatus(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
-	s, err := p.Server(ctx, pool)
+	e, err := p.Engine(ctx, pool)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "database: %s (not the embedded one)\nserver:   PostgreSQL %s\n", s.URL, s.Version)
-	if s.Citus != "" {
-		fmt.Fprintf(a.stdout, "engine:   Citus %s, %d workers: staging tables and models are distributed as declared\n", s.Citus, s.Workers)
+	fmt.Fprintf(a.stdout, "database: %s (not the embedded one)\nserver:   PostgreSQL %s\n", project.Redact(pool.Config().ConnString()), e.Version)
+	if e.IsCitus() {
+		fmt.Fprintf(a.stdout, "engine:   Citus %s, %d workers: staging tables and models are distributed as declared\n", e.Citus, e.Workers)
 	} else {
 		fmt.Fprintln(a.stdout, "engine:   plain PostgreSQL: distribution declarations change nothing")
 	}

@@ -24,9 +24,11 @@ import (
 // builtLine is a built model's line in the run summary: name and time.
 var builtLine = regexp.MustCompile(`(?m)^    (\S+)\s+(?:incremental|table)\s+\d+ rows\s+(\S+)\s`)
 
-// TestMonthResent: a month of files delivered again under new names
-// changes no core or mart row, and writes none (the keyed core tables
-// merge the days re-sent), and removing the repeats stays linear: every set of
+// TestMonthResent: a month of files delivered again under new names, each
+// an order short (so not a copy of its first delivery: see
+// TestResentAsIs), changes no core or mart row, and writes none (the keyed
+// core tables merge the days re-sent), and removing the repeats stays
+// linear: every set of
 // days a model or check reads through an ARRAY(…) sub-select or a CTE
 // holds at most a branch-day each, not a repeat each (which made a month re-sent cost
 // seconds per model and a year minutes). The models' times with and
@@ -53,23 +55,25 @@ func TestMonthResent(t *testing.T) {
 	mark := scalar[int64](t, pool, `SELECT txid_current()`)
 
 	// The branches send the month again: each file under a new name, with
-	// CRLF line endings, so no content hash matches.
+	// CRLF line endings and its last order left out, so that neither its
+	// content nor its rows match a file loaded: every row a repeat.
 	files, _ := filepath.Glob(filepath.Join(month, "*.csv"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
+		lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
 		again := strings.Replace(f, "_09-00-00.csv", "_21-00-00.csv", 1)
-		if err := os.WriteFile(again, []byte(strings.ReplaceAll(string(b), "\n", "\r\n")), 0o644); err != nil {
+		if err := os.WriteFile(again, []byte(strings.ReplaceAll(strings.Join(lines[:len(lines)-1], ""), "\n", "\r\n")), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	second := mustRun(t, dir, url, "run", "--as-of", "2022-02-01", "--source", source)
 	after, rows := count()
 	repeats := rows - loaded
-	if after != orders || repeats != loaded {
-		t.Fatalf("core.orders: %d rows, then %d with %d rows more in staging; want %d, then the same with %d more (every order of the month once more)", orders, after, repeats, orders, loaded)
+	if after != orders || repeats != loaded-len(files) {
+		t.Fatalf("core.orders: %d rows, then %d with %d rows more in staging; want %d, then the same with %d more (every order of the month but one a file once more)", orders, after, repeats, orders, loaded-len(files))
 	}
 	for rel, v := range snapshot(t, url) {
 		if before[rel] != v {
@@ -117,6 +121,72 @@ func TestMonthResent(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestResentAsIs: files delivered again with the same orders, re-encoded
+// (CRLF) and under new names, are told copies of the files first loaded:
+// skipped, no row written to staging, no day built again, and trusted by
+// their size and time on the next run. A file whose first delivery is
+// then replaced by other content is loaded itself at the run after, as a
+// copy of content no longer loaded (the same as a byte-for-byte copy).
+func TestResentAsIs(t *testing.T) {
+	dir := tempProject(t)
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	month := filepath.Join(t.TempDir(), "files")
+	if _, err := generate.Write(generate.Options{Dir: month, Layout: generate.LayoutA, Branches: generate.Branches(2),
+		From: time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2022, 1, 5, 0, 0, 0, 0, time.UTC), Orders: 20, Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	source := "transactions=" + filepath.Join(month, "*.csv")
+	mustRun(t, dir, url, "run", "--as-of", "2022-01-06", "--source", source)
+	staged := func() int { return scalar[int](t, pool, `SELECT count(*)::int FROM staging.transactions`) }
+	rows := staged()
+	files, _ := filepath.Glob(filepath.Join(month, "*.csv"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := strings.Replace(f, "_09-00-00.csv", "_21-00-00.csv", 1)
+		if err := os.WriteFile(again, []byte(strings.ReplaceAll(string(b), "\n", "\r\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := mustRun(t, dir, url, "run", "--as-of", "2022-01-06", "--source", source)
+	if want := "files:   0 loaded, 0 replaced,"; !strings.Contains(second.stdout, want) {
+		t.Errorf("the run of the files re-sent says:\n%s\nwant %q", second.stdout, want)
+	}
+	if got := staged(); got != rows {
+		t.Errorf("staging.transactions: %d rows, then %d; want none added", rows, got)
+	}
+	for _, m := range []string{"core.orders", "core.order_items", "marts.branch_daily_sales"} {
+		if !regexp.MustCompile(`(?m)^    ` + regexp.QuoteMeta(m) + `\s+skip \(unchanged\)`).MatchString(second.stdout) {
+			t.Errorf("%s was built again for files that bring nothing:\n%s", m, second.stdout)
+		}
+	}
+	copies := scalar[int](t, pool, `SELECT count(*)::int FROM percolate.file_copies`)
+	if copies != len(files) {
+		t.Errorf("percolate.file_copies: %d rows, want %d (each file re-sent)", copies, len(files))
+	}
+
+	// The first delivery of one day replaced by a corrected file (one
+	// order's customer differs: a new id): its copy is then loaded.
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	fields := strings.SplitN(lines[1], ",", 3)
+	lines[1] = fields[0] + "," + fields[1] + ",Someone Else," + fields[2]
+	if err := os.WriteFile(files[0], []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, url, "run", "--as-of", "2022-01-06", "--source", source)
+	fourth := mustRun(t, dir, url, "run", "--as-of", "2022-01-06", "--source", source)
+	if !strings.Contains(fourth.stdout, "files:   1 loaded") {
+		t.Errorf("the run after a first delivery was replaced says:\n%s\nwant its copy loaded", fourth.stdout)
 	}
 }
 

@@ -88,6 +88,9 @@ type Loaded struct {
 	Days     []time.Time // the days its rows fall on
 	Rows     int64       // rows loaded
 	Rejected int64
+	// Fingerprint tells the file's rows by their keys (see SameRows), or
+	// is empty where keys do not tell rows.
+	Fingerprint string
 }
 
 // Retired is what new files replaced: the earlier content of their paths,
@@ -112,10 +115,11 @@ func (s Store) FinishFile(ctx context.Context, q Querier, l Loaded) (Retired, er
 // FinishFiles is FinishFile for several files at once.
 func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retired, error) {
 	var ids, dayIDs, rows, rejected []int64
-	var sources, paths []string
+	var sources, paths, prints []string
 	var days []time.Time
 	for _, l := range loaded {
 		ids, sources, paths, rows, rejected = append(ids, l.LoadID), append(sources, l.Source), append(paths, l.Path), append(rows, l.Rows), append(rejected, l.Rejected)
+		prints = append(prints, l.Fingerprint)
 		for _, d := range l.Days {
 			dayIDs, days = append(dayIDs, l.LoadID), append(days, d)
 		}
@@ -125,8 +129,8 @@ func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retir
 		WITH days AS (
 		    INSERT INTO percolate.file_days (load_id, day) SELECT * FROM unnest($1::bigint[], $2::date[])
 		), counts AS (
-		    UPDATE percolate.files f SET rows_loaded = n.rows, rows_rejected = n.rejected
-		    FROM unnest($3::bigint[], $6::bigint[], $7::bigint[]) AS n (load_id, rows, rejected) WHERE f.load_id = n.load_id
+		    UPDATE percolate.files f SET rows_loaded = n.rows, rows_rejected = n.rejected, rows_fingerprint = nullif(n.print, '')
+		    FROM unnest($3::bigint[], $6::bigint[], $7::bigint[], $8::text[]) AS n (load_id, rows, rejected, print) WHERE f.load_id = n.load_id
 		), older AS (
 		    -- Each by an index: earlier content at the same path, and the
 		    -- same content read under another contract (a replay).
@@ -148,8 +152,38 @@ func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retir
 		       coalesce((SELECT array_agg(DISTINCT day) FROM percolate.file_days WHERE load_id IN (SELECT load_id FROM retired)), '{}'),
 		       coalesce(array_agg(DISTINCT replaced_by), '{}')
 		FROM retired`,
-		dayIDs, days, ids, sources, paths, rows, rejected).Scan(&r.LoadIDs, &r.Days, &r.By)
+		dayIDs, days, ids, sources, paths, rows, rejected, prints).Scan(&r.LoadIDs, &r.Days, &r.By)
 	return r, err
+}
+
+// SameRows returns, for the files of source at paths whose rows have the
+// fingerprints (see Loaded), by path, the content hash of a file loaded
+// at another path under contract with the same rows, key for key: the
+// file is that one delivered again (re-encoded, or under a new name). A
+// path that holds loaded or refused content is left out: new content
+// there replaces the old, and is loaded.
+func (Store) SameRows(ctx context.Context, q Querier, source, contract string, paths, fingerprints []string) (map[string]string, error) {
+	rows, err := q.Query(ctx, `SELECT n.path, s.content_hash
+		FROM unnest($2::text[], $3::text[]) AS n (path, print)
+		CROSS JOIN LATERAL (
+		    SELECT f.content_hash FROM percolate.files f
+		    WHERE f.source = $1 AND f.rows_fingerprint = n.print AND f.status = 'loaded' AND f.contract = $4 AND f.path <> n.path
+		    ORDER BY f.load_id LIMIT 1) AS s
+		WHERE NOT EXISTS (SELECT FROM percolate.files o WHERE o.source = $1 AND o.path = n.path AND o.status IN ('loaded', 'refused'))`,
+		source, paths, fingerprints, contract)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: files with the same rows: %w", err)
+	}
+	out := map[string]string{}
+	var path, hash string
+	_, err = pgx.ForEachRow(rows, []any{&path, &hash}, func() error {
+		out[path] = hash
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: files with the same rows: %w", err)
+	}
+	return out, nil
 }
 
 // Known is what the manifest knows of a content (or of a local file by

@@ -3,81 +3,48 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// deferred is an index dropped for a load: its name and its definition.
-type deferred struct{ Name, Def string }
+// DeferredIndex is an index a load dropped until it ends: its name
+// (schema-qualified) and its definition (pg_get_indexdef), which builds it
+// again.
+type DeferredIndex struct{ Name, Def string }
 
-// DeferIndexes drops the BRIN indexes of tables in tx, recording each
-// definition so that RestoreIndexes builds it again, and returns their
-// names. The caller commits the two together.
-func (Store) DeferIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
-		WHERE am.amname = 'brin' AND i.indrelid = ANY(SELECT to_regclass(t) FROM unnest($1::text[]) AS t)
-		ORDER BY 1`, tables)
-	if err != nil {
-		return nil, err
+// RecordDeferredIndex records ix as dropped, in the transaction tx that
+// drops it, so that one a killed load leaves dropped is built by the next
+// load, run or migration.
+func (Store) RecordDeferredIndex(ctx context.Context, tx pgx.Tx, ix DeferredIndex) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO percolate.deferred_indexes (name, definition) VALUES ($1, $2)`, ix.Name, ix.Def); err != nil {
+		return fmt.Errorf("ledger: record the deferred index %s: %w", ix.Name, err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[deferred])
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, ix := range list {
-		if _, err := tx.Exec(ctx, `INSERT INTO percolate.deferred_indexes (name, definition) VALUES ($1, $2)`, ix.Name, ix.Def); err != nil {
-			return nil, err
-		}
-		if _, err := tx.Exec(ctx, "DROP INDEX "+ix.Name); err != nil {
-			return nil, fmt.Errorf("drop %s: %w", ix.Name, err)
-		}
-		names = append(names, ix.Name)
-	}
-	return names, nil
+	return nil
 }
 
-// RestoreIndexes builds again every index DeferIndexes dropped, side by
-// side, each in a transaction with the deletion of its record. It does
-// nothing on a ledger older than the record.
-func (Store) RestoreIndexes(ctx context.Context, pool *pgxpool.Pool) error {
+// DeferredIndexes lists the indexes recorded as dropped, by name; none on
+// a ledger older than the record.
+func (Store) DeferredIndexes(ctx context.Context, q Querier) ([]DeferredIndex, error) {
 	var ok bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass('percolate.deferred_indexes') IS NOT NULL`).Scan(&ok); err != nil || !ok {
-		return err
+	if err := q.QueryRow(ctx, `SELECT to_regclass('percolate.deferred_indexes') IS NOT NULL`).Scan(&ok); err != nil || !ok {
+		return nil, err
 	}
-	rows, err := pool.Query(ctx, `SELECT name, definition FROM percolate.deferred_indexes ORDER BY name`)
+	rows, err := q.Query(ctx, `SELECT name, definition FROM percolate.deferred_indexes ORDER BY name`)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("ledger: read the deferred indexes: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[deferred])
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[DeferredIndex])
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("ledger: read the deferred indexes: %w", err)
 	}
-	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	for i, ix := range list {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, `DELETE FROM percolate.deferred_indexes WHERE name = $1`, ix.Name); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, ix.Def); err != nil {
-					return fmt.Errorf("build %s again: %w", ix.Name, err)
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	return list, nil
+}
+
+// ForgetDeferredIndex deletes the record of the index name, in the
+// transaction tx that builds it again.
+func (Store) ForgetDeferredIndex(ctx context.Context, tx pgx.Tx, name string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM percolate.deferred_indexes WHERE name = $1`, name); err != nil {
+		return fmt.Errorf("ledger: forget the deferred index %s: %w", name, err)
 	}
 	return nil
 }

@@ -193,16 +193,6 @@ type explained struct{ err error }
 func (e *explained) Error() string { return Describe(e.err) }
 func (e *explained) Unwrap() error { return e.err }
 
-// Citus returns the version of the citus extension in the database q
-// reaches, or "" when it has none: then the warehouse is plain PostgreSQL.
-func Citus(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}) (string, error) {
-	var v string
-	err := q.QueryRow(ctx, `SELECT coalesce((SELECT extversion FROM pg_extension WHERE extname = 'citus'), '')`).Scan(&v)
-	return v, err
-}
-
 // Redact returns a connection string with its password masked, to show:
 // a URL's user password or password parameter, or a keyword/value
 // string's password=.

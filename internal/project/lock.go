@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -28,9 +27,9 @@ func (p *Folder) lockRestored(ctx context.Context, pool *pgxpool.Pool, wait bool
 		return nil, err
 	}
 	// A migration finds the indexes a killed load dropped.
-	if err := p.ledger.RestoreIndexes(ctx, pool); err != nil {
+	if err := p.RestoreIndexes(ctx, pool); err != nil {
 		held.Release()
-		return nil, fmt.Errorf("build again the indexes a load dropped: %w", err)
+		return nil, err
 	}
 	return held, nil
 }

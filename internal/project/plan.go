@@ -110,7 +110,7 @@ func (p *Folder) plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	if err != nil {
 		return nil, err
 	}
-	rep.Models, rep.Citus = plan.Steps, plan.Citus
+	rep.Models, rep.Citus = plan.Steps, plan.Engine.Citus
 	return rep, nil
 }
 

@@ -7,13 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/warehouse"
 )
 
 // readerRole is the read-only role Grafana logs in as.
@@ -28,6 +28,19 @@ const readerSetting = "reader_password_fingerprint"
 // the SCRAM verifier made here, and only when the password changed, so
 // that no statement log (log_statement = ddl) nor error log holds it.
 func (p *Folder) SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) error {
+	if p.opt.ReaderPassword == "" {
+		return nil
+	}
+	e, err := warehouse.Detect(ctx, pool)
+	if err != nil {
+		return err
+	}
+	return p.setReaderPassword(ctx, pool, e)
+}
+
+// setReaderPassword is SetReaderPassword on the engine e: Citus is given
+// the password too (warehouse.Engine.SetPassword).
+func (p *Folder) setReaderPassword(ctx context.Context, pool *pgxpool.Pool, e *warehouse.Engine) error {
 	pw := p.opt.ReaderPassword
 	if pw == "" {
 		return nil
@@ -46,7 +59,7 @@ func (p *Folder) SetReaderPassword(ctx context.Context, pool *pgxpool.Pool) erro
 			return err
 		}
 	}
-	return citusReaderPassword(ctx, pool, pw)
+	return e.SetPassword(ctx, pool, readerRole, pw)
 }
 
 // setReaderVerifier sets the reader's password by its verifier and
@@ -128,38 +141,4 @@ func notPermitted(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return fmt.Errorf("set the password of %s: role %s may not: it needs CREATEROLE and, on PostgreSQL 16 and later, ADMIN OPTION on %s (GRANT %s TO %s WITH ADMIN OPTION); or a superuser sets it with psql's \\password %s (the password was not sent nor logged)",
 		readerRole, who, readerRole, readerRole, pgx.Identifier{who}.Sanitize(), readerRole)
-}
-
-// citusReaderPassword gives Citus the reader's password: the coordinator
-// reads the workers' shards as the role that queries it (Citus has made
-// the role, and set its verifier, on every node). pg_dist_authinfo holds
-// a conninfo, the password in clear: the statement that writes it is kept
-// out of the server's log, and runs only when it changed.
-func citusReaderPassword(ctx context.Context, pool *pgxpool.Pool, pw string) error {
-	if citus, err := pg.Citus(ctx, pool); err != nil || citus == "" {
-		return err
-	}
-	conninfo := "password='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw) + "'"
-	// Read, and compared here: a statement comparing it would log it. A
-	// database is new to Citus while the role, and its password, are old.
-	var have string
-	err := pool.QueryRow(ctx, `SELECT coalesce((SELECT authinfo FROM pg_dist_authinfo WHERE nodeid = 0 AND rolename = $1), '')`, readerRole).Scan(&have)
-	if err != nil {
-		return fmt.Errorf("read Citus's password of %s: %w", readerRole, err)
-	}
-	if have == conninfo {
-		return nil
-	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL log_statement = 'none'; SET LOCAL log_min_error_statement = 'panic';
-			SET LOCAL log_min_duration_statement = -1; SET LOCAL log_min_duration_sample = -1;
-			SET LOCAL log_transaction_sample_rate = 0; SET LOCAL log_parameter_max_length = 0`); err != nil {
-			return fmt.Errorf("keep the password of %s out of the server's log: %w", readerRole, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, $1, $2)
-			ON CONFLICT (nodeid, rolename) DO UPDATE SET authinfo = excluded.authinfo`, readerRole, conninfo); err != nil {
-			return fmt.Errorf("give Citus the password of %s: %w", readerRole, err)
-		}
-		return nil
-	})
 }

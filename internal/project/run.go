@@ -15,6 +15,7 @@ import (
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/staging"
+	"github.com/percolate/percolate/internal/warehouse"
 	"github.com/percolate/percolate/loaders"
 )
 
@@ -85,8 +86,8 @@ type work struct {
 	// precision is the declared precision of each numeric staging
 	// column ("schema.table.column"): the loader holds numbers to it.
 	precision map[string]int
-	// citus is the version of the Citus extension the warehouse has, or "".
-	citus string
+	// engine is the warehouse's engine, detected once the migrations ran.
+	engine *warehouse.Engine
 	// abandoned are the runs found never ended, closed by this one; its
 	// first step says so.
 	abandoned []int64
@@ -152,10 +153,13 @@ func (p *Folder) locked(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipe
 		return err
 	}
 	w.precision = have.Precision()
-	if w.citus, err = p.distribute(ctx, pool, pl); err != nil {
+	if w.engine, err = warehouse.Detect(ctx, pool); err != nil {
 		return err
 	}
-	if err := p.SetReaderPassword(ctx, pool); err != nil {
+	if err := p.distribute(ctx, pool, w.engine, pl); err != nil {
+		return err
+	}
+	if err := p.setReaderPassword(ctx, pool, w.engine); err != nil {
 		return err
 	}
 	if w.key, err = p.hashKey(); err != nil {
@@ -167,7 +171,7 @@ func (p *Folder) locked(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipe
 // step is one recorded run under the lock: load, then build.
 func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command string, opt RunOptions) (*Summary, error) {
 	start := time.Now()
-	sum := &Summary{Pipeline: w.pl.Name, Citus: w.citus}
+	sum := &Summary{Pipeline: w.pl.Name, Citus: w.engine.Citus}
 	var err error
 	// Recorded whatever happens to ctx: a cancel during the INSERT's round
 	// trip may leave it committed, and a run never closed reads running.
@@ -191,7 +195,7 @@ func (p *Folder) step(ctx context.Context, pool *pgxpool.Pool, w *work, command 
 }
 
 func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOptions, sum *Summary) error {
-	ld, err := p.loader(pool, loaders.Options{Key: w.key, Jobs: opt.Jobs, OnFile: opt.OnFile, Rehash: opt.Rehash, Precision: w.precision})
+	ld, err := p.loader(pool, loaders.Options{Key: w.key, Jobs: opt.Jobs, OnFile: opt.OnFile, Rehash: opt.Rehash, Precision: w.precision, Engine: w.engine})
 	if err != nil {
 		return err
 	}
@@ -228,7 +232,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 		sum.Count(loaders.Loaded)+sum.Count(loaders.Replaced)+sum.Count(loaders.Skipped) == 0
 	if !opt.LoadOnly && !chunkFailed {
 		bo := p.buildOptions(pl, opt)
-		bo.Held = w.lock.Check
+		bo.Held, bo.Engine = w.lock.Check, w.engine
 		res, err := build.Run(ctx, pool, w.g, sum.RunID, bo)
 		sum.Build = res
 		if err != nil {
@@ -366,25 +370,18 @@ func SourceOf(pl *config.Pipeline) map[string]string {
 // distributed_by, on a warehouse with Citus, the first time it sees them
 // local (create_distributed_table, keeping their rows): tables sharded by
 // columns of one type share shards (co-located), so their joins and sums
-// by that column run on the workers. It returns Citus's version, or "" on
-// plain PostgreSQL, where it does nothing.
-func (p *Folder) distribute(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline) (string, error) {
-	version, err := pg.Citus(ctx, pool)
-	if err != nil || version == "" {
-		return version, err
-	}
+// by that column run on the workers. On plain PostgreSQL it does nothing.
+func (p *Folder) distribute(ctx context.Context, pool *pgxpool.Pool, e *warehouse.Engine, pl *config.Pipeline) error {
 	for _, name := range pl.SourceNames() {
 		src := pl.Sources[name]
 		if src.DistributedBy == "" {
 			continue
 		}
 		for _, t := range SourceTables(&config.Pipeline{Sources: map[string]*config.Source{name: src}}) {
-			if _, err := pool.Exec(ctx, `SELECT create_distributed_table(t::regclass, $2), truncate_local_data_after_distributing_table(t::regclass)
-				FROM (SELECT $1::text AS t) AS r
-				WHERE NOT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = $1::regclass)`, t, src.DistributedBy); err != nil {
-				return version, fmt.Errorf("distribute %s by %s: %w", t, src.DistributedBy, err)
+			if err := e.DistributeLoaded(ctx, pool, t, src.DistributedBy); err != nil {
+				return err
 			}
 		}
 	}
-	return version, nil
+	return nil
 }

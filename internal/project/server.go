@@ -7,8 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/percolate/percolate/internal/pg"
 )
 
@@ -19,34 +17,6 @@ type Cluster = pg.Cluster
 // Redact masks the password in a database URL: a terminal's scrollback, a
 // CI log or a screen share keeps what is printed.
 func Redact(url string) string { return pg.Redact(url) }
-
-// Server describes the database a project was pointed at.
-type Server struct {
-	URL     string // its password masked
-	Version string // PostgreSQL's server_version
-	Citus   string // the Citus extension's version, or ""
-	Workers int    // Citus's primary workers
-}
-
-// Server describes the server behind pool, and its Citus extension when
-// it has one.
-func (p *Folder) Server(ctx context.Context, pool *pgxpool.Pool) (*Server, error) {
-	s := &Server{URL: pg.Redact(pool.Config().ConnString())}
-	if err := pool.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&s.Version); err != nil {
-		return nil, fmt.Errorf("read the server's version: %w", err)
-	}
-	citus, err := pg.Citus(ctx, pool)
-	if err != nil {
-		return nil, err
-	}
-	s.Citus = citus
-	if citus != "" {
-		if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0").Scan(&s.Workers); err != nil {
-			return nil, fmt.Errorf("count Citus's workers: %w", err)
-		}
-	}
-	return s, nil
-}
 
 // Psql is the command that opens psql on the project's database (starting
 // the embedded one if needed), with args after the URL. The password goes
