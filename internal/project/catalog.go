@@ -76,8 +76,9 @@ func (p *Folder) Catalog(pipeline string) (*docsite.Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	touched := panelsByColumn(l, panels)
 	for _, m := range g.Models {
-		c.Models = append(c.Models, catalogModel(g, l, m, panels, cases))
+		c.Models = append(c.Models, catalogModel(g, l, m, touched, cases))
 	}
 	if c.Sources, err = p.catalogSources(pl, have); err != nil {
 		return nil, err
@@ -101,7 +102,7 @@ func tableColumns(have *staging.Schema) lineage.Columns {
 }
 
 // catalogModel is what the site shows of model m.
-func catalogModel(g *dag.Graph, l *lineage.Graph, m *dag.Model, panels []*lineage.Panel, cases []*unit.Case) *docsite.Model {
+func catalogModel(g *dag.Graph, l *lineage.Graph, m *dag.Model, touched map[string][]string, cases []*unit.Case) *docsite.Model {
 	dm := &docsite.Model{
 		Name: m.Name, Path: m.Path, Description: m.Config.Description, Materialized: m.Config.Materialized,
 		Version: m.Version, Tags: m.Config.Tags, Key: m.Config.Key, SQL: m.SQL,
@@ -113,10 +114,7 @@ func catalogModel(g *dag.Graph, l *lineage.Graph, m *dag.Model, panels []*lineag
 	}
 	for _, col := range l.ModelColumns(m.Name) {
 		_, name := lineage.Split(col)
-		dc := &docsite.Column{Name: name, Description: docs[name], From: l.Direct(col)}
-		for _, pn := range l.Touched(panels, []string{col}) {
-			dc.Panels = append(dc.Panels, pn.String())
-		}
+		dc := &docsite.Column{Name: name, Description: docs[name], From: l.Direct(col), Panels: touched[col]}
 		dm.Columns = append(dm.Columns, dc)
 	}
 	for _, ch := range m.Config.Checks {
@@ -136,6 +134,26 @@ func catalogModel(g *dag.Graph, l *lineage.Graph, m *dag.Model, panels []*lineag
 		dm.Tests = append(dm.Tests, t)
 	}
 	return dm
+}
+
+// panelsByColumn names, for each column, the panels that read it or a
+// column computed from it (as lineage's Touched says of one column): from
+// the panels back, so that a thousand models' columns cost a walk per
+// panel, not one per column.
+func panelsByColumn(l *lineage.Graph, panels []*lineage.Panel) map[string][]string {
+	out := map[string][]string{}
+	for _, pn := range panels {
+		seen := map[string]bool{}
+		for _, c := range slices.Concat(pn.Reads, pn.Missing) {
+			for _, u := range append(l.Upstream(c), c) {
+				if !seen[u] {
+					seen[u] = true
+					out[u] = append(out[u], pn.String())
+				}
+			}
+		}
+	}
+	return out
 }
 
 // catalogDashboards reads the dashboards the project declares into c and
