@@ -253,7 +253,7 @@ func checkLineage(t *testing.T, b *browser, dir string) {
 		t.Errorf("the graph's model nodes:\n got %v\nwant %v", got, want)
 	}
 
-	shot := screenshot(t, b)
+	shot := screenshot(t, b, "#graph")
 	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "lineage.png"), shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -283,20 +283,30 @@ func checkLineage(t *testing.T, b *browser, dir string) {
 		t.Errorf("dragging the graph left it at %q", after)
 	}
 
-	col := "marts.hourly_sales.revenue"
+	col := "marts.branch_daily_sales.revenue"
 	b.open(t, page+"#column="+col)
 	cols := eval[[]string](t, b, `Array.from(document.querySelectorAll('#colgraph .node')).map(n => n.dataset.name)`)
 	if !slices.Contains(cols, col) || !slices.ContainsFunc(cols, func(c string) bool { return strings.HasPrefix(c, "staging.") }) {
 		t.Errorf("column lineage of %s: nodes %v, want it and the staging columns it comes from", col, cols)
 	}
+	if shown := eval[[]string](t, b, `Array.from(document.querySelectorAll('#colpanels li')).map(l => l.textContent)`); len(shown) == 0 {
+		t.Errorf("column lineage of %s shows no panel, want those that read it", col)
+	}
+	shot = screenshot(t, b, "#colgraph")
+	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "column.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if share, colours := inked(t, shot); share < 0.02 || colours < 3 {
+		t.Errorf("the column graph's screenshot is blank: %.3f of its pixels off the background, %d colours", share, colours)
+	}
 }
 
-// screenshot takes a picture of the lineage graph as shown.
-func screenshot(t *testing.T, b *browser) []byte {
+// screenshot takes a picture of the element sel as shown.
+func screenshot(t *testing.T, b *browser, sel string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
-	shot, err := chromedp.Run(ctx, chromedp.Screenshot(`#graph`))
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(sel))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}

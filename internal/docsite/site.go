@@ -120,9 +120,10 @@ func (r *renderer) render(file, tmpl string, p *page) error {
 }
 
 // lineageData is what the lineage page's script reads: each model
-// column's inputs, each relation's layer and page.
+// column's inputs and the panels that show it, each relation's layer and
+// page.
 func (r *renderer) lineageData() any {
-	cols := map[string][]string{}
+	cols, panels := map[string][]string{}, map[string][]string{}
 	for _, m := range r.c.Models {
 		for _, col := range m.Columns {
 			from := col.From
@@ -130,13 +131,16 @@ func (r *renderer) lineageData() any {
 				from = []string{}
 			}
 			cols[m.Name+"."+col.Name] = from
+			if len(col.Panels) > 0 {
+				panels[m.Name+"."+col.Name] = col.Panels
+			}
 		}
 	}
 	layers := map[string]int{}
 	for _, n := range layout(r.c).Nodes {
 		layers[n.Name] = n.Layer
 	}
-	return map[string]any{"columns": cols, "layers": layers, "links": r.links}
+	return map[string]any{"columns": cols, "panels": panels, "layers": layers, "links": r.links}
 }
 
 func (r *renderer) funcs() template.FuncMap {

@@ -191,13 +191,17 @@ func (p *Folder) catalogSources(pl *config.Pipeline, have *staging.Schema) ([]*d
 	for _, name := range slices.Sorted(maps.Keys(pl.Sources)) {
 		src := pl.Sources[name]
 		ds := &docsite.Source{Name: name, Description: src.Description, Path: src.Path, Table: src.Table,
-			Tables: slices.Sorted(slices.Values(tables[name])), Contract: declared[name], Expect: expectations(src)}
+			Tables: mainFirst(src.Table, tables[name]), Contract: declared[name], Expect: expectations(src)}
 		for _, t := range ds.Tables {
 			if have.Tables[t] == nil {
 				continue
 			}
 			for _, col := range have.Tables[t].Columns {
-				ds.Columns = append(ds.Columns, &docsite.SourceColumn{Table: t, Name: col.Name, Type: col.Decl, Note: columnNote(src, col.Name)})
+				note := ""
+				if t == src.Table { // the declared columns are the row's; the other tables are sums
+					note = columnNote(src, col.Name)
+				}
+				ds.Columns = append(ds.Columns, &docsite.SourceColumn{Table: t, Name: col.Name, Type: col.Decl, Note: note})
 			}
 		}
 		for _, col := range src.Columns {
@@ -258,10 +262,31 @@ func expectations(src *config.Source) []string {
 		out = append(out, s+" ["+cmp.Or(e.Severity, "warn")+"]")
 	}
 	if f := src.Freshness; f != nil {
-		out = append(out, fmt.Sprintf("freshness: a warning after %s, an error after %s", f.WarnAfter.Duration, f.ErrorAfter.Duration))
+		out = append(out, fmt.Sprintf("freshness: a warning after %s, an error after %s", hours(f.WarnAfter.Duration), hours(f.ErrorAfter.Duration)))
 	}
 	if v := src.Volume; v != nil {
 		out = append(out, fmt.Sprintf("volume: a warning below %s or above %s of the usual for the weekday", v.WarnBelow, v.WarnAbove))
+	}
+	return out
+}
+
+// hours writes d as people do: 26h, 1h30m.
+func hours(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// mainFirst sorts a source's tables, its own table first.
+func mainFirst(main string, tables []string) []string {
+	out := slices.Sorted(slices.Values(tables))
+	if i := slices.Index(out, main); i > 0 {
+		out = append([]string{main}, slices.Delete(out, i, i+1)...)
 	}
 	return out
 }

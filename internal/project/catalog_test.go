@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/percolate/percolate/internal/docsite"
 	"github.com/percolate/percolate/internal/lineage"
@@ -105,6 +106,19 @@ func TestCatalogFromFiles(t *testing.T) {
 		}
 		if !slices.ContainsFunc(s.Columns, func(c *docsite.SourceColumn) bool { return strings.Contains(c.Note, "dropped") }) {
 			t.Errorf("source %s: no column said to be personal data dropped", s.Name)
+		}
+	}
+}
+
+func TestHours(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{26 * time.Hour, "26h"}, {90 * time.Minute, "1h30m"}, {10 * time.Minute, "10m"}, {45 * time.Second, "45s"}, {time.Hour + 30*time.Second, "1h0m30s"},
+	} {
+		if got := hours(c.d); got != c.want {
+			t.Errorf("hours(%v) = %q, want %q", c.d, got, c.want)
 		}
 	}
 }

@@ -160,6 +160,14 @@
     });
     views.colgraph.size(x, height);
     colinfo.textContent = col + ": from " + (Object.keys(a).length - 1) + " columns, used by " + (Object.keys(d).length - 1);
+    var shown = document.getElementById("colpanels");
+    while (shown.firstChild) shown.removeChild(shown.firstChild);
+    (data.panels[col] || []).forEach(function (p) {
+      var li = document.createElement("li");
+      li.textContent = p;
+      shown.appendChild(li);
+    });
+    document.getElementById("colpanelsnone").hidden = !!data.panels[col];
   }
   document.getElementById("colform").addEventListener("submit", function (ev) {
     ev.preventDefault();
