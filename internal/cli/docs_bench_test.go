@@ -65,7 +65,7 @@ func generatedModel(i int) string {
 	if i < 10 {
 		return header + "SELECT trip_key AS id, trip_date AS day, start_station AS name, minutes AS value, fare AS amount FROM staging.trips\n"
 	}
-	a, c := i-1, (i*7)%i
+	a, c := i-1, (i*31+7)%i
 	return header + fmt.Sprintf("SELECT x.id, x.day, x.name, x.value + y.value AS value, x.amount\nFROM gen.m%04d AS x JOIN gen.m%04d AS y ON y.id = x.id\n", a, c)
 }
 

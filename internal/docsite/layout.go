@@ -37,7 +37,17 @@ type graph struct {
 	Nodes         []*node
 	Edges         []*edge
 	Width, Height int
+	// ViewW and ViewH are what the page shows at first: all of a small
+	// graph, the top left of a large one at a size that can be read (Fit
+	// shows the whole).
+	ViewW, ViewH int
 }
+
+// The most of a graph shown at first.
+const (
+	maxViewW = 1600
+	maxViewH = 900
+)
 
 // layout places the models of c and the relations they read.
 func layout(c *Catalog) *graph {
@@ -125,6 +135,7 @@ func (g *graph) order(byName map[string]*node) {
 		}
 		g.Width = max(g.Width, marginX+(li+1)*(nodeW+colGap)-colGap+marginX)
 	}
+	g.ViewW, g.ViewH = min(g.Width, maxViewW), min(g.Height, maxViewH)
 	for _, e := range g.Edges {
 		a, b := byName[e.From], byName[e.To]
 		x1, y1 := a.X+nodeW, a.Y+nodeH/2

@@ -1,6 +1,7 @@
 package docsite
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,23 @@ func TestLayout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLayoutLarge holds a deep graph's first view to a size that can be
+// read, while the graph keeps its whole size for Fit.
+func TestLayoutLarge(t *testing.T) {
+	cat := &Catalog{}
+	for i := range 1000 {
+		m := &Model{Name: fmt.Sprintf("a.m%04d", i), Upstream: []string{"src.t"}}
+		if i > 0 {
+			m.Upstream = []string{fmt.Sprintf("a.m%04d", i-1)}
+		}
+		cat.Models = append(cat.Models, m)
+	}
+	g := layout(cat)
+	if g.ViewW > maxViewW || g.ViewH > maxViewH || g.Width < 1000*nodeW {
+		t.Errorf("got a view of %dx%d on a graph of %dx%d, want at most %dx%d on the whole", g.ViewW, g.ViewH, g.Width, g.Height, maxViewW, maxViewH)
 	}
 }
 
