@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/docsite"
+	"github.com/percolate/percolate/internal/grafana"
 	"github.com/percolate/percolate/internal/project"
 )
 
@@ -132,7 +134,11 @@ func (a *app) docsSite(ctx context.Context, f docsFlags) (*docsite.Site, *projec
 // why not. A database that cannot be read is said on stderr, and the
 // site made from the files alone.
 func (a *app) catalog(ctx context.Context, p *project.Folder, pipeline, reason string) (*docsite.Catalog, error) {
-	c, err := p.Catalog(pipeline)
+	dashboards, err := declaredDashboards(p.Dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.Catalog(pipeline, dashboards)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +159,24 @@ func (a *app) catalog(ctx context.Context, p *project.Folder, pipeline, reason s
 		c.NoLedger = "the database could not be read: " + err.Error()
 	}
 	return c, nil
+}
+
+// declaredDashboards reads the dashboards the project in dir declares
+// (dashboards/*.yaml): their panels' titles and SQL.
+func declaredDashboards(dir string) ([]*docsite.Dashboard, error) {
+	prov, err := grafana.Load(os.DirFS(dir))
+	if err != nil {
+		return nil, err
+	}
+	var out []*docsite.Dashboard
+	for _, d := range prov.Dashboards {
+		dd := &docsite.Dashboard{Title: d.Title, UID: d.UID, Path: d.Path}
+		for _, pn := range d.Panels {
+			dd.Panels = append(dd.Panels, &docsite.Panel{Title: pn.Title, Type: pn.Type, SQL: pn.SQL})
+		}
+		out = append(out, dd)
+	}
+	return out, nil
 }
 
 // serveDocs serves site on 127.0.0.1:port until ctx ends.

@@ -17,7 +17,6 @@ import (
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/docsite"
-	"github.com/percolate/percolate/internal/grafana"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/lineage"
 	"github.com/percolate/percolate/internal/staging"
@@ -48,9 +47,10 @@ func (p *Folder) HasDatabase() bool {
 
 // Catalog gathers what the docs site shows of a pipeline from the
 // project's files: its models, their columns, lineage, checks and unit
-// tests; its sources and their contracts; the dashboards' panels and the
-// columns they read. AddLedger adds what the database holds.
-func (p *Folder) Catalog(pipeline string) (*docsite.Catalog, error) {
+// tests; its sources and their contracts; and the columns the panels of
+// dashboards (as declared: titles and SQL) read, which it fills in.
+// AddLedger adds what the database holds.
+func (p *Folder) Catalog(pipeline string, dashboards []*docsite.Dashboard) (*docsite.Catalog, error) {
 	pl, err := p.Config.Pipeline(pipeline)
 	if err != nil {
 		return nil, err
@@ -68,10 +68,8 @@ func (p *Folder) Catalog(pipeline string) (*docsite.Catalog, error) {
 		return nil, err
 	}
 	c := &docsite.Catalog{Title: filepath.Base(p.Dir), Pipeline: pl.Name, Description: pl.Description, Generated: time.Now()}
-	panels, err := p.catalogDashboards(c, l)
-	if err != nil {
-		return nil, err
-	}
+	c.Dashboards = dashboards
+	panels := followPanels(dashboards, l)
 	cases, err := unit.Load(os.DirFS(p.Dir), g)
 	if err != nil {
 		return nil, err
@@ -80,6 +78,7 @@ func (p *Folder) Catalog(pipeline string) (*docsite.Catalog, error) {
 	for _, m := range g.Models {
 		c.Models = append(c.Models, catalogModel(g, l, m, touched, cases))
 	}
+	slices.SortFunc(c.Models, func(a, b *docsite.Model) int { return strings.Compare(a.Name, b.Name) })
 	if c.Sources, err = p.catalogSources(pl, have); err != nil {
 		return nil, err
 	}
@@ -156,24 +155,18 @@ func panelsByColumn(l *lineage.Graph, panels []*lineage.Panel) map[string][]stri
 	return out
 }
 
-// catalogDashboards reads the dashboards the project declares into c and
-// returns their panels, followed through the models.
-func (p *Folder) catalogDashboards(c *docsite.Catalog, l *lineage.Graph) ([]*lineage.Panel, error) {
-	prov, err := grafana.Load(os.DirFS(p.Dir))
-	if err != nil {
-		return nil, err
-	}
+// followPanels fills in the columns each panel of dashboards reads and
+// returns the panels as lineage follows them.
+func followPanels(dashboards []*docsite.Dashboard, l *lineage.Graph) []*lineage.Panel {
 	var all []*lineage.Panel
-	for _, d := range prov.Dashboards {
-		dd := &docsite.Dashboard{Title: d.Title, UID: d.UID, Path: d.Path}
+	for _, d := range dashboards {
 		for _, pn := range d.Panels {
 			lp := l.DeclaredPanel(d.Title, pn.Title, d.Path, pn.SQL)
+			pn.Reads, pn.Missing, pn.Err = lp.Reads, lp.Missing, lp.Err
 			all = append(all, lp)
-			dd.Panels = append(dd.Panels, &docsite.Panel{Title: pn.Title, Type: pn.Type, SQL: pn.SQL, Reads: lp.Reads, Missing: lp.Missing, Err: lp.Err})
 		}
-		c.Dashboards = append(c.Dashboards, dd)
 	}
-	return all, nil
+	return all
 }
 
 // catalogSources is what the site shows of pl's sources: their contract
