@@ -384,6 +384,7 @@ func TestDocsWithoutDatabase(t *testing.T) {
 	}{
 		{"offline", root, []string{"--database-url", "postgres://nobody@127.0.0.1:1/none", "docs", "generate", "--offline"}, cafeModels(t), "generated with --offline"},
 		{"no database yet", fresh, []string{"docs", "generate"}, []string{"marts.station_days"}, "the project has no database yet"},
+		{"database unreachable", fresh, []string{"--database-url", "postgres://nobody@127.0.0.1:1/none", "docs", "generate"}, []string{"marts.station_days"}, "the database could not be read"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -412,6 +413,9 @@ func TestDocsWithoutDatabase(t *testing.T) {
 			}
 			if runs := read("runs.html"); !strings.Contains(runs, "No database data here: "+c.reason) {
 				t.Errorf("runs page: want it to say %q", c.reason)
+			}
+			if warned := strings.Contains(stderr.String(), "warning: docs without the database"); warned != strings.Contains(c.reason, "could not") {
+				t.Errorf("stderr: %q; want a warning only when the database could not be read", stderr.String())
 			}
 		})
 	}

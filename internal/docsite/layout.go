@@ -95,13 +95,13 @@ func layout(c *Catalog) *graph {
 			g.Edges = append(g.Edges, &edge{From: u, To: m.Name})
 		}
 	}
-	g.order(byName)
+	g.place(byName)
 	return g
 }
 
-// order places each layer's nodes, after the mean position of what they
+// place places each layer's nodes, after the mean position of what they
 // read (so that edges cross less), and draws the edges.
-func (g *graph) order(byName map[string]*node) {
+func (g *graph) place(byName map[string]*node) {
 	var layers [][]*node
 	for _, n := range g.Nodes {
 		for len(layers) <= n.Layer {
