@@ -77,7 +77,7 @@ func (a *app) docsGenerateCmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().StringVarP(&out, "out", "o", "", "folder to write the site into (default target/docs in the project folder)")
+	cmd.Flags().StringVar(&out, "out", "", "folder to write the site into (default target/docs in the project folder)")
 	return cmd
 }
 
