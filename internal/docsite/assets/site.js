@@ -109,6 +109,11 @@
   Object.keys(nodes).forEach(function (name) {
     nodes[name].addEventListener("click", function () { if (!graph.dataset.dragged) pick(name); });
     nodes[name].addEventListener("dblclick", function () { if (data.links[name]) location.href = root + data.links[name]; });
+    nodes[name].addEventListener("keydown", function (ev) {
+      if (ev.key !== "Enter") return;
+      if (nodes[name].classList.contains("picked") && data.links[name]) location.href = root + data.links[name];
+      else pick(name);
+    });
   });
 
   // Column lineage: the columns a column is computed from, back to the
