@@ -10,6 +10,7 @@ import (
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/seed"
 )
 
 // Options say which models a build considers and how.
@@ -39,6 +40,9 @@ type Options struct {
 	// the run still holds the run lock: a run whose lock's connection
 	// ended may be interleaving with another, and publishes nothing.
 	Held func(context.Context) error
+	// Seeds are the project's seeds: a diff loads those that changed
+	// beside the live ones and compares them too.
+	Seeds []*seed.Seed
 }
 
 // Step is what a build does with one selected model, and why.
@@ -321,7 +325,7 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuil
 		}
 	}
 	if len(out) == 0 {
-		out = []string{"a parent's version"}
+		out = usedBy(g, m)
 	}
 	return out
 }

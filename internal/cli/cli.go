@@ -21,6 +21,7 @@ import (
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
+	"github.com/percolate/percolate/internal/seed"
 	"github.com/percolate/percolate/loaders"
 )
 
@@ -96,7 +97,7 @@ func (a *app) exitCode(err error) int {
 	switch {
 	case !a.started:
 		return ExitUsage
-	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
+	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.As(err, new(*seed.Error)), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
 		return ExitUsage
 	case errors.Is(err, pg.ErrBusy):
 		return ExitBusy

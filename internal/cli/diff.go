@@ -87,8 +87,12 @@ error check fails.`,
 				return err
 			}
 			defer lock.Release()
+			seeds, err := p.Seeds()
+			if err != nil {
+				return err
+			}
 			d := a.newDisplay()
-			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
+			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build, Seeds: seeds}, sample)
 			d.close(err)
 			if err != nil && !errors.Is(err, build.ErrChecks) {
 				return err

@@ -28,6 +28,9 @@ func (a *app) lineage(p *project.Folder, g *dag.Graph, have *staging.Schema) (*l
 			return nil, nil, err
 		}
 	}
+	if err := p.AddSeeds(have); err != nil {
+		return nil, nil, err
+	}
 	l, err := lineage.Build(g, func(rel string) []string {
 		t := have.Tables[rel]
 		if t == nil {
@@ -125,6 +128,7 @@ connected to: it reads the models, the migrations and the dashboards.`,
 				}
 				fmt.Fprintf(&b, "  panels          %s\n", list(names))
 			}
+			writeUses(&b, g, args[0])
 			for _, p := range panels {
 				if p.Err != "" {
 					fmt.Fprintf(a.stderr, "warning: %s: panel %q: its SQL could not be followed: %s\n", p.File, p.Title, p.Err)

@@ -207,6 +207,7 @@ func (a *app) printSummary(s *project.Summary) {
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "  note:    %s\n", n)
 	}
+	writeSeeds(w, s.Seeds, "  seeds:   ", "loaded")
 	for _, f := range s.Files {
 		if f.Status == loaders.Refused || f.Status == loaders.Failed {
 			fmt.Fprintf(w, "  %-8s %v\n", string(f.Status)+":", f.Err)

@@ -51,6 +51,9 @@ func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Po
 		return nil
 	}
 	have, err := p.StagingFromMigrations()
+	if err == nil {
+		err = p.AddSeeds(have)
+	}
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,10 @@ type Model struct {
 	// Parents are the Refs that are models; Sources the rest.
 	Parents []string
 	Sources []string
+	// Functions are the project functions it calls (models/functions);
+	// Vars the vars it reads with percolate.var ("*": all of them).
+	Functions []string
+	Vars      []string
 	// Version fingerprints the normalised SQL, the config and the parents'
 	// versions: it changes when what the model builds may change.
 	Version string
@@ -443,6 +447,9 @@ func discover(fsys fs.FS, root string) ([]*Model, error) {
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && p == path.Join(root, FunctionsDir) {
+			return fs.SkipDir // functions, not models (functions.go)
 		}
 		if d.IsDir() || !strings.HasSuffix(p, ".sql") {
 			return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/percolate/percolate/internal/delivery"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/seed"
 	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
 )
@@ -64,6 +65,8 @@ type Summary struct {
 	// Citus is the version of Citus the warehouse runs on, or "".
 	Citus string
 	Files []loaders.Result
+	// Seeds are what the run did with each seed.
+	Seeds []seed.Status
 	Build *build.Result
 	// Expectations are the sources' delivery expectations the run found
 	// unmet, after loading and publishing (see package delivery).
@@ -299,6 +302,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 		if err != nil {
 			return err
 		}
+	}
+	if sum.Seeds, err = p.loadSeeds(ctx, pool, sum.RunID); err != nil {
+		return err
 	}
 	sum.Loading = time.Since(loading)
 	// A backfill chunk whose every file was refused has nothing to build:
