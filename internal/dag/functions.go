@@ -134,7 +134,7 @@ func parseFunctions(file, sql string, fns map[string]*Function) error {
 			return &Error{Path: file, Line: line, Msg: fmt.Sprintf("schema %s is not the project's: put function %s in a schema of the project's models", s, parts[1])}
 		}
 		cf.Replace = true
-		stmt, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: raw.Stmt}}})
+		stmt, err := pg_query.Deparse(&pg_query.ParseResult{Version: tree.Version, Stmts: []*pg_query.RawStmt{{Stmt: raw.Stmt}}})
 		if err != nil {
 			return &Error{Path: file, Line: line, Msg: err.Error()}
 		}
@@ -431,4 +431,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// FunctionSchemas lists the schemas of the functions declared under the
+// models folder root in fsys, sorted: schemas a project's models own.
+func FunctionSchemas(fsys fs.FS, root string) ([]string, error) {
+	fns, err := discoverFunctions(fsys, path.Join(root, FunctionsDir))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range fns {
+		if !slices.Contains(out, f.Schema) {
+			out = append(out, f.Schema)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

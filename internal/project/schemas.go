@@ -99,6 +99,9 @@ func (p *Folder) schemas() (sources, models []string, err error) {
 				models = append(models, d.Name())
 			}
 		}
+		if models, err = p.functionSchemas(pl, models); err != nil {
+			return nil, nil, err
+		}
 	}
 	seeds, err := p.seedSchemas()
 	if err != nil {

@@ -100,3 +100,18 @@ func (p *Folder) AddSeeds(have *staging.Schema) error {
 	}
 	return nil
 }
+
+// functionSchemas adds to models the schemas of pl's functions
+// (models/functions): the models' role creates them there.
+func (p *Folder) functionSchemas(pl *config.Pipeline, models []string) ([]string, error) {
+	fns, err := dag.FunctionSchemas(os.DirFS(filepath.Join(p.Config.Dir, pl.Models)), ".")
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range fns {
+		if !slices.Contains(models, s) {
+			models = append(models, s)
+		}
+	}
+	return models, nil
+}
