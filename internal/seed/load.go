@@ -105,6 +105,11 @@ func loadOne(ctx context.Context, pool *pgxpool.Pool, s *Seed, runID int64) erro
 	if err != nil {
 		return err
 	}
+	if !same {
+		if err := reference(ctx, tx, live); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.Exec(ctx, "GRANT SELECT ON "+live+" TO "+pg.Ident(pg.ModelsRole)); err != nil {
 		return err
 	}
@@ -164,3 +169,15 @@ func Fill(ctx context.Context, q ledger.Querier, s *Seed, rel string) (int64, er
 }
 
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// reference makes a new seed table a reference table on Citus, a copy on
+// every node, so that distributed models join it where their shards are;
+// nothing on plain PostgreSQL.
+func reference(ctx context.Context, q ledger.Querier, table string) error {
+	citus, err := pg.Citus(ctx, q)
+	if err != nil || citus == "" {
+		return err
+	}
+	_, err = q.Exec(ctx, "SELECT create_reference_table($1::regclass)", table)
+	return err
+}
