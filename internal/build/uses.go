@@ -65,6 +65,9 @@ func PrepareUses(ctx context.Context, tx pgx.Tx, g *dag.Graph) error {
 	if len(stale) == 0 {
 		return nil
 	}
+	if err := functionSchemas(ctx, tx, stale); err != nil {
+		return err
+	}
 	if err := pg.AsModels(ctx, tx); err != nil {
 		return err
 	}
@@ -174,4 +177,25 @@ func usedBy(g *dag.Graph, m *dag.Model) []string {
 		return out
 	}
 	return []string{"one of " + strings.Join(out, ", ")}
+}
+
+// functionSchemas makes the schemas of fns that are missing, as
+// migrate.EnsureSchemas would, inside tx: `migrate up` makes them for a
+// run, but unit tests may run on a database never migrated, in a
+// transaction rolled back.
+func functionSchemas(ctx context.Context, tx pgx.Tx, fns []*dag.Function) error {
+	for _, f := range fns {
+		var missing bool
+		if err := tx.QueryRow(ctx, "SELECT to_regnamespace($1) IS NULL", pg.Ident(f.Schema)).Scan(&missing); err != nil || !missing {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		s := pg.Ident(f.Schema)
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA "+s+"; GRANT USAGE, CREATE ON SCHEMA "+s+" TO "+pg.Ident(pg.ModelsRole)); err != nil {
+			return fmt.Errorf("function %s: make schema %s: %w", f.Name, f.Schema, pg.Explain(err))
+		}
+	}
+	return nil
 }
