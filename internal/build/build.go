@@ -234,7 +234,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 			if s.Full {
 				rows, err = materialize(ctx, tx, plan, s.Model, whole)
 			} else {
-				rows, err = replaceDays(ctx, tx, plan, s, whole)
+				rows, err = inPlace(ctx, tx, plan, s, whole)
 			}
 			if err != nil {
 				return err

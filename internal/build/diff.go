@@ -94,7 +94,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	for _, s := range plan.Steps {
 		opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
 		start := time.Now()
-		rows, err := materialize(ctx, tx, plan, s.Model, whole)
+		rows, err := diffBuild(ctx, tx, plan, s.Model, whole)
 		if err != nil {
 			return nil, err
 		}

@@ -226,6 +226,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 				s.Build, s.Reason = true, "new files for "+strings.Join(pendingSources, ", ")+" (their days are known once loaded)"
 			}
 		}
+		planSnapshot(s)
 		if built && last.Exists && !opt.FullRefresh {
 			planChecks(s, checked[m.Name])
 		}

@@ -164,6 +164,7 @@ func version(m *Model, g *Graph) string {
 	if m.Config.Key != nil {
 		desc = fmt.Appendf(desc, "\x00key %v", m.Config.Key) // another index, another merge
 	}
+	desc = m.Config.appendSnapshot(desc)
 	own := sha256.Sum256(desc)
 	m.OwnVersion = hex.EncodeToString(own[:8])
 	h := sha256.New()
