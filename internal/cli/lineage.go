@@ -105,7 +105,11 @@ connected to: it reads the models, the migrations and the dashboards.`,
 			if output == "json" {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"columns": out})
+				doc := map[string]any{"columns": out}
+				if m := g.Model(args[0]); m != nil {
+					doc["functions"], doc["vars"], doc["seeds"] = uses(g, m)
+				}
+				return enc.Encode(doc)
 			}
 			var b strings.Builder
 			list := func(xs []string) string {

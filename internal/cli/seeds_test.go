@@ -34,6 +34,19 @@ JOIN ref.stations AS s ON s.station = d.start_station
 GROUP BY s.zone, d.trip_date
 `
 
+const zoneDaysTest = `cases:
+  - name: stations are summed by zone
+    given:
+      marts.station_days:
+        - {start_station: Waterloo, trip_date: 2024-05-01, trips: 3}
+        - {start_station: Bank, trip_date: 2024-05-01, trips: 4}
+      ref.stations:
+        - {station: Waterloo, zone: 1}
+        - {station: Bank, zone: 1}
+    expect:
+      - {zone: 1, trip_date: 2024-05-01, trips: 7}
+`
+
 // seedProject is init's example project with the stations seed and a
 // mart reading it.
 func seedProject(t *testing.T, url string) string {
@@ -111,6 +124,16 @@ func TestSeeds(t *testing.T) {
 	lin := mustRun(t, dir, url, "models", "lineage", "marts.zone_days.zone")
 	if !strings.Contains(lin.stdout, "ref.stations.zone") {
 		t.Errorf("lineage of marts.zone_days.zone: want the seed's column, got:\n%s", lin.stdout)
+	}
+	if r := mustRun(t, dir, url, "models", "lineage", "marts.zone_days", "--output", "json"); !strings.Contains(r.stdout, `"seeds": [
+    "ref.stations"
+  ]`) {
+		t.Errorf("lineage of marts.zone_days --output json: want the seed it reads:\n%s", r.stdout)
+	}
+	// A unit test stands the seed in, of its contract's types.
+	write(t, dir, "models/marts/zone_days.test.yaml", zoneDaysTest)
+	if r := mustRun(t, dir, url, "test", "--unit", "--select", "marts.zone_days"); !strings.Contains(r.stdout, "ok   marts.zone_days") {
+		t.Errorf("test --unit: want the case ok:\n%s", r.stdout)
 	}
 }
 

@@ -38,22 +38,28 @@ func writeUses(b *strings.Builder, g *dag.Graph, name string) {
 	if m == nil {
 		return
 	}
-	var seeds []string
+	fns, vars, seeds := uses(g, m)
+	for _, u := range []struct {
+		what string
+		list []string
+	}{{"functions", fns}, {"vars", vars}, {"seeds", seeds}} {
+		if len(u.list) > 0 {
+			fmt.Fprintf(b, "\n%s %-10s %s\n", name, u.what, strings.Join(u.list, ", "))
+		}
+	}
+}
+
+// uses lists the project functions m calls (with their file and line),
+// the vars it reads and the seeds it reads, each never nil.
+func uses(g *dag.Graph, m *dag.Model) (fns, vars, seeds []string) {
+	fns, vars, seeds = []string{}, append([]string{}, m.Vars...), []string{}
 	for _, s := range m.Sources {
 		if _, ok := g.Seed(s); ok {
 			seeds = append(seeds, s)
 		}
 	}
-	var fns []string
 	for _, f := range m.Functions {
 		fns = append(fns, fmt.Sprintf("%s (%s:%d)", f, g.Function(f).Path, g.Function(f).Line))
 	}
-	for _, u := range []struct {
-		what string
-		list []string
-	}{{"functions", fns}, {"vars", m.Vars}, {"seeds", seeds}} {
-		if len(u.list) > 0 {
-			fmt.Fprintf(b, "\n%s %-10s %s\n", name, u.what, strings.Join(u.list, ", "))
-		}
-	}
+	return fns, vars, seeds
 }
