@@ -158,6 +158,7 @@ func TestFunctionErrors(t *testing.T) {
 		{"not a function", "models/functions/wipe.sql", "\nDELETE FROM percolate.files;\n", "models/functions/wipe.sql:2: only CREATE FUNCTION statements belong in models/functions"},
 		{"no schema", "models/functions/half.sql", "CREATE FUNCTION half(x numeric) RETURNS numeric LANGUAGE sql RETURN x / 2;\n", "models/functions/half.sql:1: function half has no schema"},
 		{"syntax", "models/functions/half.sql", "CREATE FUNCTION money.half(x numeric) RETURNS numeric LANGUAGE sql RETURN x /;\n", "models/functions/half.sql:1: syntax error"},
+		{"a source's schema", "models/functions/half.sql", "CREATE FUNCTION staging.half(x numeric) RETURNS numeric LANGUAGE sql RETURN x / 2;\n", "models/functions/half.sql:1: schema staging is the staging tables' (staging.trips): put function staging.half in a schema of the project's models"},
 		{"var in a function", "models/functions/money.sql", strings.Replace(moneySQL, "'vat_rate'", "'vat'", 1), "models/functions/money.sql:6: percolate.var('vat'): no var vat"},
 	}
 	for _, c := range cases {

@@ -75,6 +75,11 @@ func LoadProject(fsys fs.FS, root string, p Project) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range fns {
+		if whose := reservedSchema(f.Schema, sources, p.External); whose != "" {
+			return nil, &Error{Path: f.Path, Line: f.Line, Msg: fmt.Sprintf("schema %s is %s: put function %s in a schema of the project's models", f.Schema, whose, f.Name)}
+		}
+	}
 	if err := g.use(fns, p.Seeds, p.Vars); err != nil {
 		return nil, err
 	}
@@ -296,11 +301,14 @@ func (g *Graph) use(fns map[string]*Function, seeds, vars map[string]string) err
 		g.functionVersion(f, map[string]bool{})
 	}
 	for _, m := range g.Models {
+		m.Functions, m.Vars = nil, nil
+		if !mayCall(m.SQL, fns) {
+			continue // most models: their parse tree need not be walked again
+		}
 		cs, err := calls(m.SQL)
 		if err != nil {
 			return &Error{Path: m.Path, Msg: err.Error()}
 		}
-		m.Functions, m.Vars = nil, nil
 		for _, c := range cs {
 			switch {
 			case c.name == varFunc:
@@ -448,4 +456,19 @@ func FunctionSchemas(fsys fs.FS, root string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// mayCall reports whether sql names percolate.var or one of fns, as text
+// (a comment may, a call must).
+func mayCall(sql string, fns map[string]*Function) bool {
+	lower := strings.ToLower(sql)
+	if strings.Contains(lower, "percolate.var") {
+		return true
+	}
+	for name := range fns {
+		if strings.Contains(lower, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -99,7 +99,7 @@ func (p *Folder) schemas() (sources, models []string, err error) {
 				models = append(models, d.Name())
 			}
 		}
-		if models, err = p.functionSchemas(pl, models); err != nil {
+		if models, err = p.functionSchemas(pl, sources, models); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -102,14 +102,21 @@ func (p *Folder) AddSeeds(have *staging.Schema) error {
 }
 
 // functionSchemas adds to models the schemas of pl's functions
-// (models/functions): the models' role creates them there.
-func (p *Folder) functionSchemas(pl *config.Pipeline, models []string) ([]string, error) {
+// (models/functions), but for the sources' and seeds': the models' role
+// creates them there.
+func (p *Folder) functionSchemas(pl *config.Pipeline, sources, models []string) ([]string, error) {
 	fns, err := dag.FunctionSchemas(os.DirFS(filepath.Join(p.Config.Dir, pl.Models)), ".")
 	if err != nil {
 		return nil, err
 	}
+	seeds, err := p.seedSchemas()
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range fns {
-		if !slices.Contains(models, s) {
+		// Never the sources' schemas: the models' role would be let
+		// create there (the graph refuses such a function anyway).
+		if !slices.Contains(models, s) && !slices.Contains(sources, s) && !slices.Contains(seeds, s) && !reservedSchema(s) {
 			models = append(models, s)
 		}
 	}
