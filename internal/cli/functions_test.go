@@ -113,6 +113,15 @@ func TestFunctionsAndVars(t *testing.T) {
 			if !strings.Contains(plan.stdout, "build marts.fare_days") || !strings.Contains(plan.stdout, s.reason) || !strings.Contains(plan.stdout, "skip  marts.station_days") {
 				t.Errorf("plan: want marts.fare_days alone built, for %s:\n%s", s.reason, plan.stdout)
 			}
+			// diff builds with the edit in the transaction it rolls back.
+			defs := `SELECT string_agg(pg_get_functiondef(p.oid), '' ORDER BY proname) FROM pg_proc AS p WHERE pronamespace = 'money'::regnamespace`
+			was := scalar[string](t, pool, defs)
+			if d := mustRun(t, dir, url, "diff"); !strings.Contains(d.stdout, "marts.fare_days") || !strings.Contains(d.stdout, "changed 1") {
+				t.Errorf("diff: want marts.fare_days changed:\n%s", d.stdout)
+			}
+			if now := scalar[string](t, pool, defs); now != was {
+				t.Errorf("diff left the functions changed:\n%s\nwas:\n%s", now, was)
+			}
 			run := mustRun(t, dir, url, "run")
 			if !strings.Contains(run.stdout, "models:  1 built") {
 				t.Errorf("run: want one model built:\n%s", run.stdout)
