@@ -1,6 +1,6 @@
 // Package seed reads a project's seeds, seeds/<schema>/<name>.csv: small
-// tables the team keeps beside its models (a list of branches' regions, a
-// product's category), held to an optional contract in pipelines.yaml and
+// tables the team keeps beside its models (a list of sites and their
+// regions, a category of each item), held to an optional contract in pipelines.yaml and
 // loaded as the table <schema>.<name> when their content changes. A seed
 // is the team's own file: a row that breaks its contract is an error
 // naming the file, line and column, never a reject.
