@@ -94,7 +94,7 @@ func (a *app) exitCode(err error) int {
 	switch {
 	case !a.started:
 		return ExitUsage
-	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
+	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.As(err, new(*project.SeedError)), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
 		return ExitUsage
 	case errors.Is(err, project.ErrBusy):
 		return ExitBusy

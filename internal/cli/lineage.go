@@ -61,7 +61,11 @@ func (a *app) lineage(pipeline, name, output string) error {
 	if output == "json" {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"columns": out})
+		doc := map[string]any{"columns": out}
+		if m := g.Model(name); m != nil {
+			doc["functions"], doc["vars"], doc["seeds"] = uses(g, m)
+		}
+		return enc.Encode(doc)
 	}
 	var b strings.Builder
 	for i, cl := range out {
@@ -70,6 +74,7 @@ func (a *app) lineage(pipeline, name, output string) error {
 		}
 		writeLineage(&b, cl)
 	}
+	writeUses(&b, g, name)
 	for _, p := range l.Panels {
 		if p.Err != "" {
 			fmt.Fprintf(a.stderr, "warning: %s: panel %q: its SQL could not be followed: %s\n", p.File, p.Title, p.Err)

@@ -75,6 +75,7 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 			fmt.Fprintf(w, "      read again, the contract having changed since they were refused or had rejects: %s\n", strings.Join(s.Outdated, ", "))
 		}
 	}
+	writeSeeds(w, rep.Seeds, "  seeds:  ", "to load")
 	builds := 0
 	for _, s := range rep.Models {
 		if s.Build {

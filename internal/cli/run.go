@@ -205,6 +205,7 @@ func (a *app) printSummary(s *project.Summary) {
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "  note:    %s\n", n)
 	}
+	writeSeeds(w, s.Seeds, "  seeds:   ", "loaded")
 	for _, f := range s.Files {
 		if f.Status == project.Refused || f.Status == project.Failed {
 			fmt.Fprintf(w, "  %-8s %v\n", string(f.Status)+":", f.Err)

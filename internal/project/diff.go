@@ -51,7 +51,11 @@ func (p *Folder) Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, l *
 		return nil, err
 	}
 	defer held.Release()
-	res, err := build.Diff(ctx, pool, g, build.Options{Select: opt.Select, Exclude: opt.Exclude, OnEvent: opt.OnBuild}, opt.Sample)
+	seeds, err := p.Seeds()
+	if err != nil {
+		return nil, err
+	}
+	res, err := build.Diff(ctx, pool, g, build.Options{Select: opt.Select, Exclude: opt.Exclude, OnEvent: opt.OnBuild, Seeds: seeds}, opt.Sample)
 	if err != nil && !errors.Is(err, build.ErrChecks) {
 		return nil, err
 	}

@@ -70,6 +70,9 @@ func (p *Folder) UnitCases(g *dag.Graph) ([]*UnitCase, error) {
 // rolled back, with the tables the project's migrations make.
 func (p *Folder) RunUnit(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, cases []*UnitCase) ([]*UnitResult, error) {
 	have, err := p.StagingFromMigrations()
+	if err == nil {
+		err = p.AddSeeds(have)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,9 @@ func (p *Folder) Lineage(g *dag.Graph, have *staging.Schema) (*Lineage, error) {
 			return nil, err
 		}
 	}
+	if err := p.AddSeeds(have); err != nil {
+		return nil, err
+	}
 	l, err := lineage.Build(g, func(rel string) []string {
 		t := have.Tables[rel]
 		if t == nil {

@@ -4,6 +4,7 @@ import (
 	"github.com/percolate/percolate/internal/delivery"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/seed"
 	"github.com/percolate/percolate/internal/unit"
 	"github.com/percolate/percolate/loaders"
 )
@@ -27,6 +28,14 @@ const (
 	RefusedEarlier = loaders.RefusedEarlier
 	Failed         = loaders.Failed
 )
+
+// SeedError is a seed's file breaking its contract, naming file, line and
+// column (see seed.Error).
+type SeedError = seed.Error
+
+// SeedStatus is what a run did, or a plan would do, with a seed (see
+// seed.Status).
+type SeedStatus = seed.Status
 
 // S3Options configure the client that reads sources in buckets (see
 // loaders.S3Options).

@@ -11,6 +11,7 @@ import (
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/seed"
 	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
 )
@@ -30,6 +31,8 @@ type PlanReport struct {
 	Pipeline string        `json:"pipeline"`
 	Sources  []SourcePlan  `json:"sources"`
 	Models   []*build.Step `json:"models"`
+	// Seeds are what a run would do with each seed.
+	Seeds []seed.Status `json:"seeds"`
 	// Citus is the version of Citus the warehouse runs, or "".
 	Citus string `json:"citus,omitempty"`
 	// Panels are the dashboard panels that read a column of an edited
@@ -103,6 +106,9 @@ func (p *Folder) plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 			return nil, err
 		}
 		rep.Sources = append(rep.Sources, SourcePlan{Source: name, Files: len(paths), Pending: append([]string{}, news...), Outdated: append([]string{}, old...)})
+	}
+	if rep.Seeds, err = p.PlanSeeds(ctx, pool); err != nil {
+		return nil, err
 	}
 	bo := p.buildOptions(pl, opt)
 	bo.Pending = pending

@@ -225,6 +225,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			return err
 		}
 	}
+	if sum.Seeds, err = p.loadSeeds(ctx, pool, w.engine, sum.RunID); err != nil {
+		return err
+	}
 	sum.Loading = time.Since(loading)
 	// A backfill chunk whose every file was refused has nothing to build:
 	// the next chunk builds whatever is stale.

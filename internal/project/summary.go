@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/seed"
 	"github.com/percolate/percolate/loaders"
 )
 
@@ -15,6 +16,8 @@ type Summary struct {
 	// Citus is the version of Citus the warehouse runs on, or "".
 	Citus string
 	Files []loaders.Result
+	// Seeds are what the run did with each seed.
+	Seeds []seed.Status
 	Build *build.Result
 	// Expectations are the sources' delivery expectations the run found
 	// unmet, after loading and publishing (see package delivery).
