@@ -112,6 +112,9 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	res := &Result{Plan: plan}
+	if err := syncUses(ctx, pool, g); err != nil {
+		return nil, err
+	}
 	if plan.Builds() == 0 && plan.Rechecks() == 0 {
 		// Nothing to build or check; a description edited alone still shows.
 		return res, comment(ctx, pool, g)
@@ -213,7 +216,7 @@ func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, 
 			if s.Full {
 				rows, err = materialize(ctx, tx, plan, s.Model, whole)
 			} else {
-				rows, err = replaceDays(ctx, tx, plan, s, whole)
+				rows, err = inPlace(ctx, tx, plan, s, whole)
 			}
 			if err != nil {
 				return err

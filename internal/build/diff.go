@@ -87,10 +87,14 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	seeds, err := diffUses(ctx, tx, g, opt.Seeds, whole)
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range plan.Steps {
 		opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
 		start := time.Now()
-		rows, err := materialize(ctx, tx, plan, s.Model, whole)
+		rows, err := diffBuild(ctx, tx, plan, s.Model, whole)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +105,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 		return nil, err
 	}
 	opt.tell(plan, Event{Kind: Comparing})
-	for _, s := range plan.Steps {
+	for _, s := range append(seedSteps(seeds), plan.Steps...) {
 		d, err := diffModel(ctx, tx, s.Model, sample)
 		if err != nil {
 			return nil, fmt.Errorf("compare %s: %w", s.Name, pg.Explain(err))

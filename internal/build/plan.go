@@ -9,6 +9,7 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/seed"
 	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
@@ -42,6 +43,9 @@ type Options struct {
 	// Engine is the warehouse's engine, detected by the caller; nil: the
 	// build detects it, once for the call.
 	Engine *wh.Engine
+	// Seeds are the project's seeds: a diff loads those that changed
+	// beside the live ones and compares them too.
+	Seeds []*seed.Seed
 }
 
 // engine is the warehouse's engine: the one the caller detected, else
@@ -234,6 +238,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 				s.Build, s.Reason = true, "new files for "+strings.Join(pendingSources, ", ")+" (their days are known once loaded)"
 			}
 		}
+		planSnapshot(s)
 		if built && last.Exists && !opt.FullRefresh {
 			planChecks(s, checked[m.Name])
 		}
@@ -333,7 +338,7 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuil
 		}
 	}
 	if len(out) == 0 {
-		out = []string{"a parent's version"}
+		out = usedBy(g, m)
 	}
 	return out
 }

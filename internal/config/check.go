@@ -36,6 +36,9 @@ func (f *File) check(root *yaml.Node) error {
 	if len(f.Pipelines) == 0 {
 		return errf(doc, "no pipelines declared")
 	}
+	if err := f.checkSeeds(doc, errf); err != nil {
+		return err
+	}
 	pipes := child(doc, "pipelines")
 	for _, pname := range f.Names() {
 		p := f.Pipelines[pname]

@@ -38,6 +38,10 @@ type Model struct {
 	// Parents are the Refs that are models; Sources the rest.
 	Parents []string
 	Sources []string
+	// Functions are the project functions it calls (models/functions);
+	// Vars the vars it reads with percolate.var ("*": all of them).
+	Functions []string
+	Vars      []string
 	// Version fingerprints the normalised SQL, the config and the parents'
 	// versions: it changes when what the model builds may change.
 	Version string
@@ -82,6 +86,9 @@ type Config struct {
 	// Columns documents output columns: `-- column NAME: text` lines, in
 	// order. They become the columns' comments when the model publishes.
 	Columns []ColumnDoc
+	// Snapshot, for a snapshot, says how its rows' versions are told apart
+	// (snapshot.go).
+	Snapshot *SnapshotConfig
 }
 
 // ColumnDoc is a `-- column NAME: text` line.
@@ -152,6 +159,9 @@ func parseModel(root, file, sql string) (*Model, error) {
 		return nil, err
 	}
 	if err := m.checkDistribution(); err != nil {
+		return nil, err
+	}
+	if err := m.checkSnapshot(); err != nil {
 		return nil, err
 	}
 	if err := m.checkKey(); err != nil {
@@ -301,8 +311,8 @@ func (m *Model) parseHeader() error {
 		}
 		switch key, v := kv[1], kv[2]; key {
 		case "materialized":
-			if v != View && v != Table && v != Incremental {
-				return bad("materialized must be view, table or incremental, not %q", v)
+			if v != View && v != Table && v != Incremental && v != Snapshot {
+				return bad("materialized must be view, table, incremental or snapshot, not %q", v)
 			}
 			m.Config.Materialized = v
 		case "time_column":
@@ -357,7 +367,13 @@ func (m *Model) parseHeader() error {
 			}
 			slices.Sort(m.Config.Tags)
 		default:
-			return bad("unknown header key %q (known: materialized, time_column, grain, key, index, description, tags, check, distributed_by, distribution)", key)
+			if ok, err := m.snapshotHeader(key, v, i+1); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			return bad("unknown header key %q (known: materialized, time_column, grain, key, index, description, tags, check, distributed_by, distribution; a snapshot's updated_at, check_columns, hard_deletes)", key)
 		}
 	}
 	return nil
@@ -443,6 +459,9 @@ func discover(fsys fs.FS, root string) ([]*Model, error) {
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && p == path.Join(root, FunctionsDir) {
+			return fs.SkipDir // functions, not models (functions.go)
 		}
 		if d.IsDir() || !strings.HasSuffix(p, ".sql") {
 			return nil

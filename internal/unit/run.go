@@ -69,6 +69,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, cases []*Case, h
 	if _, err := tx.Exec(ctx, "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'"); err != nil {
 		return nil, err
 	}
+	// The project's functions and vars, as a build makes them.
+	if err := build.PrepareUses(ctx, tx, g); err != nil {
+		return nil, err
+	}
 	// A case runs its model as a build does (docs/security.md).
 	if err := pg.AsModels(ctx, tx); err != nil {
 		return nil, err
