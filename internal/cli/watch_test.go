@@ -85,18 +85,8 @@ const testSettle = 10 * time.Second
 // transactions' path (an s3:// address, say); clock nil is the system's.
 func startWatch(t *testing.T, url, path string, clock *testClock, opt project.WatchOptions) *watching {
 	t.Helper()
-	w := &watching{t: t, dir: tempProject(t), clock: clock, seen: map[string]string{}, done: make(chan error, 1)}
+	w := &watching{t: t, dir: watchProject(t, path), clock: clock, seen: map[string]string{}, done: make(chan error, 1)}
 	w.incoming = filepath.Join(w.dir, "incoming")
-	for _, d := range []string{"incoming", "legacy"} {
-		if err := os.Mkdir(filepath.Join(w.dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if path == "" {
-		path = "incoming/*.csv"
-	}
-	edit(t, filepath.Join(w.dir, "pipelines.yaml"), "path: testdata/cafe/layout_a/*.csv", "path: "+path)
-	edit(t, filepath.Join(w.dir, "pipelines.yaml"), "path: testdata/cafe/layout_b/*.csv", "path: legacy/*.csv")
 	p, err := project.Open(w.dir, project.Options{DatabaseURL: url, HashKey: "cli test key", S3: loaders.S3Options{Endpoint: os.Getenv(EnvS3Endpoint)}})
 	if err != nil {
 		t.Fatal(err)
@@ -130,21 +120,47 @@ func startWatch(t *testing.T, url, path string, clock *testClock, opt project.Wa
 	return w
 }
 
+// watchProject is a copy of the project whose transactions arrive in
+// incoming/ (or at path, when set: an s3:// address, say) and whose legacy
+// files in legacy/, both empty.
+func watchProject(t *testing.T, path string) string {
+	t.Helper()
+	dir := tempProject(t)
+	for _, d := range []string{"incoming", "legacy"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if path == "" {
+		path = "incoming/*.csv"
+	}
+	edit(t, filepath.Join(dir, "pipelines.yaml"), "path: testdata/cafe/layout_a/*.csv", "path: "+path)
+	edit(t, filepath.Join(dir, "pipelines.yaml"), "path: testdata/cafe/layout_b/*.csv", "path: legacy/*.csv")
+	return dir
+}
+
 // arrive generates one file of a branch's day, written in one go.
 func (w *watching) arrive(branch string, day time.Time, seed uint64) (path string, orders int) {
 	w.t.Helper()
-	tmp := w.t.TempDir()
-	st, err := generate.Write(generate.Options{Dir: tmp, Layout: generate.LayoutA, Branches: []string{branch}, From: day, To: day, Orders: 40, Seed: seed})
+	return writeDay(w.t, w.incoming, branch, day, 40, seed)
+}
+
+// writeDay generates a branch's day of about orders orders into dir, the
+// file written in one go, and returns its path and orders.
+func writeDay(t *testing.T, dir, branch string, day time.Time, orders int, seed uint64) (string, int) {
+	t.Helper()
+	tmp := t.TempDir()
+	st, err := generate.Write(generate.Options{Dir: tmp, Layout: generate.LayoutA, Branches: []string{branch}, From: day, To: day, Orders: orders, Seed: seed})
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	made, _ := filepath.Glob(filepath.Join(tmp, "*.csv"))
 	if len(made) != 1 {
-		w.t.Fatalf("generated %d files, want 1", len(made))
+		t.Fatalf("generated %d files, want 1", len(made))
 	}
-	path = filepath.Join(w.incoming, filepath.Base(made[0]))
+	path := filepath.Join(dir, filepath.Base(made[0]))
 	if err := copyFile(made[0], path); err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return path, st.Orders
 }
