@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +55,13 @@ The shape resend times a redelivery: after the year, the same year sent
 again under new names (every order a repeat), beside a year of new days,
 and prints every model's build time after each.
 
+The shape watch times 'percolate watch' in this process on a fresh
+database (bench_watch): ten branches' files arriving at random times over
+--spread, then a burst of a hundred, and prints the time from each file's
+arrival to its batch's publish (p50, p95); the process's CPU over 10s with
+nothing arriving; and its resident memory after 1,000 files and after
+--files, delivered a hundred at a time.
+
 Every job runs on the same server: the embedded one, or --database-url.`,
 		Example: `  percolate bench --shape year
   PERCOLATE_DATABASE_URL=postgres://… percolate bench --shape year --runs 5
@@ -61,16 +69,19 @@ Every job runs on the same server: the embedded one, or --database-url.`,
   percolate bench --shape one-file --shape daily --data /var/tmp/percolate-bench
   percolate bench --shape append-day
   percolate bench --shape resend
+  percolate bench --shape watch --files 2000
   percolate bench --shape reads --data /var/tmp/percolate-bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.bench(cmd, f)
 		},
 	}
-	cmd.Flags().StringArrayVar(&f.shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day, resend or reads (repeatable)")
+	cmd.Flags().StringArrayVar(&f.shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day, resend, reads or watch (repeatable)")
 	cmd.Flags().StringVar(&f.queries, "queries", filepath.Join("testdata", "bench", "reads.sql"), "reads: the query set, relative to the project folder")
 	cmd.Flags().StringVar(&f.data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
+	cmd.Flags().DurationVar(&f.spread, "spread", time.Minute, "watch: how long the first ten files take to arrive")
+	cmd.Flags().IntVar(&f.files, "files", 10_000, "watch: files the memory phase delivers in all (0: none)")
 	cmd.Flags().IntVar(&f.runs, "runs", 3, "year and reads: runs of each job or query (the median is reported)")
 	return cmd
 }
@@ -80,6 +91,8 @@ type benchFlags struct {
 	shapes        []string
 	data, queries string
 	jobs, runs    int
+	spread        time.Duration
+	files         int
 }
 
 // bench runs the benchmarks of each shape asked for, in turn.
@@ -117,6 +130,10 @@ func (a *app) benchShape(cmd *cobra.Command, opt bench.Options, f benchFlags, na
 	case "resend":
 		if err := bench.Resend(ctx, opt); err != nil {
 			return fmt.Errorf("bench resend: %w", err)
+		}
+	case "watch":
+		if err := bench.Watch(ctx, opt, bench.WatchOptions{Spread: f.spread, Files: f.files}); err != nil {
+			return fmt.Errorf("bench watch: %w", err)
 		}
 	case "append-day":
 		fmt.Fprintln(a.stdout, "append-day:")

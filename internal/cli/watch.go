@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ func (a *app) watchCmd() *cobra.Command {
 	var (
 		pipeline pipelineArg
 		opt      project.WatchOptions
+		sources  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "watch [PIPELINE]",
@@ -43,6 +45,14 @@ exits 0. Each batch logs one line on stderr (JSON with --log-format json).`,
 			if opt.Pipeline, err = pipeline.name(args); err != nil {
 				return err
 			}
+			opt.Sources = map[string]string{}
+			for _, s := range sources {
+				name, glob, ok := strings.Cut(s, "=")
+				if !ok || name == "" || glob == "" {
+					return usagef("--source %q: want NAME=GLOB, e.g. --source transactions='incoming/*.csv'", s)
+				}
+				opt.Sources[name] = glob
+			}
 			if opt.Settle == 0 {
 				opt.Settle = -1 // --settle 0: none, not the default
 			}
@@ -57,6 +67,7 @@ exits 0. Each batch logs one line on stderr (JSON with --log-format json).`,
 		},
 	}
 	pipeline.register(cmd)
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "replace a source's path glob for this watch: NAME=GLOB (repeatable)")
 	cmd.Flags().DurationVar(&opt.Poll, "poll", project.DefaultPoll, "how often sources in buckets are listed")
 	cmd.Flags().DurationVar(&opt.Settle, "settle", project.DefaultSettle, "how long a local file's size and modification time must stay the same before it is loaded")
 	cmd.Flags().DurationVar(&opt.Rescan, "rescan", project.DefaultRescan, "how often local sources are listed whole, beside their events")

@@ -25,6 +25,9 @@ const WatchCommand = "watch"
 // WatchOptions say what a watch does.
 type WatchOptions struct {
 	Pipeline string
+	// Sources overrides source paths for this watch: name → glob, as a
+	// run's (see RunOptions).
+	Sources map[string]string
 	// Poll is how often sources in buckets are listed (0: DefaultPoll).
 	Poll time.Duration
 	// Settle is how long a local file's size and modification time must
@@ -72,6 +75,9 @@ type Batch struct {
 func (p *Folder) Watch(ctx context.Context, pool *pgxpool.Pool, opt WatchOptions) error {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
+		return err
+	}
+	if err := p.checkSources(pl, RunOptions{Sources: opt.Sources}); err != nil {
 		return err
 	}
 	opt = watchDefaults(opt)

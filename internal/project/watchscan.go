@@ -64,12 +64,17 @@ func (p *Folder) newWatcher(pl *config.Pipeline, opt WatchOptions) (*watcher, er
 	}
 	dirs := map[string]bool{}
 	for _, name := range pl.SourceNames() {
-		src := pl.Sources[name]
-		if loaders.IsS3(src.Path) {
+		path := pl.Sources[name].Path
+		if o := opt.Sources[name]; o != "" {
+			path = o // typed on a command line: relative to where it was
+		} else if !loaders.IsS3(path) {
+			path = p.Config.Resolve(path)
+		}
+		if loaders.IsS3(path) {
 			w.buckets = append(w.buckets, name)
 			continue
 		}
-		glob, err := filepath.Abs(p.Config.Resolve(src.Path))
+		glob, err := filepath.Abs(path)
 		if err != nil {
 			w.fs.Close()
 			return nil, err
@@ -105,7 +110,7 @@ func (w *watcher) scan(ctx context.Context, buckets bool) error {
 		if slices.Contains(w.buckets, name) != buckets {
 			continue
 		}
-		paths, err := w.p.Paths(ctx, w.pl.Sources[name], "")
+		paths, err := w.p.Paths(ctx, w.pl.Sources[name], w.opt.Sources[name])
 		if err != nil {
 			return err
 		}
