@@ -220,7 +220,7 @@ func compare(ctx context.Context, tx pgx.Tx, c *Case, cols map[string][]string, 
 		return &caseError{fmt.Sprintf("%s:%d: ", c.Path, line) + fmt.Sprintf(format, args...)}
 	}
 	for _, rows := range c.Given {
-		if err := insert(ctx, tx, standInIdent(rows.Rel), rows, cols[rows.Rel], "given "+rows.Rel, at); err != nil {
+		if err := insert(ctx, tx, into{standInIdent(rows.Rel), cols[rows.Rel], "given " + rows.Rel}, rows, at); err != nil {
 			return err
 		}
 	}
@@ -255,7 +255,7 @@ func compare(ctx context.Context, tx pgx.Tx, c *Case, cols map[string][]string, 
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE pg_temp.percolate_expected (LIKE pg_temp.percolate_actual)"); err != nil {
 		return err
 	}
-	if err := insert(ctx, tx, "pg_temp.percolate_expected", c.Expect, have, "expect", at); err != nil {
+	if err := insert(ctx, tx, into{"pg_temp.percolate_expected", have, "expect"}, c.Expect, at); err != nil {
 		return err
 	}
 	list := make([]string, len(want))
@@ -280,13 +280,21 @@ func compare(ctx context.Context, tx pgx.Tx, c *Case, cols map[string][]string, 
 	return nil
 }
 
-// insert writes rows into table, one statement a row so that a value its
-// column refuses is named by its line.
-func insert(ctx context.Context, tx pgx.Tx, table string, rows *Rows, cols []string, what string, at func(int, string, ...any) error) error {
+// into is a table a case's rows are written into.
+type into struct {
+	table string
+	cols  []string // its columns
+	what  string   // what a message calls the rows: given rel, expect
+}
+
+// insert writes rows into a table, one statement a row so that a value
+// its column refuses is named by its line (by at).
+func insert(ctx context.Context, tx pgx.Tx, t into, rows *Rows, at func(int, string, ...any) error) error {
+	table, what := t.table, t.what
 	for _, row := range rows.Rows {
 		for _, col := range row.Cols {
-			if !slices.Contains(cols, col) {
-				return at(row.Line, "%s: no column %s (it has %s)", what, col, strings.Join(cols, ", "))
+			if !slices.Contains(t.cols, col) {
+				return at(row.Line, "%s: no column %s (it has %s)", what, col, strings.Join(t.cols, ", "))
 			}
 		}
 		b, err := json.Marshal(row.Values)
