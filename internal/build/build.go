@@ -113,17 +113,20 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	res := &Result{Plan: plan}
 	if plan.Builds() == 0 && plan.Rechecks() == 0 {
 		// Nothing to build or check; a description edited alone still shows.
-		return res, comment(ctx, pool, g)
+		if err := comment(ctx, pool, g); err != nil {
+			return res, fmt.Errorf("comment the models: %w", err)
+		}
+		return res, nil
 	}
 	whole := wholes{}
 	for _, s := range plan.Steps {
 		whole[s.Name] = s.Build && s.Full
 	}
 	if err := sweep(ctx, pool, g); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("drop what an earlier build left: %w", err)
 	}
 	if err := freshen(ctx, pool, builtTables(plan)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("analyze the sources: %w", err)
 	}
 	j := &job{pool: pool, g: g, plan: plan, runID: runID, opt: &opt, whole: whole, early: earlySteps(g, plan)}
 	built, err := j.buildEarly(ctx)
@@ -237,7 +240,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 	// A killed build may have left a __next relation, of whatever kind the
 	// model had then, and views of it.
 	if err := dropRelation(ctx, tx, m.Schema, m.Rel+nextSuffix, true); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: drop a leftover %s: %w", m.Path, next, err)
 	}
 	if m.Config.Materialized == dag.View {
 		prefix := "CREATE VIEW " + next + " AS\n"
@@ -268,7 +271,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 		rows = tag.RowsAffected()
 	}
 	if _, err := tx.Exec(ctx, "ANALYZE "+next); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: analyze: %w", m.Path, err)
 	}
 	return rows, nil
 }

@@ -272,7 +272,7 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 	}
 	b.checking = time.Since(checking)
 	if err := pg.Commit(ctx, tx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commit %s: %w", s.Name, err)
 	}
 	return b, nil
 }

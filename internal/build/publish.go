@@ -34,14 +34,14 @@ func (j *job) publish(ctx context.Context, built map[string]*earlyBuild, res *Re
 	publishing := time.Now()
 	defer func() { res.Publishing = time.Since(publishing) }()
 	if err := swapWhenFree(ctx, tx, j.g, j.whole, cmp.Or(j.opt.PublishWait, time.Minute)); err != nil {
-		return err
+		return err // it says publish
 	}
 	if err := comment(ctx, tx, j.g); err != nil {
-		return err
+		return fmt.Errorf("comment the models: %w", err)
 	}
 	// The rest is the ledger's: the models' role may not write it.
 	if err := pg.AsConnected(ctx, tx); err != nil {
-		return err
+		return fmt.Errorf("publish: %w", err)
 	}
 	if err := j.record(ctx, tx, res); err != nil {
 		return err
@@ -51,7 +51,10 @@ func (j *job) publish(ctx context.Context, built map[string]*earlyBuild, res *Re
 			return fmt.Errorf("%w; nothing was published", err)
 		}
 	}
-	return pg.Commit(ctx, tx)
+	if err := pg.Commit(ctx, tx); err != nil {
+		return fmt.Errorf("commit the publish: %w", err)
+	}
+	return nil
 }
 
 // buildLate builds in tx the steps not built early, in order, and adds to
