@@ -23,26 +23,26 @@ func AppendDay(ctx context.Context, opt Options) error {
 	shape := Shapes["daily"]
 	data, err := filepath.Abs(opt.DataDir)
 	if err != nil {
-		return fmt.Errorf("append-day bench: %w", err)
+		return fmt.Errorf("bench append-day: %w", err)
 	}
 	opt.DataDir = data
 	files, err := ensureData(filepath.Join(data, shape.Name), shape)
 	if err != nil {
-		return err
+		return fmt.Errorf("bench append-day: %w", err)
 	}
 	url, err := freshDB(ctx, opt.URL, "bench_append")
 	if err != nil {
-		return err
+		return fmt.Errorf("bench append-day: %w", err)
 	}
 	pool, err := pg.Connect(ctx, url)
 	if err != nil {
-		return fmt.Errorf("append-day bench: %w", err)
+		return fmt.Errorf("bench append-day: %w", err)
 	}
 	defer pool.Close()
 	history := filepath.Join(opt.DataDir, "append-history")
 	os.RemoveAll(history)
 	if err := os.MkdirAll(history, 0o755); err != nil {
-		return fmt.Errorf("append-day bench: %w", err)
+		return fmt.Errorf("bench append-day: %w", err)
 	}
 	b := &appendBench{opt: opt, history: history, byDay: filesByDay(files), start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sources := map[string]string{"transactions": filepath.Join(history, "*.csv"), "legacy_transactions": filepath.Join(history, "none-*.csv")}
@@ -53,7 +53,7 @@ func AppendDay(ctx context.Context, opt Options) error {
 	for i, n := range []int{30, 365} {
 		idle, fresh, err := b.after(i, n)
 		if err != nil {
-			return err
+			return fmt.Errorf("bench append-day: %w", err)
 		}
 		noop, oneDay = append(noop, idle), append(oneDay, fresh)
 	}

@@ -72,7 +72,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 	dir := filepath.Join(opt.DataDir, "year")
 	files, err := yearFiles(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench year: %w", err)
 	}
 	res := &YearResult{Files: len(files)}
 	fmt.Fprintf(opt.Out, "year: %d files in %s; %d run(s) of each job, alternating, each into an empty database\n", len(files), dir, runs)
@@ -80,7 +80,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 	for i := range runs {
 		u, err := freshDB(ctx, opt.URL, "bench_psql")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("bench year: %w", err)
 		}
 		t, rows, err := timed(ctx, opt.URL, func() (int64, []Phase, error) { return psqlStream(ctx, u, files) })
 		if err != nil {
@@ -108,7 +108,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 		} {
 			pool, done, err := emptyDB(ctx, opt.URL, job.db)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("bench year: %w", err)
 			}
 			dbURL := pool.Config().ConnString()
 			t, _, err := timed(ctx, opt.URL, func() (int64, []Phase, error) {

@@ -61,17 +61,17 @@ type ColumnChange struct {
 func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, cases []*Case, have *staging.Schema) ([]*Result, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unit tests: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// Values print the same on every machine; a model that depends on the
 	// session's time zone would be wrong anyway.
 	if _, err := tx.Exec(ctx, "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'"); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unit tests: %w", err)
 	}
 	// A case runs its model as a build does (docs/security.md).
 	if err := pg.AsModels(ctx, tx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unit tests: %w", err)
 	}
 	cols, err := standIns(ctx, tx, g, cases, have)
 	if err != nil {
@@ -81,7 +81,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, cases []*Case, h
 	for _, c := range cases {
 		r, err := runCase(ctx, tx, c, cols)
 		if err != nil {
-			return out, err
+			return out, fmt.Errorf("%s:%d: case %q: %w", c.Path, c.Line, c.Name, err)
 		}
 		out = append(out, r)
 	}
