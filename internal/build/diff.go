@@ -84,7 +84,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	}
 	tx, err := begin(ctx, pool, plan)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	for _, s := range plan.Steps {

@@ -248,7 +248,7 @@ func chains(g *dag.Graph, plan *Plan, early map[string]bool) map[string]time.Dur
 func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whole wholes, helpers int) (*earlyBuild, error) {
 	tx, err := begin(ctx, pool, plan)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build %s: %w", s.Name, err)
 	}
 	defer tx.Rollback(context.Background())
 	if helpers > 0 && plan.Citus == "" {

@@ -21,7 +21,7 @@ import (
 func (j *job) publish(ctx context.Context, built map[string]*earlyBuild, res *Result) error {
 	tx, err := begin(ctx, j.pool, j.plan)
 	if err != nil {
-		return err
+		return fmt.Errorf("begin the publish: %w", err)
 	}
 	defer tx.Rollback(context.Background())
 	if err := j.buildLate(ctx, tx, built, res); err != nil {
