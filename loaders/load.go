@@ -324,14 +324,14 @@ func (ld *loading) do(ctx context.Context, u unit, buf *arenas) error {
 	var err error
 	if u.alone {
 		i := u.files[0]
-		ld.results[i], err = ld.loadAlone(ctx, ld.runID, ld.src, ld.contract, ld.paths[i], ld.infos[i])
+		ld.results[i], err = ld.loadAlone(ctx, i)
 	} else {
 		err = ld.loadGroup(ctx, u.files, buf)
 	}
 	if err != nil {
 		return err
 	}
-	return ld.recordRefused(ctx, ld.runID, ld.contract, u.files, ld.results)
+	return ld.recordRefused(ctx, u.files)
 }
 
 // passOver marks res as content the manifest knows already: skipped, or
@@ -347,19 +347,19 @@ func passOver(res *Result, k ledger.Known) {
 
 // recordRefused records in the manifest the files of a unit that were
 // refused, so that later runs pass over them.
-func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, unit []int, results []Result) error {
+func (ld *loading) recordRefused(ctx context.Context, unit []int) error {
 	for _, i := range unit {
-		r := results[i]
+		r := ld.results[i]
 		if r.Status != Refused || r.seen.Hash == "" {
 			continue
 		}
 		f := r.seen
-		f.RunID, f.Source, f.Path, f.Contract = runID, r.Source, r.Path, contract
+		f.RunID, f.Source, f.Path, f.Contract = ld.runID, r.Source, r.Path, ld.contract
 		reason := "refused"
 		if r.Err != nil {
 			reason = strings.TrimPrefix(r.Err.Error(), r.Path+": refused: ")
 		}
-		if err := l.ledger.RecordRefused(ctx, l.pool, ledger.Refusal{File: f, Reason: strings.ToValidUTF8(reason, "\uFFFD"), Rejected: r.Rejected}); err != nil {
+		if err := ld.ledger.RecordRefused(ctx, ld.pool, ledger.Refusal{File: f, Reason: strings.ToValidUTF8(reason, "\uFFFD"), Rejected: r.Rejected}); err != nil {
 			return fmt.Errorf("record the refusal of %s: %w", r.Path, err)
 		}
 	}
@@ -368,8 +368,8 @@ func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, u
 
 // loadAlone loads one file in a transaction of its own (see loadFile); a
 // file or object that cannot be read fails alone, the others go on.
-func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
-	r, err := l.loadFile(ctx, runID, src, contract, path, info)
+func (ld *loading) loadAlone(ctx context.Context, i int) (Result, error) {
+	r, err := ld.loadFile(ctx, ld.paths[i], ld.infos[i])
 	var se *SourceError
 	switch {
 	case errors.As(err, &se) && ctx.Err() == nil:
