@@ -36,13 +36,11 @@ type SnapshotConfig struct {
 }
 
 // snapshotHeader reads a snapshot's own header keys; it reports whether
-// key was one.
-func (m *Model) snapshotHeader(key, v string, line int) (bool, error) {
-	bad := func(format string, args ...any) error {
-		return &Error{Path: m.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
-	}
+// key was one, and what is wrong with its line, or "".
+func (m *Model) snapshotHeader(key, v string, line int) (bool, string) {
+	bad := fmt.Sprintf
 	if key != "updated_at" && key != "check_columns" && key != "hard_deletes" {
-		return false, nil
+		return false, ""
 	}
 	sc := m.Config.Snapshot
 	if sc == nil {
@@ -68,7 +66,7 @@ func (m *Model) snapshotHeader(key, v string, line int) (bool, error) {
 		}
 		sc.HardDeletes = v == "invalidate"
 	}
-	return true, nil
+	return true, ""
 }
 
 // checkSnapshot holds a snapshot to what it needs: a key, and either
