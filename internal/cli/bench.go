@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/bench"
+	"github.com/percolate/percolate/internal/project"
 )
 
 func (a *app) benchCmd() *cobra.Command {
@@ -81,6 +82,7 @@ Every job runs on the same server: the embedded one, or --database-url.`,
 	cmd.Flags().StringVar(&f.data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
 	cmd.Flags().DurationVar(&f.spread, "spread", time.Minute, "watch: how long the first ten files take to arrive")
+	cmd.Flags().DurationVar(&f.settle, "settle", project.DefaultSettle, "watch: the watch's --settle")
 	cmd.Flags().IntVar(&f.files, "files", 10_000, "watch: files the memory phase delivers in all (0: none)")
 	cmd.Flags().IntVar(&f.runs, "runs", 3, "year and reads: runs of each job or query (the median is reported)")
 	return cmd
@@ -92,6 +94,7 @@ type benchFlags struct {
 	data, queries string
 	jobs, runs    int
 	spread        time.Duration
+	settle        time.Duration
 	files         int
 }
 
@@ -132,7 +135,7 @@ func (a *app) benchShape(cmd *cobra.Command, opt bench.Options, f benchFlags, na
 			return fmt.Errorf("bench resend: %w", err)
 		}
 	case "watch":
-		if err := bench.Watch(ctx, opt, bench.WatchOptions{Spread: f.spread, Files: f.files}); err != nil {
+		if err := bench.Watch(ctx, opt, bench.WatchOptions{Spread: f.spread, Files: f.files, Settle: f.settle}); err != nil {
 			return fmt.Errorf("bench watch: %w", err)
 		}
 	case "append-day":

@@ -91,7 +91,7 @@ func (a *app) logBatch() func(project.Batch) {
 			attrs = append(attrs, slog.Int64("run", s.RunID),
 				slog.Int("loaded", s.Count(loaders.Loaded)), slog.Int("replaced", s.Count(loaders.Replaced)),
 				slog.Int("skipped", s.Count(loaders.Skipped)), slog.Int("refused", s.Count(loaders.Refused)),
-				slog.Int64("rows", loaded), slog.Int64("rejected", rejected),
+				slog.Int64("rows", loaded), slog.Int64("rejected", rejected), slog.Duration("loading", s.Loading),
 				slog.Int("models_built", s.Built()), slog.Bool("published", s.Published))
 		}
 		if b.Err != nil {
