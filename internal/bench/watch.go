@@ -102,9 +102,9 @@ func Watch(ctx context.Context, opt Options, wo WatchOptions) error {
 	}
 	defer pool.Close()
 	sources := map[string]string{"transactions": filepath.Join(incoming, "*.csv"), "legacy_transactions": filepath.Join(incoming, "none-*.csv")}
-	// A run of no file first migrates the fresh database: the first
+	// A load of no file first migrates the fresh database: the first
 	// file's time is a batch's, not a new warehouse's setup.
-	if _, err := opt.Project.Run(ctx, pool, project.RunOptions{Sources: sources}); err != nil {
+	if _, err := opt.Project.Run(ctx, pool, project.RunOptions{Sources: sources, LoadOnly: true}); err != nil {
 		return err
 	}
 	r := &watchRun{taken: map[string]time.Time{}}
