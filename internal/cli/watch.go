@@ -38,7 +38,7 @@ is tried again after 0.5s, 1s, 2s … up to 30s; the file manifest skips what it
 had committed. SIGTERM or Ctrl-C lets the batch under way finish, then watch
 exits 0. Each batch logs one line on stderr (JSON with --log-format json).`,
 		Example: `  percolate watch
-  percolate watch cafe --settle 2s --poll 30s --log-format json`,
+  percolate watch sales --settle 2s --poll 30s --log-format json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error

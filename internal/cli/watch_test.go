@@ -68,7 +68,7 @@ func (c *testClock) Advance(d time.Duration) {
 // whose transactions arrive in incoming/.
 type watching struct {
 	t        *testing.T
-	dir      string
+	dir, url string
 	incoming string
 	pool     *pgxpool.Pool
 	clock    *testClock
@@ -85,7 +85,7 @@ const testSettle = 10 * time.Second
 // transactions' path (an s3:// address, say); clock nil is the system's.
 func startWatch(t *testing.T, url, path string, clock *testClock, opt project.WatchOptions) *watching {
 	t.Helper()
-	w := &watching{t: t, dir: watchProject(t, path), clock: clock, seen: map[string]string{}, done: make(chan error, 1)}
+	w := &watching{t: t, dir: watchProject(t, path), url: url, clock: clock, seen: map[string]string{}, done: make(chan error, 1)}
 	w.incoming = filepath.Join(w.dir, "incoming")
 	p, err := project.Open(w.dir, project.Options{DatabaseURL: url, HashKey: "cli test key", S3: loaders.S3Options{Endpoint: os.Getenv(EnvS3Endpoint)}})
 	if err != nil {
@@ -229,6 +229,10 @@ func TestWatchArrival(t *testing.T) {
 	}
 	if cmd != "watch" || status != "ok" {
 		t.Errorf("health.runs: got command %q status %q, want watch ok", cmd, status)
+	}
+	// Between batches the lock is free: a run without --wait goes ahead.
+	if r := percolate(t, w.dir, w.url, "run"); r.code != 0 {
+		t.Errorf("a run while the watch waits: exit %d, want 0\n%s", r.code, r.stderr)
 	}
 }
 

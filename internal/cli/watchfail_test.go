@@ -103,14 +103,23 @@ func TestWatchSIGTERM(t *testing.T) {
 	cmd, done := startPercolateWith(t, &stderr, "-C", dir, "--database-url", url, "watch", "--settle", "0", "--log-format", "json")
 	defer cmd.Process.Kill()
 	pool := connect(t, url)
-	pgtest.WaitForCopy(t, pool, done)
+	// A COPY into this test's database: the server is shared with other
+	// tests, whose COPYs do not say this watch's batch is under way.
+	pgtest.Eventually(t, 2*time.Minute, "the watch's COPY to send rows", func() bool {
+		select {
+		case <-done:
+			t.Fatalf("watch exited before its COPY was seen:\n%s", stderr.String())
+		default:
+		}
+		return scalar[int64](t, pool, `SELECT coalesce(max(tuples_processed), 0) FROM pg_stat_progress_copy WHERE datname = current_database()`) > 0
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-done:
-	case <-time.After(2 * time.Minute):
-		t.Fatal("watch still running 2 minutes after SIGTERM")
+	case <-time.After(5 * time.Minute):
+		t.Fatal("watch still running 5 minutes after SIGTERM")
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code: got %d, want 0\n%s", code, stderr.String())
