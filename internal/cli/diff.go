@@ -37,6 +37,7 @@ func (a *app) diffCmd() *cobra.Command {
 	var output string
 	var sample int
 	var wait bool
+	var env string
 	cmd := &cobra.Command{
 		Use:   "diff [PIPELINE]",
 		Short: "Build the edited models beside the live ones and say how their rows would change, changing nothing",
@@ -88,7 +89,12 @@ error check fails.`,
 			}
 			defer lock.Release()
 			d := a.newDisplay()
-			res, err := build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
+			var res *build.DiffResult
+			if env != "" {
+				res, err = build.EnvDiff(ctx, pool, g, env, sample)
+			} else {
+				res, err = build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
+			}
 			d.close(err)
 			if err != nil && !errors.Is(err, build.ErrChecks) {
 				return err
@@ -116,6 +122,7 @@ error check fails.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or markdown")
 	cmd.Flags().IntVar(&sample, "sample", 5, "changed, added and removed rows to show per model")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for a run holding the database instead of exiting 3")
+	cmd.Flags().StringVar(&env, "env", "", "compare environment NAME (built by run --env) with live, instead of building the edits")
 	return cmd
 }
 

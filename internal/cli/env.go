@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/pg"
+)
+
+// envHelp is the --env flag's help, shared by run and diff.
+const envHelp = `an environment to build into or compare instead of live (docs/environments.md):
+the changed models (state:modified+) are built into SCHEMA__ENV, the rest are views
+over live; sources are not loaded (it reads live staging)`
+
+func (a *app) envCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "List or drop environments (run --env NAME builds one)",
+		Long: `An environment is a place to try an edit: 'percolate run --env dev' builds the
+models changed from live (state:modified+) into schemas marts__dev, core__dev, …
+reading live relations for everything unchanged, which appear there as views
+over the live ones. See docs/environments.md.`,
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the environments and what each built",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, pool, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := p.EnsureLedger(ctx, pool); err != nil {
+				return err
+			}
+			var book ledger.Store
+			all, err := book.AllEnvBuilds(ctx, pool)
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			defer a.flush(&b)
+			byEnv := map[string][]ledger.EnvBuild{}
+			var order []string
+			for _, e := range all {
+				if byEnv[e.Env] == nil {
+					order = append(order, e.Env)
+				}
+				byEnv[e.Env] = append(byEnv[e.Env], e)
+			}
+			for _, env := range order {
+				var built []string
+				for _, e := range byEnv[env] {
+					if e.Kind != "live" {
+						built = append(built, e.Model)
+					}
+				}
+				fmt.Fprintf(&b, "%s\t%d models built (%s), %d views over live, last run %s\n", env, len(built), strings.Join(built, ", "),
+					len(byEnv[env])-len(built), byEnv[env][0].Built.UTC().Format("2006-01-02 15:04"))
+			}
+			if len(order) == 0 {
+				fmt.Fprintln(&b, "no environments")
+			}
+			return nil
+		},
+	}
+	drop := &cobra.Command{
+		Use:   "drop NAME",
+		Short: "Drop an environment: its schemas, everything in them, and its record",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, pool, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := p.EnsureLedger(ctx, pool); err != nil {
+				return err
+			}
+			schemas, err := build.EnvDrop(ctx, pool, args[0])
+			if err != nil {
+				return err
+			}
+			if len(schemas) == 0 {
+				return fmt.Errorf("environment %s: none such (see 'percolate env list')", args[0])
+			}
+			var b strings.Builder
+			defer a.flush(&b)
+			fmt.Fprintf(&b, "dropped environment %s: schemas %s\n", args[0], strings.Join(schemas, ", "))
+			return nil
+		},
+	}
+	cmd.AddCommand(list, drop)
+	return cmd
+}
+
+// runEnv is `run --env NAME`: the environment's build, under the run lock
+// (it reads live relations a live publish replaces).
+func (a *app) runEnv(cmd *cobra.Command, f *runFlags, args []string, env string) error {
+	ctx := cmd.Context()
+	pipeline, err := f.pipeline.name(args)
+	if err != nil {
+		return err
+	}
+	p, g, err := a.graph(pipeline)
+	if err != nil {
+		return err
+	}
+	if err := build.CheckEnv(g, env); err != nil {
+		return usagef("--env: %v", err)
+	}
+	pool, err := p.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := p.EnsureLedger(ctx, pool); err != nil {
+		return err
+	}
+	lock, err := pg.Lock(ctx, pool, "run", f.wait)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	d := a.newDisplay()
+	res, err := build.EnvRun(ctx, pool, g, env, build.Options{Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, OnEvent: d.build})
+	d.close(err)
+	if res == nil {
+		return err
+	}
+	var b strings.Builder
+	defer a.flush(&b)
+	counts := map[string]int{}
+	for _, s := range res.Steps {
+		switch {
+		case s.Kind == "live":
+		case s.Build:
+			fmt.Fprintf(&b, "  build  %s → %s.%s\n", s.Name, build.EnvSchema(s.Model.Schema, env), s.Model.Rel)
+		default:
+			fmt.Fprintf(&b, "  skip   %s (%s)\n", s.Name, s.Reason)
+		}
+		if s.Build || s.Kind == "live" {
+			counts[s.Kind]++
+		}
+	}
+	fmt.Fprintf(&b, "environment %s: %d tables built, %d views, %d views over live\n", env, counts["table"], counts["view"], counts["live"])
+	for _, c := range build.Failed(res.Checks) {
+		fmt.Fprintf(&b, "  check failed: %s %s\n", c.Model, c.Name)
+	}
+	return err
+}
