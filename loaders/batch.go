@@ -10,7 +10,8 @@ import (
 	"os"
 	"slices"
 
-	"github.com/percolate/percolate/internal/config"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 )
@@ -43,39 +44,87 @@ func (a *arenas) cut(m [4]int) {
 	a.parent, a.child, a.sums, a.rowSums = a.parent[:m[0]], a.child[:m[1]], a.sums[:m[2]], a.rowSums[:m[3]]
 }
 
-// loadGroup loads a group of small local files (indexes into paths) in
-// one transaction: each is read once, hashed, checked against the
-// manifest and parsed before the transaction starts; then the files are
-// claimed, their rows copied with one COPY per table, their rejects and
-// days recorded and the content they replace retired, together. Results go
-// to results. A group the database refuses is loaded again file by file,
-// so that one file's fault stays its own.
-func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, contract string, unit []int, paths []string, infos []Stat, results []Result, buf *arenas) error {
+// loadGroup loads a group of small local files (indexes into the load's
+// paths) in one transaction: each is read once, hashed, checked against
+// the manifest and parsed before the transaction starts; then the files
+// are claimed, their rows copied with one COPY per table, their rejects
+// and days recorded and the content they replace retired, together. A
+// group the database refuses is loaded again file by file, so that one
+// file's fault stays its own.
+func (ld *loading) loadGroup(ctx context.Context, unit []int, buf *arenas) error {
 	buf.cut([4]int{})
-	files := make([]*parsed, 0, len(unit))
-	data := map[int][]byte{}
-	var hashes []string
+	files, data := ld.readGroup(unit)
+	todo, err := ld.newContent(ctx, files)
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	ids, err := ld.ledger.ReserveLoadIDs(ctx, ld.pool, len(todo))
+	if err != nil {
+		return err
+	}
+	c, err := ld.CSV.contract(ld.src)
+	if err != nil {
+		return err
+	}
+	send := ld.parseGroup(c, todo, ids, data, buf)
+	if send, err = ld.dropCopies(ctx, send); err != nil || len(send) == 0 {
+		return err
+	}
+	err = ld.commitGroup(ctx, c, send, buf)
+	if err != nil {
+		// Rolled back: none of them is loaded, whatever their parse said.
+		for _, f := range send {
+			ld.results[f.i] = Result{}
+		}
+	}
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	// The database refused the group: each file alone, so that the fault
+	// stays with its file.
+	for _, f := range send {
+		if ld.results[f.i], err = ld.loadAlone(ctx, f.i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readGroup reads and hashes the files of a group; one that cannot be
+// read fails alone. data holds each read file's bytes by its index.
+func (ld *loading) readGroup(unit []int) (files []*parsed, data map[int][]byte) {
+	files = make([]*parsed, 0, len(unit))
+	data = map[int][]byte{}
 	for _, i := range unit {
-		results[i] = Result{Source: src.Name, Path: l.record(paths[i])}
-		b, err := os.ReadFile(paths[i])
+		ld.results[i] = Result{Source: ld.src.Name, Path: ld.record(ld.paths[i])}
+		b, err := os.ReadFile(ld.paths[i])
 		if err != nil {
-			results[i].Status, results[i].Err = Failed, &SourceError{Path: results[i].Path, Err: err}
+			ld.results[i].Status, ld.results[i].Err = Failed, &SourceError{Path: ld.results[i].Path, Err: err}
 			continue
 		}
 		sum := sha256.Sum256(b)
-		f := &parsed{i: i, hash: hex.EncodeToString(sum[:]), size: int64(len(b)), info: infos[i]}
-		files = append(files, f)
+		files = append(files, &parsed{i: i, hash: hex.EncodeToString(sum[:]), size: int64(len(b)), info: ld.infos[i]})
 		data[i] = b
-		hashes = append(hashes, f.hash)
 	}
-	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, hashes)
+	return files, data
+}
+
+// newContent returns the files whose content the manifest does not know
+// yet; the others are passed over, and their new modification times
+// recorded, so that the next load need not read them.
+func (ld *loading) newContent(ctx context.Context, files []*parsed) ([]*parsed, error) {
+	hashes := make([]string, len(files))
+	for k, f := range files {
+		hashes[k] = f.hash
+	}
+	known, err := ld.ledger.KnownHashes(ctx, ld.pool, ld.src.Name, ld.contract, hashes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	todo := files[:0]
 	var touched []ledger.File
 	for _, f := range files {
-		res := &results[f.i]
+		res := &ld.results[f.i]
 		res.seen = ledger.File{Size: f.size, Hash: f.hash, Modified: f.info.Modified}
 		if k, ok := known[f.hash]; ok {
 			passOver(res, k)
@@ -86,84 +135,60 @@ func (l *CSV) loadGroup(ctx context.Context, runID int64, src *config.Source, co
 		}
 		todo = append(todo, f)
 	}
-	if err := l.ledger.Touch(ctx, l.pool, src.Name, touched); err != nil {
-		return err
+	if err := ld.ledger.Touch(ctx, ld.pool, ld.src.Name, touched); err != nil {
+		return nil, err
 	}
-	if len(todo) == 0 {
-		return nil
-	}
-	ids, err := l.ledger.ReserveLoadIDs(ctx, l.pool, len(todo))
-	if err != nil {
-		return err
-	}
-	c, err := l.contract(src)
-	if err != nil {
-		return err
-	}
+	return todo, nil
+}
+
+// parseGroup parses the files of todo into buf under their load ids and
+// returns those to send; a refused or unreadable file leaves nothing in
+// buf.
+func (ld *loading) parseGroup(c *contract, todo []*parsed, ids []int64, data map[int][]byte, buf *arenas) []*parsed {
 	send := todo[:0]
 	for k, f := range todo {
-		res := &results[f.i]
+		res := &ld.results[f.i]
 		res.LoadID = ids[k]
 		f.fl = newFileLoad(c, bytes.NewReader(data[f.i]), res.LoadID, res.Path)
 		m := buf.mark()
-		err = f.fl.encodeAll(buf)
+		err := f.fl.encodeAll(buf)
 		f.fl.release() // its counts and rejects stay; its buffers go back
 		f.parent, f.child, f.sums = [2]int{m[0], len(buf.parent)}, [2]int{m[1], len(buf.child)}, [2]int{m[2], len(buf.sums)}
 		f.rowSums = [2]int{m[3], len(buf.rowSums)}
-		switch refused := refusal(res.Path, err, src); {
+		switch refused := refusal(res.Path, err, ld.src); {
 		case refused != nil:
 			res.Status, res.Err = Refused, refused
 		case err != nil:
 			res.Status, res.Err = Failed, &SourceError{Path: res.Path, Err: err}
-		case !verdict(res, f.fl, src):
+		case !verdict(res, f.fl, ld.src):
 			send = append(send, f)
 			continue
 		}
 		buf.cut(m) // nothing of it is sent
 	}
-	if send, err = l.dropCopies(ctx, src, contract, send, results); err != nil || len(send) == 0 {
-		return err
-	}
-	err = l.commitGroup(ctx, runID, src, contract, c, send, results, buf)
-	if err != nil {
-		// Rolled back: none of them is loaded, whatever their parse said.
-		for _, f := range send {
-			results[f.i] = Result{}
-		}
-	}
-	if err == nil || ctx.Err() != nil {
-		return err
-	}
-	// The database refused the group: each file alone, so that the fault
-	// stays with its file.
-	for _, f := range send {
-		if results[f.i], err = l.loadAlone(ctx, runID, src, contract, paths[f.i], infos[f.i]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return send
 }
 
 // commitGroup is the transaction of a group of parsed files.
-func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, contract string, c *contract, send []*parsed, results []Result, buf *arenas) error {
-	tx, err := l.begin(ctx)
+func (ld *loading) commitGroup(ctx context.Context, c *contract, send []*parsed, buf *arenas) error {
+	tx, err := ld.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.Background())
 	claims := make([]ledger.File, len(send))
 	for k, f := range send {
-		r := results[f.i]
-		claims[k] = ledger.File{LoadID: r.LoadID, RunID: runID, Source: src.Name, Path: r.Path, Size: f.size, Hash: f.hash, Modified: f.info.Modified, Contract: contract}
+		r := ld.results[f.i]
+		claims[k] = ledger.File{LoadID: r.LoadID, RunID: ld.runID, Source: ld.src.Name, Path: r.Path, Size: f.size, Hash: f.hash, Modified: f.info.Modified, Contract: ld.contract}
 	}
-	claimed, err := l.ledger.ClaimFiles(ctx, tx, claims)
+	claimed, err := ld.ledger.ClaimFiles(ctx, tx, claims)
 	if err != nil {
 		return err
 	}
 	var parents, children, sums, rowSums chunks
 	var done []ledger.Loaded
 	for _, f := range send {
-		r := &results[f.i]
+		r := &ld.results[f.i]
 		if !claimed[r.LoadID] {
 			// Loaded meanwhile by another process, or twice in this group.
 			*r = Result{Source: r.Source, Path: r.Path, Status: Skipped}
@@ -174,42 +199,48 @@ func (l *CSV) commitGroup(ctx context.Context, runID int64, src *config.Source, 
 		sums = append(sums, buf.sums[f.sums[0]:f.sums[1]])
 		rowSums = append(rowSums, buf.rowSums[f.rowSums[0]:f.rowSums[1]])
 		done = append(done, loaded(*r, f.fl))
-		if err := l.ledger.AddRejects(ctx, tx, r.LoadID, r.Source, r.Path, f.fl.rejects); err != nil {
+		if err := ld.ledger.AddRejects(ctx, tx, r.LoadID, r.Source, r.Path, f.fl.rejects); err != nil {
 			return err
 		}
 	}
 	if len(done) == 0 {
 		return nil
 	}
-	conn := tx.Conn().PgConn()
-	for _, t := range []struct {
-		table *table
-		rows  chunks
-	}{{c.parent, parents}, {c.child, children}, {c.sums, sums}, {c.rowSums, rowSums}} {
-		if t.table == nil {
-			continue
-		}
-		stream := append(append(chunks{copyHeader}, t.rows...), copyTrailer)
-		if _, err := conn.CopyFrom(ctx, &stream, copySQL(t.table)); err != nil {
-			return fmt.Errorf("copy into %s: %w", t.table.name, err)
-		}
+	if err := copyGroup(ctx, tx, c, [4]chunks{parents, children, sums, rowSums}); err != nil {
+		return err
 	}
-	retired, err := l.ledger.FinishFiles(ctx, tx, done)
+	retired, err := ld.ledger.FinishFiles(ctx, tx, done)
 	if err != nil {
 		return err
 	}
 	if err := deleteRetired(ctx, tx, c, retired); err != nil {
 		return err
 	}
-	if l.test.commit != nil {
-		l.test.commit()
+	if ld.test.commit != nil {
+		ld.test.commit()
 	}
 	if err := pg.Commit(ctx, tx); err != nil {
-		return err
+		return fmt.Errorf("commit a group of %d files: %w", len(done), err)
 	}
 	for _, f := range send {
-		if r := &results[f.i]; r.Status == Loaded && slices.Contains(retired.By, r.LoadID) {
+		if r := &ld.results[f.i]; r.Status == Loaded && slices.Contains(retired.By, r.LoadID) {
 			r.Status = Replaced
+		}
+	}
+	return nil
+}
+
+// copyGroup copies a group's rows with one COPY per table: rows holds the
+// parent's, the child's, the sums' and the row sums' chunks.
+func copyGroup(ctx context.Context, tx pgx.Tx, c *contract, rows [4]chunks) error {
+	conn := tx.Conn().PgConn()
+	for k, t := range []*table{c.parent, c.child, c.sums, c.rowSums} {
+		if t == nil {
+			continue
+		}
+		stream := append(append(chunks{copyHeader}, rows[k]...), copyTrailer)
+		if _, err := conn.CopyFrom(ctx, &stream, copySQL(t)); err != nil {
+			return fmt.Errorf("copy into %s: %w", t.name, err)
 		}
 	}
 	return nil

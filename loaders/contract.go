@@ -123,6 +123,8 @@ func newTable(name string, cols []column) *table {
 // manifest's load_id (percolate.files holds the path), and its line there.
 var lineage = []column{{name: "load_id", typ: tInt8}, {name: "source_line", typ: tInt4}}
 
+// newContract compiles src's contract: its staging tables, how each
+// column is read and where it goes, keys hashed with key.
 func newContract(src *config.Source, key []byte) (*contract, error) {
 	c := &contract{src: src, dateAt: -1, repeatAt: -1, mac: hmac.New(sha256.New, key), limits: src.Limits(), keyTellsRows: keyTellsRows(src)}
 	for i, col := range src.Columns {
@@ -140,8 +142,7 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 	c.spans = make([][2]int, len(src.Columns))
 	c.keyFrom = make([]bool, len(src.Columns))
 	for i, col := range src.Columns {
-		k := kindOf(col)
-		c.kinds[i] = k
+		c.kinds[i] = kindOf(col)
 		c.keyFrom[i] = slices.Contains(src.Key.From, col.Name)
 		start := len(cols)
 		cols = append(cols, columnsOf(col)...)
@@ -152,29 +153,8 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 		if c.items != nil {
 			return nil, fmt.Errorf("source %s: only one items column is supported", src.Name)
 		}
-		p, err := newItemParser(col.Items)
-		if err != nil {
+		if err := c.addItems(col); err != nil {
 			return nil, err
-		}
-		c.items = p
-		childCols := slices.Clone(lineage)
-		childCols = append(childCols, column{name: src.Key.Column, typ: tUUID})
-		childCols = append(childCols, itemColumns(src, col.Items, c.dateAt)...)
-
-		for _, name := range col.Items.Carry {
-			j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == name })
-			start := len(childCols)
-			childCols = append(childCols, columnsOf(src.Columns[j])...)
-			c.carried = append(c.carried, j)
-			c.carrySpans = append(c.carrySpans, [2]int{start, len(childCols)})
-		}
-		if col.Items.Table != "" {
-			c.child = newTable(col.Items.Table, childCols)
-		}
-		if sm := col.Items.Sums; sm != nil {
-			var sumCols []column
-			sumCols, c.sumPlan = itemSumColumns(src, col.Items, c.dateAt)
-			c.sums = newTable(sm.Table, sumCols)
 		}
 	}
 	c.parent = newTable(src.Table, cols)
@@ -189,6 +169,45 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 			c.sumOf = append(c.sumOf, sumOf{total: i, items: j, field: src.Columns[j].Items.Field(col.SumOfField)})
 		}
 	}
+	c.prepareValues()
+	return c, nil
+}
+
+// addItems compiles the items column col: its parser, its items table
+// with the columns carried from the row, and its sums.
+func (c *contract) addItems(col *config.Column) error {
+	src := c.src
+	p, err := newItemParser(col.Items)
+	if err != nil {
+		return err
+	}
+	c.items = p
+	childCols := slices.Clone(lineage)
+	childCols = append(childCols, column{name: src.Key.Column, typ: tUUID})
+	childCols = append(childCols, itemColumns(src, col.Items, c.dateAt)...)
+	for _, name := range col.Items.Carry {
+		j := slices.IndexFunc(src.Columns, func(o *config.Column) bool { return o.Name == name })
+		start := len(childCols)
+		childCols = append(childCols, columnsOf(src.Columns[j])...)
+		c.carried = append(c.carried, j)
+		c.carrySpans = append(c.carrySpans, [2]int{start, len(childCols)})
+	}
+	if col.Items.Table != "" {
+		c.child = newTable(col.Items.Table, childCols)
+	}
+	if sm := col.Items.Sums; sm != nil {
+		var sumCols []column
+		sumCols, c.sumPlan = itemSumColumns(src, col.Items, c.dateAt)
+		c.sums = newTable(sm.Table, sumCols)
+	}
+	return nil
+}
+
+// prepareValues makes what reading a row's values needs per column: its
+// value slot, whether it is text, its digits and its compiled date
+// layouts.
+func (c *contract) prepareValues() {
+	src := c.src
 	c.vals = make([]value, len(src.Columns))
 	c.named = make([]string, len(src.Columns))
 	c.text = make([]bool, len(src.Columns))
@@ -209,7 +228,6 @@ func newContract(src *config.Source, key []byte) (*contract, error) {
 			c.walls[i] = append(c.walls[i], w)
 		}
 	}
-	return c, nil
 }
 
 // limit bounds the numbers of the contract by the precision of the staging

@@ -25,14 +25,14 @@ func Day(ctx context.Context, src *config.Source, path string, s3 func(context.C
 	}
 	c, err := newContract(src, nil)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("the day of %s: %w", path, err)
 	}
 	if c.dateAt < 0 {
 		return time.Time{}, fmt.Errorf("%s: %w: source %s has no file_date and no column with a date", path, ErrNoDate, src.Name)
 	}
 	f, err := open(ctx, path, s3)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("the day of %s: %w", path, err)
 	}
 	defer f.Close()
 	rd := newCSVReader(f, src.Limits().Line)

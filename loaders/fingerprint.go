@@ -64,24 +64,24 @@ func (f *fileLoad) rowsPrint() string {
 // those of a file loaded at another path under contract, and records each
 // as a copy of it (see ledger.Touch): skipped, as a copy of its bytes
 // would be. A file with rejects is loaded as usual: its rejects are news.
-func (l *CSV) dropCopies(ctx context.Context, src *config.Source, contract string, send []*parsed, results []Result) ([]*parsed, error) {
+func (ld *loading) dropCopies(ctx context.Context, send []*parsed) ([]*parsed, error) {
 	var paths, prints []string
 	for _, f := range send {
 		if p := f.fl.rowsPrint(); p != "" && len(f.fl.rejects) == 0 {
-			paths, prints = append(paths, results[f.i].Path), append(prints, p)
+			paths, prints = append(paths, ld.results[f.i].Path), append(prints, p)
 		}
 	}
 	if len(paths) == 0 {
 		return send, nil
 	}
-	same, err := l.ledger.SameRows(ctx, l.pool, src.Name, contract, paths, prints)
+	same, err := ld.ledger.SameRows(ctx, ld.pool, ld.src.Name, ld.contract, paths, prints)
 	if err != nil || len(same) == 0 {
 		return send, err
 	}
 	var copies []ledger.File
 	keep := send[:0]
 	for _, f := range send {
-		res := &results[f.i]
+		res := &ld.results[f.i]
 		hash, ok := same[res.Path]
 		if !ok {
 			keep = append(keep, f)
@@ -90,5 +90,5 @@ func (l *CSV) dropCopies(ctx context.Context, src *config.Source, contract strin
 		*res = Result{Source: res.Source, Path: res.Path, Status: Skipped, Redelivered: true}
 		copies = append(copies, ledger.File{Path: res.Path, Hash: hash, Size: f.size, Modified: f.info.Modified})
 	}
-	return keep, l.ledger.Touch(ctx, l.pool, src.Name, copies)
+	return keep, ld.ledger.Touch(ctx, ld.pool, ld.src.Name, copies)
 }

@@ -27,15 +27,15 @@ func KeyFile(file string) ([]byte, error) {
 		return []byte(strings.TrimSpace(string(b))), nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, fmt.Errorf("read the hash key: %w", err)
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("make a hash key: %w", err)
 	}
 	k := hex.EncodeToString(raw)
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("make a hash key: %w", err)
 	}
 	// O_EXCL: if another process made the key meanwhile, use theirs.
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -43,11 +43,11 @@ func KeyFile(file string) ([]byte, error) {
 		return KeyFile(file)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("make a hash key: %w", err)
 	}
 	defer f.Close()
 	if _, err := f.WriteString(k + "\n"); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("write the hash key: %w", err)
 	}
 	return []byte(k), nil
 }
@@ -60,7 +60,7 @@ func CheckKey(ctx context.Context, q ledger.Querier, key []byte) error {
 	fp := hex.EncodeToString(m.Sum(nil)[:8])
 	got, err := ledger.Store{}.KeyFingerprint(ctx, q, fp)
 	if err != nil {
-		return err
+		return fmt.Errorf("check the hash key: %w", err)
 	}
 	if got != fp {
 		return fmt.Errorf("%w (database has key %s, this machine has %s)", ErrKeyMismatch, got, fp)

@@ -8,16 +8,12 @@ package loaders
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -162,33 +158,6 @@ func New(pool *pgxpool.Pool, opt Options) (*CSV, error) {
 	return &CSV{pool: pool, opt: opt}, nil
 }
 
-// s3Meta is what the bucket listing said of an s3:// path.
-func (l *CSV) s3Meta(ctx context.Context, path string) (objectMeta, bool) {
-	if !IsS3(path) || l.opt.S3 == nil {
-		return objectMeta{}, false
-	}
-	c, err := l.opt.S3(ctx)
-	if err != nil {
-		return objectMeta{}, false
-	}
-	return c.listed(path)
-}
-
-// open reads a local file, or an object in a bucket through s3.
-func open(ctx context.Context, path string, s3 func(context.Context) (*S3, error)) (io.ReadCloser, error) {
-	if !IsS3(path) {
-		return os.Open(path)
-	}
-	if s3 == nil {
-		return nil, fmt.Errorf("%s: no S3 client configured", path)
-	}
-	c, err := s3(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c.Open(ctx, path)
-}
-
 // Files up to smallFile bytes load in groups: read, hashed and parsed
 // outside any transaction, then committed together, a group of up to
 // groupBytes and groupFiles in one transaction with one COPY per table.
@@ -199,24 +168,6 @@ const (
 	groupFiles = 256
 )
 
-// Stat is what a load needs to know of a local file before it reads it:
-// its size, and its modification time as the manifest keeps it (UTC, to
-// the microsecond).
-type Stat struct {
-	Size     int64
-	Modified time.Time
-}
-
-// StatFile stats a local file; ok is false when path is not a regular
-// file (a folder, a device).
-func StatFile(path string) (st Stat, ok bool, err error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return Stat{}, false, err
-	}
-	return Stat{Size: fi.Size(), Modified: fi.ModTime().UTC().Truncate(time.Microsecond)}, fi.Mode().IsRegular(), nil
-}
-
 // Load loads the files of src in parallel: big files and objects each in a
 // transaction of their own, small local files in groups. A refused file
 // does not stop the others; its error is in its Result. The error returned
@@ -226,43 +177,13 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 	if len(l.opt.Key) == 0 {
 		return nil, ErrNoKey
 	}
-	results := make([]Result, len(paths))
-	contract := Fingerprint(src)
-	infos, unchanged, err := l.survey(ctx, src, contract, paths)
+	ld := &loading{CSV: l, runID: runID, src: src, contract: Fingerprint(src), paths: paths, results: make([]Result, len(paths))}
+	infos, unchanged, err := l.survey(ctx, src, ld.contract, paths)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load source %s: %w", src.Name, err)
 	}
-	// A unit of work is a file alone, streamed, or a group of small ones.
-	type unit struct {
-		files []int
-		alone bool
-	}
-	var units []unit
-	var group []int
-	var groupSize int64
-	flush := func() {
-		if len(group) > 0 {
-			units = append(units, unit{files: group})
-			group, groupSize = nil, 0
-		}
-	}
-	for i, p := range paths {
-		k, same := unchanged[i]
-		switch {
-		case same:
-			results[i] = Result{Source: src.Name, Path: l.record(p)}
-			passOver(&results[i], k)
-		case IsS3(p) || infos[i].Size > smallFile:
-			units = append(units, unit{files: []int{i}, alone: true})
-		default:
-			if len(group) == groupFiles || groupSize+infos[i].Size > groupBytes {
-				flush()
-			}
-			group = append(group, i)
-			groupSize += infos[i].Size
-		}
-	}
-	flush()
+	ld.infos = infos
+	units := ld.units(unchanged)
 	if err := wh.RestoreIndexes(ctx, l.pool); err != nil {
 		return nil, fmt.Errorf("build again the indexes an earlier load dropped: %w", err)
 	}
@@ -288,56 +209,109 @@ func (l *CSV) Load(ctx context.Context, runID int64, src *config.Source, paths [
 			}
 		}()
 	}
-	var mu sync.Mutex
-	report := func(rs ...Result) {
-		if l.opt.OnFile == nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, r := range rs {
-			l.opt.OnFile(r)
-		}
-	}
 	for i := range unchanged {
-		report(results[i])
+		ld.report(ld.results[i])
 	}
+	if err := ld.run(ctx, units); err != nil {
+		return ld.results, fmt.Errorf("load source %s: %w", src.Name, err)
+	}
+	return ld.results, nil
+}
+
+// loading is the state of one call of Load, shared by its workers: each
+// writes only the results of its own files.
+type loading struct {
+	*CSV
+	runID    int64
+	src      *config.Source
+	contract string // the source's fingerprint
+	paths    []string
+	infos    []Stat // what survey learnt of each local path
+	results  []Result
+
+	mu    sync.Mutex // over calls of OnFile and fatal
+	fatal error      // the first error that stops the load
+}
+
+// unit is a unit of work: a file alone, streamed, or a group of small
+// ones (indexes into the load's paths).
+type unit struct {
+	files []int
+	alone bool
+}
+
+// units sorts the paths into units of work; a file unchanged since it
+// was recorded is passed over here, without one.
+func (ld *loading) units(unchanged map[int]ledger.Known) []unit {
+	var units []unit
+	var group []int
+	var groupSize int64
+	flush := func() {
+		if len(group) > 0 {
+			units = append(units, unit{files: group})
+			group, groupSize = nil, 0
+		}
+	}
+	for i, p := range ld.paths {
+		k, same := unchanged[i]
+		switch {
+		case same:
+			ld.results[i] = Result{Source: ld.src.Name, Path: ld.record(p)}
+			passOver(&ld.results[i], k)
+		case IsS3(p) || ld.infos[i].Size > smallFile:
+			units = append(units, unit{files: []int{i}, alone: true})
+		default:
+			if len(group) == groupFiles || groupSize+ld.infos[i].Size > groupBytes {
+				flush()
+			}
+			group = append(group, i)
+			groupSize += ld.infos[i].Size
+		}
+	}
+	flush()
+	return units
+}
+
+// report tells Options.OnFile of finished files, one call at a time.
+func (ld *loading) report(rs ...Result) {
+	if ld.opt.OnFile == nil {
+		return
+	}
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	for _, r := range rs {
+		ld.opt.OnFile(r)
+	}
+}
+
+// run hands the units to Options.Jobs workers and returns the first error
+// that stopped one, or the context's.
+func (ld *loading) run(ctx context.Context, units []unit) error {
 	work := make(chan unit)
 	var wg sync.WaitGroup
-	var fatal error
-	for range max(1, min(l.opt.Jobs, len(units))) {
+	for range max(1, min(ld.opt.Jobs, len(units))) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf arenas
 			for u := range work {
-				var err error
-				if u.alone {
-					i := u.files[0]
-					results[i], err = l.loadAlone(ctx, runID, src, contract, paths[i], infos[i])
-				} else {
-					err = l.loadGroup(ctx, runID, src, contract, u.files, paths, infos, results, &buf)
-				}
-				if err == nil {
-					err = l.recordRefused(ctx, runID, contract, u.files, results)
-				}
-				if err != nil {
-					mu.Lock()
-					fatal = cmp.Or(fatal, err)
-					mu.Unlock()
+				if err := ld.do(ctx, u, &buf); err != nil {
+					ld.mu.Lock()
+					ld.fatal = cmp.Or(ld.fatal, err)
+					ld.mu.Unlock()
 					continue
 				}
 				for _, i := range u.files {
-					report(results[i])
+					ld.report(ld.results[i])
 				}
 			}
 		}()
 	}
 feed:
 	for _, u := range units {
-		mu.Lock()
-		stop := fatal != nil
-		mu.Unlock()
+		ld.mu.Lock()
+		stop := ld.fatal != nil
+		ld.mu.Unlock()
 		if stop {
 			break
 		}
@@ -349,7 +323,23 @@ feed:
 	}
 	close(work)
 	wg.Wait()
-	return results, cmp.Or(fatal, ctx.Err())
+	return cmp.Or(ld.fatal, ctx.Err())
+}
+
+// do loads one unit of work and records in the manifest those of its
+// files that were refused.
+func (ld *loading) do(ctx context.Context, u unit, buf *arenas) error {
+	var err error
+	if u.alone {
+		i := u.files[0]
+		ld.results[i], err = ld.loadAlone(ctx, i)
+	} else {
+		err = ld.loadGroup(ctx, u.files, buf)
+	}
+	if err != nil {
+		return err
+	}
+	return ld.recordRefused(ctx, u.files)
 }
 
 // passOver marks res as content the manifest knows already: skipped, or
@@ -365,19 +355,19 @@ func passOver(res *Result, k ledger.Known) {
 
 // recordRefused records in the manifest the files of a unit that were
 // refused, so that later runs pass over them.
-func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, unit []int, results []Result) error {
+func (ld *loading) recordRefused(ctx context.Context, unit []int) error {
 	for _, i := range unit {
-		r := results[i]
+		r := ld.results[i]
 		if r.Status != Refused || r.seen.Hash == "" {
 			continue
 		}
 		f := r.seen
-		f.RunID, f.Source, f.Path, f.Contract = runID, r.Source, r.Path, contract
+		f.RunID, f.Source, f.Path, f.Contract = ld.runID, r.Source, r.Path, ld.contract
 		reason := "refused"
 		if r.Err != nil {
 			reason = strings.TrimPrefix(r.Err.Error(), r.Path+": refused: ")
 		}
-		if err := l.ledger.RecordRefused(ctx, l.pool, ledger.Refusal{File: f, Reason: strings.ToValidUTF8(reason, "\uFFFD"), Rejected: r.Rejected}); err != nil {
+		if err := ld.ledger.RecordRefused(ctx, ld.pool, ledger.Refusal{File: f, Reason: strings.ToValidUTF8(reason, "\uFFFD"), Rejected: r.Rejected}); err != nil {
 			return fmt.Errorf("record the refusal of %s: %w", r.Path, err)
 		}
 	}
@@ -386,8 +376,8 @@ func (l *CSV) recordRefused(ctx context.Context, runID int64, contract string, u
 
 // loadAlone loads one file in a transaction of its own (see loadFile); a
 // file or object that cannot be read fails alone, the others go on.
-func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
-	r, err := l.loadFile(ctx, runID, src, contract, path, info)
+func (ld *loading) loadAlone(ctx context.Context, i int) (Result, error) {
+	r, err := ld.loadFile(ctx, ld.paths[i], ld.infos[i])
 	var se *SourceError
 	switch {
 	case errors.As(err, &se) && ctx.Err() == nil:
@@ -398,48 +388,6 @@ func (l *CSV) loadAlone(ctx context.Context, runID int64, src *config.Source, co
 		r = Result{}
 	}
 	return r, err
-}
-
-// survey stats the local files among paths (or asks Options.Listed) and
-// tells which are recorded already with the same path, size and
-// modification time, loaded or refused under contract (see ledger.Known):
-// those are not read again (unless Options.Rehash).
-func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, paths []string) ([]Stat, map[int]ledger.Known, error) {
-	infos := make([]Stat, len(paths))
-	var local []ledger.File
-	var at []int
-	for i, p := range paths {
-		if IsS3(p) {
-			continue
-		}
-		st, ok := Stat{}, false
-		if l.opt.Listed != nil {
-			st, ok = l.opt.Listed(p)
-		}
-		if !ok {
-			var err error
-			if st, _, err = StatFile(p); err != nil {
-				continue // loading it will say why
-			}
-		}
-		infos[i] = st
-		local = append(local, ledger.File{Path: l.record(p), Size: st.Size, Modified: st.Modified})
-		at = append(at, i)
-	}
-	unchanged := map[int]ledger.Known{}
-	if l.opt.Rehash || len(local) == 0 {
-		return infos, unchanged, nil
-	}
-	same, err := l.ledger.Unchanged(ctx, l.pool, src.Name, contract, local)
-	if err != nil {
-		return nil, nil, err
-	}
-	for k, f := range local {
-		if known, ok := same[f.Path]; ok {
-			unchanged[at[k]] = known
-		}
-	}
-	return infos, unchanged, nil
 }
 
 // contract compiles src's contract for a load.
@@ -458,90 +406,4 @@ func (l *CSV) contract(src *config.Source) (*contract, error) {
 // disk flush per load.
 func (l *CSV) begin(ctx context.Context) (pgx.Tx, error) {
 	return l.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"})
-}
-
-// hash reads a file or object once for its content hash and size. An
-// object listed with the ETag and size it had when it was loaded is not
-// read again: the manifest knows its hash.
-func (l *CSV) hash(ctx context.Context, src *config.Source, path string) (string, int64, error) {
-	if meta, ok := l.s3Meta(ctx, path); ok {
-		sum, known, err := l.ledger.HashByETag(ctx, l.pool, src.Name, path, meta.etag, meta.size)
-		if err != nil || known {
-			return sum, meta.size, err
-		}
-	}
-	f, err := open(ctx, path, l.opt.S3)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-// Pending returns the paths whose content is not loaded for src yet: what
-// a load would take. Like a load, it does not read a local file loaded
-// before at the same path with the same size and modification time.
-func (l *CSV) Pending(ctx context.Context, src *config.Source, paths []string) ([]string, error) {
-	contract := Fingerprint(src)
-	_, unchanged, err := l.survey(ctx, src, contract, paths)
-	if err != nil {
-		return nil, err
-	}
-	var left []string
-	var hashes []string
-	for i, p := range paths {
-		if _, same := unchanged[i]; same {
-			continue
-		}
-		sum, _, err := l.hash(ctx, src, p)
-		if err != nil {
-			return nil, err
-		}
-		left, hashes = append(left, p), append(hashes, sum)
-	}
-	known, err := l.ledger.KnownHashes(ctx, l.pool, src.Name, contract, hashes)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for i, p := range left {
-		if _, ok := known[hashes[i]]; !ok {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// Parse does to files what a load of src does on the client (read them;
-// type, scrub, hash and explode their rows into Arrow batches; encode
-// those for binary COPY) and drops the result: the client's share of a
-// load, measured without a database. It returns the data rows read.
-func Parse(src *config.Source, key []byte, paths []string) (int64, error) {
-	c, err := newContract(src, key)
-	if err != nil {
-		return 0, err
-	}
-	var rows int64
-	var buf arenas
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return rows, err
-		}
-		fl := newFileLoad(c, f, 1, p)
-		buf.cut([4]int{})
-		err = fl.encodeAll(&buf)
-		rows += fl.rows
-		fl.release()
-		f.Close()
-		if err != nil {
-			return rows, fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return rows, nil
 }

@@ -33,9 +33,9 @@ const readAttempts = 3
 
 // loadFile loads one file in one transaction, streaming it (see
 // loadOnce); a file that changed while it was read is read again whole.
-func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
+func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := l.loadOnce(ctx, runID, src, contract, path, info)
+		res, err := ld.loadOnce(ctx, path, info)
 		if !errors.Is(err, ErrChanged) {
 			return res, err
 		}
@@ -59,9 +59,10 @@ func (l *CSV) loadFile(ctx context.Context, runID int64, src *config.Source, con
 // second read is hashed too, and the load is given up (ErrChanged) unless
 // both saw the same bytes, so that the manifest never records a hash of
 // other bytes than those loaded.
-func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, contract, path string, info Stat) (Result, error) {
+func (ld *loading) loadOnce(ctx context.Context, path string, info Stat) (Result, error) {
+	l, src := ld.CSV, ld.src
 	res := Result{Source: src.Name, Path: l.record(path)}
-	if known, err := l.surveyOne(ctx, src, contract, path, info, &res); known || err != nil {
+	if known, err := ld.surveyOne(ctx, path, info, &res); known || err != nil {
 		return res, err
 	}
 	sum, size, etag := res.seen.Hash, res.seen.Size, res.seen.ETag
@@ -74,15 +75,13 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 	// Known content, loaded before or by another process meanwhile, is
 	// not claimed: nothing is recorded.
 	var claimed bool
-	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag, Modified: info.Modified, Contract: contract})
-	if err != nil {
+	res.LoadID, claimed, err = l.ledger.ClaimFile(ctx, tx, ledger.File{RunID: ld.runID, Source: src.Name, Path: res.Path, Size: size, Hash: sum, ETag: etag, Modified: info.Modified, Contract: ld.contract})
+	if err != nil || !claimed {
+		if err == nil {
+			res.Status = Skipped
+		}
 		return res, err
 	}
-	if !claimed {
-		res.Status = Skipped
-		return res, nil
-	}
-
 	c, err := l.contract(src)
 	if err != nil {
 		return res, err
@@ -114,15 +113,22 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 	if verdict(&res, fl, src) {
 		return res, nil
 	}
+	return res, l.finishStream(ctx, tx, c, fl, &res)
+}
+
+// finishStream records what a streamed file's copy loaded (its rejects,
+// its days and counts, the content it replaced, whose rows it deletes) and
+// commits its transaction.
+func (l *CSV) finishStream(ctx context.Context, tx pgx.Tx, c *contract, fl *fileLoad, res *Result) error {
 	if err := l.ledger.AddRejects(ctx, tx, res.LoadID, res.Source, res.Path, fl.rejects); err != nil {
-		return res, err
+		return err
 	}
-	retired, err := l.ledger.FinishFile(ctx, tx, loaded(res, fl))
+	retired, err := l.ledger.FinishFile(ctx, tx, loaded(*res, fl))
 	if err != nil {
-		return res, err
+		return err
 	}
 	if err := deleteRetired(ctx, tx, c, retired); err != nil {
-		return res, err
+		return err
 	}
 	if len(retired.LoadIDs) > 0 {
 		res.Status = Replaced
@@ -131,15 +137,16 @@ func (l *CSV) loadOnce(ctx context.Context, runID int64, src *config.Source, con
 		l.test.commit()
 	}
 	if err := pg.Commit(ctx, tx); err != nil {
-		return res, err
+		return fmt.Errorf("commit the load of %s: %w", res.Path, err)
 	}
-	return res, nil
+	return nil
 }
 
 // surveyOne hashes a file to be streamed, into res.seen, and tells
 // whether the manifest knows its content already: then res says so
 // (skipped, or refused earlier) and it is not loaded.
-func (l *CSV) surveyOne(ctx context.Context, src *config.Source, contract, path string, info Stat, res *Result) (bool, error) {
+func (ld *loading) surveyOne(ctx context.Context, path string, info Stat, res *Result) (bool, error) {
+	l, src, contract := ld.CSV, ld.src, ld.contract
 	sum, size, err := l.hash(ctx, src, path)
 	if err != nil {
 		return true, &SourceError{Path: res.Path, Err: err}

@@ -60,31 +60,31 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 	dir := filepath.Join(opt.DataDir, opt.Shape.Name)
 	files, err := ensureData(dir, opt.Shape)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench load: %w", err)
 	}
 	fmt.Fprintf(opt.Out, "%s: %d files in %s\n", opt.Shape.Name, len(files), dir)
 
 	psqlURL, err := freshDB(ctx, opt.URL, "bench_psql")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench load: %w", err)
 	}
 	t, rows, err := timed(ctx, opt.URL, func() (int64, []Phase, error) { return psqlStream(ctx, psqlURL, files) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench load: %w", err)
 	}
 	copyRes := Result{What: `psql \copy, one stream (raw CSV)`, Rows: rows, Duration: t.Wall}
 	report(opt.Out, copyRes)
 
 	percURL, err := freshDB(ctx, opt.URL, "bench_percolate")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench load: %w", err)
 	}
 	if _, err := settle(ctx, opt.URL); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench load: %w", err)
 	}
 	percRes, err := percolateLoad(ctx, opt, percURL, filepath.Join(dir, "*.csv"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench load: %w", err)
 	}
 	report(opt.Out, percRes)
 	if percRes.Rows != copyRes.Rows {

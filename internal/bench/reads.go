@@ -97,28 +97,28 @@ func Reads(ctx context.Context, opt Options, r ReadsOptions) (*ReadsResult, erro
 	res := &ReadsResult{Database: "bench_reads"}
 	dbURL, err := loadReads(ctx, opt, r, res)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench reads: %w", err)
 	}
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench reads: %w", err)
 	}
 	defer conn.Close(ctx)
 	if res.Relations, err = describe(ctx, conn, r.Queries); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench reads: %w", err)
 	}
 	start := time.Now()
 	if err := buildKeyed(ctx, conn, r.Queries); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench reads: %w", err)
 	}
 	res.Build = time.Since(start)
 	pm, err := settle(ctx, opt.URL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench reads: %w", err)
 	}
 	values, err := readParams(ctx, conn, r.Queries)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench reads: %w", err)
 	}
 	// The machine meanwhile: on a shared one, what its other tenants took.
 	self0, server0, busy0, start := selfCPU(), serverCPU(pm), machineBusy(), time.Now()

@@ -24,7 +24,7 @@ import (
 func Resend(ctx context.Context, opt Options) error {
 	year, err := yearFiles(filepath.Join(opt.DataDir, "year"))
 	if err != nil {
-		return err
+		return fmt.Errorf("bench resend: %w", err)
 	}
 	again, err := folderWith(filepath.Join(opt.DataDir, "resend-again"), year, func(dir string) error {
 		return redeliver(year, dir, false)
@@ -36,7 +36,7 @@ func Resend(ctx context.Context, opt Options) error {
 		return redeliver(year, dir, true)
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("bench resend: %w", err)
 	}
 	next, err := folderWith(filepath.Join(opt.DataDir, "resend-next"), year, func(dir string) error {
 		o := yearShape
@@ -46,7 +46,7 @@ func Resend(ctx context.Context, opt Options) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("bench resend: %w", err)
 	}
 	fmt.Fprintf(opt.Out, "resend: a year of %d files, then in one database the same year again under new names, in another each file again an order short, in another a year of new days\n", len(year))
 	first := "*-" + yearShape.From.Format("2006") + "_09-00-00.csv"
@@ -54,7 +54,7 @@ func Resend(ctx context.Context, opt Options) error {
 	for _, job := range []struct{ db, dir string }{{"bench_resend", again}, {"bench_short", short}, {"bench_next", next}} {
 		pool, done, err := emptyDB(ctx, opt.URL, job.db)
 		if err != nil {
-			return err
+			return fmt.Errorf("bench resend: %w", err)
 		}
 		for _, glob := range []string{first, "*.csv"} {
 			sum, err := opt.Project.Run(ctx, pool, project.RunOptions{Jobs: opt.Jobs, Sources: map[string]string{

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -73,7 +72,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 	dir := filepath.Join(opt.DataDir, "year")
 	files, err := yearFiles(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench year: %w", err)
 	}
 	res := &YearResult{Files: len(files)}
 	fmt.Fprintf(opt.Out, "year: %d files in %s; %d run(s) of each job, alternating, each into an empty database\n", len(files), dir, runs)
@@ -81,7 +80,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 	for i := range runs {
 		u, err := freshDB(ctx, opt.URL, "bench_psql")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("bench year: %w", err)
 		}
 		t, rows, err := timed(ctx, opt.URL, func() (int64, []Phase, error) { return psqlStream(ctx, u, files) })
 		if err != nil {
@@ -109,7 +108,7 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 		} {
 			pool, done, err := emptyDB(ctx, opt.URL, job.db)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("bench year: %w", err)
 			}
 			dbURL := pool.Config().ConnString()
 			t, _, err := timed(ctx, opt.URL, func() (int64, []Phase, error) {
@@ -463,172 +462,4 @@ func emptyDB(ctx context.Context, base, name string) (*pgxpool.Pool, func(), err
 		return nil, nil, err
 	}
 	return pool, pool.Close, nil
-}
-
-// psqlStream copies every file's raw rows into the empty database u with
-// one psql process, as one stream: the yardstick.
-func psqlStream(ctx context.Context, u string, files []string) (int64, []Phase, error) {
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer conn.Close(ctx)
-	// No autovacuum of it: it would vacuum 180 MB while the next job runs.
-	if _, err := conn.Exec(ctx, `CREATE TABLE raw (a text, b text, c text, d text, e text, f text, g text) WITH (autovacuum_enabled = off)`); err != nil {
-		return 0, nil, err
-	}
-	bin, err := psqlBinary()
-	if err != nil {
-		return 0, nil, err
-	}
-	cmd := exec.CommandContext(ctx, bin, "-q", "-v", "ON_ERROR_STOP=1", "-c", `\copy raw FROM STDIN CSV`, u)
-	cmd.Stdin = &concat{files: files}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, nil, fmt.Errorf("%w: %s", err, out)
-	}
-	var n int64
-	err = conn.QueryRow(ctx, "SELECT count(*) FROM raw").Scan(&n)
-	return n, nil, err
-}
-
-// concat reads files one after another, as cat does, opening each in turn.
-type concat struct {
-	files []string
-	cur   *os.File
-}
-
-func (c *concat) Read(p []byte) (int, error) {
-	for {
-		if c.cur == nil {
-			if len(c.files) == 0 {
-				return 0, io.EOF
-			}
-			f, err := os.Open(c.files[0])
-			if err != nil {
-				return 0, err
-			}
-			c.cur, c.files = f, c.files[1:]
-		}
-		n, err := c.cur.Read(p)
-		if err == io.EOF {
-			c.cur.Close()
-			c.cur = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
-	}
-}
-
-// Floor is what the server needs at the least for the year: writing the
-// rows the warehouse holds (the typed order and item rows and the items'
-// and orders' per-file sums, already encoded for binary COPY, one stream, into tables
-// shaped as staging, then their BRIN indexes built) and the sums the marts and the dedup make of them, one after another on
-// one connection. Percolate cannot take less server time than this; it
-// only spreads it over the cores.
-type Floor struct {
-	Write, Sums time.Duration
-	// Core is writing the keyed tables' rows and building their indexes
-	// (coreFloor), CoreRows the rows.
-	Core     time.Duration
-	CoreRows int64
-}
-
-// floor measures Floor from the staging tables of the database at from,
-// into a fresh database on the same server.
-func floor(ctx context.Context, base, from string) (Floor, error) {
-	var f Floor
-	src, err := pgx.Connect(ctx, from)
-	if err != nil {
-		return f, err
-	}
-	defer src.Close(ctx)
-	dir, err := os.MkdirTemp("", "percolate-floor-")
-	if err != nil {
-		return f, err
-	}
-	defer os.RemoveAll(dir)
-	tables := []string{"staging.transactions", "staging.transaction_item_sums", "staging.transaction_sums"}
-	for _, t := range tables {
-		out, err := os.Create(filepath.Join(dir, t))
-		if err != nil {
-			return f, err
-		}
-		_, err = src.PgConn().CopyTo(ctx, out, "COPY "+t+" TO STDOUT (FORMAT binary)")
-		out.Close()
-		if err != nil {
-			return f, err
-		}
-	}
-	u, err := freshDB(ctx, base, "bench_floor")
-	if err != nil {
-		return f, err
-	}
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		return f, err
-	}
-	defer conn.Close(ctx)
-	// The same tables, empty; their BRIN indexes are built after the rows
-	// are written, as a load into empty tables does (see the loader's
-	// deferIndexes).
-	var ddl, indexes string
-	if err := src.QueryRow(ctx, `SELECT string_agg(format('CREATE TABLE %s (%s);', c.oid::regclass,
-		    (SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
-		     FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped)), ''),
-		  string_agg((SELECT string_agg(pg_get_indexdef(indexrelid) || ';', '') FROM pg_index WHERE indrelid = c.oid), '')
-		FROM pg_class c WHERE c.oid = ANY($1::regclass[])`, tables).Scan(&ddl, &indexes); err != nil {
-		return f, err
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA staging; "+ddl); err != nil {
-		return f, err
-	}
-	if _, err := settle(ctx, base); err != nil {
-		return f, err
-	}
-	start := time.Now()
-	for _, t := range tables {
-		in, err := os.Open(filepath.Join(dir, t))
-		if err != nil {
-			return f, err
-		}
-		_, err = conn.PgConn().CopyFrom(ctx, in, "COPY "+t+" FROM STDIN (FORMAT binary)")
-		in.Close()
-		if err != nil {
-			return f, err
-		}
-	}
-	if _, err := conn.Exec(ctx, indexes); err != nil {
-		return f, err
-	}
-	f.Write = time.Since(start)
-	if _, err := settle(ctx, base); err != nil {
-		return f, err
-	}
-	if f.Core, f.CoreRows, err = coreFloor(ctx, src, conn); err != nil {
-		return f, err
-	}
-	if _, err := settle(ctx, base); err != nil {
-		return f, err
-	}
-	start = time.Now()
-	for _, sql := range []string{
-		"SET work_mem = '128MB'; SET max_parallel_workers_per_gather = 0",
-		// The dedup as cheap as it gets: the rows the loader marked, on the
-		// days the files' order sums count them, and the branch-days more
-		// than one file delivers, from the same sums.
-		"CREATE TABLE repeated AS SELECT load_id, source_line FROM staging.transactions WHERE repeated AND sales_date = ANY (ARRAY(SELECT DISTINCT sales_date FROM staging.transaction_sums WHERE repeats > 0)) UNION ALL SELECT min(load_id), 0 FROM staging.transaction_sums GROUP BY sales_date, branch HAVING min(load_id) <> max(load_id)",
-		"CREATE TABLE order_sums AS SELECT branch, sales_date, hour, payment_method, sum(orders) AS orders, sum(item_count) AS items, sum(total) AS revenue FROM staging.transaction_sums GROUP BY 1, 2, 3, 4",
-		"CREATE TABLE branch_daily AS SELECT branch, sales_date, sum(orders) AS orders, sum(items) AS items, sum(revenue) AS revenue, sum(revenue) FILTER (WHERE payment_method = 'CASH') AS cash, sum(revenue) FILTER (WHERE payment_method = 'CARD') AS card, round(sum(revenue) / sum(orders), 2) AS aov FROM order_sums GROUP BY 1, 2",
-		"CREATE TABLE hourly AS SELECT branch, sales_date, hour, sum(orders) AS orders, sum(revenue) AS revenue FROM order_sums GROUP BY 1, 2, 3",
-		"CREATE TABLE product_daily AS SELECT branch, sales_date, product, size, sum(quantity) AS quantity, sum(revenue) AS revenue FROM staging.transaction_item_sums GROUP BY 1, 2, 3, 4",
-	} {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			return f, fmt.Errorf("%s: %w", sql, err)
-		}
-	}
-	f.Sums = time.Since(start)
-	return f, nil
 }

@@ -5,7 +5,6 @@
 package build
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,24 +111,30 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	res := &Result{Plan: plan}
+	if err := syncUses(ctx, pool, g); err != nil {
+		return nil, err
+	}
 	if plan.Builds() == 0 && plan.Rechecks() == 0 {
 		// Nothing to build or check; a description edited alone still shows.
-		return res, comment(ctx, pool, g)
+		if err := comment(ctx, pool, g); err != nil {
+			return res, fmt.Errorf("comment the models: %w", err)
+		}
+		return res, nil
 	}
 	whole := wholes{}
 	for _, s := range plan.Steps {
 		whole[s.Name] = s.Build && s.Full
 	}
 	if err := sweep(ctx, pool, g); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("drop what an earlier build left: %w", err)
 	}
 	if err := freshen(ctx, pool, builtTables(plan)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("analyze the sources: %w", err)
 	}
-	early := earlySteps(g, plan)
-	built, err := buildEarly(ctx, pool, g, plan, early, whole, &opt)
+	j := &job{pool: pool, g: g, plan: plan, runID: runID, opt: &opt, whole: whole, early: earlySteps(g, plan)}
+	built, err := j.buildEarly(ctx)
 	if err == nil {
-		err = publish(ctx, pool, g, plan, early, built, whole, runID, &opt, res)
+		err = j.publish(ctx, built, res)
 		if err == nil {
 			opt.tell(plan, Event{Kind: Published})
 		}
@@ -168,6 +173,17 @@ func begin(ctx context.Context, pool *pgxpool.Pool, plan *Plan) (pgx.Tx, error) 
 	return tx, nil
 }
 
+// job is the state of one build (Run) that its steps share.
+type job struct {
+	pool  *pgxpool.Pool
+	g     *dag.Graph
+	plan  *Plan
+	runID int64
+	opt   *Options
+	whole wholes
+	early map[string]bool // the steps built before the publish transaction
+}
+
 // wholes are the models a build builds whole, beside their live relations,
 // as NAME__next: while it runs, their SQL and checks read each other there.
 type wholes map[string]bool
@@ -185,114 +201,6 @@ func (w wholes) rename(rel string) (string, bool) {
 func (w wholes) name(rel string) string {
 	n, _ := w.rename(rel)
 	return n
-}
-
-// publish is the transaction that finishes a build: the steps not built
-// early, in order, their checks, and, when no error check failed, the swap
-// and the ledger's record of everything built.
-func publish(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, built map[string]*earlyBuild, whole wholes, runID int64, opt *Options, res *Result) error {
-	var book ledger.Store
-	tx, err := begin(ctx, pool, plan)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.Background())
-	for _, s := range plan.Steps {
-		if !s.Build {
-			continue
-		}
-		if early[s.Name] {
-			b := built[s.Name]
-			res.Built = append(res.Built, b.built)
-			res.Checks = append(res.Checks, b.checks...)
-			res.Checking += b.checking
-		} else {
-			opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
-			start := time.Now()
-			var rows int64
-			if s.Full {
-				rows, err = materialize(ctx, tx, plan, s.Model, whole)
-			} else {
-				rows, err = replaceDays(ctx, tx, plan, s, whole)
-			}
-			if err != nil {
-				return err
-			}
-			res.Built = append(res.Built, Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason})
-			opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: rows, Took: time.Since(start)})
-		}
-		if err := asConnected(ctx, tx, func() error { return recordIntervals(ctx, tx, book, s, runID) }); err != nil {
-			return err
-		}
-	}
-	opt.tell(plan, Event{Kind: Checking})
-	checking := time.Now()
-	checks, err := runSomeChecks(ctx, tx, plan, whole.name, func(s *Step, c *dag.Check) bool {
-		// Early steps ran the checks that read nothing else new.
-		return !early[s.Name] || readsOthersBuilt(s, c, whole)
-	})
-	if err != nil {
-		return err
-	}
-	res.Checks = append(res.Checks, checks...)
-	res.Checking += time.Since(checking)
-	if failed := Failed(res.Checks); len(failed) > 0 {
-		err := fmt.Errorf("%w: %s; nothing was published", ErrChecks, describeFailures(failed))
-		if rerr := tx.Rollback(ctx); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		// The build's transaction is gone: the results are kept outside it,
-		// even when the run was cancelled meanwhile.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if rerr := recordChecks(rctx, pool, runID, res.Checks); rerr != nil {
-			return errors.Join(err, fmt.Errorf("record check results: %w", rerr))
-		}
-		return err
-	}
-	opt.tell(plan, Event{Kind: Publishing})
-	publishing := time.Now()
-	defer func() { res.Publishing = time.Since(publishing) }()
-	if err := swapWhenFree(ctx, tx, g, whole, cmp.Or(opt.PublishWait, time.Minute)); err != nil {
-		return err
-	}
-	if err := comment(ctx, tx, g); err != nil {
-		return err
-	}
-	// The rest is the ledger's: the models' role may not write it.
-	if err := pg.AsConnected(ctx, tx); err != nil {
-		return err
-	}
-	now := time.Now()
-	for _, b := range res.Built {
-		m := b.Model
-		if err := book.RecordBuild(ctx, tx, runID, ledger.Build{Model: m.Name, Version: m.Version, OwnVersion: m.OwnVersion,
-			Materialization: m.Config.Materialized, Rows: b.Rows, Started: now.Add(-b.Duration), Finished: now,
-			Inputs: stepOf(plan, m.Name).inputs, Watermark: plan.Watermark, Columns: m.ColumnVersions()}); err != nil {
-			return err
-		}
-	}
-	if err := recordChecks(ctx, tx, runID, res.Checks); err != nil {
-		return err
-	}
-	if err := recordCheckVersions(ctx, tx, plan, runID); err != nil {
-		return err
-	}
-	if opt.Held != nil {
-		if err := opt.Held(ctx); err != nil {
-			return fmt.Errorf("%w; nothing was published", err)
-		}
-	}
-	return pg.Commit(ctx, tx)
-}
-
-func stepOf(p *Plan, name string) *Step {
-	for _, s := range p.Steps {
-		if s.Name == name {
-			return s
-		}
-	}
-	return &Step{}
 }
 
 // Compile returns the SQL that builds m whole when the models in building
@@ -317,7 +225,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 	// A killed build may have left a __next relation, of whatever kind the
 	// model had then, and views of it.
 	if err := dropRelation(ctx, tx, m.Schema, m.Rel+nextSuffix, true); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: drop a leftover %s: %w", m.Path, next, err)
 	}
 	if m.Config.Materialized == dag.View {
 		prefix := "CREATE VIEW " + next + " AS\n"
@@ -348,7 +256,7 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 		rows = tag.RowsAffected()
 	}
 	if _, err := tx.Exec(ctx, "ANALYZE "+next); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: analyze: %w", m.Path, err)
 	}
 	return rows, nil
 }
@@ -387,7 +295,7 @@ func replaceDays(ctx context.Context, tx pgx.Tx, plan *Plan, s *Step, whole whol
 			return 0, err
 		}
 		if merge {
-			n, err := mergeDays(ctx, tx, m, cols, sql, r[0], r[1])
+			n, err := mergeDays(ctx, tx, m, cols, sql, r)
 			if err != nil {
 				return 0, err
 			}
@@ -435,31 +343,6 @@ func ranges(days []string) [][2]string {
 		out = append(out, [2]string{d, next})
 	}
 	return out
-}
-
-// asConnected runs fn, a write to the ledger inside a build's transaction,
-// as the role percolate connected as, and then the models' role again.
-func asConnected(ctx context.Context, tx pgx.Tx, fn func() error) error {
-	if err := pg.AsConnected(ctx, tx); err != nil {
-		return err
-	}
-	if err := fn(); err != nil {
-		return err
-	}
-	return pg.AsModels(ctx, tx)
-}
-
-// recordIntervals notes the days an incremental model now holds at its
-// version: all its sources' days after a full build, else the days built.
-func recordIntervals(ctx context.Context, tx pgx.Tx, book ledger.Store, s *Step, runID int64) error {
-	m := s.Model
-	if m.Config.Materialized != dag.Incremental {
-		return nil
-	}
-	if s.Full {
-		return book.ResetIntervals(ctx, tx, m.Name, m.Version, runID, s.sources)
-	}
-	return book.AddIntervals(ctx, tx, m.Name, m.Version, runID, s.Days)
 }
 
 // ErrorAt maps the database's error position (in characters, in the

@@ -234,7 +234,7 @@ func Test(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options) ([
 	}
 	tx, err := begin(ctx, pool, plan) // as the models' role, read only: rolled back
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("run the checks: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	results, err := runChecks(ctx, tx, plan, func(rel string) string { return rel })

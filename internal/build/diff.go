@@ -84,13 +84,17 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	}
 	tx, err := begin(ctx, pool, plan)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("diff: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	seeds, err := diffUses(ctx, tx, g, opt.Seeds, whole)
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range plan.Steps {
 		opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
 		start := time.Now()
-		rows, err := materialize(ctx, tx, plan, s.Model, whole)
+		rows, err := diffBuild(ctx, tx, plan, s.Model, whole)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +105,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 		return nil, err
 	}
 	opt.tell(plan, Event{Kind: Comparing})
-	for _, s := range plan.Steps {
+	for _, s := range append(seedSteps(seeds), plan.Steps...) {
 		d, err := diffModel(ctx, tx, s.Model, sample)
 		if err != nil {
 			return nil, fmt.Errorf("compare %s: %w", s.Name, pg.Explain(err))
@@ -170,32 +174,44 @@ func diffRels(ctx context.Context, tx pgx.Tx, m *dag.Model, next string, sample 
 			d.ColumnsRemoved = append(d.ColumnsRemoved, c.Name)
 		}
 	}
+	c := &comparison{tx: tx, d: d, live: live, next: next, common: common, sample: sample}
 	key := m.Key()
 	if len(key) == 0 || slices.ContainsFunc(key, func(k string) bool { return !slices.Contains(common, k) }) {
-		return d, diffWhole(ctx, tx, d, live, next, common, sample)
+		return d, c.whole(ctx)
 	}
 	d.Key = key
-	return d, diffByKey(ctx, tx, d, live, next, key, common, sample)
+	return d, c.byKey(ctx, key)
 }
 
-// diffByKey matches rows by key with a full join: rows on one side only
-// are added or removed, rows on both with another value in a column are
+// comparison is a model's __next relation compared with its live one,
+// filling d.
+type comparison struct {
+	tx         pgx.Tx
+	d          *ModelDiff
+	live, next string   // the relations, quoted
+	common     []string // the columns both have
+	sample     int      // how many rows of each kind to show
+}
+
+// byKey matches rows by key with a full join: rows on one side only are
+// added or removed, rows on both with another value in a column are
 // changed.
-func diffByKey(ctx context.Context, tx pgx.Tx, d *ModelDiff, live, next string, key, common []string, sample int) error {
+func (c *comparison) byKey(ctx context.Context, key []string) error {
+	d := c.d
 	var values []string // the compared columns, as the join's sides name them
-	for _, c := range common {
-		if !slices.Contains(key, c) {
-			values = append(values, c)
+	for _, col := range c.common {
+		if !slices.Contains(key, col) {
+			values = append(values, col)
 		}
 	}
 	side := func(rel string) string {
 		cols := []string{keyExpr(key) + " AS percolate_key", "to_jsonb(r) AS percolate_row"}
-		for i, c := range values {
-			cols = append(cols, fmt.Sprintf("to_jsonb(r.%s) AS v%d", pg.Ident(c), i))
+		for i, col := range values {
+			cols = append(cols, fmt.Sprintf("to_jsonb(r.%s) AS v%d", pg.Ident(col), i))
 		}
 		return fmt.Sprintf("SELECT %s FROM %s AS r", strings.Join(cols, ", "), rel)
 	}
-	join := fmt.Sprintf("(%s) AS b FULL JOIN (%s) AS a ON a.percolate_key = b.percolate_key", side(live), side(next))
+	join := fmt.Sprintf("(%s) AS b FULL JOIN (%s) AS a ON a.percolate_key = b.percolate_key", side(c.live), side(c.next))
 	differs := make([]string, len(values))
 	for i := range values {
 		differs[i] = fmt.Sprintf("a.v%d IS DISTINCT FROM b.v%d", i, i)
@@ -204,6 +220,29 @@ func diffByKey(ctx context.Context, tx pgx.Tx, d *ModelDiff, live, next string, 
 	if len(differs) > 0 {
 		anyDiffers = strings.Join(differs, " OR ")
 	}
+	if err := c.countByKey(ctx, join, anyDiffers, differs, values); err != nil {
+		return err
+	}
+	if c.sample <= 0 {
+		return nil
+	}
+	var err error
+	if d.Changed > 0 {
+		if err := c.sampleChanged(ctx, join, anyDiffers, key, values); err != nil {
+			return err
+		}
+	}
+	if d.SampleAdded, err = someRows(ctx, c.tx, fmt.Sprintf("SELECT a.percolate_row FROM %s WHERE b.percolate_key IS NULL ORDER BY a.percolate_key LIMIT %d", join, c.sample), d.Added); err != nil {
+		return err
+	}
+	d.SampleRemoved, err = someRows(ctx, c.tx, fmt.Sprintf("SELECT b.percolate_row FROM %s WHERE a.percolate_key IS NULL ORDER BY b.percolate_key LIMIT %d", join, c.sample), d.Removed)
+	return err
+}
+
+// countByKey counts in one pass over join the rows added, removed and
+// changed, and the rows changed in each of values (differs[i] says that
+// values[i] differs).
+func (c *comparison) countByKey(ctx context.Context, join, anyDiffers string, differs, values []string) error {
 	counts := []string{
 		"count(*) FILTER (WHERE b.percolate_key IS NULL)",
 		"count(*) FILTER (WHERE a.percolate_key IS NULL)",
@@ -217,49 +256,46 @@ func diffByKey(ctx context.Context, tx pgx.Tx, d *ModelDiff, live, next string, 
 	for i := range got {
 		dest[i] = &got[i]
 	}
-	if err := tx.QueryRow(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+join).Scan(dest...); err != nil {
+	if err := c.tx.QueryRow(ctx, "SELECT "+strings.Join(counts, ", ")+" FROM "+join).Scan(dest...); err != nil {
 		return err
 	}
+	d := c.d
 	d.Added, d.Removed, d.Changed = got[0], got[1], got[2]
-	for i, c := range values {
+	for i, col := range values {
 		if got[3+i] > 0 {
-			d.Columns[c] = got[3+i]
+			d.Columns[col] = got[3+i]
 		}
 	}
-	if sample <= 0 {
-		return nil
-	}
-	var err error
-	if d.Changed > 0 {
-		rows, err := tx.Query(ctx, fmt.Sprintf("SELECT b.percolate_row, a.percolate_row FROM %s WHERE a.percolate_key IS NOT NULL AND b.percolate_key IS NOT NULL AND (%s) ORDER BY a.percolate_key LIMIT %d", join, anyDiffers, sample))
-		if err != nil {
-			return err
-		}
-		pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]map[string]json.RawMessage, error) {
-			var p [2]map[string]json.RawMessage
-			return p, r.Scan(&p[0], &p[1])
-		})
-		if err != nil {
-			return err
-		}
-		for _, p := range pairs {
-			ch := ChangedRow{Key: map[string]json.RawMessage{}, Before: map[string]json.RawMessage{}, After: map[string]json.RawMessage{}}
-			for _, k := range key {
-				ch.Key[k] = p[1][k]
-			}
-			for _, c := range values {
-				if pg.JSONValue(p[0][c]) != pg.JSONValue(p[1][c]) {
-					ch.Before[c], ch.After[c] = p[0][c], p[1][c]
-				}
-			}
-			d.Sample = append(d.Sample, ch)
-		}
-	}
-	if d.SampleAdded, err = someRows(ctx, tx, fmt.Sprintf("SELECT a.percolate_row FROM %s WHERE b.percolate_key IS NULL ORDER BY a.percolate_key LIMIT %d", join, sample), d.Added); err != nil {
+	return nil
+}
+
+// sampleChanged shows a few changed rows: their key, and the values of
+// the columns that changed, before and after.
+func (c *comparison) sampleChanged(ctx context.Context, join, anyDiffers string, key, values []string) error {
+	rows, err := c.tx.Query(ctx, fmt.Sprintf("SELECT b.percolate_row, a.percolate_row FROM %s WHERE a.percolate_key IS NOT NULL AND b.percolate_key IS NOT NULL AND (%s) ORDER BY a.percolate_key LIMIT %d", join, anyDiffers, c.sample))
+	if err != nil {
 		return err
 	}
-	d.SampleRemoved, err = someRows(ctx, tx, fmt.Sprintf("SELECT b.percolate_row FROM %s WHERE a.percolate_key IS NULL ORDER BY b.percolate_key LIMIT %d", join, sample), d.Removed)
-	return err
+	pairs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]map[string]json.RawMessage, error) {
+		var p [2]map[string]json.RawMessage
+		return p, r.Scan(&p[0], &p[1])
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		ch := ChangedRow{Key: map[string]json.RawMessage{}, Before: map[string]json.RawMessage{}, After: map[string]json.RawMessage{}}
+		for _, k := range key {
+			ch.Key[k] = p[1][k]
+		}
+		for _, col := range values {
+			if pg.JSONValue(p[0][col]) != pg.JSONValue(p[1][col]) {
+				ch.Before[col], ch.After[col] = p[0][col], p[1][col]
+			}
+		}
+		c.d.Sample = append(c.d.Sample, ch)
+	}
+	return nil
 }
 
 // keyExpr is a row's key as one value that joins by hashing, NULLs
@@ -272,16 +308,17 @@ func keyExpr(key []string) string {
 	return "jsonb_build_array(" + strings.Join(cols, ", ") + ")"
 }
 
-// diffWhole compares rows whole (as multisets) where there is no key: each
+// whole compares rows whole (as multisets) where there is no key: each
 // row is hashed (64 bits, as PostgreSQL hashes values for joins: 2.5 and
 // 2.50 alike) and the rows of each hash counted on both sides, in one pass
 // over each; only when some differ are they found again for a sample. Two
 // different rows on opposite sides would have to share a hash to hide each
 // other: about one chance in 10^7 for two million rows.
-func diffWhole(ctx context.Context, tx pgx.Tx, d *ModelDiff, live, next string, common []string, sample int) error {
+func (c *comparison) whole(ctx context.Context) error {
+	tx, d, live, next, common, sample := c.tx, c.d, c.live, c.next, c.common, c.sample
 	cols := make([]string, len(common))
-	for i, c := range common {
-		cols[i] = "r." + pg.Ident(c)
+	for i, col := range common {
+		cols[i] = "r." + pg.Ident(col)
 	}
 	row := "ROW(" + strings.Join(cols, ", ") + ")"
 	// The hashes whose rows differ, kept for the sample (the transaction

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -49,132 +50,167 @@ func earlySteps(g *dag.Graph, plan *Plan) map[string]bool {
 	return early
 }
 
-// buildEarly builds the early steps on up to workers connections at once
-// (0: one per core), each as soon as the early steps it reads are
+// buildEarly builds the early steps on up to Options.Workers connections
+// at once (0: one per core), each as soon as the early steps it reads are
 // committed, and runs each one's checks right after it. It returns what it
 // built, also on error, so that the caller can drop it.
-func buildEarly(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, plan *Plan, early map[string]bool, whole wholes, opt *Options) (map[string]*earlyBuild, error) {
-	workers := opt.Workers
+func (j *job) buildEarly(ctx context.Context) (map[string]*earlyBuild, error) {
+	workers := j.opt.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// waits are, for each early step, the early steps it reads, directly or
-	// not: it starts when they are committed.
-	done := map[string]chan struct{}{}
-	waits := map[string][]string{}
-	for _, s := range plan.Steps {
-		if early[s.Name] {
-			done[s.Name] = make(chan struct{})
-			for _, a := range g.Ancestors(s.Model) {
-				if early[a] {
-					waits[s.Name] = append(waits[s.Name], a)
-				}
-			}
-		}
-	}
-	var mu sync.Mutex
-	// A step ready to build waits for a free connection; the ready step on
-	// the longest chain of work goes first (see chains). started and
-	// finished say, under mu, where each step is: a step that starts with
-	// no other running or ready to run is alone on the machine, and may use
-	// the idle cores for parallel workers of its own.
-	chain := chains(g, plan, early)
-	cond := sync.NewCond(&mu)
-	running := 0
-	ready, started, finished := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	sc := newSchedule(j, workers, cancel)
 	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		cond.Broadcast()
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		sc.cond.Broadcast()
 	})
 	defer stop()
-	next := func(self *Step) bool {
-		for name := range ready {
-			if c := chain[name]; c > chain[self.Name] || c == chain[self.Name] && name < self.Name {
-				return false
-			}
-		}
-		return true
-	}
-	alone := func(self *Step) bool {
-		for _, o := range plan.Steps {
-			if !early[o.Name] || o == self || finished[o.Name] {
-				continue
-			}
-			if started[o.Name] {
-				return false // running
-			}
-			if !slices.ContainsFunc(waits[o.Name], func(a string) bool { return !finished[a] }) {
-				return false // ready
-			}
-		}
-		return true
-	}
-	built := map[string]*earlyBuild{}
-	var first error
 	var wg sync.WaitGroup
-	for _, s := range plan.Steps {
-		if !early[s.Name] {
+	for _, s := range j.plan.Steps {
+		if !j.early[s.Name] {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(done[s.Name])
-			for _, a := range waits[s.Name] {
-				select {
-				case <-done[a]:
-				case <-ctx.Done():
-					return
-				}
-			}
-			mu.Lock()
-			ready[s.Name] = true
-			for running >= workers || !next(s) {
-				if ctx.Err() != nil { // another build failed
-					mu.Unlock()
-					return
-				}
-				cond.Wait()
-			}
-			delete(ready, s.Name)
-			running++
-			started[s.Name] = true
-			helpers := 0
-			if alone(s) {
-				helpers = workers - 1
-			}
-			mu.Unlock()
-			defer func() {
-				mu.Lock()
-				running--
-				cond.Broadcast()
-				mu.Unlock()
-			}()
-			if ctx.Err() != nil {
+			defer close(sc.done[s.Name])
+			helpers, ok := sc.take(ctx, s)
+			if !ok {
 				return
 			}
-			opt.tell(plan, Event{Kind: ModelStarted, Model: s.Name})
-			b, err := buildOne(ctx, pool, plan, s, whole, helpers)
+			j.opt.tell(j.plan, Event{Kind: ModelStarted, Model: s.Name})
+			b, err := buildOne(ctx, j.pool, j.plan, s, j.whole, helpers)
 			if b != nil {
-				opt.tell(plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: b.built.Rows, Took: b.built.Duration})
+				j.opt.tell(j.plan, Event{Kind: ModelBuilt, Model: s.Name, Rows: b.built.Rows, Took: b.built.Duration})
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			finished[s.Name] = true
-			if b != nil {
-				built[s.Name] = b
-			}
-			if err != nil && first == nil {
-				first = err
-				cancel()
-			}
+			sc.finish(s, b, err)
 		}()
 	}
 	wg.Wait()
-	return built, first
+	return sc.built, sc.first
+}
+
+// schedule is where each early step of a build is: waiting for the early
+// steps it reads, ready to build and waiting for a free connection,
+// started or finished. A ready step waits for a free connection; the
+// ready step on the longest chain of work goes first (see chains). A step
+// that starts with no other running or ready to run is alone on the
+// machine, and may use the idle cores for parallel workers of its own.
+type schedule struct {
+	workers int
+	j       *job
+	chain   map[string]time.Duration
+	// done is closed when a step is committed (or gave up); waits are,
+	// for each early step, the early steps it reads, directly or not: it
+	// starts when they are committed.
+	done  map[string]chan struct{}
+	waits map[string][]string
+
+	mu                       sync.Mutex // over what follows
+	cond                     *sync.Cond // a connection came free, or the build stopped
+	running                  int
+	ready, started, finished map[string]bool
+	built                    map[string]*earlyBuild
+	first                    error  // the first build that failed
+	cancel                   func() // stops the others when one fails
+}
+
+func newSchedule(j *job, workers int, cancel func()) *schedule {
+	sc := &schedule{workers: workers, j: j, chain: chains(j.g, j.plan, j.early), cancel: cancel,
+		done: map[string]chan struct{}{}, waits: map[string][]string{},
+		ready: map[string]bool{}, started: map[string]bool{}, finished: map[string]bool{}, built: map[string]*earlyBuild{}}
+	sc.cond = sync.NewCond(&sc.mu)
+	for _, s := range j.plan.Steps {
+		if j.early[s.Name] {
+			sc.done[s.Name] = make(chan struct{})
+			for _, a := range j.g.Ancestors(s.Model) {
+				if j.early[a] {
+					sc.waits[s.Name] = append(sc.waits[s.Name], a)
+				}
+			}
+		}
+	}
+	return sc
+}
+
+// take waits until the steps s reads are committed and a connection is
+// free for s, and returns how many parallel helpers s may use; ok is
+// false when the build stopped meanwhile.
+func (sc *schedule) take(ctx context.Context, s *Step) (helpers int, ok bool) {
+	for _, a := range sc.waits[s.Name] {
+		select {
+		case <-sc.done[a]:
+		case <-ctx.Done():
+			return 0, false
+		}
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.ready[s.Name] = true
+	for sc.running >= sc.workers || !sc.next(s) {
+		if ctx.Err() != nil { // another build failed
+			return 0, false
+		}
+		sc.cond.Wait()
+	}
+	delete(sc.ready, s.Name)
+	if ctx.Err() != nil {
+		return 0, false
+	}
+	sc.running++
+	sc.started[s.Name] = true
+	if sc.alone(s) {
+		helpers = sc.workers - 1
+	}
+	return helpers, true
+}
+
+// finish records what the build of s made and frees its connection; the
+// first error stops the other builds.
+func (sc *schedule) finish(s *Step, b *earlyBuild, err error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.finished[s.Name] = true
+	if b != nil {
+		sc.built[s.Name] = b
+	}
+	if err != nil && sc.first == nil {
+		sc.first = err
+		sc.cancel()
+	}
+	sc.running--
+	sc.cond.Broadcast()
+}
+
+// next reports whether no ready step is on a longer chain than self (or
+// an equal one, named first). The caller holds mu.
+func (sc *schedule) next(self *Step) bool {
+	for name := range sc.ready {
+		if c := sc.chain[name]; c > sc.chain[self.Name] || c == sc.chain[self.Name] && name < self.Name {
+			return false
+		}
+	}
+	return true
+}
+
+// alone reports whether no other early step runs or is ready to. The
+// caller holds mu.
+func (sc *schedule) alone(self *Step) bool {
+	for _, o := range sc.j.plan.Steps {
+		if !sc.j.early[o.Name] || o == self || sc.finished[o.Name] {
+			continue
+		}
+		if sc.started[o.Name] {
+			return false // running
+		}
+		if !slices.ContainsFunc(sc.waits[o.Name], func(a string) bool { return !sc.finished[a] }) {
+			return false // ready
+		}
+	}
+	return true
 }
 
 // chains weighs each early step by the longest chain of early builds that
@@ -212,7 +248,7 @@ func chains(g *dag.Graph, plan *Plan, early map[string]bool) map[string]time.Dur
 func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whole wholes, helpers int) (*earlyBuild, error) {
 	tx, err := begin(ctx, pool, plan)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build %s: %w", s.Name, err)
 	}
 	defer tx.Rollback(context.Background())
 	if err := plan.Engine.SetHelpers(ctx, tx, helpers); err != nil {
@@ -234,7 +270,7 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 	}
 	b.checking = time.Since(checking)
 	if err := pg.Commit(ctx, tx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commit %s: %w", s.Name, err)
 	}
 	return b, nil
 }

@@ -34,7 +34,8 @@ import (
 // changed row's new version does not meet its old one in the key's index.
 // Only where the engine keeps the key (not on Citus, where a ctid is a
 // shard's).
-func mergeDays(ctx context.Context, tx pgx.Tx, m *dag.Model, cols []string, sql, start, end string) (int64, error) {
+func mergeDays(ctx context.Context, tx pgx.Tx, m *dag.Model, cols []string, sql string, span [2]string) (int64, error) {
+	start, end := span[0], span[1]
 	rel := pg.Ident(m.Schema, m.Rel)
 	tc := pg.Ident(m.Config.TimeColumn)
 	days := fmt.Sprintf("%%[1]s.%s >= '%s' AND %%[1]s.%s < '%s'", tc, start, tc, end)

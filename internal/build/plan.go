@@ -9,6 +9,7 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/seed"
 	wh "github.com/percolate/percolate/internal/warehouse" // this package's tests have a helper named warehouse
 )
 
@@ -42,6 +43,9 @@ type Options struct {
 	// Engine is the warehouse's engine, detected by the caller; nil: the
 	// build detects it, once for the call.
 	Engine *wh.Engine
+	// Seeds are the project's seeds: a diff loads those that changed
+	// beside the live ones and compares them too.
+	Seeds []*seed.Seed
 }
 
 // engine is the warehouse's engine: the one the caller detected, else
@@ -161,87 +165,119 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 	if p.Watermark, err = book.Watermark(ctx, q); err != nil {
 		return nil, err
 	}
-	building := map[string]bool{}
-	whole := map[string]bool{}         // built whole, beside the live relation
-	loaded := map[string][]time.Time{} // the loaded days of a set of sources, asked once
+	pl := &planner{q: q, g: g, opt: opt, state: state, checked: checked, data: data,
+		building: map[string]bool{}, whole: map[string]bool{}, loaded: map[string][]time.Time{}}
 	for _, m := range selected {
-		s := &Step{Model: m, Name: m.Name, Build: true, Full: true, Distribution: m.Config.Distribution()}
-		tables := upstreamSources(g, m)
-		s.tables = tables
-		s.inputs = inputs(tables, data)
-		for _, t := range tables {
-			if src := opt.Sources[t]; src != "" && !slices.Contains(s.sources, src) {
-				s.sources = append(s.sources, src)
-			}
+		s, err := pl.step(ctx, m)
+		if err != nil {
+			return nil, err
 		}
-		last, built := state[m.Name]
-		if built {
-			s.took = last.Finished.Sub(last.Started)
-		}
-		var pendingSources []string
-		for _, t := range tables {
-			if src := opt.Sources[t]; opt.Pending[src] && !slices.Contains(pendingSources, src) {
-				pendingSources = append(pendingSources, src)
-			}
-		}
-		var rebuiltParents, wholeParents []string
-		for _, par := range m.Parents {
-			if building[par] {
-				rebuiltParents = append(rebuiltParents, par)
-			}
-			if whole[par] {
-				wholeParents = append(wholeParents, par)
-			}
-		}
-		switch {
-		case opt.FullRefresh:
-			s.Reason = "full refresh"
-		case !built:
-			s.Reason, s.Edited = "new model", true
-		case !last.Exists:
-			s.Reason = "relation missing"
-		case last.OwnVersion != m.OwnVersion:
-			s.Reason, s.Edited = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version), true
-			s.EditedColumns = editedColumns(last.Columns, m.ColumnVersions())
-		case last.Version != m.Version:
-			s.Reason = "upstream changed: " + strings.Join(changedParents(g, m, state), ", ")
-		case m.Config.Materialized == dag.View && len(wholeParents) > 0:
-			// The parent is built beside the live one: models below the
-			// view must read it through a view of the new parent.
-			s.Reason = "parent rebuilt: " + strings.Join(wholeParents, ", ")
-		case m.Config.Materialized == dag.View:
-			// A view shows its inputs' current data: new data changes nothing.
-			s.Build, s.Reason = false, "unchanged"
-		case len(pendingSources) > 0:
-			s.Reason = "new files for " + strings.Join(pendingSources, ", ")
-		case last.Inputs != s.inputs:
-			s.Reason = "new data in " + strings.Join(changedTables(last.Inputs, s.inputs), ", ")
-		case len(rebuiltParents) > 0:
-			s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
-		default:
-			s.Build, s.Reason = false, "unchanged"
-		}
-		if m.Config.Materialized == dag.Incremental && (s.Build || built) {
-			// Even an unchanged model is checked for gaps: days with data
-			// and no interval.
-			if !s.Build {
-				s.Build, s.Reason = true, "gap: days with data but no interval"
-			}
-			if err := planDays(ctx, q, s, last, built, opt, loaded); err != nil {
-				return nil, err
-			}
-			if !s.Build && len(pendingSources) > 0 {
-				s.Build, s.Reason = true, "new files for "+strings.Join(pendingSources, ", ")+" (their days are known once loaded)"
-			}
-		}
-		if built && last.Exists && !opt.FullRefresh {
-			planChecks(s, checked[m.Name])
-		}
-		building[m.Name] = s.Build
-		whole[m.Name] = s.Build && s.Full
 		p.Steps = append(p.Steps, s)
 	}
 	return p, nil
+}
+
+// planner is the state of one NewPlan: what the ledger says, and what the
+// steps planned so far decided, which the steps after them read.
+type planner struct {
+	q       ledger.Querier
+	g       *dag.Graph
+	opt     Options
+	state   map[string]ledger.LastBuild // each model's last build
+	checked map[string][]string         // the check versions each model's relation was checked with
+	data    map[string]string           // each source table's state of data
+
+	building map[string]bool        // the models planned so far that are built
+	whole    map[string]bool        // those built whole, beside the live relation
+	loaded   map[string][]time.Time // the loaded days of a set of sources, asked once
+}
+
+// step plans the build of m.
+func (pl *planner) step(ctx context.Context, m *dag.Model) (*Step, error) {
+	opt := pl.opt
+	s := &Step{Model: m, Name: m.Name, Build: true, Full: true, Distribution: m.Config.Distribution()}
+	tables := upstreamSources(pl.g, m)
+	s.tables = tables
+	s.inputs = inputs(tables, pl.data)
+	var pendingSources []string
+	for _, t := range tables {
+		src := opt.Sources[t]
+		if src != "" && !slices.Contains(s.sources, src) {
+			s.sources = append(s.sources, src)
+		}
+		if opt.Pending[src] && !slices.Contains(pendingSources, src) {
+			pendingSources = append(pendingSources, src)
+		}
+	}
+	last, built := pl.state[m.Name]
+	if built {
+		s.took = last.Finished.Sub(last.Started)
+	}
+	pl.reason(s, last, built, pendingSources)
+	if m.Config.Materialized == dag.Incremental && (s.Build || built) {
+		// Even an unchanged model is checked for gaps: days with data
+		// and no interval.
+		if !s.Build {
+			s.Build, s.Reason = true, "gap: days with data but no interval"
+		}
+		if err := pl.days(ctx, s, last, built); err != nil {
+			return nil, err
+		}
+		if !s.Build && len(pendingSources) > 0 {
+			s.Build, s.Reason = true, "new files for "+strings.Join(pendingSources, ", ")+" (their days are known once loaded)"
+		}
+	}
+	planSnapshot(s)
+	if built && last.Exists && !opt.FullRefresh {
+		planChecks(s, pl.checked[m.Name])
+	}
+	pl.building[m.Name] = s.Build
+	pl.whole[m.Name] = s.Build && s.Full
+	return s, nil
+}
+
+// reason decides whether s is built, and says why: last is its model's
+// last build, if built; pendingSources are the sources it reads with
+// files still to load.
+func (pl *planner) reason(s *Step, last ledger.LastBuild, built bool, pendingSources []string) {
+	m := s.Model
+	var rebuiltParents, wholeParents []string
+	for _, par := range m.Parents {
+		if pl.building[par] {
+			rebuiltParents = append(rebuiltParents, par)
+		}
+		if pl.whole[par] {
+			wholeParents = append(wholeParents, par)
+		}
+	}
+	switch {
+	case pl.opt.FullRefresh:
+		s.Reason = "full refresh"
+	case !built:
+		s.Reason, s.Edited = "new model", true
+	case !last.Exists:
+		s.Reason = "relation missing"
+	case last.OwnVersion != m.OwnVersion:
+		s.Reason, s.Edited = fmt.Sprintf("changed (version %s → %s)", last.Version, m.Version), true
+		s.EditedColumns = editedColumns(last.Columns, m.ColumnVersions())
+	case last.Version != m.Version:
+		s.Reason = "upstream changed: " + strings.Join(changedParents(pl.g, m, pl.state), ", ")
+	case m.Config.Materialized == dag.View && len(wholeParents) > 0:
+		// The parent is built beside the live one: models below the
+		// view must read it through a view of the new parent.
+		s.Reason = "parent rebuilt: " + strings.Join(wholeParents, ", ")
+	case m.Config.Materialized == dag.View:
+		// A view shows its inputs' current data: new data changes nothing.
+		s.Build, s.Reason = false, "unchanged"
+	case len(pendingSources) > 0:
+		s.Reason = "new files for " + strings.Join(pendingSources, ", ")
+	case last.Inputs != s.inputs:
+		s.Reason = "new data in " + strings.Join(changedTables(last.Inputs, s.inputs), ", ")
+	case len(rebuiltParents) > 0:
+		s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
+	default:
+		s.Build, s.Reason = false, "unchanged"
+	}
 }
 
 // planChecks notes the checks of s's model whose fingerprint is not among
@@ -333,17 +369,17 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuil
 		}
 	}
 	if len(out) == 0 {
-		out = []string{"a parent's version"}
+		out = usedBy(g, m)
 	}
 	return out
 }
 
-// planDays decides whether an incremental model's build is a full one or
+// days decides whether an incremental model's build is a full one or
 // which days it replaces: those whose files arrived (or were replaced)
 // since its last build, and any day with data it has no interval for at
-// its current version (a gap). loaded caches the days with data of each
-// set of sources, for the models that read the same.
-func planDays(ctx context.Context, q ledger.Querier, s *Step, last ledger.LastBuild, built bool, opt Options, loaded map[string][]time.Time) error {
+// its current version (a gap). last is its model's last build, if built.
+func (pl *planner) days(ctx context.Context, s *Step, last ledger.LastBuild, built bool) error {
+	opt, q, loaded := pl.opt, pl.q, pl.loaded
 	m := s.Model
 	versionChanged := built && last.Version != m.Version
 	if opt.FullRefresh || !built || !last.Exists || (versionChanged && opt.From.IsZero()) {

@@ -1,15 +1,16 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/project"
-	"github.com/percolate/percolate/loaders"
 )
 
 func (a *app) backfillCmd() *cobra.Command {
@@ -47,43 +48,7 @@ nothing and says so.`,
 			if f.output != "text" && f.output != "json" {
 				return usagef("--output %q: want text or json", f.output)
 			}
-			p, pool, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			start := time.Now()
-			var files, daysDone int
-			var rows int64
-			d := a.newDisplay()
-			if !dryRun {
-				d.attach(&opt.RunOptions)
-			}
-			perFile := opt.OnFile
-			opt.OnFile = func(r loaders.Result) {
-				files++
-				rows += r.Loaded
-				if perFile != nil {
-					perFile(r)
-				}
-			}
-			opt.OnChunk = func(c project.Chunk, s *project.Summary) {
-				daysDone += c.Days
-				d.published(c.From, c.To)
-				if f.output != "text" || c.Days == 0 {
-					return
-				}
-				el := time.Since(start)
-				left := time.Duration(float64(el) / float64(daysDone) * float64(c.DaysLeft))
-				d.done(a.stdout, fmt.Sprintf("published %s … %s · %d days, %d files, %s rows so far · %d days left, ~%s",
-					c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), daysDone, files, thousands(rows), c.DaysLeft, left.Round(time.Second)))
-			}
-			rep, err := p.Backfill(ctx, pool, opt)
-			d.close(err)
-			if rep != nil {
-				a.printBackfill(rep, f.output, dryRun)
-			}
-			return err
+			return a.backfill(ctx, opt, f.output)
 		},
 	}
 	f.register(cmd, true)
@@ -97,28 +62,50 @@ nothing and says so.`,
 	return cmd
 }
 
+// backfill runs a backfill, showing its progress, and prints its report.
+func (a *app) backfill(ctx context.Context, opt project.BackfillOptions, output string) error {
+	p, pool, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	start := time.Now()
+	var files, daysDone int
+	var rows int64
+	d := a.newDisplay()
+	if !opt.DryRun {
+		d.attach(&opt.RunOptions)
+	}
+	perFile := opt.OnFile
+	opt.OnFile = func(r project.FileResult) {
+		files++
+		rows += r.Loaded
+		if perFile != nil {
+			perFile(r)
+		}
+	}
+	opt.OnChunk = func(c project.Chunk, s *project.Summary) {
+		daysDone += c.Days
+		d.published(c.From, c.To)
+		if output != "text" || c.Days == 0 {
+			return
+		}
+		el := time.Since(start)
+		left := time.Duration(float64(el) / float64(daysDone) * float64(c.DaysLeft))
+		d.done(a.stdout, fmt.Sprintf("published %s … %s · %d days, %d files, %s rows so far · %d days left, ~%s",
+			c.From.Format(time.DateOnly), c.To.Format(time.DateOnly), daysDone, files, thousands(rows), c.DaysLeft, left.Round(time.Second)))
+	}
+	rep, err := p.Backfill(ctx, pool, opt)
+	d.close(err)
+	if rep != nil {
+		a.printBackfill(rep, output, opt.DryRun)
+	}
+	return err
+}
+
 func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun bool) {
 	if output == "json" {
-		type run struct {
-			RunID    int64   `json:"run_id"`
-			Files    int     `json:"files_loaded"`
-			Rows     int64   `json:"rows_loaded"`
-			Rejected int64   `json:"rows_rejected"`
-			Models   int     `json:"models_built"`
-			Seconds  float64 `json:"seconds"`
-		}
-		out := struct {
-			*project.BackfillReport
-			Runs    []run   `json:"runs"`
-			Seconds float64 `json:"seconds"`
-		}{BackfillReport: rep, Seconds: rep.Duration.Seconds()}
-		for _, s := range rep.Runs {
-			loaded, _, rejected := s.Rows()
-			out.Runs = append(out.Runs, run{s.RunID, s.Count(loaders.Loaded) + s.Count(loaders.Replaced), loaded, rejected, s.Built(), s.Duration.Seconds()})
-		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(out)
+		a.printBackfillJSON(rep)
 		return
 	}
 	var b strings.Builder
@@ -134,25 +121,7 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		fmt.Fprintf(w, "  undated: %d files whose day could not be told (skipped), e.g. %s\n", len(rep.Undated), rep.Undated[0])
 	}
 	if dryRun {
-		for src, fs := range rep.Pending {
-			for i, f := range fs {
-				if i == 20 {
-					fmt.Fprintf(w, "    … and %d more\n", len(fs)-20)
-					break
-				}
-				fmt.Fprintf(w, "    %s: %s\n", src, f)
-			}
-		}
-		if rep.Plan != nil {
-			for _, s := range rep.Plan.Models {
-				what := "skip "
-				if s.Build {
-					what = "build"
-				}
-				fmt.Fprintf(w, "    %s %-28s %s\n", what, s.Name, s.Reason)
-			}
-		}
-		fmt.Fprintln(w, "  dry run: nothing changed")
+		writeDryRun(w, rep)
 		return
 	}
 	if rep.UpToDate {
@@ -166,7 +135,7 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 		l, _, r := s.Rows()
 		rows += l
 		rejected += r
-		files += s.Count(loaders.Loaded) + s.Count(loaders.Replaced)
+		files += s.Count(project.Loaded) + s.Count(project.Replaced)
 		if s.Published {
 			publishes++
 			models += s.Built()
@@ -175,4 +144,52 @@ func (a *app) printBackfill(rep *project.BackfillReport, output string, dryRun b
 	fmt.Fprintf(w, "  loaded:  %d files, %d rows (%d rejected) in %d publish(es), %d model builds\n", files, rows, rejected, publishes, models)
 	printExpectations(w, rep.Expectations)
 	fmt.Fprintf(w, "  time:    %s (%.0f rows/s)\n", rep.Duration.Round(time.Millisecond), float64(rows)/rep.Duration.Seconds())
+}
+
+// printBackfillJSON prints a backfill's report as JSON, with its runs.
+func (a *app) printBackfillJSON(rep *project.BackfillReport) {
+	type run struct {
+		RunID    int64   `json:"run_id"`
+		Files    int     `json:"files_loaded"`
+		Rows     int64   `json:"rows_loaded"`
+		Rejected int64   `json:"rows_rejected"`
+		Models   int     `json:"models_built"`
+		Seconds  float64 `json:"seconds"`
+	}
+	out := struct {
+		*project.BackfillReport
+		Runs    []run   `json:"runs"`
+		Seconds float64 `json:"seconds"`
+	}{BackfillReport: rep, Seconds: rep.Duration.Seconds()}
+	for _, s := range rep.Runs {
+		loaded, _, rejected := s.Rows()
+		out.Runs = append(out.Runs, run{s.RunID, s.Count(project.Loaded) + s.Count(project.Replaced), loaded, rejected, s.Built(), s.Duration.Seconds()})
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}
+
+// writeDryRun writes what a backfill's dry run found: the files it would
+// load, and the plan of its models.
+func writeDryRun(w io.Writer, rep *project.BackfillReport) {
+	for src, fs := range rep.Pending {
+		for i, f := range fs {
+			if i == 20 {
+				fmt.Fprintf(w, "    … and %d more\n", len(fs)-20)
+				break
+			}
+			fmt.Fprintf(w, "    %s: %s\n", src, f)
+		}
+	}
+	if rep.Plan != nil {
+		for _, s := range rep.Plan.Models {
+			what := "skip "
+			if s.Build {
+				what = "build"
+			}
+			fmt.Fprintf(w, "    %s %-28s %s\n", what, s.Name, s.Reason)
+		}
+	}
+	fmt.Fprintln(w, "  dry run: nothing changed")
 }

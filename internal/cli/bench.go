@@ -12,9 +12,7 @@ import (
 )
 
 func (a *app) benchCmd() *cobra.Command {
-	var shapes []string
-	var data, queries string
-	var jobs, runs int
+	var f benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time percolate's load against psql's \\copy of the same files",
@@ -66,63 +64,81 @@ Every job runs on the same server: the embedded one, or --database-url.`,
   percolate bench --shape reads --data /var/tmp/percolate-bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := a.project()
-			if err != nil {
-				return err
-			}
-			u, err := p.LocalURL(ctx)
-			if err != nil {
-				return err
-			}
-			for _, name := range shapes {
-				if name == "year" {
-					if _, err := bench.Year(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}, runs); err != nil {
-						return fmt.Errorf("bench year: %w", err)
-					}
-					continue
-				}
-				if name == "reads" {
-					if err := a.benchReads(cmd, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}, queries, runs); err != nil {
-						return fmt.Errorf("bench reads: %w", err)
-					}
-					continue
-				}
-				if name == "resend" {
-					if err := bench.Resend(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}); err != nil {
-						return fmt.Errorf("bench resend: %w", err)
-					}
-					continue
-				}
-				if name == "append-day" {
-					fmt.Fprintln(a.stdout, "append-day:")
-					if err := bench.AppendDay(ctx, bench.Options{DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}); err != nil {
-						return fmt.Errorf("bench append-day: %w", err)
-					}
-					continue
-				}
-				s, ok := bench.Shapes[name]
-				if !ok {
-					var known []string
-					for k := range bench.Shapes {
-						known = append(known, k)
-					}
-					sort.Strings(known)
-					return usagef("--shape %q: want one of %v", name, known)
-				}
-				if _, err := bench.Run(ctx, bench.Options{Shape: s, DataDir: data, URL: u, Project: p, Jobs: jobs, Out: a.stdout}); err != nil {
-					return fmt.Errorf("bench %s: %w", name, err)
-				}
-			}
-			return nil
+			return a.bench(cmd, f)
 		},
 	}
-	cmd.Flags().StringArrayVar(&shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day, resend or reads (repeatable)")
-	cmd.Flags().StringVar(&queries, "queries", filepath.Join("testdata", "bench", "reads.sql"), "reads: the query set, relative to the project folder")
-	cmd.Flags().StringVar(&data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
-	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
-	cmd.Flags().IntVar(&runs, "runs", 3, "year and reads: runs of each job or query (the median is reported)")
+	cmd.Flags().StringArrayVar(&f.shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day, resend or reads (repeatable)")
+	cmd.Flags().StringVar(&f.queries, "queries", filepath.Join("testdata", "bench", "reads.sql"), "reads: the query set, relative to the project folder")
+	cmd.Flags().StringVar(&f.data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
+	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
+	cmd.Flags().IntVar(&f.runs, "runs", 3, "year and reads: runs of each job or query (the median is reported)")
 	return cmd
+}
+
+// benchFlags are what bench was asked.
+type benchFlags struct {
+	shapes        []string
+	data, queries string
+	jobs, runs    int
+}
+
+// bench runs the benchmarks of each shape asked for, in turn.
+func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
+	ctx := cmd.Context()
+	p, err := a.project()
+	if err != nil {
+		return err
+	}
+	u, err := p.LocalURL(ctx)
+	if err != nil {
+		return err
+	}
+	opt := bench.Options{DataDir: f.data, URL: u, Project: p, Jobs: f.jobs, Out: a.stdout}
+	for _, name := range f.shapes {
+		if err := a.benchShape(cmd, opt, f, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchShape runs the benchmark of one shape.
+func (a *app) benchShape(cmd *cobra.Command, opt bench.Options, f benchFlags, name string) error {
+	ctx := cmd.Context()
+	switch name {
+	case "year":
+		if _, err := bench.Year(ctx, opt, f.runs); err != nil {
+			return fmt.Errorf("bench year: %w", err)
+		}
+	case "reads":
+		if err := a.benchReads(cmd, opt, f.queries, f.runs); err != nil {
+			return fmt.Errorf("bench reads: %w", err)
+		}
+	case "resend":
+		if err := bench.Resend(ctx, opt); err != nil {
+			return fmt.Errorf("bench resend: %w", err)
+		}
+	case "append-day":
+		fmt.Fprintln(a.stdout, "append-day:")
+		if err := bench.AppendDay(ctx, opt); err != nil {
+			return fmt.Errorf("bench append-day: %w", err)
+		}
+	default:
+		s, ok := bench.Shapes[name]
+		if !ok {
+			var known []string
+			for k := range bench.Shapes {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return usagef("--shape %q: want one of %v", name, known)
+		}
+		opt.Shape = s
+		if _, err := bench.Run(ctx, opt); err != nil {
+			return fmt.Errorf("bench %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // benchReads reads the query set, before the year is loaded, and runs

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/config"
-	"github.com/percolate/percolate/internal/delivery"
-	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/project"
 )
 
 func (a *app) checkSourcesCmd() *cobra.Command {
@@ -49,11 +48,11 @@ unmet.`,
   percolate check-sources --as-of 2022-03-31 --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var opt delivery.Options
+			var c sourcesCheck
 			for _, f := range []struct {
 				flag, value string
 				day         *time.Time
-			}{{"--as-of", asOf, &opt.AsOf}, {"--since", since, &opt.Since}} {
+			}{{"--as-of", asOf, &c.asOf}, {"--since", since, &c.since}} {
 				if f.value == "" {
 					continue
 				}
@@ -66,56 +65,12 @@ unmet.`,
 			if output != "text" && output != "json" {
 				return usagef("--output %q: want text or json", output)
 			}
-			name, err := pl.name(args)
-			if err != nil {
+			var err error
+			if c.pipeline, err = pl.name(args); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			p, pool, err := a.connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			pl, err := p.Config.Pipeline(name)
-			if err != nil {
-				return err
-			}
-			opt.Now = time.Now()
-			found, err := delivery.Check(ctx, pool, pl, opt)
-			if err != nil {
-				return err
-			}
-			if err := delivery.Record(ctx, pool, pl, 0, cmp.Or(opt.AsOf, opt.Now), found); err != nil {
-				return err
-			}
-			failed := unmetError(found)
-			if output == "json" {
-				if found == nil {
-					found = []ledger.Expectation{}
-				}
-				out := map[string]any{"expectations": found, "exit_code": ExitOK}
-				if failed != nil {
-					out["exit_code"], out["error"] = ExitFailure, failed.Error()
-				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
-					return err
-				}
-				return failed
-			}
-			ended(a.stdout, pl, cmp.Or(opt.AsOf, opt.Now))
-			if len(found) == 0 {
-				fmt.Fprintln(a.stdout, "every expectation met")
-			}
-			for _, e := range found {
-				if e.Kind == delivery.Silent {
-					fmt.Fprintf(a.stdout, "%-8s %s: %s\n", e.Severity+":", e.Source, e.Detail)
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
-			}
-			return failed
+			c.output = output
+			return a.checkSources(cmd.Context(), c)
 		},
 	}
 	pl.register(cmd)
@@ -125,15 +80,67 @@ unmet.`,
 	return cmd
 }
 
+// sourcesCheck is what check-sources was asked.
+type sourcesCheck struct {
+	pipeline, output string
+	asOf, since      time.Time
+}
+
+// checkSources checks the deliveries of a pipeline's sources and prints
+// what it found unmet.
+func (a *app) checkSources(ctx context.Context, c sourcesCheck) error {
+	p, pool, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	pl, err := p.Config.Pipeline(c.pipeline)
+	if err != nil {
+		return err
+	}
+	found, day, err := p.CheckSources(ctx, pool, pl, c.asOf, c.since)
+	if err != nil {
+		return err
+	}
+	failed := unmetError(found)
+	if c.output == "json" {
+		if found == nil {
+			found = []project.Expectation{}
+		}
+		out := map[string]any{"expectations": found, "exit_code": ExitOK}
+		if failed != nil {
+			out["exit_code"], out["error"] = ExitFailure, failed.Error()
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		return failed
+	}
+	ended(a.stdout, pl, day)
+	if len(found) == 0 {
+		fmt.Fprintln(a.stdout, "every expectation met")
+	}
+	for _, e := range found {
+		if e.Kind == project.Silent {
+			fmt.Fprintf(a.stdout, "%-8s %s: %s\n", e.Severity+":", e.Source, e.Detail)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "%-8s %s\n", e.Severity+":", e)
+	}
+	return failed
+}
+
 // unmetError is check-sources' error for the findings of severity error: a
 // source gone silent is said in its own words, the rest counted.
-func unmetError(found []ledger.Expectation) error {
+func unmetError(found []project.Expectation) error {
 	var errs []error
 	n := 0
 	for _, e := range found {
 		switch {
 		case e.Severity != "error":
-		case e.Kind == delivery.Silent:
+		case e.Kind == project.Silent:
 			errs = append(errs, fmt.Errorf("%s: %s", e.Source, e.Detail))
 		default:
 			n++

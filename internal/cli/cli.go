@@ -19,9 +19,7 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
-	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/project"
-	"github.com/percolate/percolate/loaders"
 )
 
 // Exit codes, documented in the README and in `percolate --help`.
@@ -96,9 +94,9 @@ func (a *app) exitCode(err error) int {
 	switch {
 	case !a.started:
 		return ExitUsage
-	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
+	case errors.As(err, &cfgErr), errors.As(err, &modelErr), errors.As(err, new(*project.SeedError)), errors.Is(err, dag.ErrNoModels), errors.Is(err, errUsage), errors.Is(err, dag.ErrSelector):
 		return ExitUsage
-	case errors.Is(err, pg.ErrBusy):
+	case errors.Is(err, project.ErrBusy):
 		return ExitBusy
 	case errors.As(err, new(*project.InterruptedError)):
 		return ExitInterrupted
@@ -113,9 +111,9 @@ func (a *app) explain(err error) error {
 	switch {
 	case errors.As(err, &unknown):
 		return usagef("--source %s: pipeline %s has no such source (it has: %v)", unknown.Source, unknown.Pipeline, unknown.Known)
-	case errors.Is(err, pg.ErrBusy):
+	case errors.Is(err, project.ErrBusy):
 		return fmt.Errorf("%w; add --wait to wait for it to finish", err)
-	case errors.Is(err, loaders.ErrKeyMismatch):
+	case errors.Is(err, project.ErrKeyMismatch):
 		return fmt.Errorf("%w; set %s to the key the database was loaded with", err, EnvHashKey)
 	}
 	return err
@@ -190,6 +188,7 @@ model or dashboard declaration; 3 another run holds the database (see run --wait
 	pf.BoolVarP(&a.disp.quiet, "quiet", "q", false, "print only the summary and errors")
 	pf.StringVar(&a.disp.logFormat, "log-format", "text", "progress on stderr as text, or json: one object per event (file, model, phase), for machines")
 	root.AddCommand(a.initCmd(), a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.filesCmd(), a.checkSourcesCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.diffCmd(), a.backfillCmd(), a.grafanaCmd(), a.envCmd())
+	root.AddCommand(a.docsCmd())
 	return root
 }
 
@@ -205,7 +204,7 @@ func (a *app) project() (*project.Folder, error) {
 		DatabaseURL:    url,
 		HashKey:        os.Getenv(EnvHashKey),
 		ReaderPassword: os.Getenv(EnvReaderPassword),
-		S3:             loaders.S3Options{Endpoint: os.Getenv(EnvS3Endpoint)},
+		S3:             project.S3Options{Endpoint: os.Getenv(EnvS3Endpoint)},
 	})
 }
 

@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -12,32 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/percolate/percolate/internal/build"
-	"github.com/percolate/percolate/internal/lineage"
-	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/project"
 )
 
-// modelDiff is a model's diff as the command prints it: the build's, and
-// the panels that read what changed.
-type modelDiff struct {
-	*build.ModelDiff
-	Panels []string `json:"panels"`
-}
-
-// diffReport is what `percolate diff --output json` prints.
-type diffReport struct {
-	Models []modelDiff `json:"models"`
-	// Panels are every dashboard panel that reads a changed column.
-	Panels []string            `json:"panels"`
-	Checks []build.CheckResult `json:"checks"`
-}
-
 func (a *app) diffCmd() *cobra.Command {
-	var sel, exclude []string
+	var opt project.DiffOptions
 	var pl pipelineArg
 	var output string
-	var sample int
-	var wait bool
-	var env string
 	cmd := &cobra.Command{
 		Use:   "diff [PIPELINE]",
 		Short: "Build the edited models beside the live ones and say how their rows would change, changing nothing",
@@ -59,7 +40,6 @@ error check fails.`,
   percolate diff --output markdown > diff.md      # a pull request comment`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			if output != "text" && output != "json" && output != "markdown" {
 				return usagef("--output %q: want text, json or markdown", output)
 			}
@@ -67,104 +47,66 @@ error check fails.`,
 			if err != nil {
 				return err
 			}
-			if len(sel) == 0 {
-				sel = []string{"state:modified+"}
+			if len(opt.Select) == 0 {
+				opt.Select = []string{"state:modified+"}
 			}
-			p, g, err := a.graph(pipeline)
-			if err != nil {
-				return err
-			}
-			l, panels, err := a.lineage(p, g, nil)
-			if err != nil {
-				return err
-			}
-			pool, err := p.Connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			lock, err := pg.Lock(ctx, pool, "run", wait)
-			if err != nil {
-				return err
-			}
-			defer lock.Release()
-			d := a.newDisplay()
-			var res *build.DiffResult
-			if env != "" {
-				res, err = build.EnvDiff(ctx, pool, g, env, sample)
-			} else {
-				res, err = build.Diff(ctx, pool, g, build.Options{Select: sel, Exclude: exclude, OnEvent: d.build}, sample)
-			}
-			d.close(err)
-			if err != nil && !errors.Is(err, build.ErrChecks) {
-				return err
-			}
-			rep := report(res, l, panels)
-			switch output {
-			case "json":
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			case "markdown":
-				writeMarkdown(a.stdout, rep)
-			default:
-				var b strings.Builder
-				writeText(&b, rep)
-				a.flush(&b)
-			}
-			return err
+			return a.diff(cmd.Context(), pipeline, opt, output)
 		},
 	}
-	registerSelect(cmd, &sel, &exclude)
+	registerSelect(cmd, &opt.Select, &opt.Exclude)
 	pl.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or markdown")
-	cmd.Flags().IntVar(&sample, "sample", 5, "changed, added and removed rows to show per model")
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait for a run holding the database instead of exiting 3")
-	cmd.Flags().StringVar(&env, "env", "", "compare environment NAME (built by run --env) with live, instead of building the edits")
+	cmd.Flags().IntVar(&opt.Sample, "sample", 5, "changed, added and removed rows to show per model")
+	cmd.Flags().BoolVar(&opt.Wait, "wait", false, "wait for a run holding the database instead of exiting 3")
+	cmd.Flags().StringVar(&opt.Env, "env", "", "compare environment NAME (built by run --env) with live, instead of building the edits")
 	return cmd
 }
 
-// report adds the panels each model's changes touch.
-func report(res *build.DiffResult, l *lineage.Graph, panels []*lineage.Panel) *diffReport {
-	rep := &diffReport{Models: []modelDiff{}, Panels: []string{}, Checks: res.Checks}
-	if rep.Checks == nil {
-		rep.Checks = []build.CheckResult{}
+// diff runs a diff of the pipeline's models and prints it as output says.
+func (a *app) diff(ctx context.Context, pipeline string, opt project.DiffOptions, output string) error {
+	p, g, err := a.graph(pipeline)
+	if err != nil {
+		return err
 	}
-	all := map[string]bool{}
-	for _, d := range res.Models {
-		var cols []string
-		if d.Added+d.Removed > 0 || d.New {
-			cols = l.ModelColumns(d.Model) // whole rows come and go
-		} else {
-			for c := range d.Columns {
-				cols = append(cols, d.Model+"."+c)
-			}
-			for _, c := range d.ColumnsRemoved {
-				cols = append(cols, d.Model+"."+c)
-			}
-			for c := range d.ColumnsRetyped {
-				cols = append(cols, d.Model+"."+c)
-			}
-		}
-		md := modelDiff{ModelDiff: d, Panels: []string{}}
-		for _, p := range l.Touched(panels, cols) {
-			md.Panels = append(md.Panels, p.String())
-			all[p.String()] = true
-		}
-		rep.Models = append(rep.Models, md)
+	l, err := p.Lineage(g, nil)
+	if err != nil {
+		return err
 	}
-	rep.Panels = append(rep.Panels, slices.Sorted(maps.Keys(all))...)
-	return rep
+	pool, err := p.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	d := a.newDisplay()
+	opt.OnBuild = d.build
+	rep, err := p.Diff(ctx, pool, g, l, opt)
+	d.close(err)
+	if rep == nil {
+		return err
+	}
+	switch output {
+	case "json":
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	case "markdown":
+		writeMarkdown(a.stdout, rep)
+	default:
+		var b strings.Builder
+		writeText(&b, rep)
+		a.flush(&b)
+	}
+	return err
 }
 
 // unchanged says a model's rows and columns are as they were.
-func unchanged(d modelDiff) bool {
+func unchanged(d project.ModelDiff) bool {
 	return !d.New && d.Added+d.Removed+d.Changed == 0 && len(d.ColumnsAdded)+len(d.ColumnsRemoved)+len(d.ColumnsRetyped) == 0
 }
 
-func writeText(w *strings.Builder, rep *diffReport) {
+func writeText(w *strings.Builder, rep *project.DiffReport) {
 	if len(rep.Models) == 0 {
 		fmt.Fprintf(w, "no model differs from the one last built: nothing to compare (--select names others)\n")
 		return
@@ -219,7 +161,7 @@ func writeChecks(w io.Writer, checks []build.CheckResult) {
 
 // writeSample writes a model's sample rows, a line each: ~ changed,
 // + added, - removed.
-func writeSample(w io.Writer, indent string, d modelDiff) {
+func writeSample(w io.Writer, indent string, d project.ModelDiff) {
 	for _, r := range d.Sample {
 		fmt.Fprintf(w, "%s~ %s: %s\n", indent, jsonText(r.Key), changes(r))
 	}
@@ -247,7 +189,7 @@ func jsonText(v any) string {
 
 // writeMarkdown writes the report as a pull request comment: a table of
 // the models, the samples folded away, and the panels touched.
-func writeMarkdown(w io.Writer, rep *diffReport) {
+func writeMarkdown(w io.Writer, rep *project.DiffReport) {
 	fmt.Fprintf(w, "### Percolate data diff\n\n")
 	if len(rep.Models) == 0 {
 		fmt.Fprintf(w, "No model differs from the one last built.\n")

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/pgtest"
 )
 
@@ -205,4 +206,22 @@ func TestDiff(t *testing.T) {
 			t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
+}
+
+// TestDiffTakesTheRunLock: a diff builds beside the live tables and rolls
+// back, so it takes the run lock like a run: busy (exit 3) while another
+// process holds it.
+func TestDiffTakesTheRunLock(t *testing.T) {
+	url := pgtest.URL(t)
+	pool := connect(t, url)
+	mustRun(t, root, url, "migrate", "up")
+	lock, err := pg.Lock(t.Context(), pool, "run", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	r := percolate(t, root, url, "diff", "--select", "marts.branch_daily_sales")
+	if r.code != ExitBusy || !strings.Contains(r.stderr, "another percolate run holds the lock") {
+		t.Errorf("diff during a run: got exit %d, stderr %q; want exit %d saying another run holds the lock", r.code, r.stderr, ExitBusy)
+	}
 }

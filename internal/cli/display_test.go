@@ -78,6 +78,9 @@ func TestDisplayOnATerminal(t *testing.T) {
 			}
 			files, _ := filepath.Glob(filepath.Join(root, "models", "*", "*.sql"))
 			for _, f := range files {
+				if filepath.Base(filepath.Dir(f)) == "functions" {
+					continue // functions, not models
+				}
 				m := filepath.Base(filepath.Dir(f)) + "." + strings.TrimSuffix(filepath.Base(f), ".sql")
 				if !strings.Contains(out[loaded:built], m) {
 					t.Errorf("the build phase never named %s:\n%q", m, out[loaded:built])

@@ -8,7 +8,6 @@ import (
 
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/ledger"
-	"github.com/percolate/percolate/internal/pg"
 )
 
 // envHelp is the --env flag's help, shared by run and diff.
@@ -36,11 +35,7 @@ over the live ones. See docs/environments.md.`,
 				return err
 			}
 			defer pool.Close()
-			if err := p.EnsureLedger(ctx, pool); err != nil {
-				return err
-			}
-			var book ledger.Store
-			all, err := book.AllEnvBuilds(ctx, pool)
+			all, err := p.Envs(ctx, pool)
 			if err != nil {
 				return err
 			}
@@ -81,10 +76,7 @@ over the live ones. See docs/environments.md.`,
 				return err
 			}
 			defer pool.Close()
-			if err := p.EnsureLedger(ctx, pool); err != nil {
-				return err
-			}
-			schemas, err := build.EnvDrop(ctx, pool, args[0])
+			schemas, err := p.EnvDrop(ctx, pool, args[0])
 			if err != nil {
 				return err
 			}
@@ -121,16 +113,8 @@ func (a *app) runEnv(cmd *cobra.Command, f *runFlags, args []string, env string)
 		return err
 	}
 	defer pool.Close()
-	if err := p.EnsureLedger(ctx, pool); err != nil {
-		return err
-	}
-	lock, err := pg.Lock(ctx, pool, "run", f.wait)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
 	d := a.newDisplay()
-	res, err := build.EnvRun(ctx, pool, g, env, build.Options{Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, OnEvent: d.build})
+	res, err := p.EnvRun(ctx, pool, g, env, f.wait, build.Options{Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, OnEvent: d.build})
 	d.close(err)
 	if res == nil {
 		return err

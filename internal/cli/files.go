@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/project"
 )
 
 func (a *app) filesCmd() *cobra.Command {
-	var f ledger.FileFilter
+	var f project.FileFilter
 	var output string
 	cmd := &cobra.Command{
 		Use:   "files",
@@ -40,19 +40,16 @@ hash, with its status and rows.
 				return usagef("--output %q: want text or json", output)
 			}
 			ctx := cmd.Context()
-			_, pool, err := a.connect(ctx)
+			p, pool, err := a.connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			list, err := ledger.Store{}.Files(ctx, pool, f)
+			list, err := p.Files(ctx, pool, f)
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				if list == nil {
-					list = []ledger.Entry{}
-				}
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{"files": list})

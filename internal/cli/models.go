@@ -3,16 +3,13 @@ package cli
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/dag"
-	"github.com/percolate/percolate/internal/ledger"
-	"github.com/percolate/percolate/internal/unit"
+	"github.com/percolate/percolate/internal/project"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -46,7 +43,7 @@ text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 				if err := p.CheckStaging(pl, have); err != nil {
 					return err
 				}
-				cases, err := unit.Load(os.DirFS(p.Dir), g)
+				cases, err := p.UnitCases(g)
 				if err != nil {
 					return err
 				}
@@ -55,11 +52,11 @@ text' lines, become the comments psql's \d+ and Grafana's query editor show.`,
 						fmt.Fprintf(a.stderr, "warning: %s: a mart without a description (-- description: …), which psql's \\d+ and Grafana show\n", m.Path)
 					}
 				}
-				_, panels, err := a.lineage(p, g, have)
+				l, err := p.Lineage(g, have)
 				if err != nil {
 					return err
 				}
-				for _, pn := range panels {
+				for _, pn := range l.Panels {
 					if len(pn.Missing) > 0 {
 						fmt.Fprintf(a.stderr, "warning: %s: panel %q reads %s, which the models do not make\n", pn.File, pn.String(), strings.Join(pn.Missing, ", "))
 					}
@@ -111,11 +108,9 @@ func (a *app) modelsCmd() *cobra.Command {
 					return err
 				}
 				defer pool.Close()
-				last, err := ledger.Store{}.LastBuilds(cmd.Context(), pool)
-				if err != nil {
+				if modified, err = p.Modified(cmd.Context(), pool); err != nil {
 					return err
 				}
-				modified = build.Modified(last)
 			}
 			models, err := g.Select(sel, exclude, modified)
 			if err != nil {
@@ -194,11 +189,7 @@ relations, and renamed into place by the swap.`,
 				return usagef("no model %q (see: percolate models list)", args[0])
 			}
 			m := models[0]
-			all := map[string]bool{}
-			for _, o := range g.Models {
-				all[o.Name] = true
-			}
-			sql, err := build.Compile(m, all)
+			sql, err := project.Compile(g, m)
 			if err != nil {
 				return err
 			}
@@ -229,12 +220,12 @@ deliver it again: its new content replaces the old rows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, pool, err := a.connect(ctx)
+			p, pool, err := a.connect(ctx)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			list, err := ledger.Store{}.Rejects(ctx, pool, ledger.RejectFilter{Source: source, File: file, Limit: limit})
+			list, err := p.Rejects(ctx, pool, project.RejectFilter{Source: source, File: file, Limit: limit})
 			if err != nil {
 				return err
 			}

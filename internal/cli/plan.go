@@ -1,14 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/percolate/percolate/internal/build"
-	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/project"
 )
 
@@ -37,9 +36,6 @@ the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
 			defer pool.Close()
 			rep, err := p.Plan(ctx, pool, opt)
 			if err != nil {
-				return err
-			}
-			if rep.Panels, err = a.touchedPanels(p, rep.Graph, rep.Models); err != nil {
 				return err
 			}
 			return a.printPlan(rep, f.output)
@@ -79,6 +75,7 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 			fmt.Fprintf(w, "      read again, the contract having changed since they were refused or had rejects: %s\n", strings.Join(s.Outdated, ", "))
 		}
 	}
+	writeSeeds(w, rep.Seeds, "  seeds:  ", "to load")
 	builds := 0
 	for _, s := range rep.Models {
 		if s.Build {
@@ -109,37 +106,9 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 	return nil
 }
 
-// touchedPanels names the dashboard panels that read a column of an
-// edited model among steps, or a column computed from one.
-func (a *app) touchedPanels(p *project.Folder, g *dag.Graph, steps []*build.Step) ([]string, error) {
-	var cols []string
-	l, panels, err := a.lineage(p, g, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range steps {
-		switch {
-		case !s.Build || !s.Edited:
-		case s.EditedColumns != nil:
-			for _, c := range s.EditedColumns {
-				cols = append(cols, s.Name+"."+c)
-			}
-		default:
-			cols = append(cols, l.ModelColumns(s.Name)...)
-		}
-	}
-	names := []string{}
-	for _, p := range l.Touched(panels, cols) {
-		names = append(names, p.String())
-	}
-	return names, nil
-}
-
 func (a *app) testCmd() *cobra.Command {
-	var sel, exclude []string
+	var t testFlags
 	var pl pipelineArg
-	var output string
-	var unit bool
 	cmd := &cobra.Command{
 		Use:   "test [PIPELINE]",
 		Short: "Run the models' checks against the published tables, or their unit tests (--unit)",
@@ -181,58 +150,71 @@ ending in [warn] to report without failing.`,
   percolate test --unit --select marts.daily_sales --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			pipeline, err := pl.name(args)
 			if err != nil {
 				return err
 			}
-			p, g, err := a.graph(pipeline)
-			if err != nil {
-				return err
-			}
-			if output != "text" && output != "json" {
-				return usagef("--output %q: want text or json", output)
-			}
-			pool, err := p.Connect(ctx)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			if unit {
-				return a.unitTests(ctx, p, pool, g, sel, exclude, output)
-			}
-			results, err := build.Test(ctx, pool, g, build.Options{Select: sel, Exclude: exclude})
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				enc.Encode(results)
-			} else {
-				for _, r := range results {
-					status := "ok  "
-					if r.Failures > 0 {
-						status = "FAIL"
-						if r.Severity == "warn" {
-							status = "WARN"
-						}
-					}
-					fmt.Fprintf(a.stdout, "%s %-28s %s (%d failing rows)\n", status, r.Model, r.Name, r.Failures)
-					for _, row := range r.Sample {
-						fmt.Fprintf(a.stdout, "       %s\n", row)
-					}
-				}
-			}
-			if failed := build.Failed(results); len(failed) > 0 {
-				return fmt.Errorf("%d check(s) failed", len(failed))
-			}
-			return nil
+			return a.test(cmd.Context(), pipeline, t)
 		},
 	}
-	registerSelect(cmd, &sel, &exclude)
+	registerSelect(cmd, &t.sel, &t.exclude)
 	pl.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	cmd.Flags().BoolVar(&unit, "unit", false, "run the models' unit tests (*.test.yaml) instead of the checks")
+	cmd.Flags().StringVarP(&t.output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVar(&t.unit, "unit", false, "run the models' unit tests (*.test.yaml) instead of the checks")
 	return cmd
+}
+
+// testFlags are what test was asked: the models, how to print, and
+// whether to run the unit tests rather than the checks.
+type testFlags struct {
+	sel, exclude []string
+	output       string
+	unit         bool
+}
+
+// test runs the checks of a pipeline's selected models on the published
+// tables, or their unit tests, and prints how they went.
+func (a *app) test(ctx context.Context, pipeline string, t testFlags) error {
+	p, g, err := a.graph(pipeline)
+	if err != nil {
+		return err
+	}
+	if t.output != "text" && t.output != "json" {
+		return usagef("--output %q: want text or json", t.output)
+	}
+	pool, err := p.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if t.unit {
+		return a.unitTests(ctx, unitRun{p: p, pool: pool, g: g, testFlags: t})
+	}
+	results, failed, err := p.Test(ctx, pool, g, t.sel, t.exclude)
+	if err != nil {
+		return err
+	}
+	if t.output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(results)
+	} else {
+		for _, r := range results {
+			status := "ok  "
+			if r.Failures > 0 {
+				status = "FAIL"
+				if r.Severity == "warn" {
+					status = "WARN"
+				}
+			}
+			fmt.Fprintf(a.stdout, "%s %-28s %s (%d failing rows)\n", status, r.Model, r.Name, r.Failures)
+			for _, row := range r.Sample {
+				fmt.Fprintf(a.stdout, "       %s\n", row)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d check(s) failed", failed)
+	}
+	return nil
 }

@@ -9,10 +9,7 @@ import (
 	"time"
 
 	"github.com/percolate/percolate/internal/build"
-	"github.com/percolate/percolate/internal/delivery"
-	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/project"
-	"github.com/percolate/percolate/loaders"
 )
 
 // runReport is a run or load as one JSON object: what --output json prints
@@ -43,8 +40,8 @@ type runReport struct {
 		Built   []builtModel `json:"built"`
 		Skipped []string     `json:"skipped"`
 	} `json:"models"`
-	Checks       []build.CheckResult  `json:"checks"`
-	Expectations []ledger.Expectation `json:"expectations"`
+	Checks       []build.CheckResult   `json:"checks"`
+	Expectations []project.Expectation `json:"expectations"`
 }
 
 type refusal struct {
@@ -62,7 +59,7 @@ type builtModel struct {
 
 // report describes a run that ended with err (nil: exit 0).
 func (a *app) report(command string, s *project.Summary, err error) *runReport {
-	r := &runReport{Command: command, Refused: []refusal{}, Checks: []build.CheckResult{}, Expectations: []ledger.Expectation{}}
+	r := &runReport{Command: command, Refused: []refusal{}, Checks: []build.CheckResult{}, Expectations: []project.Expectation{}}
 	r.Models.Built, r.Models.Skipped = []builtModel{}, []string{}
 	if err != nil {
 		err = a.explain(err)
@@ -73,10 +70,10 @@ func (a *app) report(command string, s *project.Summary, err error) *runReport {
 	}
 	r.RunID, r.Pipeline, r.Seconds = s.RunID, s.Pipeline, s.Duration.Seconds()
 	f := &r.Files
-	f.Loaded, f.Replaced, f.Skipped = s.Count(loaders.Loaded), s.Count(loaders.Replaced), s.Count(loaders.Skipped)
-	f.Refused, f.RefusedEarlier, f.Failed = s.Count(loaders.Refused), s.Count(loaders.RefusedEarlier), s.Count(loaders.Failed)
+	f.Loaded, f.Replaced, f.Skipped = s.Count(project.Loaded), s.Count(project.Replaced), s.Count(project.Skipped)
+	f.Refused, f.RefusedEarlier, f.Failed = s.Count(project.Refused), s.Count(project.RefusedEarlier), s.Count(project.Failed)
 	for _, fl := range s.Files {
-		if fl.Status == loaders.Refused || fl.Status == loaders.Failed || fl.Status == loaders.RefusedEarlier {
+		if fl.Status == project.Refused || fl.Status == project.Failed || fl.Status == project.RefusedEarlier {
 			r.Refused = append(r.Refused, refusal{Path: fl.Path, Status: string(fl.Status), Reason: errText(fl.Err)})
 		}
 	}
@@ -105,7 +102,7 @@ func (a *app) report(command string, s *project.Summary, err error) *runReport {
 // expectation of severity error unmet: a few tries, each bounded; a
 // failure to tell is a warning, never the run's failure.
 func (a *app) notify(ctx context.Context, url string, r *runReport) {
-	if url == "" || (r.ExitCode == 0 && delivery.Errors(r.Expectations) == 0) {
+	if url == "" || (r.ExitCode == 0 && project.Unmet(r.Expectations) == nil) {
 		return
 	}
 	body, err := json.Marshal(r)

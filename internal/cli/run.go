@@ -11,9 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/project"
-	"github.com/percolate/percolate/loaders"
 )
 
 type runFlags struct {
@@ -196,11 +194,11 @@ func (a *app) printSummary(s *project.Summary) {
 		fmt.Fprintf(w, "  engine:  Citus %s: tables distributed as their models and sources declare\n", s.Citus)
 	}
 	fmt.Fprintf(w, "  files:   %d loaded, %d replaced, %d skipped (already loaded), %d refused",
-		s.Count(loaders.Loaded), s.Count(loaders.Replaced), s.Count(loaders.Skipped), s.Count(loaders.Refused))
-	if n := s.Count(loaders.RefusedEarlier); n > 0 {
+		s.Count(project.Loaded), s.Count(project.Replaced), s.Count(project.Skipped), s.Count(project.Refused))
+	if n := s.Count(project.RefusedEarlier); n > 0 {
 		fmt.Fprintf(w, ", %d refused earlier", n)
 	}
-	if n := s.Count(loaders.Failed); n > 0 {
+	if n := s.Count(project.Failed); n > 0 {
 		fmt.Fprintf(w, ", %d failed", n)
 	}
 	fmt.Fprintln(w)
@@ -212,8 +210,9 @@ func (a *app) printSummary(s *project.Summary) {
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "  note:    %s\n", n)
 	}
+	writeSeeds(w, s.Seeds, "  seeds:   ", "loaded")
 	for _, f := range s.Files {
-		if f.Status == loaders.Refused || f.Status == loaders.Failed {
+		if f.Status == project.Refused || f.Status == project.Failed {
 			fmt.Fprintf(w, "  %-8s %v\n", string(f.Status)+":", f.Err)
 		} else if f.Rejected > 0 {
 			fmt.Fprintf(w, "  rejects: %s: %d (first: %s); see: percolate rejects --file %s\n", f.Path, f.Rejected, f.Rejects[0], f.Path)
@@ -252,7 +251,7 @@ func (a *app) printSummary(s *project.Summary) {
 
 // printExpectations lists the delivery expectations found unmet, a line
 // each, the first 20.
-func printExpectations(w io.Writer, found []ledger.Expectation) {
+func printExpectations(w io.Writer, found []project.Expectation) {
 	for i, e := range found {
 		if i == 20 {
 			fmt.Fprintf(w, "  … and %d more: percolate check-sources --output json\n", len(found)-20)

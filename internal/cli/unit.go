@@ -4,33 +4,39 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/project"
-	"github.com/percolate/percolate/internal/unit"
 )
+
+// unitRun is a unit test command's call: the project, its database, the
+// models and the flags.
+type unitRun struct {
+	p    *project.Folder
+	pool *pgxpool.Pool
+	g    *dag.Graph
+	testFlags
+}
 
 // unitTests runs the unit tests of the selected models and prints how
 // each case went.
-func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Pool, g *dag.Graph, sel, exclude []string, output string) error {
+func (a *app) unitTests(ctx context.Context, u unitRun) error {
 	start := time.Now()
-	cases, err := unit.Load(os.DirFS(p.Dir), g)
+	cases, err := u.p.UnitCases(u.g)
 	if err != nil {
 		return err
 	}
 	if len(cases) == 0 {
-		return usagef("no unit tests: write models/<schema>/<name>%s beside a model (see percolate test --help)", unit.Suffix)
+		return usagef("no unit tests: write models/<schema>/<name>%s beside a model (see percolate test --help)", project.UnitSuffix)
 	}
 	var models []*dag.Model
-	if usesState(sel, exclude) {
-		models, err = build.Selected(ctx, pool, g, build.Options{Select: sel, Exclude: exclude})
-	} else if models, err = g.Select(sel, exclude, nil); err != nil {
+	if usesState(u.sel, u.exclude) {
+		models, err = u.p.Selected(ctx, u.pool, u.g, u.sel, u.exclude)
+	} else if models, err = u.g.Select(u.sel, u.exclude, nil); err != nil {
 		err = usagef("%v", err)
 	}
 	if err != nil {
@@ -40,7 +46,7 @@ func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Po
 	for _, m := range models {
 		picked[m] = true
 	}
-	var run []*unit.Case
+	var run []*project.UnitCase
 	for _, c := range cases {
 		if picked[c.Model] {
 			run = append(run, c)
@@ -50,14 +56,15 @@ func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Po
 		fmt.Fprintf(a.stdout, "unit tests: none for the %d model(s) selected\n", len(models))
 		return nil
 	}
-	have, err := p.StagingFromMigrations()
+	results, err := u.p.RunUnit(ctx, u.pool, u.g, run)
 	if err != nil {
 		return err
 	}
-	results, err := unit.Run(ctx, pool, g, run, have)
-	if err != nil {
-		return err
-	}
+	return a.printUnit(results, u.output, time.Since(start))
+}
+
+// printUnit prints how each unit test case went, and fails when one did.
+func (a *app) printUnit(results []*project.UnitResult, output string, took time.Duration) error {
 	failed := 0
 	for _, r := range results {
 		if !r.Passed {
@@ -75,7 +82,7 @@ func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Po
 		for _, r := range results {
 			printCase(&b, r)
 		}
-		fmt.Fprintf(&b, "unit tests: %d cases, %d passed, %d failed (%s)\n", len(results), len(results)-failed, failed, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(&b, "unit tests: %d cases, %d passed, %d failed (%s)\n", len(results), len(results)-failed, failed, took.Round(time.Millisecond))
 		a.flush(&b)
 	}
 	if failed > 0 {
@@ -84,7 +91,7 @@ func (a *app) unitTests(ctx context.Context, p *project.Folder, pool *pgxpool.Po
 	return nil
 }
 
-func printCase(b *strings.Builder, r *unit.Result) {
+func printCase(b *strings.Builder, r *project.UnitResult) {
 	status := "ok  "
 	if !r.Passed {
 		status = "FAIL"

@@ -36,6 +36,9 @@ func (f *File) check(root *yaml.Node) error {
 	if len(f.Pipelines) == 0 {
 		return errf(doc, "no pipelines declared")
 	}
+	if err := f.checkSeeds(doc, errf); err != nil {
+		return err
+	}
 	pipes := child(doc, "pipelines")
 	for _, pname := range f.Names() {
 		p := f.Pipelines[pname]
@@ -59,6 +62,8 @@ func (f *File) check(root *yaml.Node) error {
 
 type errorf func(n *yaml.Node, format string, args ...any) error
 
+// check checks a source as declared at sn and fills in its defaults and
+// what its declaration compiles to (its time zone, its file_date pattern).
 func (s *Source) check(sn *yaml.Node, errf errorf) error {
 	at := func(key string) *yaml.Node {
 		if n := child(sn, key); n != nil {
@@ -66,6 +71,53 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 		}
 		return sn
 	}
+	if err := s.checkFile(sn, at, errf); err != nil {
+		return err
+	}
+	if err := s.checkLimits(at, errf); err != nil {
+		return err
+	}
+	if len(s.Columns) == 0 {
+		return errf(sn, "source %s: columns: the column contract is required", s.Name)
+	}
+	cols := child(sn, "columns")
+	seen := map[string]bool{}
+	for i, c := range s.Columns {
+		cn := item(cols, i)
+		c.Line = line(cn)
+		if err := c.check(s, cn, errf); err != nil {
+			return err
+		}
+		if seen[c.Name] {
+			return errf(cn, "source %s: column %s declared twice", s.Name, c.Name)
+		}
+		seen[c.Name] = true
+	}
+	if err := s.checkItems(at, cols, seen, errf); err != nil {
+		return err
+	}
+	if err := s.checkFileDate(at("file_date"), errf); err != nil {
+		return err
+	}
+	if err := s.checkKey(at("key"), seen, errf); err != nil {
+		return err
+	}
+	if s.Sums != nil {
+		if err := s.checkSums(at("sums"), errf); err != nil {
+			return err
+		}
+	}
+	if d := s.DistributedBy; d != "" {
+		if err := s.checkDistribution(at("distributed_by"), errf); err != nil {
+			return err
+		}
+	}
+	return s.checkExpectations(at, errf)
+}
+
+// checkFile checks how a source's files are found and read: its path,
+// format, header, encoding, table and time zone.
+func (s *Source) checkFile(sn *yaml.Node, at func(string) *yaml.Node, errf errorf) error {
 	if s.Path == "" {
 		return errf(sn, "source %s: path is required (a glob of its files)", s.Name)
 	}
@@ -94,40 +146,30 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 		return errf(at("time_zone"), "source %s: time_zone %q: %v", s.Name, s.TimeZone, err)
 	}
 	s.Location = loc
-	if err := s.checkLimits(at, errf); err != nil {
-		return err
+	return nil
+}
+
+// checkFileDate compiles a source's file_date, when it has one, declared
+// at n.
+func (s *Source) checkFileDate(n *yaml.Node, errf errorf) error {
+	fd := s.FileDate
+	if fd == nil {
+		return nil
 	}
-	if len(s.Columns) == 0 {
-		return errf(sn, "source %s: columns: the column contract is required", s.Name)
+	re, err := regexp.Compile(fd.Pattern)
+	if err != nil || re.NumSubexp() != 1 {
+		return errf(n, "source %s: file_date: pattern must be a regular expression with one group around the date (%v)", s.Name, err)
 	}
-	cols := child(sn, "columns")
-	seen := map[string]bool{}
-	for i, c := range s.Columns {
-		cn := item(cols, i)
-		c.Line = line(cn)
-		if err := c.check(s, cn, errf); err != nil {
-			return err
-		}
-		if seen[c.Name] {
-			return errf(cn, "source %s: column %s declared twice", s.Name, c.Name)
-		}
-		seen[c.Name] = true
+	l, err := goLayout(fd.Layout)
+	if err != nil || fd.Layout == "" {
+		return errf(n, "source %s: file_date: layout %q: want a strftime layout such as %%d-%%m-%%Y", s.Name, fd.Layout)
 	}
-	if err := s.checkItems(at, cols, seen, errf); err != nil {
-		return err
-	}
-	if fd := s.FileDate; fd != nil {
-		re, err := regexp.Compile(fd.Pattern)
-		if err != nil || re.NumSubexp() != 1 {
-			return errf(at("file_date"), "source %s: file_date: pattern must be a regular expression with one group around the date (%v)", s.Name, err)
-		}
-		l, err := goLayout(fd.Layout)
-		if err != nil || fd.Layout == "" {
-			return errf(at("file_date"), "source %s: file_date: layout %q: want a strftime layout such as %%d-%%m-%%Y", s.Name, fd.Layout)
-		}
-		fd.re, fd.goLayout = re, l
-	}
-	kn := at("key")
+	fd.re, fd.goLayout = re, l
+	return nil
+}
+
+// checkKey holds a source's key, declared at kn, to the columns seen.
+func (s *Source) checkKey(kn *yaml.Node, seen map[string]bool, errf errorf) error {
 	if s.Key.Column == "" || len(s.Key.From) == 0 {
 		return errf(kn, "source %s: key: column (the id to make) and from (the columns it is made of) are required", s.Name)
 	}
@@ -139,17 +181,7 @@ func (s *Source) check(sn *yaml.Node, errf errorf) error {
 	if r := s.Key.Repeated; r != "" && (seen[r] || r == s.Key.Column) {
 		return errf(kn, "source %s: key: repeated names %q, a column already: name a new one", s.Name, r)
 	}
-	if s.Sums != nil {
-		if err := s.checkSums(at("sums"), errf); err != nil {
-			return err
-		}
-	}
-	if d := s.DistributedBy; d != "" {
-		if err := s.checkDistribution(at("distributed_by"), errf); err != nil {
-			return err
-		}
-	}
-	return s.checkExpectations(at, errf)
+	return nil
 }
 
 // checkSums holds a source's row sums to columns that can be grouped by

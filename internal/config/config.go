@@ -25,6 +25,11 @@ const Version = 1
 type File struct {
 	Version   int                  `yaml:"version"`
 	Pipelines map[string]*Pipeline `yaml:"pipelines"`
+	// Seeds are the contracts of the project's seeds (seeds/<schema>/<name>.csv),
+	// by relation name; a seed without one is all text (see seeds.go).
+	Seeds map[string]*Seed `yaml:"seeds"`
+	// Vars are values models read with percolate.var('name').
+	Vars map[string]string `yaml:"vars"`
 
 	// Path is where the file was read from; Dir is its folder, against which
 	// relative paths in it are resolved.

@@ -53,6 +53,8 @@ func (c *Check) Columns() []string { return c.cols }
 
 var checkRe = regexp.MustCompile(`^(\w+)\s*\((.*)\)$`)
 
+// parseCheck reads a check as its model's header writes it at line:
+// kind(arguments) or sql SELECT …, with an optional [warn] or [error].
 func parseCheck(text string, line int) (*Check, error) {
 	c := &Check{Severity: SeverityError, Line: line}
 	text = strings.TrimSpace(text)
@@ -63,22 +65,8 @@ func parseCheck(text string, line int) (*Check, error) {
 	}
 	c.Name = text
 	if q, ok := strings.CutPrefix(text, "sql "); ok {
-		c.Kind, c.custom = "sql", strings.TrimSpace(q)
-		tree, err := pg_query.Parse(c.custom)
-		if err != nil {
-			return nil, fmt.Errorf("check %q: %v", text, err)
-		}
-		if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
-			return nil, fmt.Errorf("check %q: a sql check is exactly one SELECT statement, returning the bad rows", text)
-		}
-		if _, err := refuseWrites(c.custom, tree); err != nil {
-			return nil, fmt.Errorf("check %q: %v", text, err)
-		}
-		refs, _ := relations(tree)
-		for _, r := range refs {
-			if r.schema != "" {
-				c.refs = append(c.refs, r.schema+"."+r.name)
-			}
+		if err := c.parseSQL(text, strings.TrimSpace(q)); err != nil {
+			return nil, err
 		}
 		return c, nil
 	}
@@ -87,59 +75,96 @@ func parseCheck(text string, line int) (*Check, error) {
 		return nil, fmt.Errorf("check %q: want kind(arguments), e.g. unique(order_id), or sql SELECT …", text)
 	}
 	c.Kind = m[1]
-	args := strings.TrimSpace(m[2])
-	list := func(s string) []string {
-		var out []string
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-		return out
+	if err := c.parseArgs(text, strings.TrimSpace(m[2])); err != nil {
+		return nil, err
 	}
+	return c, nil
+}
+
+// parseSQL reads a custom check's query q: one SELECT that writes nothing.
+func (c *Check) parseSQL(text, q string) error {
+	c.Kind, c.custom = "sql", q
+	tree, err := pg_query.Parse(c.custom)
+	if err != nil {
+		return fmt.Errorf("check %q: %v", text, err)
+	}
+	if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return fmt.Errorf("check %q: a sql check is exactly one SELECT statement, returning the bad rows", text)
+	}
+	if _, err := refuseWrites(c.custom, tree); err != nil {
+		return fmt.Errorf("check %q: %v", text, err)
+	}
+	refs, _ := relations(tree)
+	for _, r := range refs {
+		if r.schema != "" {
+			c.refs = append(c.refs, r.schema+"."+r.name)
+		}
+	}
+	return nil
+}
+
+// argList splits a check's arguments at commas.
+func argList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseArgs reads the arguments of a check of kind c.Kind.
+func (c *Check) parseArgs(text, args string) error {
 	switch c.Kind {
 	case "unique", "not_null":
-		c.cols = list(args)
+		c.cols = argList(args)
 		if len(c.cols) == 0 {
-			return nil, fmt.Errorf("check %s: name its columns", text)
+			return fmt.Errorf("check %s: name its columns", text)
 		}
 	case "accepted_values":
 		col, vals, ok := strings.Cut(args, ":")
 		if !ok {
-			return nil, fmt.Errorf("check %s: want accepted_values(column: value, value)", text)
+			return fmt.Errorf("check %s: want accepted_values(column: value, value)", text)
 		}
-		c.cols, c.values = []string{strings.TrimSpace(col)}, list(vals)
+		c.cols, c.values = []string{strings.TrimSpace(col)}, argList(vals)
 	case "relationships":
 		col, target, ok := strings.Cut(args, "->")
 		parts := strings.Split(strings.TrimSpace(target), ".")
 		if !ok || len(parts) != 3 {
-			return nil, fmt.Errorf("check %s: want relationships(column -> schema.table.column)", text)
+			return fmt.Errorf("check %s: want relationships(column -> schema.table.column)", text)
 		}
 		c.cols, c.target, c.tcol = []string{strings.TrimSpace(col)}, parts[0]+"."+parts[1], parts[2]
 		c.refs = []string{c.target}
 	case "row_count":
-		for _, kv := range list(args) {
-			k, v, _ := strings.Cut(kv, ":")
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("check %s: %q is not a count", text, v)
-			}
-			switch strings.TrimSpace(k) {
-			case "min":
-				c.min, c.hasMin = n, true
-			case "max":
-				c.max, c.hasMax = n, true
-			default:
-				return nil, fmt.Errorf("check %s: want row_count(min: N, max: M)", text)
-			}
-		}
-		if !c.hasMin && !c.hasMax {
-			return nil, fmt.Errorf("check %s: want row_count(min: N, max: M)", text)
-		}
+		return c.parseRowCount(text, args)
 	default:
-		return nil, fmt.Errorf("check kind %q is not one of not_null, unique, accepted_values, relationships, row_count, sql", c.Kind)
+		return fmt.Errorf("check kind %q is not one of not_null, unique, accepted_values, relationships, row_count, sql", c.Kind)
 	}
-	return c, nil
+	return nil
+}
+
+// parseRowCount reads row_count(min: N, max: M), either bound optional.
+func (c *Check) parseRowCount(text, args string) error {
+	for _, kv := range argList(args) {
+		k, v, _ := strings.Cut(kv, ":")
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("check %s: %q is not a count", text, v)
+		}
+		switch strings.TrimSpace(k) {
+		case "min":
+			c.min, c.hasMin = n, true
+		case "max":
+			c.max, c.hasMax = n, true
+		default:
+			return fmt.Errorf("check %s: want row_count(min: N, max: M)", text)
+		}
+	}
+	if !c.hasMin && !c.hasMax {
+		return fmt.Errorf("check %s: want row_count(min: N, max: M)", text)
+	}
+	return nil
 }
 
 // SQL is the query that returns the check's failing rows, reading the

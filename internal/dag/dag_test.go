@@ -72,7 +72,7 @@ func TestErrors(t *testing.T) {
 		{"not a select", map[string]string{"core/a.sql": "DELETE FROM staging.orders"}, "exactly one SELECT"},
 		{"two statements", map[string]string{"core/a.sql": "SELECT 1; SELECT 2"}, "exactly one SELECT"},
 		{"unknown header key", map[string]string{"core/a.sql": "-- materialised: table\nSELECT 1"}, `models/core/a.sql:1: unknown header key "materialised"`},
-		{"bad materialization", map[string]string{"core/a.sql": "-- materialized: tabel\nSELECT 1"}, `materialized must be view, table or incremental, not "tabel"`},
+		{"bad materialization", map[string]string{"core/a.sql": "-- materialized: tabel\nSELECT 1"}, `materialized must be view, table, incremental or snapshot, not "tabel"`},
 		{"bad path", map[string]string{"a.sql": "SELECT 1"}, "models/<schema>/<name>.sql"},
 		{"distributed view", map[string]string{"core/a.sql": "-- distributed_by: branch\nSELECT 'x' AS branch"}, `models/core/a.sql:1: a view is not distributed`},
 		{"distributed by a missing column", map[string]string{"core/a.sql": "-- materialized: table\n-- distributed_by: branch\nSELECT 'x' AS shop, 1 AS n"},

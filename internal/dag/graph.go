@@ -16,6 +16,10 @@ type Graph struct {
 	// are broken by name so the order is the same on every machine.
 	Models []*Model
 	byName map[string]*Model
+	// functions, seeds and vars are what the models use besides each other
+	// and the sources (functions.go).
+	functions   map[string]*Function
+	seeds, vars map[string]string
 }
 
 // Load discovers the models under root in fsys and resolves their
@@ -160,6 +164,7 @@ func version(m *Model, g *Graph) string {
 	if m.Config.Key != nil {
 		desc = fmt.Appendf(desc, "\x00key %v", m.Config.Key) // another index, another merge
 	}
+	desc = m.Config.appendSnapshot(desc)
 	own := sha256.Sum256(desc)
 	m.OwnVersion = hex.EncodeToString(own[:8])
 	h := sha256.New()
@@ -167,6 +172,7 @@ func version(m *Model, g *Graph) string {
 	for _, p := range m.Parents {
 		fmt.Fprintf(h, "%s=%s\x00", p, g.byName[p].Version)
 	}
+	g.writeUses(h, m)
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 

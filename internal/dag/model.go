@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +37,10 @@ type Model struct {
 	// Parents are the Refs that are models; Sources the rest.
 	Parents []string
 	Sources []string
+	// Functions are the project functions it calls (models/functions);
+	// Vars the vars it reads with percolate.var ("*": all of them).
+	Functions []string
+	Vars      []string
 	// Version fingerprints the normalised SQL, the config and the parents'
 	// versions: it changes when what the model builds may change.
 	Version string
@@ -82,6 +85,9 @@ type Config struct {
 	// Columns documents output columns: `-- column NAME: text` lines, in
 	// order. They become the columns' comments when the model publishes.
 	Columns []ColumnDoc
+	// Snapshot, for a snapshot, says how its rows' versions are told apart
+	// (snapshot.go).
+	Snapshot *SnapshotConfig
 }
 
 // ColumnDoc is a `-- column NAME: text` line.
@@ -119,12 +125,6 @@ func (e *Error) Error() string {
 // ErrNoModels is returned when a models folder holds no .sql file.
 var ErrNoModels = errors.New("no models")
 
-var (
-	headerLine = regexp.MustCompile(`^--\s*([a-z_]+)\s*:\s*(.*?)\s*$`)
-	columnLine = regexp.MustCompile(`^--\s*column\s+([a-z_][a-z0-9_]*)\s*:\s*(.*?)\s*$`)
-	identRe    = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-)
-
 // parseModel reads one model file, found at file under the models folder root.
 func parseModel(root, file, sql string) (*Model, error) {
 	inner := strings.TrimPrefix(file, root+"/")
@@ -152,6 +152,9 @@ func parseModel(root, file, sql string) (*Model, error) {
 		return nil, err
 	}
 	if err := m.checkDistribution(); err != nil {
+		return nil, err
+	}
+	if err := m.checkSnapshot(); err != nil {
 		return nil, err
 	}
 	if err := m.checkKey(); err != nil {
@@ -275,94 +278,6 @@ func outputColumns(sql string) ([]string, bool) {
 	return cols, true
 }
 
-func (m *Model) parseHeader() error {
-	m.Config.Materialized = View
-	for i, l := range strings.Split(m.SQL, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		if !strings.HasPrefix(l, "--") {
-			break
-		}
-		if c := columnLine.FindStringSubmatch(l); c != nil {
-			if c[2] == "" {
-				return &Error{Path: m.Path, Line: i + 1, Msg: fmt.Sprintf("column %s: say what it holds after the colon", c[1])}
-			}
-			m.Config.Columns = append(m.Config.Columns, ColumnDoc{Name: c[1], Text: c[2], Line: i + 1})
-			continue
-		}
-		kv := headerLine.FindStringSubmatch(l)
-		if kv == nil {
-			continue
-		}
-		bad := func(format string, args ...any) error {
-			return &Error{Path: m.Path, Line: i + 1, Msg: fmt.Sprintf(format, args...)}
-		}
-		switch key, v := kv[1], kv[2]; key {
-		case "materialized":
-			if v != View && v != Table && v != Incremental {
-				return bad("materialized must be view, table or incremental, not %q", v)
-			}
-			m.Config.Materialized = v
-		case "time_column":
-			if !identRe.MatchString(v) {
-				return bad("time_column must be a column name, not %q", v)
-			}
-			m.Config.TimeColumn = v
-		case "grain":
-			if v != "day" {
-				return bad("grain must be day (the only grain so far), not %q", v)
-			}
-			m.Config.Grain = v
-		case "index", "key":
-			var cols []string
-			for _, c := range strings.Split(v, ",") {
-				if c = strings.TrimSpace(c); !identRe.MatchString(c) || slices.Contains(cols, c) {
-					return bad("%s: %q is not a column name, or is named twice", key, c)
-				}
-				cols = append(cols, c)
-			}
-			if key == "index" {
-				m.Config.Indexes = append(m.Config.Indexes, cols)
-				continue
-			}
-			if m.Config.Key != nil {
-				return bad("key: a model has one key (declared already)")
-			}
-			m.Config.Key = cols
-		case "description":
-			m.Config.Description = v
-		case "check":
-			c, err := parseCheck(v, i+1)
-			if err != nil {
-				return bad("%v", err)
-			}
-			m.Config.Checks = append(m.Config.Checks, c)
-		case "distributed_by":
-			if !identRe.MatchString(v) {
-				return bad("distributed_by must be a column name, not %q", v)
-			}
-			m.Config.DistributedBy = v
-		case "distribution":
-			if v != "reference" {
-				return bad("distribution must be reference (a small table copied to every node), not %q; to shard a table, write -- distributed_by: COLUMN", v)
-			}
-			m.Config.Reference = true
-		case "tags":
-			for _, t := range strings.Split(v, ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					m.Config.Tags = append(m.Config.Tags, t)
-				}
-			}
-			slices.Sort(m.Config.Tags)
-		default:
-			return bad("unknown header key %q (known: materialized, time_column, grain, key, index, description, tags, check, distributed_by, distribution)", key)
-		}
-	}
-	return nil
-}
-
 // unqualifiedRef is a relation read without its schema.
 type unqualifiedRef struct {
 	name string
@@ -443,6 +358,9 @@ func discover(fsys fs.FS, root string) ([]*Model, error) {
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && p == path.Join(root, FunctionsDir) {
+			return fs.SkipDir // functions, not models (functions.go)
 		}
 		if d.IsDir() || !strings.HasSuffix(p, ".sql") {
 			return nil

@@ -91,7 +91,7 @@ func FileName(layout, branch string, day time.Time) string {
 func Write(opt Options) (Stats, error) {
 	var st Stats
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
-		return st, err
+		return st, fmt.Errorf("generate: %w", err)
 	}
 	if opt.Orders <= 0 {
 		opt.Orders = 300
@@ -103,7 +103,7 @@ func Write(opt Options) (Stats, error) {
 			rng := rand.New(rand.NewPCG(opt.Seed, uint64(day.Unix())*1000+uint64(bi)))
 			fs, err := writeFile(opt, branch, bi, day, rng)
 			if err != nil {
-				return st, err
+				return st, fmt.Errorf("generate: %w", err)
 			}
 			st.Files++
 			st.Orders += fs.Orders

@@ -23,11 +23,11 @@ func (Store) RecordChecks(ctx context.Context, q Querier, runID int64, checks []
 		}
 		sample, err := json.Marshal(c.Sample)
 		if err != nil {
-			return err
+			return wrap("record checks", err)
 		}
 		if _, err := q.Exec(ctx, `INSERT INTO percolate.check_results (run_id, model, check_name, severity, failures, sample)
 			VALUES (NULLIF($1, 0), $2, $3, $4, $5, $6)`, runID, c.Model, c.Name, c.Severity, c.Failures, sample); err != nil {
-			return err
+			return wrap("record checks", err)
 		}
 	}
 	return nil
@@ -41,17 +41,17 @@ func (Store) CheckVersions(ctx context.Context, q Querier) (map[string][]string,
 	out := map[string][]string{}
 	var exists bool
 	if err := q.QueryRow(ctx, `SELECT to_regclass('percolate.check_versions') IS NOT NULL`).Scan(&exists); err != nil || !exists {
-		return out, err
+		return out, wrap("read check versions", err)
 	}
 	rows, err := q.Query(ctx, `SELECT model, version FROM percolate.check_versions ORDER BY model, version`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("read check versions", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var model, version string
 		if err := rows.Scan(&model, &version); err != nil {
-			return nil, err
+			return nil, wrap("read check versions", err)
 		}
 		out[model] = append(out[model], version)
 	}
@@ -65,10 +65,10 @@ func (Store) RecordCheckVersions(ctx context.Context, q Querier, runID int64, mo
 		versions = []string{}
 	}
 	if _, err := q.Exec(ctx, `DELETE FROM percolate.check_versions WHERE model = $1 AND version <> ALL($2)`, model, versions); err != nil {
-		return err
+		return wrap("record check versions", err)
 	}
 	_, err := q.Exec(ctx, `INSERT INTO percolate.check_versions (model, version, run_id)
 		SELECT $1, unnest($2::text[]), NULLIF($3, 0)
 		ON CONFLICT (model, version) DO UPDATE SET run_id = EXCLUDED.run_id, checked_at = now()`, model, versions, runID)
-	return err
+	return wrap("record check versions", err)
 }

@@ -39,5 +39,5 @@ func (Store) RecordSourceCheck(ctx context.Context, q Querier, runID int64, asOf
 		INSERT INTO percolate.expectations (check_id, source, kind, group_value, day, severity, detail)
 		SELECT c.check_id, e.* FROM c, unnest($3::text[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[]) AS e`,
 		runID, asOf, sources, kinds, groups, days, severities, details)
-	return err
+	return wrap("record source check", err)
 }

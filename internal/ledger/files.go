@@ -43,9 +43,10 @@ func (s Store) ClaimFile(ctx context.Context, q Querier, f File) (loadID int64, 
 func (Store) ReserveLoadIDs(ctx context.Context, q Querier, n int) ([]int64, error) {
 	rows, err := q.Query(ctx, `SELECT nextval(pg_get_serial_sequence('percolate.files', 'load_id')) FROM generate_series(1, $1)`, n)
 	if err != nil {
-		return nil, err
+		return nil, wrap("reserve load ids", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return ids, wrap("reserve load ids", err)
 }
 
 // ClaimFiles records files as loading, under the load ids they carry (a
@@ -70,14 +71,14 @@ func (Store) ClaimFiles(ctx context.Context, q Querier, files []File) (map[int64
 		ON CONFLICT (source, content_hash, contract) WHERE status = 'loaded' DO NOTHING
 		RETURNING load_id`, ids, runs, sources, paths, sizes, hashes, etags, modified, contracts)
 	if err != nil {
-		return nil, err
+		return nil, wrap("claim files", err)
 	}
 	claimed, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	out := make(map[int64]bool, len(claimed))
 	for _, id := range claimed {
 		out[id] = true
 	}
-	return out, err
+	return out, wrap("claim files", err)
 }
 
 // Loaded is what a claimed file turned out to hold.
@@ -153,7 +154,7 @@ func (Store) FinishFiles(ctx context.Context, q Querier, loaded []Loaded) (Retir
 		       coalesce(array_agg(DISTINCT replaced_by), '{}')
 		FROM retired`,
 		dayIDs, days, ids, sources, paths, rows, rejected, prints).Scan(&r.LoadIDs, &r.Days, &r.By)
-	return r, err
+	return r, wrap("finish files", err)
 }
 
 // SameRows returns, for the files of source at paths whose rows have the
@@ -172,7 +173,7 @@ func (Store) SameRows(ctx context.Context, q Querier, source, contract string, p
 		WHERE NOT EXISTS (SELECT FROM percolate.files o WHERE o.source = $1 AND o.path = n.path AND o.status IN ('loaded', 'refused'))`,
 		source, paths, fingerprints, contract)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: files with the same rows: %w", err)
+		return nil, wrap("files with the same rows", err)
 	}
 	out := map[string]string{}
 	var path, hash string
@@ -180,10 +181,7 @@ func (Store) SameRows(ctx context.Context, q Querier, source, contract string, p
 		out[path] = hash
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger: files with the same rows: %w", err)
-	}
-	return out, nil
+	return out, wrap("files with the same rows", err)
 }
 
 // Known is what the manifest knows of a content (or of a local file by
@@ -207,9 +205,10 @@ func (Store) KnownHashes(ctx context.Context, q Querier, source, contract string
 	rows, err := q.Query(ctx, `SELECT f.content_hash, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
 		WHERE f.source = $1 AND f.content_hash = ANY($2) AND `+known("$3"), source, hashes, contract)
 	if err != nil {
-		return nil, err
+		return nil, wrap("find known hashes", err)
 	}
-	return collectKnown(rows)
+	known, err := collectKnown(rows)
+	return known, wrap("find known hashes", err)
 }
 
 func collectKnown(rows pgx.Rows) (map[string]Known, error) {
@@ -246,7 +245,7 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
 		WHERE c.source = $1 AND `+known("$2"), source, contract)
 	if err != nil {
-		return nil, err
+		return nil, wrap("find unchanged files", err)
 	}
 	var path string
 	var size int64
@@ -258,7 +257,7 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 		}
 		return nil
 	})
-	return out, err
+	return out, wrap("find unchanged files", err)
 }
 
 // Touch records the size and modification time of local files read again
@@ -292,7 +291,7 @@ func (Store) Touch(ctx context.Context, q Querier, source string, files []File) 
 		ON CONFLICT (source, path) DO UPDATE
 		SET size = excluded.size, modified_at = excluded.modified_at, content_hash = excluded.content_hash, seen_at = now()`,
 		source, paths, hashes, sizes, modified)
-	return err
+	return wrap("touch files", err)
 }
 
 // Refusal is a file refused whole, recorded so that later runs pass over
@@ -323,7 +322,7 @@ func (Store) RecordRefused(ctx context.Context, q Querier, r Refusal) error {
 		UPDATE percolate.files f SET status = 'replaced', replaced_by = refused.load_id FROM refused
 		WHERE f.source = $2 AND f.path = $3 AND f.status = 'refused' AND f.load_id <> refused.load_id`,
 		r.RunID, r.Source, r.Path, r.Size, r.Hash, r.Rejected, r.ETag, modified, r.Contract, r.Reason)
-	return err
+	return wrap("record refused", err)
 }
 
 // HashByETag returns the content hash an object was loaded with, when it
@@ -342,7 +341,7 @@ func (Store) HashByETag(ctx context.Context, q Querier, source, path, etag strin
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
-	return sum, err == nil, err
+	return sum, err == nil, wrap("find a hash by etag", err)
 }
 
 // TouchObject records an object read and found to hold content loaded
@@ -363,7 +362,7 @@ func (Store) TouchObject(ctx context.Context, q Querier, source string, f File) 
 		SET etag = excluded.etag, size = excluded.size, content_hash = excluded.content_hash, seen_at = now()
 		WHERE (c.etag, c.size, c.content_hash) IS DISTINCT FROM (excluded.etag, excluded.size, excluded.content_hash)`,
 		source, f.Path, *f.ETag, f.Size, f.Hash)
-	return err
+	return wrap("touch an object", err)
 }
 
 // Watermark is the newest load id: builds record the one they saw, and
@@ -371,7 +370,7 @@ func (Store) TouchObject(ctx context.Context, q Querier, source string, f File) 
 func (Store) Watermark(ctx context.Context, q Querier) (int64, error) {
 	var w int64
 	err := q.QueryRow(ctx, `SELECT coalesce(max(load_id), 0) FROM percolate.files`).Scan(&w)
-	return w, err
+	return w, wrap("read the watermark", err)
 }
 
 // SourceStates fingerprints, per source, the set of its files loaded: the
@@ -380,7 +379,7 @@ func (Store) SourceStates(ctx context.Context, q Querier) (map[string]string, er
 	rows, err := q.Query(ctx, `SELECT source, count(*), coalesce(max(load_id), 0), coalesce(sum(load_id), 0)
 		FROM percolate.files WHERE status = 'loaded' GROUP BY source`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("read source states", err)
 	}
 	defer rows.Close()
 	out := map[string]string{}
@@ -388,7 +387,7 @@ func (Store) SourceStates(ctx context.Context, q Querier) (map[string]string, er
 		var src string
 		var n, hi, sum int64
 		if err := rows.Scan(&src, &n, &hi, &sum); err != nil {
-			return nil, err
+			return nil, wrap("read source states", err)
 		}
 		out[src] = fmt.Sprintf("%d/%d/%d", n, hi, sum)
 	}
@@ -424,9 +423,10 @@ func (Store) Files(ctx context.Context, q Querier, f FileFilter) ([]Entry, error
 		FROM percolate.files WHERE ($1 = '' OR source = $1) AND ($2 = '' OR status = $2)
 		ORDER BY load_id DESC LIMIT $3`, f.Source, f.Status, f.Limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("list files", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[Entry])
+	entries, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Entry])
+	return entries, wrap("list files", err)
 }
 
 // Outdated lists the files of source read under another contract than
@@ -436,7 +436,8 @@ func (Store) Outdated(ctx context.Context, q Querier, source, contract string) (
 		WHERE source = $1 AND contract <> $2 AND (status = 'refused' OR status = 'loaded' AND rows_rejected > 0)
 		ORDER BY path`, source, contract)
 	if err != nil {
-		return nil, err
+		return nil, wrap("list outdated files", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return paths, wrap("list outdated files", err)
 }

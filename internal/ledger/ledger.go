@@ -12,6 +12,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,5 +43,14 @@ func (Store) Ready(ctx context.Context, q Querier) (bool, error) {
 		AND to_regclass('percolate.file_copies') IS NOT NULL
 		AND to_regclass('percolate.object_copies') IS NOT NULL
 		AND EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'percolate' AND table_name = 'files' AND column_name = 'modified_at')`).Scan(&ok)
-	return ok, err
+	return ok, wrap("check its tables", err)
+}
+
+// wrap names the ledger's operation that failed ("ledger: claim files:
+// …"), keeping err for errors.Is and errors.As; nil stays nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("ledger: %s: %w", op, err)
 }

@@ -3,10 +3,13 @@ package ledger
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/pgtest"
@@ -278,5 +281,50 @@ func TestBuildsChecksAndKey(t *testing.T) {
 	}
 	if got, err := s.KeyFingerprint(ctx, pool, "fp2"); err != nil || got != "fp1" {
 		t.Errorf("a second key: got %q (%v), want the first one kept", got, err)
+	}
+}
+
+// TestErrorsNameTheOperation asks a database without the ledger: each
+// error says which of the ledger's operations failed, and keeps the
+// server's error for errors.As.
+func TestErrorsNameTheOperation(t *testing.T) {
+	ctx := context.Background()
+	var s Store
+	empty, _ := pgtest.Pool(t)
+	for _, c := range []struct {
+		op   string
+		call func() error
+	}{
+		{"ledger: claim files: ", func() error {
+			_, err := s.ClaimFiles(ctx, empty, []File{{Source: "a", Path: "a.csv", Hash: "h"}})
+			return err
+		}},
+		{"ledger: find known hashes: ", func() error {
+			_, err := s.KnownHashes(ctx, empty, "a", "c", []string{"h"})
+			return err
+		}},
+		{"ledger: read last builds: ", func() error {
+			_, err := s.LastBuilds(ctx, empty)
+			return err
+		}},
+		{"ledger: list rejects: ", func() error {
+			_, err := s.Rejects(ctx, empty, RejectFilter{})
+			return err
+		}},
+		{"ledger: record the run's start: ", func() error {
+			_, err := s.StartRun(ctx, empty, "p", "run")
+			return err
+		}},
+	} {
+		t.Run(c.op, func(t *testing.T) {
+			err := c.call()
+			if err == nil || !strings.HasPrefix(err.Error(), c.op) {
+				t.Fatalf("got %v, want an error starting %q", err, c.op)
+			}
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "42P01" {
+				t.Errorf("got %v, want the server's undefined_table (42P01) kept inside", err)
+			}
+		})
 	}
 }

@@ -46,11 +46,11 @@ var formerlyShared = []int64{2, 5, 8, 10, 12, 14, 15, 16, 18, 20, 23, 25, 26, 27
 func Current(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	versions, err := versionsIn(Migrations())
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("ledger: list its migrations: %w", err)
 	}
 	var there bool
 	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", VersionTable).Scan(&there); err != nil || !there {
-		return false, err
+		return false, wrap("read its version", err)
 	}
 	var missing int
 	err = pool.QueryRow(ctx, "SELECT count(*) FROM unnest($1::bigint[]) AS v WHERE v NOT IN (SELECT version_id FROM "+VersionTable+")", versions).Scan(&missing)

@@ -40,7 +40,7 @@ func (Store) LastBuilds(ctx context.Context, q Querier) (map[string]LastBuild, e
 		    started_at, finished_at, inputs, watermark, to_jsonb(b) -> 'column_versions', to_regclass(model) IS NOT NULL
 		FROM percolate.model_builds AS b ORDER BY model, finished_at DESC`)
 	if err != nil {
-		return nil, err
+		return nil, wrap("read last builds", err)
 	}
 	defer rows.Close()
 	out := map[string]LastBuild{}
@@ -48,7 +48,7 @@ func (Store) LastBuilds(ctx context.Context, q Querier) (map[string]LastBuild, e
 		var b LastBuild
 		if err := rows.Scan(&b.Model, &b.Version, &b.OwnVersion, &b.Materialization, &b.Rows,
 			&b.Started, &b.Finished, &b.Inputs, &b.Watermark, &b.Columns, &b.Exists); err != nil {
-			return nil, err
+			return nil, wrap("read last builds", err)
 		}
 		out[b.Model] = b
 	}
@@ -60,19 +60,19 @@ func (Store) RecordBuild(ctx context.Context, q Querier, runID int64, b Build) e
 	_, err := q.Exec(ctx, `INSERT INTO percolate.model_builds (run_id, model, version, own_version, materialization, rows, started_at, finished_at, inputs, watermark, column_versions)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6, -1), $7, $8, $9, $10, $11)`,
 		runID, b.Model, b.Version, b.OwnVersion, b.Materialization, b.Rows, b.Started, b.Finished, b.Inputs, b.Watermark, b.Columns)
-	return err
+	return wrap("record build", err)
 }
 
 // ResetIntervals records that an incremental model, just built whole at
 // version, holds every day its sources have data for.
 func (Store) ResetIntervals(ctx context.Context, q Querier, model, version string, runID int64, sources []string) error {
 	if _, err := q.Exec(ctx, `DELETE FROM percolate.model_intervals WHERE model = $1`, model); err != nil {
-		return err
+		return wrap("reset intervals", err)
 	}
 	_, err := q.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
 		SELECT DISTINCT $1, d.day, $2, NULLIF($3, 0) FROM percolate.file_days d JOIN percolate.files f USING (load_id)
 		WHERE f.source = ANY($4) AND f.status = 'loaded'`, model, version, runID, sources)
-	return err
+	return wrap("reset intervals", err)
 }
 
 // AddIntervals records days of an incremental model rebuilt at version.
@@ -81,7 +81,7 @@ func (Store) AddIntervals(ctx context.Context, q Querier, model, version string,
 		SELECT $1, unnest($2::date[]), $3, NULLIF($4, 0)
 		ON CONFLICT (model, day) DO UPDATE SET version = EXCLUDED.version, run_id = EXCLUDED.run_id, built_at = now()`,
 		model, days, version, runID)
-	return err
+	return wrap("add intervals", err)
 }
 
 // Stale says which days of an incremental model to look for.
@@ -106,13 +106,13 @@ func (Store) LoadedDays(ctx context.Context, q Querier, sources []string) ([]tim
 	rows, err := q.Query(ctx, `SELECT DISTINCT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
 		WHERE f.source = ANY($1) AND f.status = 'loaded' ORDER BY 1`, sources)
 	if err != nil {
-		return nil, err
+		return nil, wrap("read loaded days", err)
 	}
 	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
 	if days == nil && err == nil {
 		days = []time.Time{}
 	}
-	return days, err
+	return days, wrap("read loaded days", err)
 }
 
 // StaleDays returns the days of an incremental model to rebuild, sorted:
@@ -123,7 +123,7 @@ func (st Store) StaleDays(ctx context.Context, q Querier, s Stale) ([]time.Time,
 	if s.Loaded == nil {
 		var err error
 		if s.Loaded, err = st.LoadedDays(ctx, q, s.Sources); err != nil {
-			return nil, err
+			return nil, wrap("find stale days", err)
 		}
 	}
 	rows, err := q.Query(ctx, `
@@ -139,7 +139,8 @@ func (st Store) StaleDays(ctx context.Context, q Querier, s Stale) ([]time.Time,
 		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND (NOT $4 OR version = $6))
 		ORDER BY 1`, s.Sources, s.Watermark, s.Model, s.Versioned, s.From, s.Version, s.Loaded)
 	if err != nil {
-		return nil, err
+		return nil, wrap("find stale days", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	return days, wrap("find stale days", err)
 }

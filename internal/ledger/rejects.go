@@ -38,7 +38,7 @@ func (Store) AddRejects(ctx context.Context, q Querier, loadID int64, source, pa
 			}
 			return []any{loadID, source, path, r.Line, col, r.Reason, r.Raw}, nil
 		}))
-	return err
+	return wrap("add rejects", err)
 }
 
 // RejectFilter picks rejects: of a source, of a file (empty: any), at most
@@ -63,7 +63,8 @@ func (Store) Rejects(ctx context.Context, q Querier, f RejectFilter) ([]Kept, er
 		WHERE f.status = 'loaded' AND ($1 = '' OR r.source = $1) AND ($2 = '' OR r.file = $2)
 		ORDER BY f.load_id DESC, r.line LIMIT $3`, f.Source, f.File, f.Limit)
 	if err != nil {
-		return nil, err
+		return nil, wrap("list rejects", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[Kept])
+	kept, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Kept])
+	return kept, wrap("list rejects", err)
 }

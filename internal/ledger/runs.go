@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -37,7 +36,7 @@ func (Store) StartRun(ctx context.Context, q Querier, pipeline, command string) 
 	var id int64
 	err := q.QueryRow(ctx, `INSERT INTO percolate.runs (pipeline, command) VALUES ($1, $2) RETURNING run_id`, pipeline, command).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("record the run's start: %w", err)
+		return 0, wrap("record the run's start", err)
 	}
 	return id, nil
 }
@@ -47,7 +46,7 @@ func (Store) FinishRun(ctx context.Context, q Querier, o RunOutcome) error {
 	_, err := q.Exec(ctx, `UPDATE percolate.runs SET finished_at = now(), status = $2, files_loaded = $3, files_skipped = $4,
 		rows_loaded = $5, rows_rejected = $6, models_built = $7, error = NULLIF($8, '') WHERE run_id = $1`,
 		o.ID, o.Status, o.FilesLoaded, o.FilesSkipped, o.RowsLoaded, o.RowsRejected, o.ModelsBuilt, o.Error)
-	return err
+	return wrap("finish run", err)
 }
 
 // CloseAbandoned marks every run still recorded as running abandoned, with
@@ -73,5 +72,5 @@ func (Store) CloseAbandoned(ctx context.Context, q Querier) ([]int64, error) {
 			return ids, nil
 		}
 	}
-	return nil, fmt.Errorf("close the runs that never ended: %w", err)
+	return nil, wrap("close the runs that never ended", err)
 }

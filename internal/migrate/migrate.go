@@ -86,11 +86,11 @@ func Create(dir, name, up, down string) (string, error) {
 		return "", fmt.Errorf("migration name %q: use lower-case letters, digits and _", name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return "", fmt.Errorf("create migration %s: %w", name, err)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("create migration %s: %w", name, err)
 	}
 	last := int64(0)
 	for _, e := range entries {
@@ -109,11 +109,14 @@ func Create(dir, name, up, down string) (string, error) {
 	body := Body(up, down)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("create migration %s: %w", name, err)
 	}
 	if _, err := f.WriteString(body); err != nil {
 		f.Close()
-		return "", err
+		return "", fmt.Errorf("write migration %s: %w", path, err)
 	}
-	return path, f.Close()
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("write migration %s: %w", path, err)
+	}
+	return path, nil
 }

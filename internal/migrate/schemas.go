@@ -23,7 +23,7 @@ func EnsureSchemas(ctx context.Context, pool *pgxpool.Pool, sources, models []st
 	}
 	var me string
 	if err := pool.QueryRow(ctx, "SELECT current_user").Scan(&me); err != nil {
-		return err
+		return fmt.Errorf("grant the models' role its schemas: %w", err)
 	}
 	for _, s := range sources {
 		stmts := []string{
@@ -32,12 +32,12 @@ func EnsureSchemas(ctx context.Context, pool *pgxpool.Pool, sources, models []st
 			"ALTER DEFAULT PRIVILEGES FOR ROLE " + pg.Ident(me) + " IN SCHEMA %[1]s GRANT SELECT ON TABLES TO %[2]s",
 		}
 		if err := grantOnce(ctx, pool, s, "USAGE", stmts); err != nil {
-			return err
+			return fmt.Errorf("grant the models' role usage of schema %s: %w", s, err)
 		}
 	}
 	for _, s := range models {
 		if err := grantOnce(ctx, pool, s, "USAGE, CREATE", []string{"GRANT USAGE, CREATE ON SCHEMA %[1]s TO %[2]s"}); err != nil {
-			return err
+			return fmt.Errorf("grant the models' role schema %s: %w", s, err)
 		}
 	}
 	return nil

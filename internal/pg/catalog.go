@@ -3,6 +3,7 @@ package pg
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 
 	"github.com/jackc/pgx/v5"
@@ -22,12 +23,16 @@ func Columns(ctx context.Context, q interface {
 	rows, err := q.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, rel)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("columns of %s: %w", rel, err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Column, error) {
+	cols, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Column, error) {
 		var c Column
 		return c, r.Scan(&c.Name, &c.Type)
 	})
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", rel, err)
+	}
+	return cols, nil
 }
 
 // JSONValue is a JSON value as jsonb compares it: equal numbers are

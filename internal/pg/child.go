@@ -20,6 +20,14 @@ import (
 // Unlike Start it does not wait for the server nor make the percolate
 // database; the postgres database is there to connect to.
 func (c *Cluster) Command(ctx context.Context) (*exec.Cmd, error) {
+	cmd, err := c.command(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare PostgreSQL in %s: %w", c.Dir, err)
+	}
+	return cmd, nil
+}
+
+func (c *Cluster) command(ctx context.Context) (*exec.Cmd, error) {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -185,6 +185,13 @@ func (c *Cluster) Running(ctx context.Context) bool {
 // is made under Moved instead (see NewCluster). It is safe to call while another process does the same: a file
 // lock under Dir serialises them, and the loser finds the server up.
 func (c *Cluster) Start(ctx context.Context) error {
+	if err := c.start(ctx); err != nil {
+		return fmt.Errorf("start PostgreSQL in %s: %w", c.Dir, err)
+	}
+	return nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return err
 	}
@@ -207,7 +214,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		return err
 	}
 	if err := c.pgctl(ctx, "start", "-w", "-t", "60", "-D", c.dataDir(), "-l", c.logFile(), "-o", shellQuote(args)); err != nil {
-		return fmt.Errorf("start PostgreSQL in %s (its log: %s): %w", c.Dir, c.logFile(), err)
+		return fmt.Errorf("pg_ctl start (its log: %s): %w", c.logFile(), err)
 	}
 	return c.ensureDatabase(ctx)
 }

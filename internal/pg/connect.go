@@ -26,7 +26,7 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("connect to %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
@@ -59,7 +59,7 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (*Hel
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	h := &Held{conn: conn}
 	// A server's timeouts must neither end the wait nor the idle
@@ -67,7 +67,7 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (*Hel
 	set := "BEGIN; SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0"
 	if _, err := conn.Exec(ctx, set); err != nil {
 		h.Release()
-		return nil, err
+		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	lock := "LOCK TABLE " + table + " IN EXCLUSIVE MODE"
 	if !wait {
@@ -79,7 +79,7 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, name string, wait bool) (*Hel
 		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
 			return nil, ErrBusy
 		}
-		return nil, err
+		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	return h, nil
 }
@@ -134,8 +134,11 @@ func lockTable(ctx context.Context, pool *pgxpool.Pool, table string) error {
 // is not asked of a role that never needs it.
 func EnsureSchema(ctx context.Context, pool *pgxpool.Pool, s string) error {
 	var there bool
-	if err := pool.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", Ident(s)).Scan(&there); err != nil || there {
-		return err
+	if err := pool.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", Ident(s)).Scan(&there); err != nil {
+		return fmt.Errorf("look for schema %s: %w", s, err)
+	}
+	if there {
+		return nil
 	}
 	if err := createRacing(ctx, pool, "CREATE SCHEMA IF NOT EXISTS "+Ident(s)); err != nil {
 		return fmt.Errorf("make schema %s: %w", s, Explain(err))
@@ -259,8 +262,10 @@ func AsModels(ctx context.Context, tx pgx.Tx) error {
 // AsConnected makes the rest of tx run as the role percolate connected as
 // again: the ledger's writes in a build's transaction.
 func AsConnected(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, "SET LOCAL ROLE NONE")
-	return err
+	if _, err := tx.Exec(ctx, "SET LOCAL ROLE NONE"); err != nil {
+		return fmt.Errorf("set the role back: %w", err)
+	}
+	return nil
 }
 
 // Commit commits tx as a safe point: cancelled before it, the transaction

@@ -75,90 +75,22 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 	// The steps load chunk by chunk; progress wants the whole count once.
 	onFiles := opt.OnFiles
 	opt.OnFiles = nil
-	rep := &BackfillReport{Pipeline: pl.Name, From: opt.From.Format(time.DateOnly), To: opt.To.Format(time.DateOnly), Pending: map[string][]string{}}
-	byDay := map[string]map[string][]string{} // day → source → files
-	for _, name := range pl.SourceNames() {
-		src := pl.Sources[name]
-		paths, err := p.Paths(ctx, src, opt.Sources[name])
-		if err != nil {
-			return nil, err
-		}
-		var inRange []string
-		for _, path := range paths {
-			day, err := loaders.Day(ctx, src, path, p.S3)
-			if err != nil {
-				rep.Undated = append(rep.Undated, p.rel(path))
-				continue
-			}
-			if day.Before(opt.From) || day.After(opt.To) {
-				continue
-			}
-			inRange = append(inRange, path)
-			d := day.Format(time.DateOnly)
-			if byDay[d] == nil {
-				byDay[d] = map[string][]string{}
-			}
-			byDay[d][name] = append(byDay[d][name], path)
-		}
-		rep.Found += len(inRange)
-		pending, err := p.pending(ctx, pool, src, inRange, opt.Rehash)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range pending {
-			rep.Pending[name] = append(rep.Pending[name], p.rel(f))
-		}
-		// Keep only the pending files in the day map.
-		isPending := map[string]bool{}
-		for _, f := range pending {
-			isPending[f] = true
-		}
-		for d, bySource := range byDay {
-			var keep []string
-			for _, f := range bySource[name] {
-				if isPending[f] {
-					keep = append(keep, f)
-				}
-			}
-			if len(keep) == 0 {
-				delete(bySource, name)
-			} else {
-				bySource[name] = keep
-			}
-			if len(bySource) == 0 {
-				delete(byDay, d)
-			}
-		}
-	}
-	for d := range byDay {
-		rep.Days = append(rep.Days, d)
-	}
-	sort.Strings(rep.Days)
-	chunks := chunk(rep.Days, byDay, opt.PublishEvery)
-	rep.Chunks = len(chunks)
-	left := len(rep.Days)
-	for i := range chunks {
-		left -= chunks[i].Days
-		chunks[i].DaysLeft = left
+	b := &backfill{p: p, pool: pool, pl: pl, opt: opt, byDay: map[string]map[string][]string{},
+		rep: &BackfillReport{Pipeline: pl.Name, From: opt.From.Format(time.DateOnly), To: opt.To.Format(time.DateOnly), Pending: map[string][]string{}}}
+	defer func() { b.rep.Duration = time.Since(start) }()
+	chunks, err := b.find(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if opt.DryRun {
-		ro := opt.RunOptions
-		ro.Files = map[string][]string{}
-		for _, c := range chunks {
-			for s, fs := range c.Files {
-				ro.Files[s] = append(ro.Files[s], fs...)
-			}
-		}
-		if rep.Plan, err = p.Plan(ctx, pool, ro); err != nil {
+		if b.rep.Plan, err = p.plan(ctx, pool, b.planOptions(chunks)); err != nil {
 			return nil, err
 		}
-		rep.Duration = time.Since(start)
-		return rep, nil
+		return b.rep, nil
 	}
-
 	if onFiles != nil {
 		pending := 0
-		for _, fs := range rep.Pending {
+		for _, fs := range b.rep.Pending {
 			pending += len(fs)
 		}
 		onFiles(pending)
@@ -168,45 +100,128 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 		return nil, err
 	}
 	defer w.lock.Release()
+	return b.rep, b.load(ctx, w, chunks)
+}
+
+// backfill is one Backfill's state: what it was asked, the files it found
+// by day, and its report.
+type backfill struct {
+	p     *Folder
+	pool  *pgxpool.Pool
+	pl    *config.Pipeline
+	opt   BackfillOptions
+	rep   *BackfillReport
+	byDay map[string]map[string][]string // day → source → files not loaded yet
+}
+
+// find lists the files of every source in the range and not loaded yet,
+// by day, into the report, and splits their days into chunks.
+func (b *backfill) find(ctx context.Context) ([]Chunk, error) {
+	for _, name := range b.pl.SourceNames() {
+		if err := b.findSource(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	for d := range b.byDay {
+		b.rep.Days = append(b.rep.Days, d)
+	}
+	sort.Strings(b.rep.Days)
+	chunks := chunk(b.rep.Days, b.byDay, b.opt.PublishEvery)
+	b.rep.Chunks = len(chunks)
+	left := len(b.rep.Days)
+	for i := range chunks {
+		left -= chunks[i].Days
+		chunks[i].DaysLeft = left
+	}
+	return chunks, nil
+}
+
+// findSource adds the files of a source whose day is in the range, and
+// that are not loaded yet, to the report and the day map.
+func (b *backfill) findSource(ctx context.Context, name string) error {
+	src := b.pl.Sources[name]
+	paths, err := b.p.Paths(ctx, src, b.opt.Sources[name])
+	if err != nil {
+		return err
+	}
+	var inRange []string
+	for _, path := range paths {
+		day, err := loaders.Day(ctx, src, path, b.p.S3)
+		if err != nil {
+			b.rep.Undated = append(b.rep.Undated, b.p.rel(path))
+			continue
+		}
+		if day.Before(b.opt.From) || day.After(b.opt.To) {
+			continue
+		}
+		inRange = append(inRange, path)
+		d := day.Format(time.DateOnly)
+		if b.byDay[d] == nil {
+			b.byDay[d] = map[string][]string{}
+		}
+		b.byDay[d][name] = append(b.byDay[d][name], path)
+	}
+	b.rep.Found += len(inRange)
+	pending, err := b.p.pending(ctx, b.pool, src, inRange, b.opt.Rehash)
+	if err != nil {
+		return err
+	}
+	for _, f := range pending {
+		b.rep.Pending[name] = append(b.rep.Pending[name], b.p.rel(f))
+	}
+	b.keepPending(name, pending)
+	return nil
+}
+
+// keepPending keeps only the pending files of a source in the day map.
+func (b *backfill) keepPending(name string, pending []string) {
+	isPending := map[string]bool{}
+	for _, f := range pending {
+		isPending[f] = true
+	}
+	for d, bySource := range b.byDay {
+		var keep []string
+		for _, f := range bySource[name] {
+			if isPending[f] {
+				keep = append(keep, f)
+			}
+		}
+		if len(keep) == 0 {
+			delete(bySource, name)
+		} else {
+			bySource[name] = keep
+		}
+		if len(bySource) == 0 {
+			delete(b.byDay, d)
+		}
+	}
+}
+
+// planOptions are the options of a run that loads every chunk's files.
+func (b *backfill) planOptions(chunks []Chunk) RunOptions {
+	ro := b.opt.RunOptions
+	ro.Files = map[string][]string{}
+	for _, c := range chunks {
+		for s, fs := range c.Files {
+			ro.Files[s] = append(ro.Files[s], fs...)
+		}
+	}
+	return ro
+}
+
+// load runs a step for each chunk, under the lock w holds, then checks the
+// deliveries once.
+func (b *backfill) load(ctx context.Context, w *work, chunks []Chunk) error {
 	if len(chunks) == 0 {
 		// Nothing new to load; still build what is stale (a gap, an edit).
-		chunks = []Chunk{{From: opt.From, To: opt.To, Files: map[string][]string{}}}
+		chunks = []Chunk{{From: b.opt.From, To: b.opt.To, Files: map[string][]string{}}}
 	}
 	var refused []error
 	var published []Chunk
 	for _, c := range chunks {
-		ro := opt.RunOptions
-		ro.Files = c.Files
-		for _, name := range pl.SourceNames() {
-			if ro.Files[name] == nil {
-				ro.Files[name] = []string{}
-			}
-		}
-		sum, err := p.step(ctx, pool, w, "backfill", ro)
-		if sum != nil {
-			rep.Runs = append(rep.Runs, sum)
-		}
-		var stop *InterruptedError
-		if err != nil && ctx.Err() != nil && !errors.As(err, &stop) {
-			stop = &InterruptedError{Err: err} // before the chunk's run began
-			err = stop
-		}
-		if stop != nil {
-			stop.Done = published
-			if stop.Published {
-				stop.Done = append(stop.Done, c)
-			} else {
-				stop.Pending = &c
-			}
-			rep.Duration = time.Since(start)
-			return rep, err
-		}
-		if sum != nil && sum.Published {
-			// Told only of what readers now see.
-			published = append(published, c)
-			if opt.OnChunk != nil {
-				opt.OnChunk(c, sum)
-			}
+		err := b.step(ctx, w, c, &published)
+		if err != nil && ctx.Err() != nil {
+			return err // interrupted: it says what was published
 		}
 		if errors.Is(err, ErrRefused) {
 			// A bad file is reported, not a reason to stop the years after it.
@@ -214,27 +229,71 @@ func (p *Folder) Backfill(ctx context.Context, pool *pgxpool.Pool, opt BackfillO
 			continue
 		}
 		if err != nil {
-			rep.Duration = time.Since(start)
-			return rep, err
+			return err
 		}
 	}
+	return b.finish(ctx, refused)
+}
+
+// step loads and publishes one chunk, adding it to published once readers
+// see it. An interruption says which chunks were published.
+func (b *backfill) step(ctx context.Context, w *work, c Chunk, published *[]Chunk) error {
+	ro := b.opt.RunOptions
+	ro.Files = c.Files
+	for _, name := range b.pl.SourceNames() {
+		if ro.Files[name] == nil {
+			ro.Files[name] = []string{}
+		}
+	}
+	sum, err := b.p.step(ctx, b.pool, w, "backfill", ro)
+	if sum != nil {
+		b.rep.Runs = append(b.rep.Runs, sum)
+	}
+	var stop *InterruptedError
+	if err != nil && ctx.Err() != nil && !errors.As(err, &stop) {
+		stop = &InterruptedError{Err: err} // before the chunk's run began
+		err = stop
+	}
+	if stop != nil {
+		stop.Done = *published
+		if stop.Published {
+			stop.Done = append(stop.Done, c)
+		} else {
+			stop.Pending = &c
+		}
+		return err
+	}
+	if sum != nil && sum.Published {
+		// Told only of what readers now see.
+		*published = append(*published, c)
+		if b.opt.OnChunk != nil {
+			b.opt.OnChunk(c, sum)
+		}
+	}
+	return err
+}
+
+// finish checks the deliveries after the last publish and says how the
+// backfill went: the files refused, the expectations unmet, or whether
+// there was nothing to do.
+func (b *backfill) finish(ctx context.Context, refused []error) error {
+	rep := b.rep
 	var last int64
 	if n := len(rep.Runs); n > 0 {
 		last = rep.Runs[n-1].RunID
 	}
-	if rep.Expectations, err = p.CheckDeliveries(ctx, pool, pl, last, opt.AsOf); err != nil {
-		return rep, err
+	var err error
+	if rep.Expectations, err = b.p.CheckDeliveries(ctx, b.pool, b.pl, last, b.opt.AsOf); err != nil {
+		return err
 	}
-	rep.Duration = time.Since(start)
 	if len(refused) > 0 {
-		return rep, errors.Join(fmt.Errorf("%w in %d publish(es): %w", ErrRefused, len(refused), errors.Join(refused...)), unmet(rep.Expectations))
+		return errors.Join(fmt.Errorf("%w in %d publish(es): %w", ErrRefused, len(refused), errors.Join(refused...)), Unmet(rep.Expectations))
 	}
-	if err := unmet(rep.Expectations); err != nil {
-		return rep, err
+	if err := Unmet(rep.Expectations); err != nil {
+		return err
 	}
 	rep.UpToDate = len(rep.Days) == 0 && builtNothing(rep.Runs)
-	rep.Duration = time.Since(start)
-	return rep, nil
+	return nil
 }
 
 func builtNothing(runs []*Summary) bool {

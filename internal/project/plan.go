@@ -11,6 +11,7 @@ import (
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/seed"
 	"github.com/percolate/percolate/internal/staging"
 	"github.com/percolate/percolate/loaders"
 )
@@ -30,19 +31,36 @@ type PlanReport struct {
 	Pipeline string        `json:"pipeline"`
 	Sources  []SourcePlan  `json:"sources"`
 	Models   []*build.Step `json:"models"`
+	// Seeds are what a run would do with each seed.
+	Seeds []seed.Status `json:"seeds"`
 	// Citus is the version of Citus the warehouse runs, or "".
 	Citus string `json:"citus,omitempty"`
 	// Panels are the dashboard panels that read a column of an edited
 	// model, or one computed from it ("Sales overview › Average order
-	// value"); filled in by who knows the dashboards.
+	// value"); a backfill's dry run leaves them out.
 	Panels []string `json:"panels"`
 	// Graph is the models the plan was made for.
 	Graph *dag.Graph `json:"-"`
 }
 
 // Plan works out, without changing anything, which files a run would load
-// and which models it would build.
+// and which models it would build, and names the dashboard panels that
+// read what was edited.
 func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*PlanReport, error) {
+	rep, err := p.plan(ctx, pool, opt)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.Lineage(rep.Graph, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep.Panels = l.edited(rep.Models)
+	return rep, nil
+}
+
+// plan is Plan without the panels.
+func (p *Folder) plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*PlanReport, error) {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
 		return nil, err
@@ -88,6 +106,9 @@ func (p *Folder) Plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 			return nil, err
 		}
 		rep.Sources = append(rep.Sources, SourcePlan{Source: name, Files: len(paths), Pending: append([]string{}, news...), Outdated: append([]string{}, old...)})
+	}
+	if rep.Seeds, err = p.PlanSeeds(ctx, pool); err != nil {
+		return nil, err
 	}
 	bo := p.buildOptions(pl, opt)
 	bo.Pending = pending

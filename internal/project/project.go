@@ -160,9 +160,9 @@ func (p *Folder) Graph(pl *config.Pipeline) (*dag.Graph, error) {
 	root := filepath.Join(p.Config.Dir, pl.Models)
 	rel, err := filepath.Rel(p.Dir, root)
 	if err != nil || strings.HasPrefix(rel, "..") {
-		return dag.Load(os.DirFS(filepath.Dir(root)), filepath.Base(root), SourceTables(pl), []string{"percolate"})
+		return p.loadGraph(os.DirFS(filepath.Dir(root)), filepath.Base(root), pl)
 	}
-	return dag.Load(os.DirFS(p.Dir), filepath.ToSlash(rel), SourceTables(pl), []string{"percolate"})
+	return p.loadGraph(os.DirFS(p.Dir), filepath.ToSlash(rel), pl)
 }
 
 // SourceTables lists the staging tables a pipeline's sources write.

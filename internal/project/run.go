@@ -12,7 +12,6 @@ import (
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/dag"
-	"github.com/percolate/percolate/internal/delivery"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/staging"
@@ -58,64 +57,6 @@ type RunOptions struct {
 	Files map[string][]string
 }
 
-// Summary is what a run did.
-type Summary struct {
-	RunID    int64
-	Pipeline string
-	// Citus is the version of Citus the warehouse runs on, or "".
-	Citus string
-	Files []loaders.Result
-	Build *build.Result
-	// Expectations are the sources' delivery expectations the run found
-	// unmet, after loading and publishing (see package delivery).
-	Expectations []ledger.Expectation
-	// Warnings are things a person should know, such as a glob that
-	// matched no file; Notes are things done that a person would not
-	// expect, such as files read again after a contract changed.
-	Warnings, Notes []string
-	// Loading is how long the files took; Duration the whole run.
-	Loading, Duration time.Duration
-	// Published is true once the run's build committed its publish, or
-	// found nothing to build.
-	Published bool
-}
-
-// Count returns how many files ended with status s.
-func (s *Summary) Count(st loaders.Status) int {
-	n := 0
-	for _, f := range s.Files {
-		if f.Status == st {
-			n++
-		}
-	}
-	return n
-}
-
-// Rows adds up rows loaded, items exploded and rows rejected, of the files
-// that loaded: the rejects percolate rejects lists. The rows of a file
-// refused whole are none of these (see RefusedRows).
-func (s *Summary) Rows() (loaded, items, rejected int64) {
-	for _, f := range s.Files {
-		if f.Status == loaders.Loaded || f.Status == loaders.Replaced {
-			loaded += f.Loaded
-			items += f.Items
-			rejected += f.Rejected
-		}
-	}
-	return
-}
-
-// RefusedRows adds up the data rows of the files refused whole this run,
-// good and bad: nothing of them was loaded nor kept as rejects.
-func (s *Summary) RefusedRows() (rows int64) {
-	for _, f := range s.Files {
-		if f.Status == loaders.Refused {
-			rows += f.Rows
-		}
-	}
-	return
-}
-
 // ErrRefused is wrapped by the error a run returns when it refused files.
 var ErrRefused = errors.New("files refused")
 
@@ -154,8 +95,9 @@ type work struct {
 
 // prepare checks the pipeline and its models (before touching anything, so
 // a broken model is a configuration error), takes the run lock, applies
-// migrations and checks the hash key.
-func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (*work, error) {
+// migrations and checks the hash key. The lock is released here only when
+// it fails; else by the caller, once the run is done.
+func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (w *work, err error) {
 	pl, err := p.Config.Pipeline(opt.Pipeline)
 	if err != nil {
 		return nil, err
@@ -163,7 +105,7 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 	if err := p.checkSources(pl, opt); err != nil {
 		return nil, err
 	}
-	w := &work{pl: pl}
+	w = &work{pl: pl}
 	if !opt.LoadOnly {
 		if w.g, err = p.Graph(pl); err != nil {
 			return nil, err
@@ -174,27 +116,27 @@ func (p *Folder) prepare(ctx context.Context, pool *pgxpool.Pool, opt RunOptions
 			return nil, err
 		}
 	}
-	if w.lock, err = pg.Lock(ctx, pool, "run", opt.Wait); err != nil {
+	held, _, err := p.lockMigrated(ctx, pool, opt.Wait)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.locked(ctx, pool, pl, w); err != nil {
-		w.lock.Release()
+	defer func() {
+		if err != nil {
+			held.Release()
+		}
+	}()
+	w.lock = held
+	if err = p.locked(ctx, pool, pl, w); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
-// locked readies the warehouse for a run, under the run lock: indexes and
-// migrations, the runs that never ended closed, staging checked against
-// the contracts, distribution, the reader's password and the hash key.
+// locked readies the warehouse for a run, under the run lock and after
+// the migrations: the runs that never ended closed, staging checked
+// against the contracts, distribution, the reader's password and the hash
+// key.
 func (p *Folder) locked(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, w *work) error {
-	// A migration finds the indexes a killed load dropped.
-	if err := p.RestoreIndexes(ctx, pool); err != nil {
-		return err
-	}
-	if _, err := p.Migrate(ctx, pool); err != nil {
-		return err
-	}
 	// With the lock held, no other run is alive: one still recorded as
 	// running was killed, or its server crashed.
 	var err error
@@ -258,30 +200,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 		return err
 	}
 	pl := w.pl
-	files := map[string][]string{}
-	total := 0
-	for _, name := range pl.SourceNames() {
-		src := pl.Sources[name]
-		paths, ok := opt.Files[name]
-		if !ok {
-			var err error
-			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
-				return err
-			}
-			sum.Warnings = append(sum.Warnings, p.Unreadable(name)...)
-			if len(paths) == 0 {
-				glob := opt.Sources[name]
-				if glob == "" {
-					glob = src.Path
-				}
-				sum.Warnings = append(sum.Warnings, fmt.Sprintf("source %s: no file matches %s", name, glob))
-			}
-		}
-		files[name] = paths
-		total += len(paths)
-	}
-	if opt.OnFiles != nil {
-		opt.OnFiles(total)
+	files, err := p.runFiles(ctx, pl, opt, sum)
+	if err != nil {
+		return err
 	}
 	for _, name := range pl.SourceNames() {
 		old, err := p.ledger.Outdated(ctx, pool, name, loaders.Fingerprint(pl.Sources[name]))
@@ -304,6 +225,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			return err
 		}
 	}
+	if sum.Seeds, err = p.loadSeeds(ctx, pool, w.engine, sum.RunID); err != nil {
+		return err
+	}
 	sum.Loading = time.Since(loading)
 	// A backfill chunk whose every file was refused has nothing to build:
 	// the next chunk builds whatever is stale.
@@ -324,75 +248,39 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			return err
 		}
 	}
-	return errors.Join(refusals(sum), unmet(sum.Expectations))
+	return errors.Join(refusals(sum), Unmet(sum.Expectations))
 }
 
-// InterruptedError is the error of a run whose context was cancelled
-// (Ctrl-C, SIGTERM): it stopped at the next safe point, and is recorded as
-// interrupted, not failed. Every file it committed stays loaded; a publish
-// either committed whole or not at all.
-type InterruptedError struct {
-	// Published says the run's own publish had committed when it stopped.
-	Published bool
-	// Done, for a backfill, are the chunks whose publish committed before
-	// it stopped; Pending the chunk under way, when it published nothing.
-	Done    []Chunk
-	Pending *Chunk
-	// Nothing says it stopped before anything was published or loaded.
-	Nothing bool
-	Err     error
-}
-
-func (e *InterruptedError) Error() string {
-	var what string
-	done := ""
-	if n := len(e.Done); n > 0 {
-		done = fmt.Sprintf("published %s", Chunk{From: e.Done[0].From, To: e.Done[n-1].To}.days())
+// runFiles lists the files a run of pl looks at, by source: those
+// opt.Files gives, else those of the source's glob, warning of a glob
+// that matches none; OnFiles is told how many.
+func (p *Folder) runFiles(ctx context.Context, pl *config.Pipeline, opt RunOptions, sum *Summary) (map[string][]string, error) {
+	files := map[string][]string{}
+	total := 0
+	for _, name := range pl.SourceNames() {
+		src := pl.Sources[name]
+		paths, ok := opt.Files[name]
+		if !ok {
+			var err error
+			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
+				return nil, err
+			}
+			sum.Warnings = append(sum.Warnings, p.Unreadable(name)...)
+			if len(paths) == 0 {
+				glob := opt.Sources[name]
+				if glob == "" {
+					glob = src.Path
+				}
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("source %s: no file matches %s", name, glob))
+			}
+		}
+		files[name] = paths
+		total += len(paths)
 	}
-	switch {
-	case e.Pending != nil && done != "":
-		what = fmt.Sprintf("%s; nothing of this chunk (%s) was published", done, e.Pending.days())
-	case e.Pending != nil:
-		what = fmt.Sprintf("nothing of this chunk (%s) was published", e.Pending.days())
-	case done != "":
-		what = done
-	case e.Published:
-		what = "the models were published; the delivery checks did not run"
-	case e.Nothing:
-		what = "nothing was published"
-	default:
-		what = "nothing of this run was published; the files it loaded stay loaded"
+	if opt.OnFiles != nil {
+		opt.OnFiles(total)
 	}
-	return "interrupted: " + what + "; run the same command to resume"
-}
-
-func (e *InterruptedError) Unwrap() error { return e.Err }
-
-// ErrExpectations is wrapped by the error of a run that found a delivery
-// expectation of severity error unmet.
-var ErrExpectations = errors.New("delivery expectations unmet")
-
-// unmet is the error for expectations of severity error, or nil.
-func unmet(found []ledger.Expectation) error {
-	if n := delivery.Errors(found); n > 0 {
-		return fmt.Errorf("%w: %d of severity error%s", ErrExpectations, n, delivery.Silence(found))
-	}
-	return nil
-}
-
-// CheckDeliveries checks the expectations of pl's sources as of a day
-// (zero: today), records the check under runID (0: none) and returns what
-// it found unmet.
-func (p *Folder) CheckDeliveries(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, runID int64, asOf time.Time) ([]ledger.Expectation, error) {
-	found, err := delivery.Check(ctx, pool, pl, delivery.Options{AsOf: asOf, Now: time.Now()})
-	if err != nil {
-		return nil, err
-	}
-	day := asOf
-	if day.IsZero() {
-		day = time.Now()
-	}
-	return found, delivery.Record(ctx, pool, pl, runID, day, found)
+	return files, nil
 }
 
 // refusals warns of the files refused by earlier runs (the run still
@@ -451,14 +339,6 @@ func runIDs(ids []int64) string {
 		out[i] = fmt.Sprintf("#%d", id)
 	}
 	return strings.Join(out, ", ")
-}
-
-// Built counts the models the run built.
-func (s *Summary) Built() int {
-	if s.Build == nil {
-		return 0
-	}
-	return len(s.Build.Built)
 }
 
 // buildOptions are the build options of a run of pl.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 
+	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/migrate"
 	"github.com/percolate/percolate/internal/pg"
@@ -63,7 +64,7 @@ func (p *Folder) EnsureLedger(ctx context.Context, pool *pgxpool.Pool) error {
 	if ok, err := ledger.Current(ctx, pool); err != nil || ok {
 		return err
 	}
-	lock, err := pg.Lock(ctx, pool, "run", false)
+	lock, err := p.lock(ctx, pool, false)
 	if errors.Is(err, pg.ErrBusy) {
 		return nil
 	}
@@ -94,9 +95,21 @@ func (p *Folder) schemas() (sources, models []string, err error) {
 			return nil, nil, fmt.Errorf("pipeline %s: models: %w", name, err)
 		}
 		for _, d := range dirs {
-			if d.IsDir() && !slices.Contains(models, d.Name()) && !reservedSchema(d.Name()) {
+			if d.IsDir() && !slices.Contains(models, d.Name()) && !reservedSchema(d.Name()) && d.Name() != dag.FunctionsDir {
 				models = append(models, d.Name())
 			}
+		}
+		if models, err = p.functionSchemas(pl, sources, models); err != nil {
+			return nil, nil, err
+		}
+	}
+	seeds, err := p.seedSchemas()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range seeds {
+		if !slices.Contains(sources, s) {
+			sources = append(sources, s)
 		}
 	}
 	slices.Sort(sources)

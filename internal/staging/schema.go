@@ -93,7 +93,7 @@ func FromDatabase(ctx context.Context, q ledger.Querier, tables []string) (*Sche
 		FROM information_schema.columns WHERE table_schema || '.' || table_name = ANY($1)
 		ORDER BY table_schema, table_name, ordinal_position`, tables)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the staging tables' columns: %w", err)
 	}
 	defer rows.Close()
 	s := &Schema{From: "the database", Tables: map[string]*Table{}}
@@ -101,7 +101,7 @@ func FromDatabase(ctx context.Context, q ledger.Querier, tables []string) (*Sche
 		var name string
 		c := &Column{}
 		if err := rows.Scan(&name, &c.Name, &c.Type, &c.Scale, &c.Precision, &c.Decl, &c.NotNull, &c.Default); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the staging tables' columns: %w", err)
 		}
 		t := s.Tables[name]
 		if t == nil {
@@ -110,7 +110,10 @@ func FromDatabase(ctx context.Context, q ledger.Querier, tables []string) (*Sche
 		}
 		t.Columns = append(t.Columns, c)
 	}
-	return s, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the staging tables' columns: %w", err)
+	}
+	return s, nil
 }
 
 // FromMigrations reads the tables that the Up sections of the goose
@@ -120,14 +123,14 @@ func FromDatabase(ctx context.Context, q ledger.Querier, tables []string) (*Sche
 func FromMigrations(fsys fs.FS) (*Schema, error) {
 	files, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list the migrations: %w", err)
 	}
 	slices.Sort(files) // goose's numbered names sort in order
 	s := &Schema{From: "the migrations", Tables: map[string]*Table{}}
 	for _, f := range files {
 		b, err := fs.ReadFile(fsys, f)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the migrations: %w", err)
 		}
 		if err := s.apply(path.Join("migrations", f), string(b)); err != nil {
 			return nil, err

@@ -174,68 +174,89 @@ func parse(p string, b []byte, m *dag.Model) ([]*Case, error) {
 		if i < len(lines) {
 			c.Line = lines[i]
 		}
-		bad := func(line int, format string, args ...any) error {
-			return &dag.Error{Path: p, Line: line, Msg: fmt.Sprintf("case %q: ", c.Name) + fmt.Sprintf(format, args...)}
-		}
 		switch {
 		case c.Name == "":
 			return nil, &dag.Error{Path: p, Line: c.Line, Msg: "a case without a name"}
 		case names[c.Name]:
-			return nil, bad(c.Line, "named twice")
+			return nil, c.bad(c.Line, "named twice")
 		}
 		names[c.Name] = true
-		if fc.Interval != nil {
-			if m.Config.Materialized != dag.Incremental {
-				return nil, bad(c.Line, "interval: %s is not incremental, so it is built for all days at once", m.Name)
-			}
-			for _, d := range []string{fc.Interval.From, fc.Interval.To} {
-				if _, err := time.Parse(time.DateOnly, d); d != "" && err != nil {
-					return nil, bad(c.Line, "interval: %q is not a day (YYYY-MM-DD)", d)
-				}
-			}
-			if fc.Interval.From != "" && fc.Interval.To != "" && fc.Interval.To < fc.Interval.From {
-				return nil, bad(c.Line, "interval: to %s is before from %s", fc.Interval.To, fc.Interval.From)
-			}
-			c.From, c.To = fc.Interval.From, fc.Interval.To
-		}
-		if fc.Given.Kind != 0 {
-			if fc.Given.Kind != yaml.MappingNode {
-				return nil, bad(fc.Given.Line, "given: want a map of relation: rows")
-			}
-			for j := 0; j+1 < len(fc.Given.Content); j += 2 {
-				k, v := fc.Given.Content[j], fc.Given.Content[j+1]
-				if !slices.Contains(m.Refs, k.Value) {
-					return nil, bad(k.Line, "given %s: %s does not read it (it reads %s)", k.Value, m.Name, strings.Join(m.Refs, ", "))
-				}
-				rows, err := rowsOf(v, k.Value, bad)
-				if err != nil {
-					return nil, err
-				}
-				c.Given = append(c.Given, rows)
-			}
-		}
-		if fc.Expect.Kind == 0 {
-			return nil, bad(c.Line, "no expect: the rows the model must return (expect: [] for none)")
-		}
-		rows, err := rowsOf(&fc.Expect, "", bad)
-		if err != nil {
+		if err := c.read(fc); err != nil {
 			return nil, err
 		}
-		// A column one expected row leaves out would be expected NULL
-		// there: say so rather than fail on a reading nobody meant.
-		cols := rows.Columns()
-		for _, r := range rows.Rows {
-			if len(r.Values) != len(cols) {
-				return nil, bad(r.Line, "expect: every row names the same columns (%s); write null for a NULL", strings.Join(cols, ", "))
-			}
-		}
-		c.Expect = rows
 		out = append(out, c)
 	}
 	if len(out) == 0 {
 		return nil, &dag.Error{Path: p, Msg: "no cases: want cases: [{name, given, expect}, …]"}
 	}
 	return out, nil
+}
+
+// bad is an error in the case's file at line, naming the case.
+func (c *Case) bad(line int, format string, args ...any) error {
+	return &dag.Error{Path: c.Path, Line: line, Msg: fmt.Sprintf("case %q: ", c.Name) + fmt.Sprintf(format, args...)}
+}
+
+// read fills the case from its declaration fc: its interval, the rows
+// given and the rows expected.
+func (c *Case) read(fc caseDoc) error {
+	m := c.Model
+	if fc.Interval != nil {
+		if err := c.readInterval(fc.Interval.From, fc.Interval.To); err != nil {
+			return err
+		}
+	}
+	if fc.Given.Kind != 0 {
+		if fc.Given.Kind != yaml.MappingNode {
+			return c.bad(fc.Given.Line, "given: want a map of relation: rows")
+		}
+		for j := 0; j+1 < len(fc.Given.Content); j += 2 {
+			k, v := fc.Given.Content[j], fc.Given.Content[j+1]
+			if !slices.Contains(m.Refs, k.Value) {
+				return c.bad(k.Line, "given %s: %s does not read it (it reads %s)", k.Value, m.Name, strings.Join(m.Refs, ", "))
+			}
+			rows, err := rowsOf(v, k.Value, c.bad)
+			if err != nil {
+				return err
+			}
+			c.Given = append(c.Given, rows)
+		}
+	}
+	if fc.Expect.Kind == 0 {
+		return c.bad(c.Line, "no expect: the rows the model must return (expect: [] for none)")
+	}
+	rows, err := rowsOf(&fc.Expect, "", c.bad)
+	if err != nil {
+		return err
+	}
+	// A column one expected row leaves out would be expected NULL
+	// there: say so rather than fail on a reading nobody meant.
+	cols := rows.Columns()
+	for _, r := range rows.Rows {
+		if len(r.Values) != len(cols) {
+			return c.bad(r.Line, "expect: every row names the same columns (%s); write null for a NULL", strings.Join(cols, ", "))
+		}
+	}
+	c.Expect = rows
+	return nil
+}
+
+// readInterval checks the days a case of an incremental model builds.
+func (c *Case) readInterval(from, to string) error {
+	m := c.Model
+	if m.Config.Materialized != dag.Incremental {
+		return c.bad(c.Line, "interval: %s is not incremental, so it is built for all days at once", m.Name)
+	}
+	for _, d := range []string{from, to} {
+		if _, err := time.Parse(time.DateOnly, d); d != "" && err != nil {
+			return c.bad(c.Line, "interval: %q is not a day (YYYY-MM-DD)", d)
+		}
+	}
+	if from != "" && to != "" && to < from {
+		return c.bad(c.Line, "interval: to %s is before from %s", to, from)
+	}
+	c.From, c.To = from, to
+	return nil
 }
 
 // caseLines finds the line of each case in a parsed file.

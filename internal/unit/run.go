@@ -61,17 +61,21 @@ type ColumnChange struct {
 func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, cases []*Case, have *staging.Schema) ([]*Result, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unit tests: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// Values print the same on every machine; a model that depends on the
 	// session's time zone would be wrong anyway.
 	if _, err := tx.Exec(ctx, "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'"); err != nil {
+		return nil, fmt.Errorf("unit tests: %w", err)
+	}
+	// The project's functions and vars, as a build makes them.
+	if err := build.PrepareUses(ctx, tx, g); err != nil {
 		return nil, err
 	}
 	// A case runs its model as a build does (docs/security.md).
 	if err := pg.AsModels(ctx, tx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unit tests: %w", err)
 	}
 	cols, err := standIns(ctx, tx, g, cases, have)
 	if err != nil {
@@ -81,7 +85,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, cases []*Case, h
 	for _, c := range cases {
 		r, err := runCase(ctx, tx, c, cols)
 		if err != nil {
-			return out, err
+			return out, fmt.Errorf("%s:%d: case %q: %w", c.Path, c.Line, c.Name, err)
 		}
 		out = append(out, r)
 	}
@@ -220,7 +224,7 @@ func compare(ctx context.Context, tx pgx.Tx, c *Case, cols map[string][]string, 
 		return &caseError{fmt.Sprintf("%s:%d: ", c.Path, line) + fmt.Sprintf(format, args...)}
 	}
 	for _, rows := range c.Given {
-		if err := insert(ctx, tx, standInIdent(rows.Rel), rows, cols[rows.Rel], "given "+rows.Rel, at); err != nil {
+		if err := insert(ctx, tx, into{standInIdent(rows.Rel), cols[rows.Rel], "given " + rows.Rel}, rows, at); err != nil {
 			return err
 		}
 	}
@@ -255,7 +259,7 @@ func compare(ctx context.Context, tx pgx.Tx, c *Case, cols map[string][]string, 
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE pg_temp.percolate_expected (LIKE pg_temp.percolate_actual)"); err != nil {
 		return err
 	}
-	if err := insert(ctx, tx, "pg_temp.percolate_expected", c.Expect, have, "expect", at); err != nil {
+	if err := insert(ctx, tx, into{"pg_temp.percolate_expected", have, "expect"}, c.Expect, at); err != nil {
 		return err
 	}
 	list := make([]string, len(want))
@@ -280,13 +284,21 @@ func compare(ctx context.Context, tx pgx.Tx, c *Case, cols map[string][]string, 
 	return nil
 }
 
-// insert writes rows into table, one statement a row so that a value its
-// column refuses is named by its line.
-func insert(ctx context.Context, tx pgx.Tx, table string, rows *Rows, cols []string, what string, at func(int, string, ...any) error) error {
+// into is a table a case's rows are written into.
+type into struct {
+	table string
+	cols  []string // its columns
+	what  string   // what a message calls the rows: given rel, expect
+}
+
+// insert writes rows into a table, one statement a row so that a value
+// its column refuses is named by its line (by at).
+func insert(ctx context.Context, tx pgx.Tx, t into, rows *Rows, at func(int, string, ...any) error) error {
+	table, what := t.table, t.what
 	for _, row := range rows.Rows {
 		for _, col := range row.Cols {
-			if !slices.Contains(cols, col) {
-				return at(row.Line, "%s: no column %s (it has %s)", what, col, strings.Join(cols, ", "))
+			if !slices.Contains(t.cols, col) {
+				return at(row.Line, "%s: no column %s (it has %s)", what, col, strings.Join(t.cols, ", "))
 			}
 		}
 		b, err := json.Marshal(row.Values)

@@ -13,7 +13,7 @@
 -- Why it is built so: staging keeps each order's items in its row (an item
 -- a line, its size, product and price parted by tabs); they are unnested
 -- here, once, when the day is built. The repeated deliveries are left out
--- as core.orders leaves them. product_id is md5 of size and product, read
+-- as core.orders leaves them. product_id is core.product_id(size, product), read
 -- from core.products rather than hashed again per item. branch is kept as
 -- the column a distributed engine shards by, and so that sums by branch
 -- need no join.
@@ -55,7 +55,7 @@ SELECT k.order_id,
        it.item_no::integer AS item_no,
        k.branch,
        k.sales_date,
-       coalesce(p.product_id, md5(it.size || '|' || it.product)) AS product_id,
+       coalesce(p.product_id, core.product_id(it.size, it.product)) AS product_id,
        nullif(it.size, '') AS size,
        it.product,
        it.price

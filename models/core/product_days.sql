@@ -12,7 +12,7 @@
 -- same products and days as the mart.
 SELECT DISTINCT
        sales_date,
-       md5(coalesce(size, '') || '|' || product) AS product_id,
+       core.product_id(size, product) AS product_id,
        size,
        product
 FROM (
