@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -104,4 +105,42 @@ func EnvDiff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, env string, 
 		res.Models = append(res.Models, d)
 	}
 	return res, nil
+}
+
+// EnvTest runs the checks of the models environment env built (tables and
+// views from their SQL) on its relations, rolled back: an environment's
+// check results are not the live ledger's.
+func EnvTest(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, env string, opt Options) ([]CheckResult, error) {
+	if err := CheckEnv(g, env); err != nil {
+		return nil, err
+	}
+	held, err := ledger.Store{}.EnvBuilds(ctx, pool, env)
+	if err != nil {
+		return nil, fmt.Errorf("read environment %s: %w", env, err)
+	}
+	if len(held) == 0 {
+		return nil, fmt.Errorf("environment %s: not built: run 'percolate run --env %s' first", env, env)
+	}
+	engine, err := opt.engine(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{graph: g, Engine: engine}
+	for _, m := range g.Models {
+		if b, ok := held[m.Name]; ok && b.Kind != "live" {
+			plan.Steps = append(plan.Steps, &Step{Model: m, Name: m.Name, Build: true, Full: true})
+		}
+	}
+	tx, err := begin(ctx, pool, plan)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	return runChecks(ctx, tx, plan, func(rel string) string {
+		if b, ok := held[rel]; ok {
+			_, name, _ := strings.Cut(rel, ".")
+			return b.Schema + "." + name
+		}
+		return rel
+	})
 }

@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/percolate/percolate/internal/build"
+	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
+	"github.com/percolate/percolate/internal/project"
 )
 
 // envHelp is the --env flag's help, shared by run and diff.
@@ -139,4 +145,80 @@ func (a *app) runEnv(cmd *cobra.Command, f *runFlags, args []string, env string)
 		fmt.Fprintf(&b, "  check failed: %s %s\n", c.Model, c.Name)
 	}
 	return err
+}
+
+// planEnv is `plan --env NAME`: per model, built in the environment,
+// kept there, or a view over live.
+func (a *app) planEnv(cmd *cobra.Command, f *runFlags, args []string) error {
+	ctx := cmd.Context()
+	pipeline, err := f.pipeline.name(args)
+	if err != nil {
+		return err
+	}
+	p, g, err := a.graph(pipeline)
+	if err != nil {
+		return err
+	}
+	if err := build.CheckEnv(g, f.env); err != nil {
+		return usagef("--env: %v", err)
+	}
+	pool, err := p.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	steps, err := p.EnvPlan(ctx, pool, g, f.env, build.Options{Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh})
+	if err != nil {
+		return err
+	}
+	if f.output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(steps)
+	}
+	var b strings.Builder
+	defer a.flush(&b)
+	fmt.Fprintf(&b, "plan for environment %s of pipeline %s (sources are not loaded: it reads live staging)\n", f.env, pipeline)
+	for _, s := range steps {
+		what := "live "
+		switch {
+		case s.Build:
+			what = "build"
+		case s.Kind != "live":
+			what = "skip "
+		}
+		fmt.Fprintf(&b, "  %s  %-32s %s\n", what, s.Name, s.Reason)
+	}
+	return nil
+}
+
+// testEnv is `test --env NAME`: the checks of what the environment built,
+// on its relations.
+func (a *app) testEnv(ctx context.Context, p *project.Folder, pool *pgxpool.Pool, g *dag.Graph, t testFlags) error {
+	if err := build.CheckEnv(g, t.env); err != nil {
+		return usagef("--env: %v", err)
+	}
+	results, err := p.EnvTest(ctx, pool, g, t.env)
+	if err != nil {
+		return err
+	}
+	if t.output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			status := "ok  "
+			if r.Failures > 0 {
+				status = map[bool]string{true: "WARN", false: "FAIL"}[r.Severity == "warn"]
+			}
+			fmt.Fprintf(a.stdout, "%s %-28s %s (%d failing rows) in environment %s\n", status, r.Model, r.Name, r.Failures, t.env)
+		}
+	}
+	if failed := build.Failed(results); len(failed) > 0 {
+		return fmt.Errorf("%d check(s) failed in environment %s", len(failed), t.env)
+	}
+	return nil
 }

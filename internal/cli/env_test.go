@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/percolate/percolate/internal/pgtest"
 )
 
@@ -21,12 +23,26 @@ func TestEnv(t *testing.T) {
 	mustRun(t, dir, url, "run")
 	edit(t, filepath.Join(dir, "models/marts/branch_daily_sales.sql"), "FILTER (WHERE payment_method = 'CARD')", "FILTER (WHERE payment_method IN ('CARD', 'CASH'))")
 	before := checksums(t, pool)
+	files := relfilenodes(t, pool)
 
-	r := mustRun(t, dir, url, "run", "--env", "dev")
+	r := mustRun(t, dir, url, "plan", "--env", "dev")
+	for _, want := range []string{"build  marts.branch_daily_sales", "build  core.branches", "live   core.orders"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan --env: got %q, want a line %q", r.stdout, want)
+		}
+	}
+	r = mustRun(t, dir, url, "run", "--env", "dev")
 	if !strings.Contains(r.stdout, "build  marts.branch_daily_sales → marts__dev.branch_daily_sales") {
 		t.Errorf("run --env: got %q, want the edited mart built", r.stdout)
 	}
+	r = mustRun(t, dir, url, "test", "--env", "dev")
+	if !strings.Contains(r.stdout, "marts.branch_daily_sales") || !strings.Contains(r.stdout, "in environment dev") {
+		t.Errorf("test --env: got %q, want the mart's checks in environment dev", r.stdout)
+	}
 	after := checksums(t, pool)
+	if got := relfilenodes(t, pool); got != files {
+		t.Errorf("live tables' files: got %s, want %s (a live table was rewritten)", got, files)
+	}
 	delete(before, `"percolate"."env_builds"`)
 	delete(after, `"percolate"."env_builds"`)
 	sameRelations(t, before, after)
@@ -42,6 +58,11 @@ func TestEnv(t *testing.T) {
 		models := scalar[int64](t, pool, `SELECT count(DISTINCT model) FROM percolate.model_builds`)
 		if views != models-2 {
 			t.Errorf("views in the environment: got %d, want %d (every model but the two tables)", views, models-2)
+		}
+		// A changed view reads the environment's edited mart, not live's.
+		def := scalar[string](t, pool, "SELECT pg_get_viewdef('health__dev.deliveries'::regclass)")
+		if !strings.Contains(def, "marts__dev.branch_daily_sales") {
+			t.Errorf("health__dev.deliveries: got %q, want it to read marts__dev.branch_daily_sales", def)
 		}
 		differ := scalar[int64](t, pool, `SELECT count(*) FROM marts__dev.branch_daily_sales d JOIN marts.branch_daily_sales l USING (branch, sales_date)
 			WHERE d.card_revenue <> l.card_revenue`)
@@ -106,4 +127,13 @@ func TestEnv(t *testing.T) {
 			t.Errorf("after env drop: got %d relations, %d schemas, %d ledger rows, want none", left, schemas, rows)
 		}
 	})
+}
+
+// relfilenodes is every live table of the models' schemas with its file
+// and the transaction that wrote its catalog row: a rebuilt or rewritten
+// table changes them.
+func relfilenodes(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	return scalar[string](t, pool, `SELECT string_agg(n.nspname || '.' || c.relname || ':' || c.relfilenode || ':' || c.xmin, ',' ORDER BY n.nspname, c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('core', 'marts', 'health', 'staging') AND c.relkind = 'r'`)
 }

@@ -40,3 +40,20 @@ func (p *Folder) EnvDrop(ctx context.Context, pool *pgxpool.Pool, env string) ([
 	}
 	return build.EnvDrop(ctx, pool, env)
 }
+
+// EnvPlan is what `run --env env` would do (see build.EnvPlan).
+func (p *Folder) EnvPlan(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, env string, opt build.Options) ([]*build.EnvStep, error) {
+	if err := p.EnsureLedger(ctx, pool); err != nil {
+		return nil, err
+	}
+	return build.EnvPlan(ctx, pool, g, env, opt)
+}
+
+// EnvTest runs the checks of what environment env built on its relations
+// (see build.EnvTest): nothing is recorded.
+func (p *Folder) EnvTest(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, env string) ([]build.CheckResult, error) {
+	if err := p.EnsureLedger(ctx, pool); err != nil {
+		return nil, err
+	}
+	return build.EnvTest(ctx, pool, g, env, build.Options{})
+}
