@@ -81,7 +81,12 @@ func EnvPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, env string, op
 	var steps []*EnvStep
 	for _, m := range g.Models {
 		s := &EnvStep{Model: m, Name: m.Name, Kind: "live", Reason: "unchanged: a view over the live relation"}
-		if slices.Contains(selected, m) {
+		switch {
+		case m.Config.Materialized == dag.Snapshot && slices.Contains(selected, m):
+			// Its rows are a history only live runs record: rebuilt here it
+			// would be one version of each row.
+			s.Reason = "a snapshot: its history is live's, viewed as it is"
+		case slices.Contains(selected, m):
 			s.Kind, s.Build, s.Reason = "table", true, "changed from live (or downstream of a change)"
 			if m.Config.Materialized == dag.View {
 				s.Kind = "view"

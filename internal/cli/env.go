@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/percolate/percolate/internal/build"
 	"github.com/percolate/percolate/internal/dag"
+	"github.com/percolate/percolate/internal/grafana"
 	"github.com/percolate/percolate/internal/ledger"
 	"github.com/percolate/percolate/internal/project"
 )
@@ -219,6 +223,43 @@ func (a *app) testEnv(ctx context.Context, p *project.Folder, pool *pgxpool.Pool
 	}
 	if failed := build.Failed(results); len(failed) > 0 {
 		return fmt.Errorf("%d check(s) failed in environment %s", len(failed), t.env)
+	}
+	return nil
+}
+
+// grafanaEnv is `grafana --env NAME`: the project's dashboards rendered
+// to read environment NAME, into grafana/dashboards/env/.
+func (a *app) grafanaEnv(env string) error {
+	p, g, err := a.graph("")
+	if err != nil {
+		return err
+	}
+	if err := build.CheckEnv(g, env); err != nil {
+		return usagef("--env: %v", err)
+	}
+	decl, err := grafana.Load(os.DirFS(a.dir))
+	if err != nil {
+		return err
+	}
+	var schemas []string
+	for _, m := range g.Models {
+		if !slices.Contains(schemas, m.Schema) {
+			schemas = append(schemas, m.Schema)
+		}
+	}
+	files, err := decl.EnvFiles(schemas, env)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		path := filepath.Join(p.Config.Dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, f.Data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "wrote %s\n", f.Path)
 	}
 	return nil
 }

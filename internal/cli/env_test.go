@@ -2,7 +2,9 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -88,6 +90,34 @@ func TestEnv(t *testing.T) {
 		}
 		if changed["marts.branch_daily_sales"] == 0 || len(rep.Models) != 4 {
 			t.Errorf("diff --env dev: got %+v, want the 4 models built, marts.branch_daily_sales with changed rows", rep.Models)
+		}
+	})
+
+	t.Run("dashboards on the environment", func(t *testing.T) {
+		mustRun(t, dir, url, "grafana", "--env", "dev")
+		b, err := os.ReadFile(filepath.Join(dir, "grafana/dashboards/env/sales-overview__dev.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		js := string(b)
+		if live := regexp.MustCompile(`[^_a-z](marts|core)\.[a-z]`).FindString(js); live != "" || !strings.Contains(js, "marts__dev.branch_daily_sales") || !strings.Contains(js, `"uid": "percolate-sales-dev"`) {
+			t.Errorf("sales-overview__dev.json: reads live (%q), or not marts__dev.branch_daily_sales, or uid not percolate-sales-dev", live)
+		}
+		// The reader reads the environment's marts, and no more than live.
+		tx, err := pool.Begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(t.Context())
+		var n int64
+		if _, err := tx.Exec(t.Context(), "SET LOCAL ROLE percolate_grafana"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.QueryRow(t.Context(), "SELECT count(*) FROM marts__dev.branch_daily_sales").Scan(&n); err != nil || n == 0 {
+			t.Errorf("percolate_grafana reading marts__dev.branch_daily_sales: got %d rows, %v; want rows", n, err)
+		}
+		if _, err := tx.Exec(t.Context(), "SELECT count(*) FROM core__dev.orders"); err == nil {
+			t.Error("percolate_grafana read core__dev.orders: want permission denied, as for core.orders")
 		}
 	})
 
