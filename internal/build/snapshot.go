@@ -117,12 +117,21 @@ func snapshotInto(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whol
 			return 0, &ModelError{Path: m.Path, Err: fmt.Errorf("column %s is new: a snapshot's history is not built again; add it to %s with a migration (ALTER TABLE … ADD COLUMN)", c, m.Name)}
 		}
 	}
-	return applySnapshot(ctx, tx, m, rel, src, cols, from)
+	return applySnapshot(ctx, tx, m, snapshotRows{rel: rel, src: src, cols: cols, from: from})
+}
+
+// snapshotRows says where a snapshot's new rows are: the history rel,
+// the table src holding the SELECT's rows with its columns cols, and from,
+// the SQL of the time a new version is valid from.
+type snapshotRows struct {
+	rel, src, from string
+	cols           []string
 }
 
 // applySnapshot closes the changed and (when declared) the deleted keys'
 // current versions and inserts the new ones; it returns the rows written.
-func applySnapshot(ctx context.Context, tx pgx.Tx, m *dag.Model, rel, src string, cols []string, from string) (int64, error) {
+func applySnapshot(ctx context.Context, tx pgx.Tx, m *dag.Model, r snapshotRows) (int64, error) {
+	rel, src, cols, from := r.rel, r.src, r.cols, r.from
 	sc := m.Config.Snapshot
 	var match []string
 	for _, k := range sc.Key {
