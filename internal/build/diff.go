@@ -120,9 +120,14 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 
 // diffModel compares m's __next relation with its live one.
 func diffModel(ctx context.Context, tx pgx.Tx, m *dag.Model, sample int) (*ModelDiff, error) {
+	return diffRels(ctx, tx, m, pg.Ident(m.Schema, m.Rel+nextSuffix), sample)
+}
+
+// diffRels compares next, a relation m was built into, with m's live one.
+func diffRels(ctx context.Context, tx pgx.Tx, m *dag.Model, next string, sample int) (*ModelDiff, error) {
 	d := &ModelDiff{Model: m.Name, Key: []string{}, Columns: map[string]int64{}, ColumnsAdded: []string{}, ColumnsRemoved: []string{},
 		ColumnsRetyped: map[string]string{}, Sample: []ChangedRow{}, SampleAdded: []json.RawMessage{}, SampleRemoved: []json.RawMessage{}}
-	live, next := pg.Ident(m.Schema, m.Rel), pg.Ident(m.Schema, m.Rel+nextSuffix)
+	live := pg.Ident(m.Schema, m.Rel)
 	after, err := pg.Columns(ctx, tx, next)
 	if err != nil {
 		return nil, err

@@ -172,6 +172,9 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 		if !recreate[m.Name] && !building[m.Name] {
 			continue
 		}
+		if err := dropEnvReaders(ctx, tx, m.Schema, m.Rel); err != nil {
+			return fmt.Errorf("publish %s: drop the environments' views of it: %w", m.Name, pg.Explain(err))
+		}
 		if err := dropRelation(ctx, tx, m.Schema, m.Rel, false); err != nil {
 			return contention(fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err)), pg.Ident(m.Schema, m.Rel), isTable(m))
 		}

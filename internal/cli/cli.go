@@ -187,7 +187,7 @@ model or dashboard declaration; 3 another run holds the database (see run --wait
 	pf.BoolVarP(&a.disp.verbose, "verbose", "v", false, "without a terminal, a log line per file and per model (on a terminal the status line shows them)")
 	pf.BoolVarP(&a.disp.quiet, "quiet", "q", false, "print only the summary and errors")
 	pf.StringVar(&a.disp.logFormat, "log-format", "text", "progress on stderr as text, or json: one object per event (file, model, phase), for machines")
-	root.AddCommand(a.initCmd(), a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.filesCmd(), a.checkSourcesCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.diffCmd(), a.backfillCmd(), a.grafanaCmd())
+	root.AddCommand(a.initCmd(), a.runCmd(), a.loadCmd(), a.validateCmd(), a.modelsCmd(), a.migrateCmd(), a.dbCmd(), a.rejectsCmd(), a.filesCmd(), a.checkSourcesCmd(), a.generateCmd(), a.benchCmd(), a.planCmd(), a.testCmd(), a.diffCmd(), a.backfillCmd(), a.grafanaCmd(), a.envCmd())
 	root.AddCommand(a.docsCmd())
 	root.AddCommand(a.watchCmd())
 	return root

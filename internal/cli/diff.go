@@ -58,6 +58,7 @@ error check fails.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or markdown")
 	cmd.Flags().IntVar(&opt.Sample, "sample", 5, "changed, added and removed rows to show per model")
 	cmd.Flags().BoolVar(&opt.Wait, "wait", false, "wait for a run holding the database instead of exiting 3")
+	cmd.Flags().StringVar(&opt.Env, "env", "", "compare environment NAME (built by run --env) with live, instead of building the edits")
 	return cmd
 }
 

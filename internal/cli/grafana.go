@@ -15,6 +15,7 @@ import (
 
 func (a *app) grafanaCmd() *cobra.Command {
 	var check bool
+	var env string
 	cmd := &cobra.Command{
 		Use:   "grafana",
 		Short: "Render the project's dashboards and alert rules as Grafana provisioning files",
@@ -28,6 +29,9 @@ when a file is not what the declarations render. See docs/grafana.md.`,
   percolate grafana --check   # in CI: the committed files are up to date`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if env != "" {
+				return a.grafanaEnv(env)
+			}
 			decl, stale, err := a.grafanaFiles()
 			if err != nil {
 				return err
@@ -54,6 +58,7 @@ when a file is not what the declarations render. See docs/grafana.md.`,
 		},
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; fail when a file is not what the declarations render")
+	cmd.Flags().StringVar(&env, "env", "", "render the dashboards reading environment NAME (see run --env) into grafana/dashboards/env/, titled [NAME]")
 	return cmd
 }
 

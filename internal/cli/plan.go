@@ -24,6 +24,9 @@ the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
   percolate plan --select state:modified+ --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.env != "" {
+				return a.planEnv(cmd, &f, args)
+			}
 			ctx := cmd.Context()
 			opt, err := f.options(args, false)
 			if err != nil {
@@ -42,6 +45,7 @@ the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().StringVar(&f.env, "env", "", "say what run --env NAME would build in environment NAME, and what it would view from live")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text or json")
 	return cmd
 }
@@ -161,6 +165,7 @@ ending in [warn] to report without failing.`,
 	pl.register(cmd)
 	cmd.Flags().StringVarP(&t.output, "output", "o", "text", "text or json")
 	cmd.Flags().BoolVar(&t.unit, "unit", false, "run the models' unit tests (*.test.yaml) instead of the checks")
+	cmd.Flags().StringVar(&t.env, "env", "", "run the checks of what environment NAME built, on its relations (nothing recorded)")
 	return cmd
 }
 
@@ -170,6 +175,7 @@ type testFlags struct {
 	sel, exclude []string
 	output       string
 	unit         bool
+	env          string
 }
 
 // test runs the checks of a pipeline's selected models on the published
@@ -189,6 +195,9 @@ func (a *app) test(ctx context.Context, pipeline string, t testFlags) error {
 	defer pool.Close()
 	if t.unit {
 		return a.unitTests(ctx, unitRun{p: p, pool: pool, g: g, testFlags: t})
+	}
+	if t.env != "" {
+		return a.testEnv(ctx, p, pool, g, t)
 	}
 	results, failed, err := p.Test(ctx, pool, g, t.sel, t.exclude)
 	if err != nil {

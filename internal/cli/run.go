@@ -27,6 +27,7 @@ type runFlags struct {
 	output      string
 	publishWait time.Duration
 	asOf        string
+	env         string
 }
 
 func (f *runFlags) register(cmd *cobra.Command, models bool) {
@@ -113,6 +114,9 @@ exits 1 after loading the other files and building the models.`,
   percolate run --select state:modified+      # what you edited, and everything downstream`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.env != "" {
+				return a.runEnv(cmd, &f, args, f.env)
+			}
 			opt, err := f.options(args, false)
 			if err != nil {
 				return err
@@ -121,6 +125,7 @@ exits 1 after loading the other files and building the models.`,
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().StringVar(&f.env, "env", "", envHelp)
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text, or json: one object (files, rows, rejects, models built and skipped, checks, delivery expectations, exit code and reason)")
 	return cmd
 }

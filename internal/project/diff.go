@@ -38,6 +38,9 @@ type DiffOptions struct {
 	Wait bool
 	// OnBuild is told what the build is doing (see build.Event).
 	OnBuild func(build.Event)
+	// Env, when set, compares environment Env with live instead (see
+	// build.EnvDiff).
+	Env string
 }
 
 // Diff builds the selected models of g beside the live ones, under the
@@ -55,7 +58,12 @@ func (p *Folder) Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, l *
 	if err != nil {
 		return nil, err
 	}
-	res, err := build.Diff(ctx, pool, g, build.Options{Select: opt.Select, Exclude: opt.Exclude, OnEvent: opt.OnBuild, Seeds: seeds}, opt.Sample)
+	var res *build.DiffResult
+	if opt.Env != "" {
+		res, err = build.EnvDiff(ctx, pool, g, opt.Env, opt.Sample)
+	} else {
+		res, err = build.Diff(ctx, pool, g, build.Options{Select: opt.Select, Exclude: opt.Exclude, OnEvent: opt.OnBuild, Seeds: seeds}, opt.Sample)
+	}
 	if err != nil && !errors.Is(err, build.ErrChecks) {
 		return nil, err
 	}
