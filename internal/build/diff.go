@@ -87,7 +87,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	seeds, err := diffUses(ctx, tx, g, opt.Seeds, whole)
+	seeds, err := diffUses(ctx, tx, plan, opt.Seeds, whole)
 	if err != nil {
 		return nil, err
 	}
