@@ -103,22 +103,33 @@ over the live ones. See docs/environments.md.`,
 	return cmd
 }
 
+// openEnv opens the pipeline args name, checks that env can be an
+// environment of its models, and connects: what run and plan --env do
+// first. The caller closes the pool.
+func (a *app) openEnv(ctx context.Context, f *runFlags, args []string, env string) (string, *project.Folder, *dag.Graph, *pgxpool.Pool, error) {
+	pipeline, err := f.pipeline.name(args)
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	p, g, err := a.graph(pipeline)
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	if err := build.CheckEnv(g, env); err != nil {
+		return "", nil, nil, nil, usagef("--env: %v", err)
+	}
+	pool, err := p.Connect(ctx)
+	if err != nil {
+		return "", nil, nil, nil, err
+	}
+	return pipeline, p, g, pool, nil
+}
+
 // runEnv is `run --env NAME`: the environment's build, under the run lock
 // (it reads live relations a live publish replaces).
 func (a *app) runEnv(cmd *cobra.Command, f *runFlags, args []string, env string) error {
 	ctx := cmd.Context()
-	pipeline, err := f.pipeline.name(args)
-	if err != nil {
-		return err
-	}
-	p, g, err := a.graph(pipeline)
-	if err != nil {
-		return err
-	}
-	if err := build.CheckEnv(g, env); err != nil {
-		return usagef("--env: %v", err)
-	}
-	pool, err := p.Connect(ctx)
+	_, p, g, pool, err := a.openEnv(ctx, f, args, env)
 	if err != nil {
 		return err
 	}
@@ -155,18 +166,7 @@ func (a *app) runEnv(cmd *cobra.Command, f *runFlags, args []string, env string)
 // kept there, or a view over live.
 func (a *app) planEnv(cmd *cobra.Command, f *runFlags, args []string) error {
 	ctx := cmd.Context()
-	pipeline, err := f.pipeline.name(args)
-	if err != nil {
-		return err
-	}
-	p, g, err := a.graph(pipeline)
-	if err != nil {
-		return err
-	}
-	if err := build.CheckEnv(g, f.env); err != nil {
-		return usagef("--env: %v", err)
-	}
-	pool, err := p.Connect(ctx)
+	pipeline, p, g, pool, err := a.openEnv(ctx, f, args, f.env)
 	if err != nil {
 		return err
 	}
