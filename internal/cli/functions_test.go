@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/percolate/percolate/internal/pgtest"
 )
 
@@ -179,5 +181,35 @@ func TestFunctionErrors(t *testing.T) {
 				t.Errorf("validate: got exit %d, stderr:\n%s\nwant exit 2 and %q", r.code, r.stderr, c.want)
 			}
 		})
+	}
+}
+
+// TestVarFromReader: a view that calls percolate.var can be read by the
+// dashboards' role, which may not read percolate.vars itself; and that
+// role still cannot read the vars' table, nor any var but through the
+// function.
+func TestVarFromReader(t *testing.T) {
+	url := pgtest.URL(t)
+	t.Setenv(EnvReaderPassword, "reader secret")
+	dir := functionProject(t, url)
+	write(t, dir, "models/marts/fare_currency.sql", "SELECT trip_date, percolate.var('currency') AS currency\nFROM marts.fare_days\n")
+	mustRun(t, dir, url, "run")
+	// What the cafe's migrations give the dashboards' role on its marts.
+	admin := connect(t, url)
+	if _, err := admin.Exec(context.Background(), "GRANT USAGE ON SCHEMA marts TO percolate_grafana; GRANT SELECT ON marts.fare_currency TO percolate_grafana"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reader, err := pgx.Connect(ctx, asReader(url, "reader secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close(ctx)
+	var currency string
+	if err := reader.QueryRow(ctx, `SELECT DISTINCT currency FROM marts.fare_currency`).Scan(&currency); err != nil || currency != "GBP" {
+		t.Errorf("the reader's role reading a view that calls percolate.var: got %q, %v; want GBP", currency, err)
+	}
+	if _, err := reader.Exec(ctx, `SELECT * FROM percolate.vars`); err == nil {
+		t.Errorf("the reader's role read percolate.vars: want permission denied")
 	}
 }
