@@ -13,6 +13,7 @@ import (
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/pg"
+	"github.com/percolate/percolate/internal/seed"
 )
 
 // ModelDiff is how a model built from the working copy differs from its
@@ -82,12 +83,28 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	if len(selected) == 0 {
 		return res, nil
 	}
+	staged, err := seed.Stage(ctx, pool, engine, opt.Seeds)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	res, err = diffIn(ctx, pool, plan, opt, staged, whole, sample)
+	if uerr := seed.Unstage(ctx, pool, staged); uerr != nil && err == nil {
+		err = uerr
+	}
+	return res, err
+}
+
+// diffIn is Diff's transaction, rolled back: the models built into
+// NAME__next, checked and compared; staged are the seeds whose new rows
+// seed.Stage made already.
+func diffIn(ctx context.Context, pool *pgxpool.Pool, plan *Plan, opt Options, staged []*seed.Seed, whole wholes, sample int) (*DiffResult, error) {
+	res := &DiffResult{}
 	tx, err := begin(ctx, pool, plan)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	seeds, err := diffUses(ctx, tx, plan, opt.Seeds, whole)
+	seeds, err := diffUses(ctx, tx, plan, opt.Seeds, staged, whole)
 	if err != nil {
 		return nil, err
 	}

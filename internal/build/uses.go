@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -105,12 +106,9 @@ func functionError(f *dag.Function, err error) error {
 
 // diffSeeds loads, in a diff's transaction, each seed whose content is not
 // the one loaded into NAME__next beside the live table, and has the models
-// read it there (whole). It returns the seeds as models to compare. Not
-// on Citus: the new rows would have to be a reference table, as the live
-// ones are, for the workers to join them, and Citus will not read in one
-// transaction a reference table the connected user made there as the
-// models' role (SQLSTATE 25001); a diff there says so.
-func diffSeeds(ctx context.Context, tx pgx.Tx, plan *Plan, seeds []*seed.Seed, whole wholes) ([]*dag.Model, error) {
+// read it there (whole). It returns the seeds as models to compare. The
+// seeds in staged have theirs already (on Citus: seed.Stage).
+func diffSeeds(ctx context.Context, tx pgx.Tx, seeds, staged []*seed.Seed, whole wholes) ([]*dag.Model, error) {
 	todo, err := seed.Plan(ctx, tx, seeds)
 	if err != nil {
 		return nil, err
@@ -121,17 +119,10 @@ func diffSeeds(ctx context.Context, tx pgx.Tx, plan *Plan, seeds []*seed.Seed, w
 			continue
 		}
 		s := seeds[i]
-		if plan.Engine.IsCitus() {
-			return nil, fmt.Errorf("seed %s changed: a diff cannot compare a changed seed on Citus yet; run it, or diff on one server", s.Name)
-		}
-		if err := pg.AsConnected(ctx, tx); err != nil {
-			return nil, err
-		}
-		if _, err := seed.Fill(ctx, tx, s, s.Rel+nextSuffix); err != nil {
-			return nil, fmt.Errorf("seed %s: %w", s.Name, pg.Explain(err))
-		}
-		if _, err := tx.Exec(ctx, "GRANT SELECT ON "+pg.Ident(s.Schema, s.Rel+nextSuffix)+" TO "+pg.Ident(pg.ModelsRole)); err != nil {
-			return nil, err
+		if !slices.ContainsFunc(staged, func(x *seed.Seed) bool { return x.Name == s.Name }) {
+			if err := fillNext(ctx, tx, s); err != nil {
+				return nil, err
+			}
 		}
 		whole[s.Name] = true
 		out = append(out, &dag.Model{Name: s.Name, Schema: s.Schema, Rel: s.Rel, Path: s.Path, Config: dag.Config{Key: s.Key}})
@@ -139,18 +130,31 @@ func diffSeeds(ctx context.Context, tx pgx.Tx, plan *Plan, seeds []*seed.Seed, w
 	return out, pg.AsModels(ctx, tx)
 }
 
+// fillNext loads a seed's rows into NAME__next in tx, as the role
+// percolate connected as, for the models' role to read.
+func fillNext(ctx context.Context, tx pgx.Tx, s *seed.Seed) error {
+	if err := pg.AsConnected(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := seed.Fill(ctx, tx, s, s.Rel+seed.NextSuffix); err != nil {
+		return fmt.Errorf("seed %s: %w", s.Name, pg.Explain(err))
+	}
+	_, err := tx.Exec(ctx, "GRANT SELECT ON "+pg.Ident(s.Schema, s.Rel+seed.NextSuffix)+" TO "+pg.Ident(pg.ModelsRole))
+	return err
+}
+
 // diffUses readies a diff's transaction as a run's build would find the
 // warehouse: functions and vars as the working copy declares them, and
 // the seeds that changed beside the live ones (diffSeeds). tx is left as
 // the models' role.
-func diffUses(ctx context.Context, tx pgx.Tx, plan *Plan, seeds []*seed.Seed, whole wholes) ([]*dag.Model, error) {
+func diffUses(ctx context.Context, tx pgx.Tx, plan *Plan, seeds, staged []*seed.Seed, whole wholes) ([]*dag.Model, error) {
 	if err := pg.AsConnected(ctx, tx); err != nil {
 		return nil, err
 	}
 	if err := PrepareUses(ctx, tx, plan.graph); err != nil {
 		return nil, err
 	}
-	return diffSeeds(ctx, tx, plan, seeds, whole)
+	return diffSeeds(ctx, tx, seeds, staged, whole)
 }
 
 // seedSteps are steps for the seeds a diff compares.
