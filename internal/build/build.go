@@ -111,6 +111,10 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	res := &Result{Plan: plan}
+	gone, err := goneFunctions(ctx, pool, g, opt.Functions)
+	if err != nil {
+		return nil, err
+	}
 	if err := syncUses(ctx, pool, g); err != nil {
 		return nil, err
 	}
@@ -119,7 +123,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		if err := comment(ctx, pool, g); err != nil {
 			return res, fmt.Errorf("comment the models: %w", err)
 		}
-		return res, nil
+		return res, dropGoneAlone(ctx, pool, plan, gone)
 	}
 	whole := wholes{}
 	for _, s := range plan.Steps {
@@ -131,7 +135,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	if err := freshen(ctx, pool, builtTables(plan)); err != nil {
 		return nil, fmt.Errorf("analyze the sources: %w", err)
 	}
-	j := &job{pool: pool, g: g, plan: plan, runID: runID, opt: &opt, whole: whole, early: earlySteps(g, plan)}
+	j := &job{pool: pool, g: g, plan: plan, runID: runID, opt: &opt, whole: whole, early: earlySteps(g, plan), gone: gone}
 	built, err := j.buildEarly(ctx)
 	if err == nil {
 		err = j.publish(ctx, built, res)
@@ -182,6 +186,7 @@ type job struct {
 	opt   *Options
 	whole wholes
 	early map[string]bool // the steps built before the publish transaction
+	gone  []string        // the functions the publish drops (goneFunctions)
 }
 
 // wholes are the models a build builds whole, beside their live relations,

@@ -46,6 +46,12 @@ type Options struct {
 	// Seeds are the project's seeds: a diff loads those that changed
 	// beside the live ones and compares them too.
 	Seeds []*seed.Seed
+	// Functions are the functions every pipeline of the project declares
+	// (each models/functions): one the ledger says Percolate created and
+	// none declares is dropped by the run's publish, and a model still
+	// calling it fails the run before anything is built. Nil: none is
+	// dropped.
+	Functions []string
 }
 
 // engine is the warehouse's engine: the one the caller detected, else

@@ -39,6 +39,9 @@ func (j *job) publish(ctx context.Context, built map[string]*earlyBuild, res *Re
 	if err := comment(ctx, tx, j.g); err != nil {
 		return fmt.Errorf("comment the models: %w", err)
 	}
+	if err := dropGone(ctx, tx, j.gone); err != nil {
+		return err
+	}
 	// The rest is the ledger's: the models' role may not write it.
 	if err := pg.AsConnected(ctx, tx); err != nil {
 		return fmt.Errorf("publish: %w", err)

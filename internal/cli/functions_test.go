@@ -213,3 +213,79 @@ func TestVarFromReader(t *testing.T) {
 		t.Errorf("the reader's role read percolate.vars: want permission denied")
 	}
 }
+
+// TestDeletedFunction: a function deleted from models/functions, or
+// renamed, is dropped by the next run once nothing calls it, whether the
+// run builds anything or not; while a model still calls it, run and diff
+// fail before building anything, naming the model and line.
+func TestDeletedFunction(t *testing.T) {
+	url := pgtest.URL(t)
+	dir := functionProject(t, url)
+	write(t, dir, "models/functions/spare.sql", "CREATE FUNCTION money.spare(x numeric) RETURNS numeric LANGUAGE sql RETURN x;\n")
+	write(t, dir, "models/marts/fare_vat.sql", "SELECT trip_date,\n       money.with_vat(fares_with_vat) AS twice\nFROM marts.fare_days\n")
+	pool := connect(t, url)
+	mustRun(t, dir, url, "run")
+	functions := `SELECT coalesce(string_agg(proname, ',' ORDER BY proname), '') FROM pg_proc WHERE pronamespace = 'money'::regnamespace`
+	recorded := `SELECT coalesce(string_agg(name, ',' ORDER BY name), '') FROM percolate.functions`
+	if got := scalar[string](t, pool, functions); got != "spare,to_penny,with_vat" {
+		t.Fatalf("functions after the first run: got %s", got)
+	}
+
+	// Deleted alone, called by nothing: dropped by a run that builds nothing.
+	if err := os.Remove(filepath.Join(dir, "models/functions/spare.sql")); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustRun(t, dir, url, "run"); !strings.Contains(r.stdout, "models:  0 built") {
+		t.Errorf("run after spare.sql was deleted: want nothing built:\n%s", r.stdout)
+	}
+	if got := scalar[string](t, pool, functions); got != "to_penny,with_vat" {
+		t.Errorf("functions after spare.sql was deleted: got %s, want to_penny,with_vat", got)
+	}
+	if got := scalar[string](t, pool, recorded); got != "money.to_penny,money.with_vat" {
+		t.Errorf("percolate.functions after spare.sql was deleted: got %s", got)
+	}
+
+	// Renamed: the new name is created, the old one dropped.
+	write(t, dir, "models/functions/money.sql", strings.ReplaceAll(moneySQL, "money.to_penny", "money.round_penny"))
+	if r := mustRun(t, dir, url, "run"); !strings.Contains(r.stdout, "models:  2 built") {
+		t.Errorf("run after to_penny was renamed: want its callers built:\n%s", r.stdout)
+	}
+	if got := scalar[string](t, pool, functions); got != "round_penny,with_vat" {
+		t.Errorf("functions after to_penny was renamed: got %s, want round_penny,with_vat", got)
+	}
+
+	// Deleted while two models still call it: refused before building,
+	// naming the first caller's line; nothing changes.
+	if err := os.Remove(filepath.Join(dir, "models/functions/money.sql")); err != nil {
+		t.Fatal(err)
+	}
+	fares := `SELECT string_agg(trip_date || ' ' || fares_with_vat, ',' ORDER BY trip_date) FROM marts.fare_days`
+	was := scalar[string](t, pool, fares)
+	for _, cmd := range []string{"run", "diff"} {
+		r := percolate(t, dir, url, cmd)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "models/marts/fare_days.sql:4: calls money.with_vat, which no file of models/functions declares any more") {
+			t.Errorf("%s with money.with_vat deleted and still called: got exit %d, stderr:\n%s\nwant exit 2 naming the caller", cmd, r.code, r.stderr)
+		}
+	}
+	if got := scalar[string](t, pool, functions); got != "round_penny,with_vat" {
+		t.Errorf("functions after the refused run: got %s, want them as they were", got)
+	}
+	if got := scalar[string](t, pool, fares); got != was {
+		t.Errorf("marts.fare_days after the refused run: got %s, want %s", got, was)
+	}
+
+	// Its callers stop calling it (one of them a view, which depends on
+	// it until the publish replaces it): dropped, and forgotten.
+	write(t, dir, "models/marts/fare_days.sql", strings.Replace(fareDaysSQL, "money.with_vat(sum(fare))", "round(sum(fare) * 1.2, 2)", 1))
+	write(t, dir, "models/marts/fare_vat.sql", "SELECT trip_date,\n       fares_with_vat * 2 AS twice\nFROM marts.fare_days\n")
+	mustRun(t, dir, url, "run")
+	if got := scalar[string](t, pool, functions); got != "" {
+		t.Errorf("functions after the last callers stopped: got %s, want none", got)
+	}
+	if got := scalar[string](t, pool, recorded); got != "" {
+		t.Errorf("percolate.functions after the last callers stopped: got %s, want none", got)
+	}
+	if got := scalar[string](t, pool, `SELECT count(*)::text FROM marts.fare_vat`); got == "0" {
+		t.Errorf("marts.fare_vat after the run: no rows")
+	}
+}

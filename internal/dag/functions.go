@@ -472,3 +472,39 @@ func mayCall(sql string, fns map[string]*Function) bool {
 	}
 	return false
 }
+
+// FunctionNames lists the functions declared under the models folder root
+// in fsys (schema.name), sorted.
+func FunctionNames(fsys fs.FS, root string) ([]string, error) {
+	fns, err := discoverFunctions(fsys, path.Join(root, FunctionsDir))
+	if err != nil {
+		return nil, err
+	}
+	return sortedKeys(fns), nil
+}
+
+// CallOf finds a call of the function name (schema.name) by a model or a
+// project function of g: the file and line of the first, and whether
+// there is one.
+func (g *Graph) CallOf(name string) (file string, line int, ok bool) {
+	for _, m := range g.Models {
+		if !strings.Contains(strings.ToLower(m.SQL), name) {
+			continue
+		}
+		cs, err := calls(m.SQL)
+		if err != nil {
+			continue // the graph parsed it: it cannot fail here
+		}
+		for _, c := range cs {
+			if c.name == name {
+				return m.Path, lineAt(m.SQL, c.offset), true
+			}
+		}
+	}
+	for _, f := range g.Functions() {
+		if slices.Contains(f.Calls, name) {
+			return f.Path, f.Line, true
+		}
+	}
+	return "", 0, false
+}

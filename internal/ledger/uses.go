@@ -69,3 +69,9 @@ func pairs(ctx context.Context, q Querier, sql string) (map[string]string, error
 	})
 	return out, err
 }
+
+// ForgetFunctions notes that the functions named were dropped.
+func (Store) ForgetFunctions(ctx context.Context, q Querier, names []string) error {
+	_, err := q.Exec(ctx, `DELETE FROM percolate.functions WHERE name = ANY($1)`, names)
+	return err
+}

@@ -58,11 +58,15 @@ func (p *Folder) Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, l *
 	if err != nil {
 		return nil, err
 	}
+	fns, err := p.declaredFunctions()
+	if err != nil {
+		return nil, err
+	}
 	var res *build.DiffResult
 	if opt.Env != "" {
 		res, err = build.EnvDiff(ctx, pool, g, opt.Env, opt.Sample)
 	} else {
-		res, err = build.Diff(ctx, pool, g, build.Options{Select: opt.Select, Exclude: opt.Exclude, OnEvent: opt.OnBuild, Seeds: seeds}, opt.Sample)
+		res, err = build.Diff(ctx, pool, g, build.Options{Select: opt.Select, Exclude: opt.Exclude, OnEvent: opt.OnBuild, Seeds: seeds, Functions: fns}, opt.Sample)
 	}
 	if err != nil && !errors.Is(err, build.ErrChecks) {
 		return nil, err

@@ -236,6 +236,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 	if !opt.LoadOnly && !chunkFailed {
 		bo := p.buildOptions(pl, opt)
 		bo.Held, bo.Engine = w.lock.Check, w.engine
+		if bo.Functions, err = p.declaredFunctions(); err != nil {
+			return err
+		}
 		res, err := build.Run(ctx, pool, w.g, sum.RunID, bo)
 		sum.Build = res
 		if err != nil {

@@ -123,3 +123,18 @@ func (p *Folder) functionSchemas(pl *config.Pipeline, sources, models []string) 
 	}
 	return models, nil
 }
+
+// declaredFunctions lists the functions every pipeline of the project
+// declares (the models/functions of each): a function Percolate created
+// and none of them declares is gone, and a run drops it.
+func (p *Folder) declaredFunctions() ([]string, error) {
+	out := []string{}
+	for _, pl := range p.Config.Pipelines {
+		names, err := dag.FunctionNames(os.DirFS(filepath.Join(p.Config.Dir, pl.Models)), ".")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, names...)
+	}
+	return out, nil
+}
