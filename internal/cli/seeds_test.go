@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,7 +91,15 @@ func TestSeeds(t *testing.T) {
 		t.Fatalf("the example has no trips from Paddington (%d) or zone 1 (%d): the test needs both", paddington, before)
 	}
 
+	// A killed diff's new rows are dropped by the next run, even when the
+	// seed is not loaded again.
+	if _, err := pool.Exec(context.Background(), "CREATE TABLE ref.stations__next (station text)"); err != nil {
+		t.Fatal(err)
+	}
 	second := mustRun(t, dir, url, "run")
+	if left := scalar[bool](t, pool, `SELECT to_regclass('ref.stations__next') IS NOT NULL`); left {
+		t.Errorf("ref.stations__next after a run: want it dropped")
+	}
 	if !strings.Contains(second.stdout, "seeds:   0 loaded, 1 unchanged") || !strings.Contains(second.stdout, "models:  0 built") {
 		t.Errorf("second run: want nothing loaded or built, got:\n%s", second.stdout)
 	}

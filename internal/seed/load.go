@@ -61,6 +61,9 @@ func Load(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, seeds 
 	}
 	for i, st := range plan {
 		if !st.Load {
+			if err := dropLeftover(ctx, pool, seeds[i]); err != nil {
+				return plan, fmt.Errorf("seed %s: %w", st.Seed, pg.Explain(err))
+			}
 			continue
 		}
 		if err := loadOne(ctx, pool, eng, seeds[i], runID); err != nil {
@@ -68,6 +71,18 @@ func Load(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, seeds 
 		}
 	}
 	return plan, nil
+}
+
+// dropLeftover drops the new rows a killed diff (Stage) or load left
+// beside the seed's table; a load drops them before it begins.
+func dropLeftover(ctx context.Context, pool *pgxpool.Pool, s *Seed) error {
+	next := pg.Ident(s.Schema, s.Rel+NextSuffix)
+	var left bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", next).Scan(&left); err != nil || !left {
+		return err
+	}
+	_, err := pool.Exec(ctx, "DROP TABLE "+next)
+	return err
 }
 
 // loadOne replaces a seed's table with its file's rows. The rows go into a
@@ -81,7 +96,7 @@ func loadOne(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, s *
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	next := s.Rel + "__next"
+	next := s.Rel + NextSuffix
 	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pg.Ident(s.Schema, next)); err != nil {
 		return err
 	}
