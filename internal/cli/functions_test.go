@@ -189,7 +189,18 @@ func TestFunctionErrors(t *testing.T) {
 // role still cannot read the vars' table, nor any var but through the
 // function.
 func TestVarFromReader(t *testing.T) {
-	url := pgtest.URL(t)
+	varFromReader(t, pgtest.URL(t))
+}
+
+// TestVarFromReaderCitus: the same on Citus.
+func TestVarFromReaderCitus(t *testing.T) {
+	varFromReader(t, pgtest.CitusURL(t))
+}
+
+// varFromReader has the reader's role read a view calling percolate.var
+// on the server at url.
+func varFromReader(t *testing.T, url string) {
+	t.Helper()
 	t.Setenv(EnvReaderPassword, "reader secret")
 	dir := functionProject(t, url)
 	write(t, dir, "models/marts/fare_currency.sql", "SELECT trip_date, percolate.var('currency') AS currency\nFROM marts.fare_days\n")
