@@ -230,7 +230,19 @@ func varFromReader(t *testing.T, url string) {
 // run builds anything or not; while a model still calls it, run and diff
 // fail before building anything, naming the model and line.
 func TestDeletedFunction(t *testing.T) {
-	url := pgtest.URL(t)
+	deletedFunction(t, pgtest.URL(t))
+}
+
+// TestDeletedFunctionCitus: the same on Citus, which creates and drops a
+// function on every node.
+func TestDeletedFunctionCitus(t *testing.T) {
+	deletedFunction(t, pgtest.CitusURL(t))
+}
+
+// deletedFunction deletes, renames and still calls functions of a project
+// on the server at url.
+func deletedFunction(t *testing.T, url string) {
+	t.Helper()
 	dir := functionProject(t, url)
 	write(t, dir, "models/functions/spare.sql", "CREATE FUNCTION money.spare(x numeric) RETURNS numeric LANGUAGE sql RETURN x;\n")
 	write(t, dir, "models/marts/fare_vat.sql", "SELECT trip_date,\n       money.with_vat(fares_with_vat) AS twice\nFROM marts.fare_days\n")
@@ -298,5 +310,11 @@ func TestDeletedFunction(t *testing.T) {
 	}
 	if got := scalar[string](t, pool, `SELECT count(*)::text FROM marts.fare_vat`); got == "0" {
 		t.Errorf("marts.fare_vat after the run: no rows")
+	}
+	if citus := scalar[int](t, pool, `SELECT count(*)::int FROM pg_extension WHERE extname = 'citus'`); citus > 0 {
+		// Citus made them on the workers too: dropped there as well.
+		if got := scalar[string](t, pool, `SELECT string_agg(result, ',') FROM run_command_on_workers($$SELECT count(*) FROM pg_proc WHERE pronamespace = to_regnamespace('money')$$)`); strings.Trim(got, "0,") != "" {
+			t.Errorf("functions left on the workers: got %s, want 0 on each", got)
+		}
 	}
 }
