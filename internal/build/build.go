@@ -111,7 +111,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 		return nil, err
 	}
 	res := &Result{Plan: plan}
-	gone, err := goneFunctions(ctx, pool, g, opt.Functions)
+	gone, err := GoneFunctions(ctx, pool, g, opt.Functions)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ type job struct {
 	opt   *Options
 	whole wholes
 	early map[string]bool // the steps built before the publish transaction
-	gone  []string        // the functions the publish drops (goneFunctions)
+	gone  []string        // the functions the publish drops (GoneFunctions)
 }
 
 // wholes are the models a build builds whole, beside their live relations,

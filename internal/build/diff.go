@@ -69,7 +69,7 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	if err != nil {
 		return nil, err
 	}
-	if _, err := goneFunctions(ctx, pool, g, opt.Functions); err != nil {
+	if _, err := GoneFunctions(ctx, pool, g, opt.Functions); err != nil {
 		return nil, err
 	}
 	engine, err := opt.engine(ctx, pool)

@@ -14,13 +14,13 @@ import (
 	"github.com/percolate/percolate/internal/pg"
 )
 
-// goneFunctions lists the functions Percolate created (the ledger's
+// GoneFunctions lists the functions Percolate created (the ledger's
 // percolate.functions) that no pipeline of the project declares any more
 // (declared: opt.Functions; nil, none is gone). It fails, naming the file
 // and line, when a model or function of g still calls one: before
 // anything is built, as a model calling a function that does not exist
 // would fail later.
-func goneFunctions(ctx context.Context, q ledger.Querier, g *dag.Graph, declared []string) ([]string, error) {
+func GoneFunctions(ctx context.Context, q ledger.Querier, g *dag.Graph, declared []string) ([]string, error) {
 	if declared == nil {
 		return nil, nil
 	}

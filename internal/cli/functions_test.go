@@ -258,6 +258,9 @@ func deletedFunction(t *testing.T, url string) {
 	if err := os.Remove(filepath.Join(dir, "models/functions/spare.sql")); err != nil {
 		t.Fatal(err)
 	}
+	if r := mustRun(t, dir, url, "plan"); !strings.Contains(r.stdout, "drop function money.spare: no file of models/functions declares it any more") {
+		t.Errorf("plan after spare.sql was deleted: want it to say the run drops it:\n%s", r.stdout)
+	}
 	if r := mustRun(t, dir, url, "run"); !strings.Contains(r.stdout, "models:  0 built") {
 		t.Errorf("run after spare.sql was deleted: want nothing built:\n%s", r.stdout)
 	}
@@ -284,7 +287,7 @@ func deletedFunction(t *testing.T, url string) {
 	}
 	fares := `SELECT string_agg(trip_date || ' ' || fares_with_vat, ',' ORDER BY trip_date) FROM marts.fare_days`
 	was := scalar[string](t, pool, fares)
-	for _, cmd := range []string{"run", "diff"} {
+	for _, cmd := range []string{"plan", "run", "diff"} {
 		r := percolate(t, dir, url, cmd)
 		if r.code != ExitUsage || !strings.Contains(r.stderr, "models/marts/fare_days.sql:4: calls money.with_vat, which no file of models/functions declares any more") {
 			t.Errorf("%s with money.with_vat deleted and still called: got exit %d, stderr:\n%s\nwant exit 2 naming the caller", cmd, r.code, r.stderr)

@@ -80,6 +80,9 @@ func (a *app) printPlan(rep *project.PlanReport, output string) error {
 		}
 	}
 	writeSeeds(w, rep.Seeds, "  seeds:  ", "to load")
+	for _, f := range rep.DropFunctions {
+		fmt.Fprintf(w, "  drop function %s: no file of models/functions declares it any more\n", f)
+	}
 	builds := 0
 	for _, s := range rep.Models {
 		if s.Build {

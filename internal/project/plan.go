@@ -33,6 +33,9 @@ type PlanReport struct {
 	Models   []*build.Step `json:"models"`
 	// Seeds are what a run would do with each seed.
 	Seeds []seed.Status `json:"seeds"`
+	// DropFunctions are the functions Percolate created that no file of
+	// models/functions declares any more: a run drops them.
+	DropFunctions []string `json:"drop_functions"`
 	// Citus is the version of Citus the warehouse runs, or "".
 	Citus string `json:"citus,omitempty"`
 	// Panels are the dashboard panels that read a column of an edited
@@ -112,6 +115,13 @@ func (p *Folder) plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 	}
 	bo := p.buildOptions(pl, opt)
 	bo.Pending = pending
+	if bo.Functions, err = p.declaredFunctions(); err != nil {
+		return nil, err
+	}
+	if rep.DropFunctions, err = build.GoneFunctions(ctx, pool, g, bo.Functions); err != nil {
+		return nil, err
+	}
+	rep.DropFunctions = append([]string{}, rep.DropFunctions...)
 	plan, err := build.NewPlan(ctx, pool, g, bo)
 	if err != nil {
 		return nil, err
