@@ -76,9 +76,8 @@ type rowSum struct {
 	sums           []int64
 }
 
-// addRowSum counts the row being put into the file's row sums; flagged
-// says whether its key marks it repeated or could not tell.
-func (f *fileLoad) addRowSum(flagged bool) {
+// rowSumOf is the row sum the row being put counts into.
+func (f *fileLoad) rowSumOf() *rowSum {
 	c, p := f.c, f.c.rowPlan
 	var hour int32
 	if p.hour {
@@ -97,6 +96,13 @@ func (f *fileLoad) addRowSum(flagged bool) {
 		s = &rowSum{day: f.day, hour: hour, by: c.keep(p.by), sums: make([]int64, len(p.sums))}
 		f.rowSums[string(k)] = s
 	}
+	return s
+}
+
+// addRowSum counts the row being put into its row sum s; flagged says
+// whether its key marks it repeated or could not tell.
+func (f *fileLoad) addRowSum(s *rowSum, flagged bool) {
+	c, p := f.c, f.c.rowPlan
 	s.count++
 	if flagged {
 		s.repeats++

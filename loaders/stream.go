@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"io"
 	"slices"
 	"strings"
@@ -34,8 +35,13 @@ const readAttempts = 3
 // loadFile loads one file in one transaction, streaming it (see
 // loadOnce); a file that changed while it was read is read again whole.
 func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result, error) {
+	whole := false
 	for attempt := 1; ; attempt++ {
-		res, err := ld.loadOnce(ctx, path, info)
+		res, err := ld.loadOnce(ctx, path, info, whole)
+		if errors.Is(err, errSplit) && ctx.Err() == nil {
+			whole, attempt = true, attempt-1 // read again, whole
+			continue
+		}
 		if !errors.Is(err, ErrChanged) {
 			return res, err
 		}
@@ -59,10 +65,14 @@ func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result
 // second read is hashed too, and the load is given up (ErrChanged) unless
 // both saw the same bytes, so that the manifest never records a hash of
 // other bytes than those loaded.
-func (ld *loading) loadOnce(ctx context.Context, path string, info Stat) (Result, error) {
+func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, whole bool) (Result, error) {
 	l, src := ld.CSV, ld.src
 	res := Result{Source: src.Name, Path: l.record(path)}
-	if known, err := ld.surveyOne(ctx, path, info, &res); known || err != nil {
+	var plan *splitPlan
+	if n := ld.splits(path, info); n > 1 && !whole {
+		plan = &splitPlan{seed: maphash.MakeSeed()}
+	}
+	if known, err := ld.surveyOne(ctx, path, info, &res, plan); known || err != nil {
 		return res, err
 	}
 	sum, size, etag := res.seen.Hash, res.seen.Size, res.seen.ETag
@@ -81,6 +91,9 @@ func (ld *loading) loadOnce(ctx context.Context, path string, info Stat) (Result
 			res.Status = Skipped
 		}
 		return res, err
+	}
+	if plan != nil && len(plan.ranges) > 1 {
+		return res, ld.loadSplit(ctx, tx, path, &res, plan)
 	}
 	c, err := l.contract(src)
 	if err != nil {
@@ -145,9 +158,16 @@ func (l *CSV) finishStream(ctx context.Context, tx pgx.Tx, c *contract, fl *file
 // surveyOne hashes a file to be streamed, into res.seen, and tells
 // whether the manifest knows its content already: then res says so
 // (skipped, or refused earlier) and it is not loaded.
-func (ld *loading) surveyOne(ctx context.Context, path string, info Stat, res *Result) (bool, error) {
+func (ld *loading) surveyOne(ctx context.Context, path string, info Stat, res *Result, plan *splitPlan) (bool, error) {
 	l, src, contract := ld.CSV, ld.src, ld.contract
-	sum, size, err := l.hash(ctx, src, path)
+	var sum string
+	var size int64
+	var err error
+	if plan != nil { // its ranges are found as it is hashed
+		sum, size, plan.ranges, err = scanSplit(ctx, path, info.Size, ld.splits(path, info), plan.seed)
+	} else {
+		sum, size, err = l.hash(ctx, src, path)
+	}
 	if err != nil {
 		return true, &SourceError{Path: res.Path, Err: err}
 	}
@@ -358,6 +378,12 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 			return fl.err
 		}
 	}
+	return copySums(ctx, conn, fl)
+}
+
+// copySums copies the file's items' sums and rows' sums, where its
+// contract has them.
+func copySums(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	for _, s := range []struct {
 		t      *table
 		encode func([]byte) ([]byte, error)
