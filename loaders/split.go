@@ -58,9 +58,9 @@ func (ld *loading) splits(path string, info Stat) int {
 	return ld.opt.Jobs
 }
 
-// scanSplit hashes the file at path as hash does, and finds n ranges of
+// scanRanges hashes the file at path as hash does, and finds n ranges of
 // it; fewer when it has too few line breaks.
-func scanSplit(ctx context.Context, path string, size int64, n int, seed maphash.Seed) (string, int64, []fileRange, error) {
+func scanRanges(ctx context.Context, path string, size int64, n int, seed maphash.Seed) (string, int64, *rangeScan, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, nil, err
@@ -88,7 +88,7 @@ func scanSplit(ctx context.Context, path string, size int64, n int, seed maphash
 	if s.start < s.off || len(s.ranges) == 0 {
 		s.ranges = append(s.ranges, fileRange{start: s.start, end: s.off, line: s.startLine, sum: rh.Sum64()})
 	}
-	return hex.EncodeToString(h.Sum(nil)), s.off, s.ranges, nil
+	return hex.EncodeToString(h.Sum(nil)), s.off, s, nil
 }
 
 // rangeScan finds a file's ranges in its bytes, read in order.
@@ -211,11 +211,13 @@ type seenAt struct {
 	sum       *rowSum
 }
 
-func newSeenSet(max int) *seenSet {
+// newSeenSet holds up to max ids; rows is how many the file may have
+// (its lines): the maps are made that big at once, not grown.
+func newSeenSet(max, rows int) *seenSet {
 	s := &seenSet{}
 	s.max.Store(int64(max))
 	for i := range s.shards {
-		s.shards[i].m = map[[16]byte]seenAt{}
+		s.shards[i].m = make(map[[16]byte]seenAt, min(max, rows)/len(s.shards)+64)
 	}
 	return s
 }

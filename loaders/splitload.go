@@ -21,17 +21,20 @@ import (
 type splitPlan struct {
 	seed   maphash.Seed
 	ranges []fileRange
+	lines  int
 }
 
 // splitLoad is one split file's load: a fileLoad per range, parsed side
 // by side. The streamed table's rows go from the ranges' goroutines, as
-// encoded batches, into one COPY; the parent's are spooled per range and
-// copied after, as are the sums, merged.
+// encoded batches, into one COPY; where the parent is not streamed (it has
+// an items table), or a range's rows may be set repeated once every range
+// is read (a range but the first), they are spooled and copied after, as
+// are the sums, merged.
 type splitLoad struct {
 	fls     []*fileLoad
 	readers []*rangeReader
 	seen    *seenSet // nil when the source does not flag repeats
-	t       *table   // the table streamed while parsing; nil: none
+	t       *table   // the table streamed while parsing
 	out     chan []byte
 
 	stop chan struct{} // closed to stop the ranges
@@ -100,20 +103,27 @@ func (ld *loading) newSplit(fh *os.File, path string, res *Result, plan *splitPl
 		}
 		if c.repeatAt >= 0 {
 			if sp.seen == nil {
-				sp.seen = newSeenSet(fl.maxSeen)
+				sp.seen = newSeenSet(fl.maxSeen, plan.lines)
 			}
 			fl.split = sp.seen
-			if c.child == nil { // its rows may be set repeated after they are parsed
+			// The rows of a range but the first may be set repeated after
+			// they are parsed: they are spooled, not streamed (the items
+			// table, where there is one, is streamed from every range).
+			if c.child == nil && i > 0 {
 				fl.spool = &spool{}
+			}
+		}
+		if fl.spool != nil {
+			// A range of a big file spools more than memory should hold:
+			// to a file from the first byte.
+			if err := fl.spool.toFile(); err != nil {
+				sp.release()
+				return nil, err
 			}
 		}
 		sp.fls, sp.readers = append(sp.fls, fl), append(sp.readers, rr)
 	}
-	if c := sp.fls[0].c; c.child != nil {
-		sp.t = c.child
-	} else if c.repeatAt < 0 {
-		sp.t = c.parent
-	}
+	sp.t = sp.fls[0].streamed()
 	return sp, nil
 }
 
@@ -162,10 +172,7 @@ func (sp *splitLoad) copy(ctx context.Context, conn *pgconn.PgConn) error {
 		close(sp.out)
 		close(done)
 	}()
-	var err error
-	if sp.t != nil {
-		_, err = conn.CopyFrom(ctx, &chunkReader{sp: sp, buf: copyHeader}, copySQL(sp.t))
-	}
+	_, err := conn.CopyFrom(ctx, &chunkReader{sp: sp, buf: copyHeader}, copySQL(sp.t))
 	sp.halt()
 	<-done
 	ferr := sp.failed()
@@ -211,7 +218,7 @@ func (sp *splitLoad) parseRange(ctx context.Context, i int) error {
 			rec.Release()
 			return nil // failed says so
 		}
-		if sp.t == nil {
+		if fl.child == nil && fl.spool != nil {
 			b := encodeRecord(getBuf(), fl.c.parent, rec)
 			rec.Release()
 			_, err := fl.spool.Write(b)
@@ -339,6 +346,9 @@ func (sp *splitLoad) fix() error {
 	}
 	for i, fl := range sp.fls {
 		if lines[i] != nil {
+			if fl.spool == nil { // put first, the first range's rows are never set
+				return fmt.Errorf("set repeated rows: range %d was streamed", i+1)
+			}
 			if err := fl.spool.patch(fl.c.repeatAt, lines[i]); err != nil {
 				return fmt.Errorf("set repeated rows: %w", err)
 			}
@@ -349,12 +359,15 @@ func (sp *splitLoad) fix() error {
 
 // copyParent copies the ranges' spooled parent rows, in the ranges' order.
 func (sp *splitLoad) copyParent(ctx context.Context, conn *pgconn.PgConn) error {
-	f := sp.fls[0]
+	f := sp.fls[len(sp.fls)-1]
 	if f.spool == nil {
 		return nil
 	}
 	rs := []io.Reader{bytes.NewReader(copyHeader)}
 	for _, fl := range sp.fls {
+		if fl.spool == nil {
+			continue // the first range's rows, streamed
+		}
 		r, err := fl.spool.reader()
 		if err != nil {
 			return err
@@ -369,17 +382,16 @@ func (sp *splitLoad) copyParent(ctx context.Context, conn *pgconn.PgConn) error 
 }
 
 // patch sets to true the boolean column col of the spooled rows whose
-// line (column 1) is in lines.
+// line (column 1) is in lines; the spool is a file's.
 func (s *spool) patch(col int, lines map[int32]bool) error {
-	var r io.Reader = bytes.NewReader(s.mem.Bytes())
-	if s.file != nil {
-		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		r = s.file
+	if s.file == nil {
+		return errors.New("a spool in memory")
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return err
 	}
 	var offs []int64
-	br := bufio.NewReaderSize(r, 1<<16)
+	br := bufio.NewReaderSize(s.file, 1<<16)
 	var off int64
 	var b [4]byte
 	for {
@@ -418,13 +430,6 @@ func (s *spool) patch(col int, lines map[int32]bool) error {
 		if at >= 0 && lines[line] {
 			offs = append(offs, at)
 		}
-	}
-	if s.file == nil {
-		mem := s.mem.Bytes()
-		for _, o := range offs {
-			mem[o] = 1
-		}
-		return nil
 	}
 	for _, o := range slices.Compact(offs) {
 		if _, err := s.file.WriteAt([]byte{1}, o); err != nil {

@@ -164,7 +164,10 @@ func (ld *loading) surveyOne(ctx context.Context, path string, info Stat, res *R
 	var size int64
 	var err error
 	if plan != nil { // its ranges are found as it is hashed
-		sum, size, plan.ranges, err = scanSplit(ctx, path, info.Size, ld.splits(path, info), plan.seed)
+		var scan *rangeScan
+		if sum, size, scan, err = scanRanges(ctx, path, info.Size, ld.splits(path, info), plan.seed); err == nil {
+			plan.ranges, plan.lines = scan.ranges, scan.lines
+		}
 	} else {
 		sum, size, err = l.hash(ctx, src, path)
 	}
