@@ -62,10 +62,10 @@ type fileLoad struct {
 	header      bool
 	err         error
 	// split is set when the file is one range of a split file: its
-	// repeats are told by the ids of every range (see split.go); rng is
-	// the range's index.
+	// repeats are told by the ids of every range (see split.go).
 	split *seenSet
-	rng   int
+	// rowSumList holds rowSums' values by their idx.
+	rowSumList []*rowSum
 }
 
 func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
@@ -283,7 +283,11 @@ func (f *fileLoad) row(fields []string, line int) {
 	if c.repeatAt >= 0 {
 		b := p.Field(c.repeatAt).(*array.BooleanBuilder)
 		if f.split != nil {
-			flagged = f.split.put(b, key, line, f.rng, sum)
+			idx := int32(-1)
+			if sum != nil {
+				idx = sum.idx
+			}
+			flagged = f.split.put(b, key, line, idx)
 		} else {
 			flagged = f.putRepeated(b, key)
 		}

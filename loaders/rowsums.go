@@ -71,6 +71,7 @@ func rowSumColumns(src *config.Source, dateAt int) ([]column, *rowSumsPlan) {
 // rowSum is one row of a file's row sums.
 type rowSum struct {
 	day, hour      int32
+	idx            int32 // in its file's rowSumList
 	by             []value
 	count, repeats int64
 	sums           []int64
@@ -93,8 +94,9 @@ func (f *fileLoad) rowSumOf() *rowSum {
 		if f.rowSums == nil {
 			f.rowSums = map[string]*rowSum{}
 		}
-		s = &rowSum{day: f.day, hour: hour, by: c.keep(p.by), sums: make([]int64, len(p.sums))}
+		s = &rowSum{day: f.day, hour: hour, by: c.keep(p.by), sums: make([]int64, len(p.sums)), idx: int32(len(f.rowSumList))}
 		f.rowSums[string(k)] = s
+		f.rowSumList = append(f.rowSumList, s)
 	}
 	return s
 }

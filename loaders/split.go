@@ -204,11 +204,11 @@ type seenSet struct {
 	fixes []seenAt // rows said not to repeat that do
 }
 
-// seenAt is where an id was first seen: the line, the range and the row
-// sum the row counted into.
+// seenAt is where an id was first seen: the line, and the row sum the
+// row counted into (its index in its range's rowSumList; -1: none). Eight
+// bytes, as a million of them are kept.
 type seenAt struct {
-	line, rng int32
-	sum       *rowSum
+	line, sum int32
 }
 
 // newSeenSet holds up to max ids; rows is how many the file may have
@@ -222,12 +222,12 @@ func newSeenSet(max, rows int) *seenSet {
 	return s
 }
 
-// put says in b whether the row at line of range rng repeats an earlier
-// row of the file, and returns true unless it surely does not. Past max
-// ids the set is full, and the split is given up.
-func (s *seenSet) put(b *array.BooleanBuilder, key [16]byte, line, rng int, sum *rowSum) bool {
+// put says in b whether the row at line repeats an earlier row of the
+// file, and returns true unless it surely does not; sum is its row sum's
+// index. Past max ids the set is full, and the split is given up.
+func (s *seenSet) put(b *array.BooleanBuilder, key [16]byte, line int, sum int32) bool {
 	sh := &s.shards[key[0]%byte(len(s.shards))]
-	here := seenAt{line: int32(line), rng: int32(rng), sum: sum}
+	here := seenAt{line: int32(line), sum: sum}
 	sh.mu.Lock()
 	at, ok := sh.m[key]
 	switch {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -84,7 +85,7 @@ func (ld *loading) loadSplit(ctx context.Context, tx pgx.Tx, path string, res *R
 // newSplit makes the fileLoads of plan's ranges of the open file fh.
 func (ld *loading) newSplit(fh *os.File, path string, res *Result, plan *splitPlan) (*splitLoad, error) {
 	n := len(plan.ranges)
-	sp := &splitLoad{stop: make(chan struct{}), errs: make([]error, n), out: make(chan []byte, 2*n)}
+	sp := &splitLoad{stop: make(chan struct{}), errs: make([]error, n), out: make(chan []byte, n)}
 	for i, at := range plan.ranges {
 		c, err := ld.CSV.contract(ld.src)
 		if err != nil {
@@ -97,7 +98,7 @@ func (ld *loading) newSplit(fh *os.File, path string, res *Result, plan *splitPl
 			in = ld.test.stream(path, rr)
 		}
 		fl := newFileLoad(c, in, res.LoadID, res.Path)
-		fl.rd.line, fl.rng = at.line, i
+		fl.rd.line = at.line
 		if i > 0 { // the byte-order mark and the header are the first range's
 			fl.rd.start, fl.header = false, false
 		}
@@ -336,13 +337,15 @@ func (sp *splitLoad) fix() error {
 	}
 	lines := make([]map[int32]bool, len(sp.fls))
 	for _, at := range sp.seen.fixes {
-		if at.sum != nil {
-			at.sum.repeats++
+		// The range whose lines hold it: the last to start before it.
+		rng := sort.Search(len(sp.readers), func(i int) bool { return sp.readers[i].at.line >= int(at.line) }) - 1
+		if at.sum >= 0 {
+			sp.fls[rng].rowSumList[at.sum].repeats++
 		}
-		if lines[at.rng] == nil {
-			lines[at.rng] = map[int32]bool{}
+		if lines[rng] == nil {
+			lines[rng] = map[int32]bool{}
 		}
-		lines[at.rng][at.line] = true
+		lines[rng][at.line] = true
 	}
 	for i, fl := range sp.fls {
 		if lines[i] != nil {
