@@ -14,7 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// splitFile writes a layout-A file for three ranges: a row whose quoted
+// splitFile writes a layout-A file for three ranges: a header line, read
+// by the first range only, then a row whose quoted
 // name runs over lines where the first range should end (after a row with
 // a stray quote in an unquoted field, when stray: the quotes' parity is
 // then wrong there), the first range's last row again as the second
@@ -29,10 +30,11 @@ func splitFile(t *testing.T, stray bool) (path string, first, repeat, bad int) {
 	}
 	lines := strings.SplitAfter(string(b), "\n")
 	lines = lines[:len(lines)-1] // after the last line break
+	lines = append([]string{"ordered_at,branch,customer_name,basket,total,payment_method,card_number\n"}, lines...)
 	spans := `01/05/2023 08:00,Chesterfield,"Morgan` + strings.Repeat("\nOwens", 40) + `","Regular Espresso - 1.5",1.5,CARD,` + "\n"
 	badRow := `01/05/2023 18:00,Chesterfield,Ann Lee,"Regular Latte - 2.15",abc,CASH,` + "\n"
 	if stray {
-		lines[5] = `01/05/2023 08:00,Chesterfield,Mo "Owens,"Regular Espresso - 1.5",1.5,CASH,` + "\n"
+		lines[6] = `01/05/2023 08:00,Chesterfield,Mo "Owens,"Regular Espresso - 1.5",1.5,CASH,` + "\n"
 	}
 	size := len(spans) + len(badRow)
 	for _, l := range lines {
