@@ -10,6 +10,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -212,12 +213,20 @@ type seenAt struct {
 }
 
 // newSeenSet holds up to max ids; rows is how many the file may have
-// (its lines): the maps are made that big at once, not grown.
+// (its lines): the maps are made about that big at once. A map's tables
+// hold 1,024 slots, filled to 7/8, and are made a power of two at a time,
+// so a map is made with the most whole tables under rows (those over
+// would be nearly twice the memory, unfilled) and grows the few more by
+// splitting them one at a time.
 func newSeenSet(max, rows int) *seenSet {
 	s := &seenSet{}
 	s.max.Store(int64(max))
+	per := min(max, rows) / len(s.shards)
+	if tables := per * 8 / 7 / 1024; tables > 0 {
+		per = 1 << (bits.Len(uint(tables)) - 1) * 1024 * 7 / 8
+	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[[16]byte]seenAt, min(max, rows)/len(s.shards)+64)
+		s.shards[i].m = make(map[[16]byte]seenAt, per)
 	}
 	return s
 }
