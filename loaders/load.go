@@ -148,6 +148,8 @@ type hooks struct {
 	commit func()
 	// split is told how many ranges a split load had, and its error.
 	split func(ranges int, err error)
+	// maxSeen, when set, replaces maxSeen for every file.
+	maxSeen int
 }
 
 // New returns a loader writing through pool.

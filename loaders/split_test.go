@@ -70,23 +70,27 @@ func TestSplitFile(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		stray      bool
+		maxSeen    int // ids kept to tell repeats; 0: maxSeen
 		wantRanges int
 		wantErr    error
 	}{
-		{"quoted field over a range's end", false, 3, nil},
+		{"quoted field over a range's end", false, 0, 3, nil},
 		// The parity is wrong from the stray quote on: the first range ends
 		// inside the quoted field, and no line break after it looks outside.
-		{"stray quote before it", true, 2, errSplit},
+		{"stray quote before it", true, 0, 2, errSplit},
+		// Past the ids kept, a whole read says NULL (unknown) for the rest of
+		// the file, which ranges read side by side cannot tell.
+		{"more ids than are kept", false, 1000, 3, errSplit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, first, repeat, bad := splitFile(t, tc.stray)
 			var ranges int
 			var splitErr error
-			whole, want := loadSplit(t, path, false, &ranges, &splitErr)
+			whole, want := loadSplit(t, path, false, tc.maxSeen, &ranges, &splitErr)
 			if ranges != 0 {
 				t.Fatalf("whole load: split in %d ranges, want none", ranges)
 			}
-			split, got := loadSplit(t, path, true, &ranges, &splitErr)
+			split, got := loadSplit(t, path, true, tc.maxSeen, &ranges, &splitErr)
 			if ranges != tc.wantRanges || !errors.Is(splitErr, tc.wantErr) || (tc.wantErr == nil) != (splitErr == nil) {
 				t.Errorf("split: %d ranges, error %v; want %d, %v", ranges, splitErr, tc.wantRanges, tc.wantErr)
 			}
@@ -104,7 +108,7 @@ func TestSplitFile(t *testing.T) {
 			if len(split.Rejects) != 1 || split.Rejects[0].Line != bad || split.Rejects[0].Col != 5 {
 				t.Errorf("rejects: got %+v, want line %d column 5", split.Rejects, bad)
 			}
-			if want := fmt.Sprintf("%d:false %d:true", first, repeat); got["repeats"] != want {
+			if want := fmt.Sprintf("%d:false %d:true", first, repeat); tc.maxSeen == 0 && got["repeats"] != want {
 				t.Errorf("repeated rows (line:repeated): got %s, want %s", got["repeats"], want)
 			}
 		})
@@ -112,8 +116,9 @@ func TestSplitFile(t *testing.T) {
 }
 
 // loadSplit loads path into a fresh warehouse, split in three ranges
-// (split) or whole, and returns the warehouse's content as text.
-func loadSplit(t *testing.T, path string, split bool, ranges *int, splitErr *error) (Result, map[string]string) {
+// (split) or whole, keeping maxSeen ids to tell repeats (0: maxSeen), and
+// returns the result and the warehouse's content as text.
+func loadSplit(t *testing.T, path string, split bool, maxSeen int, ranges *int, splitErr *error) (Result, map[string]string) {
 	t.Helper()
 	pool := warehouse(t)
 	src := cafe(t).Sources["transactions"]
@@ -126,6 +131,7 @@ func loadSplit(t *testing.T, path string, split bool, ranges *int, splitErr *err
 		t.Fatal(err)
 	}
 	l.test.split = func(n int, err error) { *ranges, *splitErr = n, err }
+	l.test.maxSeen = maxSeen
 	// The second range is read before the first, so that the first's
 	// copy of the repeated row is seen after the second's.
 	second := make(chan struct{})

@@ -110,6 +110,9 @@ func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, whole b
 		in = l.test.stream(path, read)
 	}
 	fl := newFileLoad(c, in, res.LoadID, res.Path)
+	if l.test.maxSeen > 0 {
+		fl.maxSeen = l.test.maxSeen
+	}
 	defer fl.release()
 	err = copyFile(ctx, tx.Conn().PgConn(), fl)
 	if err == nil || refusal(res.Path, err, src) != nil || refusedByServer(res.Path, err, src) != nil {
