@@ -33,7 +33,8 @@ var ErrChanged = errors.New("it changed while it was read")
 const readAttempts = 3
 
 // loadFile loads one file in one transaction, streaming it (see
-// loadOnce); a file that changed while it was read is read again whole.
+// loadOnce); a file that changed while it was read is read again whole,
+// and so is a split file whose split was given up (errSplit).
 func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result, error) {
 	whole := false
 	for attempt := 1; ; attempt++ {
@@ -64,7 +65,8 @@ func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result
 // size. The file is read twice, for its hash and then for its rows: the
 // second read is hashed too, and the load is given up (ErrChanged) unless
 // both saw the same bytes, so that the manifest never records a hash of
-// other bytes than those loaded.
+// other bytes than those loaded. A big local file is parsed in ranges by
+// every job, unless whole (see split.go).
 func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, whole bool) (Result, error) {
 	l, src := ld.CSV, ld.src
 	res := Result{Source: src.Name, Path: l.record(path)}
