@@ -3,6 +3,7 @@ package loaders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,7 +27,14 @@ func bigFile(t testing.TB, n int) string {
 
 // TestCancelMidFile cancels a load while its COPY runs: staging and the
 // manifest hold none of the file, and the next load takes it exactly once.
+// A file split among jobs (split) is cancelled the same way.
 func TestCancelMidFile(t *testing.T) {
+	for _, split := range []bool{false, true} {
+		t.Run(fmt.Sprintf("split=%t", split), func(t *testing.T) { cancelMidFile(t, split) })
+	}
+}
+
+func cancelMidFile(t *testing.T, split bool) {
 	pool := warehouse(t)
 	src := cafe(t).Sources["transactions"]
 	path := bigFile(t, 200_000)
@@ -35,6 +43,11 @@ func TestCancelMidFile(t *testing.T) {
 	done := make(chan struct{})
 	var loadErr error
 	ld := csvLoader(t, pool, Options{})
+	var ranges int
+	if split {
+		ld.opt.Jobs, ld.opt.SplitFrom = 2, 1
+		ld.test.split = func(n int, _ error) { ranges = n }
+	}
 	go func() {
 		defer close(done)
 		_, loadErr = ld.Load(ctx, 0, src, []string{path})
@@ -44,6 +57,9 @@ func TestCancelMidFile(t *testing.T) {
 	<-done
 	if !errors.Is(loadErr, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", loadErr)
+	}
+	if split && ranges != 2 {
+		t.Fatalf("split in %d ranges, want 2", ranges)
 	}
 	for _, sql := range []string{`SELECT count(*) FROM staging.transactions`, `SELECT count(*) FROM staging.transaction_item_sums`, `SELECT count(*) FROM percolate.files`} {
 		if n := count(t, pool, sql); n != 0 {

@@ -192,22 +192,31 @@ const spoolMemory = 16 << 20
 
 func (s *spool) Write(p []byte) (int, error) {
 	if s.file == nil && s.mem.Len()+len(p) > spoolMemory {
-		f, err := os.CreateTemp("", "percolate-spool-")
-		if err != nil {
+		if err := s.toFile(); err != nil {
 			return 0, err
 		}
-		os.Remove(f.Name())
-		if _, err := f.Write(s.mem.Bytes()); err != nil {
-			f.Close()
-			return 0, err
-		}
-		s.mem = bytes.Buffer{}
-		s.file = f
 	}
 	if s.file != nil {
 		return s.file.Write(p)
 	}
 	return s.mem.Write(p)
+}
+
+// toFile moves the spool to a temporary file, unnamed: what it holds and
+// all that is written to it after.
+func (s *spool) toFile() error {
+	f, err := os.CreateTemp("", "percolate-spool-")
+	if err != nil {
+		return err
+	}
+	os.Remove(f.Name())
+	if _, err := f.Write(s.mem.Bytes()); err != nil {
+		f.Close()
+		return err
+	}
+	s.mem = bytes.Buffer{}
+	s.file = f
+	return nil
 }
 
 // reader rewinds the spool for reading.

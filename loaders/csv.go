@@ -30,6 +30,9 @@ type csvReader struct {
 	// max bounds a record's bytes: past it, what is left of the line is
 	// skipped unread, so that memory is bounded whatever the file holds.
 	max int
+	// cut is set when the stream ended inside a quoted field: for a range
+	// of a split file (see split.go), a sign that it ends mid-record.
+	cut bool
 }
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<16) }}
@@ -97,6 +100,7 @@ func (c *csvReader) Read() (fields []string, line int, err error) {
 			// A quoted field runs on over the line break.
 			next, err := c.readLine()
 			if err == io.EOF {
+				c.cut = true
 				return nil, line, &syntaxError{col: len(fields) + 1, msg: "quoted field is never closed"}
 			}
 			if errors.As(err, &long) {
@@ -163,6 +167,7 @@ func (c *csvReader) skipQuoted() error {
 		var long *tooLongError
 		switch {
 		case err == io.EOF:
+			c.cut = true
 			return nil
 		case errors.As(err, &long):
 			continue // its quotes unread: taken as still inside the field

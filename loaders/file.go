@@ -61,6 +61,11 @@ type fileLoad struct {
 	fieldCounts int64 // rejects for a wrong field count
 	header      bool
 	err         error
+	// split is set when the file is one range of a split file: its
+	// repeats are told by the ids of every range (see split.go).
+	split *seenSet
+	// rowSumList holds rowSums' values by their idx.
+	rowSumList []*rowSum
 }
 
 func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
@@ -264,16 +269,31 @@ func (f *fileLoad) row(fields []string, line int) {
 	p.Field(0).(*array.Int64Builder).Append(f.loadID)
 	p.Field(1).(*array.Int32Builder).Append(int32(line))
 	p.Field(2).(*array.FixedSizeBinaryBuilder).Append(key[:])
-	flagged := false
-	if c.repeatAt >= 0 {
-		flagged = f.putRepeated(p.Field(c.repeatAt).(*array.BooleanBuilder), key)
-	}
 	for i := range c.src.Columns {
 		span := c.spans[i]
 		c.put(f, f.builders[span[0]:span[1]], i, &c.vals[i])
 	}
+	var sum *rowSum
 	if c.rowSums != nil {
-		f.addRowSum(flagged)
+		sum = f.rowSumOf()
+	}
+	// The repeated column's builder is filled after the others: a column's
+	// builders take their values in any order within a row.
+	flagged := false
+	if c.repeatAt >= 0 {
+		b := p.Field(c.repeatAt).(*array.BooleanBuilder)
+		if f.split != nil {
+			idx := int32(-1)
+			if sum != nil {
+				idx = sum.idx
+			}
+			flagged = f.split.put(b, key, line, idx)
+		} else {
+			flagged = f.putRepeated(b, key)
+		}
+	}
+	if sum != nil {
+		f.addRowSum(sum, flagged)
 	}
 }
 

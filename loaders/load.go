@@ -117,6 +117,10 @@ type Options struct {
 	// BRIN indexes of its staging tables to be dropped until it ends (see
 	// deferIndexes); 0 means 64 MiB, a negative number never.
 	DeferIndexesFrom int64
+	// SplitFrom is the least size, in bytes, of a local file whose parsing
+	// is split among the jobs, in ranges of its lines (see split.go); 0
+	// means 32 MiB, a negative number never.
+	SplitFrom int64
 	// Engine is the warehouse's engine, detected by the caller; nil: the
 	// loader detects it when it first needs it.
 	Engine *wh.Engine
@@ -142,6 +146,10 @@ type hooks struct {
 	stream func(path string, r io.Reader) io.Reader
 	// commit is called before a load's transaction commits.
 	commit func()
+	// split is told how many ranges a split load had, and its error.
+	split func(ranges int, err error)
+	// maxSeen, when set, replaces maxSeen for every file.
+	maxSeen int
 }
 
 // New returns a loader writing through pool.
@@ -258,7 +266,7 @@ func (ld *loading) units(unchanged map[int]ledger.Known) []unit {
 		case same:
 			ld.results[i] = Result{Source: ld.src.Name, Path: ld.record(p)}
 			passOver(&ld.results[i], k)
-		case IsS3(p) || ld.infos[i].Size > smallFile:
+		case IsS3(p) || ld.infos[i].Size > smallFile || ld.splits(p, ld.infos[i]) > 1:
 			units = append(units, unit{files: []int{i}, alone: true})
 		default:
 			if len(group) == groupFiles || groupSize+ld.infos[i].Size > groupBytes {

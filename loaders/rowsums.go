@@ -71,14 +71,14 @@ func rowSumColumns(src *config.Source, dateAt int) ([]column, *rowSumsPlan) {
 // rowSum is one row of a file's row sums.
 type rowSum struct {
 	day, hour      int32
+	idx            int32 // in its file's rowSumList
 	by             []value
 	count, repeats int64
 	sums           []int64
 }
 
-// addRowSum counts the row being put into the file's row sums; flagged
-// says whether its key marks it repeated or could not tell.
-func (f *fileLoad) addRowSum(flagged bool) {
+// rowSumOf is the row sum the row being put counts into.
+func (f *fileLoad) rowSumOf() *rowSum {
 	c, p := f.c, f.c.rowPlan
 	var hour int32
 	if p.hour {
@@ -94,9 +94,17 @@ func (f *fileLoad) addRowSum(flagged bool) {
 		if f.rowSums == nil {
 			f.rowSums = map[string]*rowSum{}
 		}
-		s = &rowSum{day: f.day, hour: hour, by: c.keep(p.by), sums: make([]int64, len(p.sums))}
+		s = &rowSum{day: f.day, hour: hour, by: c.keep(p.by), sums: make([]int64, len(p.sums)), idx: int32(len(f.rowSumList))}
 		f.rowSums[string(k)] = s
+		f.rowSumList = append(f.rowSumList, s)
 	}
+	return s
+}
+
+// addRowSum counts the row being put into its row sum s; flagged says
+// whether its key marks it repeated or could not tell.
+func (f *fileLoad) addRowSum(s *rowSum, flagged bool) {
+	c, p := f.c, f.c.rowPlan
 	s.count++
 	if flagged {
 		s.repeats++

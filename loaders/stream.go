@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"io"
 	"slices"
 	"strings"
@@ -32,10 +33,16 @@ var ErrChanged = errors.New("it changed while it was read")
 const readAttempts = 3
 
 // loadFile loads one file in one transaction, streaming it (see
-// loadOnce); a file that changed while it was read is read again whole.
+// loadOnce); a file that changed while it was read is read again whole,
+// and so is a split file whose split was given up (errSplit).
 func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result, error) {
+	whole := false
 	for attempt := 1; ; attempt++ {
-		res, err := ld.loadOnce(ctx, path, info)
+		res, err := ld.loadOnce(ctx, path, info, whole)
+		if errors.Is(err, errSplit) && ctx.Err() == nil {
+			whole, attempt = true, attempt-1 // read again, whole
+			continue
+		}
 		if !errors.Is(err, ErrChanged) {
 			return res, err
 		}
@@ -58,11 +65,16 @@ func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result
 // size. The file is read twice, for its hash and then for its rows: the
 // second read is hashed too, and the load is given up (ErrChanged) unless
 // both saw the same bytes, so that the manifest never records a hash of
-// other bytes than those loaded.
-func (ld *loading) loadOnce(ctx context.Context, path string, info Stat) (Result, error) {
+// other bytes than those loaded. A big local file is parsed in ranges by
+// every job, unless whole (see split.go).
+func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, whole bool) (Result, error) {
 	l, src := ld.CSV, ld.src
 	res := Result{Source: src.Name, Path: l.record(path)}
-	if known, err := ld.surveyOne(ctx, path, info, &res); known || err != nil {
+	var plan *splitPlan
+	if n := ld.splits(path, info); n > 1 && !whole {
+		plan = &splitPlan{seed: maphash.MakeSeed()}
+	}
+	if known, err := ld.surveyOne(ctx, path, info, &res, plan); known || err != nil {
 		return res, err
 	}
 	sum, size, etag := res.seen.Hash, res.seen.Size, res.seen.ETag
@@ -82,6 +94,9 @@ func (ld *loading) loadOnce(ctx context.Context, path string, info Stat) (Result
 		}
 		return res, err
 	}
+	if plan != nil && len(plan.ranges) > 1 {
+		return res, ld.loadSplit(ctx, tx, path, &res, plan)
+	}
 	c, err := l.contract(src)
 	if err != nil {
 		return res, err
@@ -97,6 +112,9 @@ func (ld *loading) loadOnce(ctx context.Context, path string, info Stat) (Result
 		in = l.test.stream(path, read)
 	}
 	fl := newFileLoad(c, in, res.LoadID, res.Path)
+	if l.test.maxSeen > 0 {
+		fl.maxSeen = l.test.maxSeen
+	}
 	defer fl.release()
 	err = copyFile(ctx, tx.Conn().PgConn(), fl)
 	if err == nil || refusal(res.Path, err, src) != nil || refusedByServer(res.Path, err, src) != nil {
@@ -145,9 +163,19 @@ func (l *CSV) finishStream(ctx context.Context, tx pgx.Tx, c *contract, fl *file
 // surveyOne hashes a file to be streamed, into res.seen, and tells
 // whether the manifest knows its content already: then res says so
 // (skipped, or refused earlier) and it is not loaded.
-func (ld *loading) surveyOne(ctx context.Context, path string, info Stat, res *Result) (bool, error) {
+func (ld *loading) surveyOne(ctx context.Context, path string, info Stat, res *Result, plan *splitPlan) (bool, error) {
 	l, src, contract := ld.CSV, ld.src, ld.contract
-	sum, size, err := l.hash(ctx, src, path)
+	var sum string
+	var size int64
+	var err error
+	if plan != nil { // its ranges are found as it is hashed
+		var scan *rangeScan
+		if sum, size, scan, err = scanRanges(ctx, path, info.Size, ld.splits(path, info), plan.seed); err == nil {
+			plan.ranges, plan.lines = scan.ranges, scan.lines
+		}
+	} else {
+		sum, size, err = l.hash(ctx, src, path)
+	}
 	if err != nil {
 		return true, &SourceError{Path: res.Path, Err: err}
 	}
@@ -358,6 +386,12 @@ func copyFile(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 			return fl.err
 		}
 	}
+	return copySums(ctx, conn, fl)
+}
+
+// copySums copies the file's items' sums and rows' sums, where its
+// contract has them.
+func copySums(ctx context.Context, conn *pgconn.PgConn, fl *fileLoad) error {
 	for _, s := range []struct {
 		t      *table
 		encode func([]byte) ([]byte, error)
