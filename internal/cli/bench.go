@@ -78,7 +78,8 @@ arrival to its batch's publish (p50, p95); the process's CPU over 10s with
 nothing arriving; and its resident memory after 1,000 files and after
 --files, delivered a hundred at a time.
 
-Every job runs on the same server: the embedded one, or --database-url.`,
+Every job runs on the same server, the embedded one or --database-url (and,
+with --versus, on the server at its URL).`,
 		Example: `  percolate bench --shape year
   PERCOLATE_DATABASE_URL=postgres://… percolate bench --shape year --runs 5
   percolate bench --shape year --versus postgres://postgres@127.0.0.1:57636/postgres --runs 3
