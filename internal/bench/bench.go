@@ -112,8 +112,33 @@ func ensureData(dir string, s Shape) ([]string, error) {
 	return filepath.Glob(filepath.Join(dir, "*.csv"))
 }
 
-// freshDB drops and creates database name on the server of base.
+// freshDB drops and creates database name on the server of base. On a
+// Citus coordinator (base's database has the extension) it does the same
+// on every worker and joins them (the extension created in each, the
+// workers added), as a new database on a cluster is set up.
 func freshDB(ctx context.Context, base, name string) (string, error) {
+	workers, err := pg.CitusWorkers(ctx, base)
+	if err != nil {
+		return "", err
+	}
+	var dbs []string
+	for _, server := range append([]string{base}, workers...) {
+		u, err := createDB(ctx, server, name)
+		if err != nil {
+			return "", err
+		}
+		dbs = append(dbs, u)
+	}
+	if len(workers) > 0 {
+		if err := pg.JoinCitus(ctx, dbs[0], dbs[1:]); err != nil {
+			return "", err
+		}
+	}
+	return dbs[0], nil
+}
+
+// createDB drops and creates database name on the server of base.
+func createDB(ctx context.Context, base, name string) (string, error) {
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
 		return "", err

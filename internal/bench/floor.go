@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/percolate/percolate/internal/warehouse"
 )
 
 // psqlStream copies every file's raw rows into the empty database u with
@@ -22,6 +24,16 @@ func psqlStream(ctx context.Context, u string, files []string) (int64, []Phase, 
 	defer conn.Close(ctx)
 	// No autovacuum of it: it would vacuum 180 MB while the next job runs.
 	if _, err := conn.Exec(ctx, `CREATE TABLE raw (a text, b text, c text, d text, e text, f text, g text) WITH (autovacuum_enabled = off)`); err != nil {
+		return 0, nil, err
+	}
+	// On Citus, a distributed table, sharded by the branch's column as
+	// the warehouse's staging tables are: the yardstick a distributed
+	// load has.
+	e, err := warehouse.Detect(ctx, conn)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := e.Distribute(ctx, conn, "raw", "b"); err != nil {
 		return 0, nil, err
 	}
 	bin, err := psqlBinary()

@@ -43,6 +43,9 @@ type Timing struct {
 	WAL int64
 	// Phases is where the time went, for percolate's jobs.
 	Phases []Phase
+	// PeakRSS is this process's (the client's) peak resident memory
+	// during the job, in bytes (0 where the kernel does not say).
+	PeakRSS int64
 }
 
 // Phase is a named part of a job.
@@ -166,7 +169,7 @@ func (r *YearResult) print(w io.Writer) {
 		t    []Timing
 	}{{"percolate backfill (load, every model, checks, publish)", r.Backfill}, {"percolate run", r.Run}} {
 		m := median(job.t)
-		fmt.Fprintf(w, "  %-58s %8s   %s   = %.2f× psql\n", job.name, secs(m.Wall), cpuLine(m), m.Wall.Seconds()/cp.Wall.Seconds())
+		fmt.Fprintf(w, "  %-58s %8s   %s, client peak RSS %d MiB   = %.2f× psql\n", job.name, secs(m.Wall), cpuLine(m), m.PeakRSS>>20, m.Wall.Seconds()/cp.Wall.Seconds())
 		var parts []string
 		for _, p := range m.Phases {
 			parts = append(parts, p.Name+" "+secs(p.Duration))
@@ -218,10 +221,12 @@ func timed(ctx context.Context, server string, job func() (int64, []Phase, error
 		return Timing{}, 0, err
 	}
 	wal0 := walBytes(ctx, server)
+	resetPeakRSS()
 	cpu0, server0, busy0 := selfCPU(), serverCPU(pm), machineBusy()
 	start := time.Now()
 	n, ph, err := job()
-	t := Timing{Wall: time.Since(start), ClientCPU: selfCPU() - cpu0, ServerCPU: serverCPU(pm) - server0, MachineCPU: machineBusy() - busy0, Phases: ph, WAL: -1}
+	t := Timing{Wall: time.Since(start), ClientCPU: selfCPU() - cpu0, ServerCPU: serverCPU(pm) - server0, MachineCPU: machineBusy() - busy0, Phases: ph, WAL: -1,
+		PeakRSS: peakRSS()}
 	if wal1 := walBytes(ctx, server); wal0 >= 0 && wal1 >= 0 {
 		t.WAL = wal1 - wal0
 	}

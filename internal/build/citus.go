@@ -16,8 +16,8 @@ import (
 //   - a table is made empty, distributed while empty (by the model's
 //     distributed_by column, co-located with the tables sharded by a column
 //     of that type; or as a reference table), and only then filled with
-//     INSERT … SELECT, which the workers run shard by shard: CREATE TABLE
-//     AS would funnel every row through the coordinator;
+//     INSERT … SELECT, which the workers run shard by shard (CREATE TABLE
+//     AS would funnel every row through the coordinator), and indexed;
 //   - a day is replaced under an ACCESS EXCLUSIVE lock on the table, taken
 //     first in the publish transaction: without it a reader on another
 //     shard could see the day half replaced;
@@ -65,8 +65,8 @@ func distribute(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, rel st
 	return nil
 }
 
-// fill builds a table the Citus way: empty, distributed, indexed, then
-// filled by INSERT … SELECT.
+// fill builds a table the Citus way: empty, distributed, filled by INSERT
+// … SELECT, then indexed.
 func fill(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next, sql string) (int64, error) {
 	prefix := "CREATE TABLE " + next + " AS\n"
 	if _, err := tx.Exec(ctx, prefix+sql+"\nWITH NO DATA"); err != nil {
@@ -75,16 +75,16 @@ func fill(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next, sql st
 	if err := distribute(ctx, tx, plan, m, next); err != nil {
 		return 0, err
 	}
-	if err := index(ctx, tx, plan, m, m.Rel+nextSuffix); err != nil {
-		return 0, err
-	}
 	prefix = "INSERT INTO " + next + "\n"
 	tag, err := tx.Exec(ctx, prefix+sql+"\n")
 	if err != nil {
-		if isUniqueViolation(err) {
-			return 0, keyError(m, err)
-		}
 		return 0, ErrorAt(m, err, prefix, sql)
+	}
+	// Indexed after the rows, each shard's index in one pass, as on plain
+	// PostgreSQL: a year's items inserted into a shard with its three
+	// indexes there already took 16 s of which 13 s kept the indexes.
+	if err := index(ctx, tx, plan, m, m.Rel+nextSuffix); err != nil {
+		return 0, err
 	}
 	return tag.RowsAffected(), nil
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	wh "github.com/percolate/percolate/internal/warehouse"
 )
 
 // freshen readies the source tables a build reads, right after a load and
@@ -19,8 +21,8 @@ import (
 // took 10.7 s instead of 4.6 s); it visits only pages not yet all-visible,
 // so it costs what was loaded. A table that changed by more than a tenth
 // since it was last analyzed is analyzed, from a small sample, so that the
-// planner knows a day is a small part of it.
-func freshen(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
+// planner knows a day is a small part of it (warehouse's AnalyzeSample).
+func freshen(ctx context.Context, pool *pgxpool.Pool, engine *wh.Engine, tables []string) error {
 	rows, err := pool.Query(ctx, `
 		SELECT c.oid::regclass::text,
 		       coalesce(s.n_mod_since_analyze > 0.1 * greatest(s.n_live_tup, 1) OR s.last_analyze IS NULL AND s.last_autoanalyze IS NULL, true),
@@ -50,7 +52,7 @@ func freshen(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
 	// the other, with a core idle.
 	errs := make(chan error, len(list))
 	for _, t := range list {
-		go func() { errs <- freshenOne(ctx, pool, t.name, t.stale, t.big, t.brin) }()
+		go func() { errs <- freshenOne(ctx, pool, engine, t.name, t.stale, t.big, t.brin) }()
 	}
 	var first error
 	for range list {
@@ -63,7 +65,7 @@ func freshen(ctx context.Context, pool *pgxpool.Pool, tables []string) error {
 
 // freshenOne is freshen of one table, named as regclass's text (quoted as
 // it needs to be).
-func freshenOne(ctx context.Context, pool *pgxpool.Pool, name string, stale, big bool, brin []string) error {
+func freshenOne(ctx context.Context, pool *pgxpool.Pool, engine *wh.Engine, name string, stale, big bool, brin []string) error {
 	if big {
 		if _, err := pool.Exec(ctx, "VACUUM "+name); err != nil {
 			return fmt.Errorf("vacuum %s: %w", name, err)
@@ -76,14 +78,8 @@ func freshenOne(ctx context.Context, pool *pgxpool.Pool, name string, stale, big
 		}
 	}
 	if stale {
-		// A sample of 3,000 rows, not the default 30,000: the builds read a
-		// source by day and branch, which a tenth of the sample estimates as
-		// well, and the sample is most of what ANALYZE costs (on the year's
-		// items, 25 ms instead of 210–360 ms). A column given a statistics
-		// target of its own (ALTER TABLE … SET STATISTICS) keeps it. SET
-		// LOCAL holds for the one implicit transaction of the two statements.
-		if _, err := pool.Exec(ctx, "SET LOCAL default_statistics_target = 10; ANALYZE "+name); err != nil {
-			return fmt.Errorf("analyze %s: %w", name, err)
+		if err := engine.AnalyzeSample(ctx, pool, name); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -34,7 +34,22 @@ database, beside one psql process copying the same raw rows as one stream
 (cat *.csv | psql -c '\copy raw FROM STDIN CSV'), alternating, --runs times,
 and prints the medians, the ratios, where percolate's time went and the
 server's floor (the typed rows written with one binary COPY stream, and the
-marts' sums, on one connection).
+marts' sums, on one connection), with the client's peak memory.
+
+Pointed at a Citus coordinator (--database-url or PERCOLATE_DATABASE_URL
+naming a database with the citus extension, such as the postgres database
+of ../shared/citus/cluster.sh), every fresh database is made on the
+coordinator and on each of its workers, the extension created in each and
+the workers added; psql copies into a table distributed by the branch's
+column.
+
+--versus URL runs the year on the server at URL too (a Citus coordinator,
+say), by turns with the first: on each, psql's one-stream \copy and
+'percolate backfill', each into a fresh database, the servers taking turns
+(which goes first alternates), --runs times; then it prints both servers'
+medians side by side: the whole backfill, its load, each model, checks and
+publish, and the client's peak memory, with URL's time over the first's.
+'percolate run' and the floors are not timed then.
 
 The shape append-day times the nightly run the way the chain runs it, the
 glob over every file ever delivered: after 30 days of history and after 365,
@@ -63,9 +78,11 @@ arrival to its batch's publish (p50, p95); the process's CPU over 10s with
 nothing arriving; and its resident memory after 1,000 files and after
 --files, delivered a hundred at a time.
 
-Every job runs on the same server: the embedded one, or --database-url.`,
+Every job runs on the same server, the embedded one or --database-url (and,
+with --versus, on the server at its URL).`,
 		Example: `  percolate bench --shape year
   PERCOLATE_DATABASE_URL=postgres://… percolate bench --shape year --runs 5
+  percolate bench --shape year --versus postgres://postgres@127.0.0.1:57636/postgres --runs 3
   percolate bench --shape daily
   percolate bench --shape one-file --shape daily --data /var/tmp/percolate-bench
   percolate bench --shape append-day
@@ -84,6 +101,7 @@ Every job runs on the same server: the embedded one, or --database-url.`,
 	cmd.Flags().DurationVar(&f.spread, "spread", time.Minute, "watch: how long the first ten files take to arrive")
 	cmd.Flags().DurationVar(&f.settle, "settle", project.DefaultSettle, "watch: the watch's --settle")
 	cmd.Flags().IntVar(&f.files, "files", 10_000, "watch: files the memory phase delivers in all (0: none)")
+	cmd.Flags().StringVar(&f.versus, "versus", "", "year: time the year on the server at this URL too, by turns, side by side")
 	cmd.Flags().IntVar(&f.runs, "runs", 3, "year and reads: runs of each job or query (the median is reported)")
 	return cmd
 }
@@ -92,6 +110,7 @@ Every job runs on the same server: the embedded one, or --database-url.`,
 type benchFlags struct {
 	shapes        []string
 	data, queries string
+	versus        string
 	jobs, runs    int
 	spread        time.Duration
 	settle        time.Duration
@@ -123,6 +142,12 @@ func (a *app) benchShape(cmd *cobra.Command, opt bench.Options, f benchFlags, na
 	ctx := cmd.Context()
 	switch name {
 	case "year":
+		if f.versus != "" {
+			if _, err := bench.Versus(ctx, opt, f.versus, f.runs); err != nil {
+				return fmt.Errorf("bench year: %w", err)
+			}
+			return nil
+		}
 		if _, err := bench.Year(ctx, opt, f.runs); err != nil {
 			return fmt.Errorf("bench year: %w", err)
 		}

@@ -47,34 +47,12 @@ func CitusURL(t testing.TB) string {
 	for i, admin := range citus.urls {
 		dbs[i] = freshDatabase(t, admin, name)
 	}
-	for _, db := range dbs {
-		execSQL(t, db, "CREATE EXTENSION citus")
-	}
 	// The nodes reach each other as the same user with the same password
 	// (startCitus gave every node the coordinator's).
-	coord, _ := url.Parse(dbs[0])
-	pw, _ := coord.User.Password()
-	execSQL(t, dbs[0], fmt.Sprintf("INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, %s, %s)",
-		quoteLiteral(coord.User.Username()), quoteLiteral("password="+pw)))
-	execSQL(t, dbs[0], fmt.Sprintf("SELECT citus_set_coordinator_host('127.0.0.1', %s)", coord.Port()))
-	for _, w := range dbs[1:] {
-		wu, _ := url.Parse(w)
-		execSQL(t, dbs[0], fmt.Sprintf("SELECT citus_add_node('127.0.0.1', %s)", wu.Port()))
-	}
-	return dbs[0]
-}
-
-func execSQL(t testing.TB, db, sql string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
+	if err := pg.JoinCitus(context.Background(), dbs[0], dbs[1:]); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("pgtest: %s: %v", sql, err)
-	}
+	return dbs[0]
 }
 
 func quoteLiteral(s string) string {

@@ -61,6 +61,67 @@ func TestCitusSettings(t *testing.T) {
 	}
 }
 
+// TestCitusSettingsReachTheWorkers: the build's settings hold on the
+// workers' connections of a build transaction, where the shards are read
+// (a multi-shard query's target list runs there). (That the role a build
+// takes after them stays the coordinator's, the cli's Citus tests show:
+// their reference tables are made as the models' role.)
+func TestCitusSettingsReachTheWorkers(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := citus(t)
+	e := detect(t, pool)
+	exec(t, pool, "CREATE TABLE d (k int, n int)")
+	if err := e.Distribute(ctx, pool, "d", "k"); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, pool, "INSERT INTO d SELECT i, i FROM generate_series(1, 100) AS i")
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := e.SetBuild(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	const on = `SELECT string_agg(DISTINCT current_setting('enable_nestloop') || ' ' || current_setting('jit') || ' ' || current_setting('work_mem'), ',') FROM d`
+	if got, want := scalar[string](t, tx, on), "off off 128MB"; got != want {
+		t.Errorf("the shards' settings: got %s, want %s", got, want)
+	}
+}
+
+// TestAnalyzeSample: a table is analyzed from a small sample (its
+// histograms have at most 11 bounds, where the default target makes up to
+// 101), on Citus on every shard: the workers analyze them.
+func TestAnalyzeSample(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		pool   func(t *testing.T) *pgxpool.Pool
+		bounds string
+	}{
+		{"PostgreSQL", func(t *testing.T) *pgxpool.Pool { p, _ := pgtest.Pool(t); return p },
+			`SELECT max(array_length(histogram_bounds::text::int[], 1))::text FROM pg_stats WHERE tablename = 'd' AND attname = 'n'`},
+		{"Citus", func(t *testing.T) *pgxpool.Pool { p, _ := citus(t); return p },
+			`SELECT string_agg(DISTINCT result, ',') FROM run_command_on_shards('d', $$SELECT coalesce(max(array_length(histogram_bounds::text::int[], 1)), 0) FROM pg_stats WHERE (schemaname || '.' || tablename)::regclass = '%s'::regclass AND attname = 'n'$$)`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pool := c.pool(t)
+			e := detect(t, pool)
+			exec(t, pool, "CREATE TABLE d (k int, n int)")
+			if err := e.Distribute(ctx, pool, "d", "k"); err != nil {
+				t.Fatal(err)
+			}
+			exec(t, pool, "INSERT INTO d SELECT i, i FROM generate_series(1, 100000) AS i")
+			if err := e.AnalyzeSample(ctx, pool, "d"); err != nil {
+				t.Fatal(err)
+			}
+			if got := scalar[string](t, pool, c.bounds); got != "11" {
+				t.Errorf("histogram bounds: got %s, want 11 on every table analyzed", got)
+			}
+		})
+	}
+}
+
 // distribution is how Citus spreads each table named: table=method[:column].
 func distribution(t *testing.T, q Querier) string {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // buildSettings are the planner's settings for a build transaction. The
@@ -28,12 +29,24 @@ const buildSettings = "SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejo
 // by a shortcut the DDL after it cannot follow (see build's citus.go).
 const citusBuildSettings = "; SET LOCAL citus.multi_shard_modify_mode TO 'sequential'; SET LOCAL citus.enable_local_execution TO off"
 
+// citusPropagate and citusPropagated enclose the build's settings on
+// Citus: they are sent on to the workers' connections of the transaction,
+// where the shards' rows are read and written, not kept on the
+// coordinator, which only gathers (the workers planned a year's items with
+// JIT on and work_mem at its default). Only they: the role a build takes
+// after them (SET LOCAL ROLE) must stay the coordinator's, as Citus does
+// its own work on the workers as the connected user.
+const (
+	citusPropagate  = "SET LOCAL citus.propagate_set_commands TO 'local'; "
+	citusPropagated = "; SET LOCAL citus.propagate_set_commands TO 'none'"
+)
+
 // SetBuild gives the build transaction tx its settings, for as long as it
-// lasts.
+// lasts, on every node it reaches.
 func (e *Engine) SetBuild(ctx context.Context, tx pgx.Tx) error {
 	set := buildSettings
 	if e.IsCitus() {
-		set += citusBuildSettings
+		set = citusPropagate + set + citusBuildSettings + citusPropagated
 	}
 	if _, err := tx.Exec(ctx, set); err != nil {
 		return fmt.Errorf("warehouse: build settings: %w", err)
@@ -52,4 +65,33 @@ func (e *Engine) SetHelpers(ctx context.Context, tx pgx.Tx, n int) error {
 		return fmt.Errorf("warehouse: %d parallel helpers: %w", n, err)
 	}
 	return nil
+}
+
+// sampleSettings make ANALYZE take a sample of 3,000 rows, not the
+// default 30,000: the builds read a source by day and branch, which a
+// tenth of the sample estimates as well, and the sample is most of what
+// ANALYZE costs (on the year's items, 25 ms instead of 210–360 ms). A
+// column given a statistics target of its own (ALTER TABLE … SET
+// STATISTICS) keeps it.
+const sampleSettings = "SET LOCAL default_statistics_target = 10"
+
+// AnalyzeSample analyzes the table rel from a small sample (see
+// sampleSettings), in a transaction of its own. On Citus the sample's size
+// is sent on to the workers, which analyze the shards: without it each of
+// a distributed table's shards was sampled whole, and the year's staging
+// tables took 11.6 s to analyze instead of about 3 s.
+func (e *Engine) AnalyzeSample(ctx context.Context, pool *pgxpool.Pool, rel string) error {
+	set := sampleSettings
+	if e.IsCitus() {
+		set = citusPropagate + set + citusPropagated
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, set); err != nil {
+			return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
+		}
+		if _, err := tx.Exec(ctx, "ANALYZE "+rel); err != nil {
+			return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
+		}
+		return nil
+	})
 }
