@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -222,28 +223,38 @@ func collectKnown(rows pgx.Rows) (map[string]Known, error) {
 	return out, err
 }
 
+// probeAtMost is the most files Unchanged and KnownPaths look up one by
+// one, by an index probe apiece; past it, a scan of the source's recorded
+// files matched here costs less.
+const probeAtMost = 20_000
+
 // Unchanged returns which of the local files of source are recorded at the
 // same path with the same size and modification time, and need not be read
 // again under contract (see Known): taken to be the same file, they are
 // not read. A copy (see Touch) counts while the content it copies is
-// known. It reads the source's recorded local files and matches them
-// here: one scan, where looking each file up costs the server an index
-// probe apiece, the history's every file every night.
+// known. A few files are looked up by path; the history's every file,
+// listed every night, by one scan of the source's recorded local files.
 func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, files []File) (map[string]Known, error) {
 	out := map[string]Known{}
 	if len(files) == 0 {
 		return out, nil
 	}
 	listed := make(map[string]File, len(files))
+	paths := make([]string, 0, len(files))
 	for _, f := range files {
 		listed[f.Path] = f
+		paths = append(paths, f.Path)
+	}
+	of, args := "", []any{source, contract}
+	if len(files) <= probeAtMost {
+		of, args = " AND f.path = ANY($3)", append(args, paths)
 	}
 	rows, err := q.Query(ctx, `SELECT f.path, f.size, f.modified_at, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
-		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2")+`
+		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2")+of+`
 		UNION ALL
 		SELECT c.path, c.size, c.modified_at, f.status = 'refused', coalesce(f.reason, '')
 		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
-		WHERE c.source = $1 AND `+known("$2"), source, contract)
+		WHERE c.source = $1 AND `+known("$2")+strings.ReplaceAll(of, "f.path", "c.path"), args...)
 	if err != nil {
 		return nil, wrap("find unchanged files", err)
 	}
@@ -258,6 +269,26 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 		return nil
 	})
 	return out, wrap("find unchanged files", err)
+}
+
+// KnownPaths returns which of paths of a source whose files are never
+// rewritten hold content that need not be read again under contract (see
+// Known), by path alone: such a file, once read, is not read again.
+func (Store) KnownPaths(ctx context.Context, q Querier, source, contract string, paths []string) (map[string]Known, error) {
+	if len(paths) == 0 {
+		return map[string]Known{}, nil
+	}
+	rows, err := q.Query(ctx, `SELECT f.path, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
+		WHERE f.source = $1 AND f.path = ANY($3) AND `+known("$2")+`
+		UNION ALL
+		SELECT c.path, f.status = 'refused', coalesce(f.reason, '')
+		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
+		WHERE c.source = $1 AND c.path = ANY($3) AND `+known("$2"), source, contract, paths)
+	if err != nil {
+		return nil, wrap("find known paths", err)
+	}
+	known, err := collectKnown(rows)
+	return known, wrap("find known paths", err)
 }
 
 // Touch records the size and modification time of local files read again
