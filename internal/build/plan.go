@@ -271,7 +271,7 @@ func (pl *planner) reason(s *Step, last ledger.LastBuild, built bool, pendingSou
 		s.Build, s.Reason = false, "unchanged"
 	case len(pendingSources) > 0:
 		s.Reason = "new files for " + strings.Join(pendingSources, ", ")
-	case last.Inputs != s.inputs:
+	case last.Inputs != s.inputs && len(changedTables(last.Inputs, s.inputs)) > 0:
 		s.Reason = "new data in " + strings.Join(changedTables(last.Inputs, s.inputs), ", ")
 	case len(rebuiltParents) > 0:
 		s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
@@ -340,6 +340,9 @@ func inputs(tables []string, data map[string]string) string {
 	return strings.Join(parts, ";")
 }
 
+// changedTables names the tables whose state of data differs between
+// two inputs (see ledger.SameState), or "its sources" when the tables
+// themselves differ; none when the inputs tell the same data.
 func changedTables(old, cur string) []string {
 	was := map[string]string{}
 	for _, p := range strings.Split(old, ";") {
@@ -347,13 +350,14 @@ func changedTables(old, cur string) []string {
 		was[k] = v
 	}
 	var out []string
-	for _, p := range strings.Split(cur, ";") {
+	parts := strings.Split(cur, ";")
+	for _, p := range parts {
 		k, v, _ := strings.Cut(p, "=")
-		if was[k] != v {
+		if w, ok := was[k]; !ok || !ledger.SameState(w, v) {
 			out = append(out, k)
 		}
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && len(was) != len(parts) {
 		out = []string{"its sources"}
 	}
 	return out
