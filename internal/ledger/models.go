@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,8 +71,7 @@ func (Store) ResetIntervals(ctx context.Context, q Querier, model, version strin
 		return wrap("reset intervals", err)
 	}
 	_, err := q.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
-		SELECT DISTINCT $1, d.day, $2, NULLIF($3, 0) FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		WHERE f.source = ANY($4) AND f.status = 'loaded'`, model, version, runID, sources)
+		SELECT $1, day, $2, NULLIF($3, 0) FROM (`+loadedDays+`) AS days`, model, version, runID, sources)
 	return wrap("reset intervals", err)
 }
 
@@ -101,22 +101,26 @@ type Stale struct {
 	Loaded []time.Time
 }
 
-// LoadedDays returns the days the loaded files of sources have rows for.
-// It walks the distinct days of file_days by its index on day (a probe a
-// day, not a row a file: ten years of a thousand files a day are 3,650
-// probes, not 3.65 M rows) and keeps those a loaded file of sources has.
+// loadedDays selects the days the loaded files of the sources in $4 have
+// rows for: it walks the distinct days of file_days by its index on day
+// (a probe a day, not a row a file) and keeps those a loaded file of the
+// sources has.
+const loadedDays = `WITH RECURSIVE days AS (
+	    (SELECT day FROM percolate.file_days ORDER BY day LIMIT 1)
+	    UNION ALL
+	    SELECT (SELECT d.day FROM percolate.file_days d WHERE d.day > days.day ORDER BY d.day LIMIT 1)
+	    FROM days WHERE days.day IS NOT NULL
+	)
+	SELECT day FROM days
+	WHERE day IS NOT NULL AND EXISTS (
+	    SELECT FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+	    WHERE d.day = days.day AND f.source = ANY($4) AND f.status = 'loaded')`
+
+// LoadedDays returns the days the loaded files of sources have rows for
+// (see loadedDays: ten years of a thousand files a day are 3,650 probes,
+// not 3.65 M rows joined).
 func (Store) LoadedDays(ctx context.Context, q Querier, sources []string) ([]time.Time, error) {
-	rows, err := q.Query(ctx, `WITH RECURSIVE days AS (
-		    (SELECT day FROM percolate.file_days ORDER BY day LIMIT 1)
-		    UNION ALL
-		    SELECT (SELECT d.day FROM percolate.file_days d WHERE d.day > days.day ORDER BY d.day LIMIT 1)
-		    FROM days WHERE days.day IS NOT NULL
-		)
-		SELECT day FROM days
-		WHERE day IS NOT NULL AND EXISTS (
-		    SELECT FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		    WHERE d.day = days.day AND f.source = ANY($1) AND f.status = 'loaded')
-		ORDER BY 1`, sources)
+	rows, err := q.Query(ctx, strings.ReplaceAll(loadedDays, "$4", "$1")+` ORDER BY 1`, sources)
 	if err != nil {
 		return nil, wrap("read loaded days", err)
 	}
