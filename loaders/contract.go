@@ -262,7 +262,7 @@ func (c *contract) limit(precision map[string]int) {
 // and refusals hold for the contract they were made under.
 func Fingerprint(src *config.Source) string {
 	c := *src
-	c.Description, c.Path, c.FileDate, c.DistributedBy = "", "", nil, ""
+	c.Description, c.Path, c.FileDate, c.DistributedBy, c.Immutable = "", "", nil, "", false
 	c.Expect, c.Freshness, c.Volume = nil, nil, nil
 	b, err := yaml.Marshal(&c)
 	if err != nil {

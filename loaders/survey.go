@@ -61,13 +61,24 @@ func StatFile(path string) (st Stat, ok bool, err error) {
 // survey stats the local files among paths (or asks Options.Listed) and
 // tells which are recorded already with the same path, size and
 // modification time, loaded or refused under contract (see ledger.Known):
-// those are not read again (unless Options.Rehash).
+// those are not read again (unless Options.Rehash). Of a source whose
+// files are never rewritten, a path recorded so is not read again whatever
+// its size and time, nor stated.
 func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, paths []string) ([]Stat, map[int]ledger.Known, error) {
 	infos := make([]Stat, len(paths))
+	unchanged := map[int]ledger.Known{}
+	byPath, err := l.knownPaths(ctx, src, contract, paths)
+	if err != nil {
+		return nil, nil, err
+	}
 	var local []ledger.File
 	var at []int
 	for i, p := range paths {
 		if IsS3(p) {
+			continue
+		}
+		if k, ok := byPath[l.record(p)]; ok {
+			unchanged[i] = k
 			continue
 		}
 		st, ok := Stat{}, false
@@ -84,7 +95,6 @@ func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, p
 		local = append(local, ledger.File{Path: l.record(p), Size: st.Size, Modified: st.Modified})
 		at = append(at, i)
 	}
-	unchanged := map[int]ledger.Known{}
 	if l.opt.Rehash || len(local) == 0 {
 		return infos, unchanged, nil
 	}
@@ -98,6 +108,22 @@ func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, p
 		}
 	}
 	return infos, unchanged, nil
+}
+
+// knownPaths returns, by recorded path, the local files among paths of
+// a source whose files are never rewritten that need not be read again
+// (see ledger.KnownPaths); nothing for another source, or on Rehash.
+func (l *CSV) knownPaths(ctx context.Context, src *config.Source, contract string, paths []string) (map[string]ledger.Known, error) {
+	if !src.Immutable || l.opt.Rehash {
+		return nil, nil
+	}
+	var records []string
+	for _, p := range paths {
+		if !IsS3(p) {
+			records = append(records, l.record(p))
+		}
+	}
+	return l.ledger.KnownPaths(ctx, l.pool, src.Name, contract, records)
 }
 
 // hash reads a file or object once for its content hash and size. An

@@ -172,7 +172,7 @@ func NewPlan(ctx context.Context, q ledger.Querier, g *dag.Graph, opt Options) (
 		return nil, err
 	}
 	pl := &planner{q: q, g: g, opt: opt, state: state, checked: checked, data: data,
-		building: map[string]bool{}, whole: map[string]bool{}, loaded: map[string][]time.Time{}}
+		building: map[string]bool{}, whole: map[string]bool{}}
 	for _, m := range selected {
 		s, err := pl.step(ctx, m)
 		if err != nil {
@@ -193,9 +193,9 @@ type planner struct {
 	checked map[string][]string         // the check versions each model's relation was checked with
 	data    map[string]string           // each source table's state of data
 
-	building map[string]bool        // the models planned so far that are built
-	whole    map[string]bool        // those built whole, beside the live relation
-	loaded   map[string][]time.Time // the loaded days of a set of sources, asked once
+	building map[string]bool // the models planned so far that are built
+	whole    map[string]bool // those built whole, beside the live relation
+	fileDays []time.Time     // the days any file has rows for, asked once
 }
 
 // step plans the build of m.
@@ -277,7 +277,7 @@ func (pl *planner) reason(s *Step, last ledger.LastBuild, built bool, pendingSou
 		s.Build, s.Reason = false, "unchanged"
 	case len(pendingSources) > 0:
 		s.Reason = "new files for " + strings.Join(pendingSources, ", ")
-	case last.Inputs != s.inputs:
+	case last.Inputs != s.inputs && len(changedTables(last.Inputs, s.inputs)) > 0:
 		s.Reason = "new data in " + strings.Join(changedTables(last.Inputs, s.inputs), ", ")
 	case len(rebuiltParents) > 0:
 		s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
@@ -346,6 +346,9 @@ func inputs(tables []string, data map[string]string) string {
 	return strings.Join(parts, ";")
 }
 
+// changedTables names the tables whose state of data differs between
+// two inputs (see ledger.SameState), or "its sources" when the tables
+// themselves differ; none when the inputs tell the same data.
 func changedTables(old, cur string) []string {
 	was := map[string]string{}
 	for _, p := range strings.Split(old, ";") {
@@ -353,13 +356,14 @@ func changedTables(old, cur string) []string {
 		was[k] = v
 	}
 	var out []string
-	for _, p := range strings.Split(cur, ";") {
+	parts := strings.Split(cur, ";")
+	for _, p := range parts {
 		k, v, _ := strings.Cut(p, "=")
-		if was[k] != v {
+		if w, ok := was[k]; !ok || !ledger.SameState(w, v) {
 			out = append(out, k)
 		}
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && len(was) != len(parts) {
 		out = []string{"its sources"}
 	}
 	return out
@@ -385,22 +389,21 @@ func changedParents(g *dag.Graph, m *dag.Model, state map[string]ledger.LastBuil
 // since its last build, and any day with data it has no interval for at
 // its current version (a gap). last is its model's last build, if built.
 func (pl *planner) days(ctx context.Context, s *Step, last ledger.LastBuild, built bool) error {
-	opt, q, loaded := pl.opt, pl.q, pl.loaded
+	opt, q := pl.opt, pl.q
 	m := s.Model
 	versionChanged := built && last.Version != m.Version
 	if opt.FullRefresh || !built || !last.Exists || (versionChanged && opt.From.IsZero()) {
 		return nil
 	}
 	var book ledger.Store
-	key := strings.Join(s.sources, ",")
-	if _, ok := loaded[key]; !ok {
-		days, err := book.LoadedDays(ctx, q, s.sources)
+	if pl.fileDays == nil {
+		days, err := book.FileDays(ctx, q)
 		if err != nil {
 			return err
 		}
-		loaded[key] = days
+		pl.fileDays = days
 	}
-	stale := ledger.Stale{Model: m.Name, Version: m.Version, Sources: s.sources, Watermark: last.Watermark, Versioned: versionChanged, Loaded: loaded[key]}
+	stale := ledger.Stale{Model: m.Name, Version: m.Version, Sources: s.sources, Watermark: last.Watermark, Versioned: versionChanged, Days: pl.fileDays}
 	if versionChanged {
 		stale.From = opt.From
 	}

@@ -78,6 +78,14 @@ arrival to its batch's publish (p50, p95); the process's CPU over 10s with
 nothing arriving; and its resident memory after 1,000 files and after
 --files, delivered a hundred at a time.
 
+The shape manifest times the nightly run at a thousand branches × ten
+years: 3,650 folders of 1,000 files under --data (empty stand-ins, the last
+day real), recorded loaded in a fresh database (bench_manifest) by SQL, not
+by loading them; then, with the source immutable: true, the plan, a run
+with nothing new, a run after a new day of every branch and one after a
+single new file; with --as-declared, once more without immutable (every
+file stated every run: minutes). --branches and --days size it.
+
 Every job runs on the same server, the embedded one or --database-url (and,
 with --versus, on the server at its URL).`,
 		Example: `  percolate bench --shape year
@@ -88,13 +96,17 @@ with --versus, on the server at its URL).`,
   percolate bench --shape append-day
   percolate bench --shape resend
   percolate bench --shape watch --files 2000
-  percolate bench --shape reads --data /var/tmp/percolate-bench`,
+  percolate bench --shape reads --data /var/tmp/percolate-bench
+  percolate bench --shape manifest --runs 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.bench(cmd, f)
 		},
 	}
-	cmd.Flags().StringArrayVar(&f.shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day, resend, reads or watch (repeatable)")
+	cmd.Flags().StringArrayVar(&f.shapes, "shape", []string{"one-file", "daily"}, "year, one-file, daily, append-day, resend, reads, watch or manifest (repeatable)")
+	cmd.Flags().IntVar(&f.branches, "branches", 1000, "manifest: files a day")
+	cmd.Flags().IntVar(&f.days, "days", 3650, "manifest: days of history")
+	cmd.Flags().BoolVar(&f.asDeclared, "as-declared", false, "manifest: time the source without immutable: true too (minutes a run)")
 	cmd.Flags().StringVar(&f.queries, "queries", filepath.Join("testdata", "bench", "reads.sql"), "reads: the query set, relative to the project folder")
 	cmd.Flags().StringVar(&f.data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
@@ -115,6 +127,9 @@ type benchFlags struct {
 	spread        time.Duration
 	settle        time.Duration
 	files         int
+	branches      int
+	days          int
+	asDeclared    bool
 }
 
 // bench runs the benchmarks of each shape asked for, in turn.
@@ -162,6 +177,11 @@ func (a *app) benchShape(cmd *cobra.Command, opt bench.Options, f benchFlags, na
 	case "watch":
 		if err := bench.Watch(ctx, opt, bench.WatchOptions{Spread: f.spread, Files: f.files, Settle: f.settle}); err != nil {
 			return fmt.Errorf("bench watch: %w", err)
+		}
+	case "manifest":
+		fmt.Fprintln(a.stdout, "manifest:")
+		if err := bench.Manifest(ctx, opt, bench.ManifestOptions{Branches: f.branches, Days: f.days, Orders: 300, Runs: f.runs, AsDeclared: f.asDeclared}); err != nil {
+			return fmt.Errorf("bench manifest: %w", err)
 		}
 	case "append-day":
 		fmt.Fprintln(a.stdout, "append-day:")

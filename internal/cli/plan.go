@@ -19,7 +19,9 @@ func (a *app) planCmd() *cobra.Command {
 		Long: `Plan hashes every file of the pipeline's sources against the file manifest and
 compares every selected model's version and inputs with the ledger, then prints
 what 'run' would do: the new files per source, and per model build or skip with
-the reason (new model, changed version, new data, parent rebuilt, unchanged).`,
+the reason (new model, changed version, new data, parent rebuilt, unchanged).
+Of a source declared immutable: true it lists, as run does, only the folders
+whose time moved since a run took them (docs/loading.md).`,
 		Example: `  percolate plan
   percolate plan --select state:modified+ --output json`,
 		Args: cobra.MaximumNArgs(1),

@@ -78,6 +78,12 @@ type Source struct {
 	// source's staging tables by; every one of them must have it (carry
 	// it onto item rows). Nothing on plain PostgreSQL.
 	DistributedBy string `yaml:"distributed_by"`
+	// Immutable declares that a file, once in its folder, is never
+	// rewritten: new data comes as new files. A run then reads a path at
+	// most once and lists again only the folders whose modification time
+	// moved since it last listed them (see loaders.Listing), so that a
+	// nightly run costs what arrived, not the whole history.
+	Immutable bool `yaml:"immutable,omitempty"`
 	// MaxFieldBytes, MaxLineBytes and MaxReasonBytes bound what one field
 	// and one line of a file may hold, and what the loader says of a row
 	// (a reject's reason and its masked row, a refusal's reason); 0 means

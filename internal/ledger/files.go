@@ -3,7 +3,8 @@ package ledger
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -222,28 +223,38 @@ func collectKnown(rows pgx.Rows) (map[string]Known, error) {
 	return out, err
 }
 
+// probeAtMost is the most files Unchanged and KnownPaths look up one by
+// one, by an index probe apiece; past it, a scan of the source's recorded
+// files matched here costs less.
+const probeAtMost = 20_000
+
 // Unchanged returns which of the local files of source are recorded at the
 // same path with the same size and modification time, and need not be read
 // again under contract (see Known): taken to be the same file, they are
 // not read. A copy (see Touch) counts while the content it copies is
-// known. It reads the source's recorded local files and matches them
-// here: one scan, where looking each file up costs the server an index
-// probe apiece, the history's every file every night.
+// known. A few files are looked up by path; the history's every file,
+// listed every night, by one scan of the source's recorded local files.
 func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, files []File) (map[string]Known, error) {
 	out := map[string]Known{}
 	if len(files) == 0 {
 		return out, nil
 	}
 	listed := make(map[string]File, len(files))
+	paths := make([]string, 0, len(files))
 	for _, f := range files {
 		listed[f.Path] = f
+		paths = append(paths, f.Path)
+	}
+	of, args := "", []any{source, contract}
+	if len(files) <= probeAtMost {
+		of, args = " AND f.path = ANY($3)", append(args, paths)
 	}
 	rows, err := q.Query(ctx, `SELECT f.path, f.size, f.modified_at, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
-		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2")+`
+		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2")+of+`
 		UNION ALL
 		SELECT c.path, c.size, c.modified_at, f.status = 'refused', coalesce(f.reason, '')
 		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
-		WHERE c.source = $1 AND `+known("$2"), source, contract)
+		WHERE c.source = $1 AND `+known("$2")+strings.ReplaceAll(of, "f.path", "c.path"), args...)
 	if err != nil {
 		return nil, wrap("find unchanged files", err)
 	}
@@ -258,6 +269,26 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 		return nil
 	})
 	return out, wrap("find unchanged files", err)
+}
+
+// KnownPaths returns which of paths of a source whose files are never
+// rewritten hold content that need not be read again under contract (see
+// Known), by path alone: such a file, once read, is not read again.
+func (Store) KnownPaths(ctx context.Context, q Querier, source, contract string, paths []string) (map[string]Known, error) {
+	if len(paths) == 0 {
+		return map[string]Known{}, nil
+	}
+	rows, err := q.Query(ctx, `SELECT f.path, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
+		WHERE f.source = $1 AND f.path = ANY($3) AND `+known("$2")+`
+		UNION ALL
+		SELECT c.path, f.status = 'refused', coalesce(f.reason, '')
+		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
+		WHERE c.source = $1 AND c.path = ANY($3) AND `+known("$2"), source, contract, paths)
+	if err != nil {
+		return nil, wrap("find known paths", err)
+	}
+	known, err := collectKnown(rows)
+	return known, wrap("find known paths", err)
 }
 
 // Touch records the size and modification time of local files read again
@@ -374,24 +405,44 @@ func (Store) Watermark(ctx context.Context, q Querier) (int64, error) {
 }
 
 // SourceStates fingerprints, per source, the set of its files loaded: the
-// fingerprint changes whenever a file is loaded or replaced.
+// newest load id among them. Loads only add to the set, and a file is
+// replaced only by a load of new content, so the set never changes without
+// a load of a new id; read by an index (a probe per source), where a count
+// and sum of the ids read every file of the manifest (seconds at millions
+// of files). See SameState for fingerprints recorded before.
 func (Store) SourceStates(ctx context.Context, q Querier) (map[string]string, error) {
-	rows, err := q.Query(ctx, `SELECT source, count(*), coalesce(max(load_id), 0), coalesce(sum(load_id), 0)
-		FROM percolate.files WHERE status = 'loaded' GROUP BY source`)
+	rows, err := q.Query(ctx, `WITH RECURSIVE sources AS (
+		    (SELECT source FROM percolate.files WHERE status = 'loaded' ORDER BY source LIMIT 1)
+		    UNION ALL
+		    SELECT (SELECT f.source FROM percolate.files f WHERE f.status = 'loaded' AND f.source > s.source ORDER BY f.source LIMIT 1)
+		    FROM sources s WHERE s.source IS NOT NULL
+		)
+		SELECT s.source, (SELECT max(f.load_id) FROM percolate.files f WHERE f.source = s.source AND f.status = 'loaded')
+		FROM sources s WHERE s.source IS NOT NULL`)
 	if err != nil {
 		return nil, wrap("read source states", err)
 	}
-	defer rows.Close()
 	out := map[string]string{}
-	for rows.Next() {
-		var src string
-		var n, hi, sum int64
-		if err := rows.Scan(&src, &n, &hi, &sum); err != nil {
-			return nil, wrap("read source states", err)
+	var src string
+	var hi int64
+	_, err = pgx.ForEachRow(rows, []any{&src, &hi}, func() error {
+		out[src] = strconv.FormatInt(hi, 10)
+		return nil
+	})
+	return out, wrap("read source states", err)
+}
+
+// SameState reports whether two fingerprints of a source's loaded files
+// (see SourceStates) tell the same set: one recorded by an earlier
+// release, count/newest/sum, by its newest load id.
+func SameState(a, b string) bool {
+	newest := func(s string) string {
+		if parts := strings.Split(s, "/"); len(parts) == 3 {
+			return parts[1]
 		}
-		out[src] = fmt.Sprintf("%d/%d/%d", n, hi, sum)
+		return s
 	}
-	return out, rows.Err()
+	return newest(a) == newest(b)
 }
 
 // FileFilter picks manifest entries: of a source, with a status (empty:

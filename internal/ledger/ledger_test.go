@@ -328,3 +328,24 @@ func TestErrorsNameTheOperation(t *testing.T) {
 		})
 	}
 }
+
+// TestSameState: a source's state recorded by an earlier release
+// (count/newest/sum) tells the same loaded files as its newest load id,
+// so that an upgrade rebuilds nothing; a newer load is new data.
+func TestSameState(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"120", "120", true},
+		{"3/120/300", "120", true},
+		{"3/120/300", "121", false},
+		{"120", "121", false},
+		{"", "", true},
+		{"", "120", false},
+	} {
+		if got := SameState(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameState(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -70,8 +70,7 @@ func (Store) ResetIntervals(ctx context.Context, q Querier, model, version strin
 		return wrap("reset intervals", err)
 	}
 	_, err := q.Exec(ctx, `INSERT INTO percolate.model_intervals (model, day, version, run_id)
-		SELECT DISTINCT $1, d.day, $2, NULLIF($3, 0) FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		WHERE f.source = ANY($4) AND f.status = 'loaded'`, model, version, runID, sources)
+		SELECT $2, day, $3, NULLIF($4, 0) FROM (`+loadedDays+`) AS loaded`, sources, model, version, runID)
 	return wrap("reset intervals", err)
 }
 
@@ -96,48 +95,73 @@ type Stale struct {
 	// not zero, limits those gaps to days on or after it.
 	Versioned bool
 	From      time.Time
-	// Loaded, when not nil, holds the days of the loaded files of Sources,
-	// as LoadedDays returns them: a plan asks once for all its models.
-	Loaded []time.Time
+	// Days, when not nil, holds the days any file has rows for, as
+	// FileDays returns them (a plan asks once for all its models): the
+	// days a gap is looked for among.
+	Days []time.Time
 }
 
-// LoadedDays returns the days the loaded files of sources have rows for.
-func (Store) LoadedDays(ctx context.Context, q Querier, sources []string) ([]time.Time, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
-		WHERE f.source = ANY($1) AND f.status = 'loaded' ORDER BY 1`, sources)
+// fileDays selects the days any file has rows for: it walks the distinct
+// days of file_days by its index on day, a probe a day, where a DISTINCT
+// read a row a file (3.65 M at ten years of a thousand files a day).
+const fileDays = `WITH RECURSIVE days AS (
+	    (SELECT day FROM percolate.file_days ORDER BY day LIMIT 1)
+	    UNION ALL
+	    SELECT (SELECT d.day FROM percolate.file_days d WHERE d.day > days.day ORDER BY d.day LIMIT 1)
+	    FROM days WHERE days.day IS NOT NULL
+	)
+	SELECT day FROM days WHERE day IS NOT NULL`
+
+// hasLoaded is the condition that a loaded file of the sources in $1 has
+// rows on the day in column day.
+const hasLoaded = `EXISTS (SELECT FROM percolate.file_days d JOIN percolate.files f USING (load_id)
+	WHERE d.day = days.day AND f.source = ANY($1) AND f.status = 'loaded')`
+
+// loadedDays selects the days the loaded files of the sources in $1 have
+// rows for.
+const loadedDays = `SELECT day FROM (` + fileDays + `) AS days WHERE ` + hasLoaded
+
+// FileDays returns the days any file has rows for, sorted.
+func (Store) FileDays(ctx context.Context, q Querier) ([]time.Time, error) {
+	rows, err := q.Query(ctx, fileDays+` ORDER BY 1`)
 	if err != nil {
-		return nil, wrap("read loaded days", err)
+		return nil, wrap("read the files' days", err)
 	}
 	days, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
 	if days == nil && err == nil {
 		days = []time.Time{}
 	}
-	return days, wrap("read loaded days", err)
+	return days, wrap("read the files' days", err)
 }
 
 // StaleDays returns the days of an incremental model to rebuild, sorted:
 // those whose files arrived or were replaced since its last build, and
 // days with data it holds no interval for (at its version, when
-// s.Versioned).
+// s.Versioned). A gap is looked for among the days any file has: those
+// without an interval first (by the intervals' key), then, of those few,
+// the days a loaded file of its sources has.
 func (st Store) StaleDays(ctx context.Context, q Querier, s Stale) ([]time.Time, error) {
-	if s.Loaded == nil {
+	if s.Days == nil {
 		var err error
-		if s.Loaded, err = st.LoadedDays(ctx, q, s.Sources); err != nil {
+		if s.Days, err = st.FileDays(ctx, q); err != nil {
 			return nil, wrap("find stale days", err)
 		}
 	}
 	rows, err := q.Query(ctx, `
+		WITH gaps AS MATERIALIZED (
+		    SELECT day FROM unnest($7::date[]) AS day
+		    WHERE NOT $4 OR day >= $5
+		    EXCEPT
+		    SELECT day FROM percolate.model_intervals WHERE model = $3 AND (NOT $4 OR version = $6)
+		)
 		(SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
 		 WHERE f.source = ANY($1) AND f.load_id > $2
 		 UNION
 		 SELECT d.day FROM percolate.file_days d JOIN percolate.files f USING (load_id)
 		 WHERE f.source = ANY($1) AND f.replaced_by > $2)
 		UNION
-		(SELECT day FROM unnest($7::date[]) AS day
-		 WHERE NOT $4 OR day >= $5
-		 EXCEPT
-		 SELECT day FROM percolate.model_intervals WHERE model = $3 AND (NOT $4 OR version = $6))
-		ORDER BY 1`, s.Sources, s.Watermark, s.Model, s.Versioned, s.From, s.Version, s.Loaded)
+		SELECT day FROM gaps AS days WHERE `+hasLoaded+`
+		ORDER BY 1`, s.Sources, s.Watermark, s.Model, s.Versioned, s.From, s.Version, s.Days)
 	if err != nil {
 		return nil, wrap("find stale days", err)
 	}

@@ -92,7 +92,7 @@ func (p *Folder) plan(ctx context.Context, pool *pgxpool.Pool, opt RunOptions) (
 		src := pl.Sources[name]
 		paths, ok := opt.Files[name]
 		if !ok {
-			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
+			if paths, err = p.runPaths(ctx, pool, src, opt.Sources[name], opt.Rehash); err != nil {
 				return nil, err
 			}
 		}

@@ -64,7 +64,8 @@ type Folder struct {
 	// it rather than stat every file of the history twice.
 	listedMu   sync.Mutex
 	listed     map[string]loaders.Stat
-	unreadable map[string][]string // by source: what Paths matched and left out
+	unreadable map[string][]string   // by source: what Paths matched and left out
+	folders    map[string]folderList // by source: the folders the last listing read
 }
 
 // Open reads the pipelines file of the project in dir.
@@ -199,11 +200,9 @@ func (p *Folder) loader(pool *pgxpool.Pool, opt loaders.Options) (*loaders.CSV, 
 // s3://bucket/prefix/*.csv address) into files, sorted; override replaces
 // the glob for this run.
 func (p *Folder) Paths(ctx context.Context, src *config.Source, override string) ([]string, error) {
-	glob := src.Path
-	if override != "" {
-		glob = override
-	} else if !loaders.IsS3(glob) {
-		glob = p.Config.Resolve(glob)
+	glob, err := p.glob(src, override)
+	if err != nil {
+		return nil, err
 	}
 	if loaders.IsS3(glob) {
 		c, err := p.S3(ctx)
@@ -211,11 +210,6 @@ func (p *Folder) Paths(ctx context.Context, src *config.Source, override string)
 			return nil, err
 		}
 		return c.Glob(ctx, glob)
-	}
-	// An override is typed on the command line: relative to where it was typed.
-	glob, err := filepath.Abs(glob)
-	if err != nil {
-		return nil, err
 	}
 	paths, err := filepath.Glob(glob)
 	if err != nil {
@@ -250,6 +244,22 @@ func (p *Folder) Paths(ctx context.Context, src *config.Source, override string)
 	p.unreadable[src.Name] = unreadable
 	sortByDay(src, files)
 	return files, nil
+}
+
+// glob is the glob of src's files, absolute (or an s3:// address);
+// override replaces the source's path for this run.
+func (p *Folder) glob(src *config.Source, override string) (string, error) {
+	glob := src.Path
+	if override != "" {
+		glob = override
+	} else if !loaders.IsS3(glob) {
+		glob = p.Config.Resolve(glob)
+	}
+	if loaders.IsS3(glob) {
+		return glob, nil
+	}
+	// An override is typed on the command line: relative to where it was typed.
+	return filepath.Abs(glob)
 }
 
 // Unreadable says, one warning each, what the last Paths of source

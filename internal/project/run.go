@@ -200,7 +200,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 		return err
 	}
 	pl := w.pl
-	files, err := p.runFiles(ctx, pl, opt, sum)
+	files, err := p.runFiles(ctx, pool, pl, opt, sum)
 	if err != nil {
 		return err
 	}
@@ -222,6 +222,9 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 			}
 		}
 		if err != nil {
+			return err
+		}
+		if err := p.recordFolders(ctx, pool, pl.Sources[name], res); err != nil {
 			return err
 		}
 	}
@@ -257,7 +260,7 @@ func (p *Folder) run(ctx context.Context, pool *pgxpool.Pool, w *work, opt RunOp
 // runFiles lists the files a run of pl looks at, by source: those
 // opt.Files gives, else those of the source's glob, warning of a glob
 // that matches none; OnFiles is told how many.
-func (p *Folder) runFiles(ctx context.Context, pl *config.Pipeline, opt RunOptions, sum *Summary) (map[string][]string, error) {
+func (p *Folder) runFiles(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, opt RunOptions, sum *Summary) (map[string][]string, error) {
 	files := map[string][]string{}
 	total := 0
 	for _, name := range pl.SourceNames() {
@@ -265,11 +268,11 @@ func (p *Folder) runFiles(ctx context.Context, pl *config.Pipeline, opt RunOptio
 		paths, ok := opt.Files[name]
 		if !ok {
 			var err error
-			if paths, err = p.Paths(ctx, src, opt.Sources[name]); err != nil {
+			if paths, err = p.runPaths(ctx, pool, src, opt.Sources[name], opt.Rehash); err != nil {
 				return nil, err
 			}
 			sum.Warnings = append(sum.Warnings, p.Unreadable(name)...)
-			if len(paths) == 0 {
+			if len(paths) == 0 && p.passedOver(name) == 0 {
 				glob := opt.Sources[name]
 				if glob == "" {
 					glob = src.Path
