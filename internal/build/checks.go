@@ -113,6 +113,9 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 			}
 		}()
 	}
+	if from, err = uniqueCandidates(ctx, q, plan, m, c, from); err != nil {
+		return r, err
+	}
 	sql := c.SQLWithin(from, quoted, shardOf(plan, m, c))
 	if c.Kind == "sql" {
 		if sql, err = dag.Rewrite(sql, func(rel string) (string, bool) { return name(rel), name(rel) != rel }); err != nil {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -82,5 +83,50 @@ SELECT md5(i::text)::uuid AS id, 'shop' || (i % 4) AS shop FROM generate_series(
 	}
 	if shards == 0 {
 		t.Fatalf("no shard of core.items with rows found on %d workers", len(workers))
+	}
+}
+
+// TestCitusUniqueAcrossShards: on Citus a key without the distribution
+// column is held by its unique check, narrowed to the rows whose key
+// hashes to a repeated value; a key repeated on two shards (two shops),
+// or twice NULL, is still found, whole, and a key held builds.
+func TestCitusUniqueAcrossShards(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pg.Connect(ctx, pgtest.CitusURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := warehouseSchema(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
+		t.Fatal(err)
+	}
+	model := func(ids string) fstest.MapFS {
+		return fstest.MapFS{"models/core/items.sql": {Data: []byte(`-- materialized: table
+-- key: id
+-- distributed_by: shop
+-- check: unique(id)
+SELECT ` + ids + ` AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 4000) AS i
+`)}}
+	}
+	for _, tc := range []struct {
+		name, ids string
+		want      string // in the error; "" for a build
+	}{
+		{"held", "i", ""},
+		{"repeated on two shards", "CASE WHEN i IN (1, 2) THEN 0 ELSE i END", `"id": 0`},
+		{"repeated NULL", "CASE WHEN i IN (5, 10) THEN NULL ELSE i END", `"id": null`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, pool, graph(t, model(tc.ids)), Options{})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("got %v, want a build", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "unique")):
+				t.Fatalf("got %v, want the key's unique check failing on %s", err, tc.want)
+			}
+		})
 	}
 }
