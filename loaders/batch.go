@@ -149,10 +149,7 @@ func (ld *loading) parseGroup(c *contract, todo []*parsed, ids []int64, data map
 	for k, f := range todo {
 		res := &ld.results[f.i]
 		res.LoadID = ids[k]
-		f.fl = newFileLoad(c, bytes.NewReader(data[f.i]), res.LoadID, res.Path)
-		if ld.test.maxSeen > 0 {
-			f.fl.maxSeen = ld.test.maxSeen
-		}
+		f.fl = ld.test.newFileLoad(c, bytes.NewReader(data[f.i]), res.LoadID, res.Path)
 		m := buf.mark()
 		err := f.fl.encodeAll(buf)
 		f.fl.release() // its counts and rejects stay; its buffers go back

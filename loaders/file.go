@@ -85,6 +85,16 @@ func newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad 
 	return f
 }
 
+// newFileLoad is newFileLoad with the test's bound on the ids it keeps,
+// when a test sets one.
+func (h *hooks) newFileLoad(c *contract, r io.Reader, loadID int64, name string) *fileLoad {
+	fl := newFileLoad(c, r, loadID, name)
+	if h.maxSeen > 0 {
+		fl.maxSeen = h.maxSeen
+	}
+	return fl
+}
+
 func (f *fileLoad) release() {
 	f.parent.Release()
 	if f.child != nil {

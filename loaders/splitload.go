@@ -97,10 +97,7 @@ func (ld *loading) newSplit(fh *os.File, path string, res *Result, plan *splitPl
 		if ld.test.stream != nil {
 			in = ld.test.stream(path, rr)
 		}
-		fl := newFileLoad(c, in, res.LoadID, res.Path)
-		if ld.test.maxSeen > 0 {
-			fl.maxSeen = ld.test.maxSeen
-		}
+		fl := ld.test.newFileLoad(c, in, res.LoadID, res.Path)
 		fl.rd.line = at.line
 		if i > 0 { // the byte-order mark and the header are the first range's
 			fl.rd.start, fl.header = false, false

@@ -111,10 +111,7 @@ func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, whole b
 	if l.test.stream != nil {
 		in = l.test.stream(path, read)
 	}
-	fl := newFileLoad(c, in, res.LoadID, res.Path)
-	if l.test.maxSeen > 0 {
-		fl.maxSeen = l.test.maxSeen
-	}
+	fl := l.test.newFileLoad(c, in, res.LoadID, res.Path)
 	defer fl.release()
 	err = copyFile(ctx, tx.Conn().PgConn(), fl)
 	if err == nil || refusal(res.Path, err, src) != nil || refusedByServer(res.Path, err, src) != nil {

@@ -256,6 +256,10 @@ func (pl *planner) reason(s *Step, last ledger.LastBuild, built bool, pendingSou
 			wholeParents = append(wholeParents, par)
 		}
 	}
+	var changed []string // the inputs with new data since the last build
+	if last.Inputs != s.inputs {
+		changed = changedTables(last.Inputs, s.inputs)
+	}
 	switch {
 	case pl.opt.FullRefresh:
 		s.Reason = "full refresh"
@@ -277,8 +281,8 @@ func (pl *planner) reason(s *Step, last ledger.LastBuild, built bool, pendingSou
 		s.Build, s.Reason = false, "unchanged"
 	case len(pendingSources) > 0:
 		s.Reason = "new files for " + strings.Join(pendingSources, ", ")
-	case last.Inputs != s.inputs && len(changedTables(last.Inputs, s.inputs)) > 0:
-		s.Reason = "new data in " + strings.Join(changedTables(last.Inputs, s.inputs), ", ")
+	case len(changed) > 0:
+		s.Reason = "new data in " + strings.Join(changed, ", ")
 	case len(rebuiltParents) > 0:
 		s.Reason = "parent rebuilt: " + strings.Join(rebuiltParents, ", ")
 	default:

@@ -26,18 +26,18 @@ func JoinCitus(ctx context.Context, coordinator string, workers []string) error 
 	if err != nil {
 		return fmt.Errorf("pg: citus: %w", err)
 	}
-	stmts := []string{fmt.Sprintf("SELECT citus_set_coordinator_host(%s, %s)", literal(coord.Hostname()), portOf(coord))}
+	stmts := []string{fmt.Sprintf("SELECT citus_set_coordinator_host(%s, %s)", Literal(coord.Hostname()), portOf(coord))}
 	if pw, ok := coord.User.Password(); ok {
 		stmts = append([]string{fmt.Sprintf(`INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, %s, %s)
 			ON CONFLICT (nodeid, rolename) DO UPDATE SET authinfo = excluded.authinfo`,
-			literal(coord.User.Username()), literal("password="+pw))}, stmts...)
+			Literal(coord.User.Username()), Literal("password="+pw))}, stmts...)
 	}
 	for _, w := range workers {
 		wu, err := url.Parse(w)
 		if err != nil {
 			return fmt.Errorf("pg: citus: %w", err)
 		}
-		stmts = append(stmts, fmt.Sprintf("SELECT citus_add_node(%s, %s)", literal(wu.Hostname()), portOf(wu)))
+		stmts = append(stmts, fmt.Sprintf("SELECT citus_add_node(%s, %s)", Literal(wu.Hostname()), portOf(wu)))
 	}
 	for _, s := range stmts {
 		if err := execOn(ctx, coordinator, s); err != nil {
@@ -93,7 +93,7 @@ func portOf(u *url.URL) string {
 	return "5432"
 }
 
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // execOn runs sql on a connection of its own to db.
 func execOn(ctx context.Context, db, sql string) error {

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -53,10 +52,6 @@ func CitusURL(t testing.TB) string {
 		t.Fatalf("pgtest: %v", err)
 	}
 	return dbs[0]
-}
-
-func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 // citusInstalled reports whether the citus extension is there to create.
@@ -115,7 +110,7 @@ func startCitus() {
 			citus.err = err
 			return
 		}
-		_, err = conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s", pgx.Identifier{coord.User.Username()}.Sanitize(), quoteLiteral(pw)))
+		_, err = conn.Exec(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s", pgx.Identifier{coord.User.Username()}.Sanitize(), pg.Literal(pw)))
 		conn.Close(ctx)
 		if err != nil {
 			citus.err = err

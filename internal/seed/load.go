@@ -76,12 +76,7 @@ func Load(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, seeds 
 // dropLeftover drops the new rows a killed diff (Stage) or load left
 // beside the seed's table; a load drops them before it begins.
 func dropLeftover(ctx context.Context, pool *pgxpool.Pool, s *Seed) error {
-	next := pg.Ident(s.Schema, s.Rel+NextSuffix)
-	var left bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", next).Scan(&left); err != nil || !left {
-		return err
-	}
-	_, err := pool.Exec(ctx, "DROP TABLE "+next)
+	_, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+pg.Ident(s.Schema, s.Rel+NextSuffix))
 	return err
 }
 
