@@ -132,7 +132,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	if err := sweep(ctx, pool, g); err != nil {
 		return nil, fmt.Errorf("drop what an earlier build left: %w", err)
 	}
-	if err := freshen(ctx, pool, plan.Engine, builtTables(plan)); err != nil {
+	if err := plan.Engine.Freshen(ctx, pool, builtTables(plan)); err != nil {
 		return nil, fmt.Errorf("analyze the sources: %w", err)
 	}
 	j := &job{pool: pool, g: g, plan: plan, runID: runID, opt: &opt, whole: whole, early: earlySteps(g, plan), gone: gone}

@@ -86,11 +86,17 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 	if len(selected) == 0 {
 		return res, nil
 	}
-	staged, err := seed.Stage(ctx, pool, engine, opt.Seeds)
+	// Asked once: on Citus, Stage loads them before the diff's
+	// transaction, and the diff the others in it.
+	changed, err := seed.Changed(ctx, pool, opt.Seeds)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	res, err = diffIn(ctx, pool, plan, opt, staged, whole, sample)
+	staged, err := seed.Stage(ctx, pool, engine, changed)
+	if err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	res, err = diffIn(ctx, pool, plan, opt, seedDiff{changed: changed, staged: staged}, whole, sample)
 	if uerr := seed.Unstage(ctx, pool, staged); uerr != nil && err == nil {
 		err = uerr
 	}
@@ -98,16 +104,15 @@ func Diff(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, opt Options, sa
 }
 
 // diffIn is Diff's transaction, rolled back: the models built into
-// NAME__next, checked and compared; staged are the seeds whose new rows
-// seed.Stage made already.
-func diffIn(ctx context.Context, pool *pgxpool.Pool, plan *Plan, opt Options, staged []*seed.Seed, whole wholes, sample int) (*DiffResult, error) {
+// NAME__next, checked and compared, beside the seeds sd says changed.
+func diffIn(ctx context.Context, pool *pgxpool.Pool, plan *Plan, opt Options, sd seedDiff, whole wholes, sample int) (*DiffResult, error) {
 	res := &DiffResult{}
 	tx, err := begin(ctx, pool, plan)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	seeds, err := diffUses(ctx, tx, plan, opt.Seeds, staged, whole)
+	seeds, err := diffUses(ctx, tx, plan, sd, whole)
 	if err != nil {
 		return nil, err
 	}

@@ -104,22 +104,24 @@ func functionError(f *dag.Function, err error) error {
 	return &dag.Error{Path: f.Path, Line: f.Line, Msg: "function " + f.Name + ": " + msg}
 }
 
-// diffSeeds loads, in a diff's transaction, each seed whose content is not
-// the one loaded into NAME__next beside the live table, and has the models
-// read it there (whole). It returns the seeds as models to compare. The
-// seeds in staged have theirs already (on Citus: seed.Stage).
-func diffSeeds(ctx context.Context, tx pgx.Tx, seeds, staged []*seed.Seed, whole wholes) ([]*dag.Model, error) {
-	todo, err := seed.Plan(ctx, tx, seeds)
-	if err != nil {
-		return nil, err
-	}
+// seedDiff is what a diff compares of the seeds.
+type seedDiff struct {
+	// changed are the seeds whose content is not the one loaded
+	// (seed.Changed).
+	changed []*seed.Seed
+	// staged are those of changed whose NAME__next seed.Stage made
+	// already (on Citus).
+	staged []*seed.Seed
+}
+
+// diffSeeds loads, in a diff's transaction, each seed sd says changed
+// into NAME__next beside the live table (but those staged already), and
+// has the models read it there (whole). It returns the seeds as models to
+// compare.
+func diffSeeds(ctx context.Context, tx pgx.Tx, sd seedDiff, whole wholes) ([]*dag.Model, error) {
 	var out []*dag.Model
-	for i, st := range todo {
-		if !st.Load {
-			continue
-		}
-		s := seeds[i]
-		if !slices.ContainsFunc(staged, func(x *seed.Seed) bool { return x.Name == s.Name }) {
+	for _, s := range sd.changed {
+		if !slices.ContainsFunc(sd.staged, func(x *seed.Seed) bool { return x.Name == s.Name }) {
 			if err := fillNext(ctx, tx, s); err != nil {
 				return nil, err
 			}
@@ -147,14 +149,14 @@ func fillNext(ctx context.Context, tx pgx.Tx, s *seed.Seed) error {
 // warehouse: functions and vars as the working copy declares them, and
 // the seeds that changed beside the live ones (diffSeeds). tx is left as
 // the models' role.
-func diffUses(ctx context.Context, tx pgx.Tx, plan *Plan, seeds, staged []*seed.Seed, whole wholes) ([]*dag.Model, error) {
+func diffUses(ctx context.Context, tx pgx.Tx, plan *Plan, sd seedDiff, whole wholes) ([]*dag.Model, error) {
 	if err := pg.AsConnected(ctx, tx); err != nil {
 		return nil, err
 	}
 	if err := PrepareUses(ctx, tx, plan.graph); err != nil {
 		return nil, err
 	}
-	return diffSeeds(ctx, tx, seeds, staged, whole)
+	return diffSeeds(ctx, tx, sd, whole)
 }
 
 // seedSteps are steps for the seeds a diff compares.

@@ -338,14 +338,14 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 // Parse decodes and checks a pipelines file read from path.
 func Parse(path string, b []byte) (*File, error) {
 	f := &File{Path: path, Dir: filepath.Dir(path)}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, yamlError(path, err, nil)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil {
-		return nil, yamlError(path, err)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, yamlError(path, err)
+		return nil, yamlError(path, err, &root)
 	}
 	if err := f.check(&root); err != nil {
 		return nil, err
@@ -353,8 +353,9 @@ func Parse(path string, b []byte) (*File, error) {
 	return f, nil
 }
 
-// yamlError rewrites yaml.v3's messages as file:line: message.
-func yamlError(path string, err error) error {
+// yamlError rewrites yaml.v3's messages as file:line: message; root,
+// when the file parsed, names the key of a value of the wrong type.
+func yamlError(path string, err error, root *yaml.Node) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		err = errors.New(te.Errors[0])
@@ -373,12 +374,21 @@ func yamlError(path string, err error) error {
 				text += ": " + hint
 			}
 		}
+		if b := notBool.FindStringSubmatch(text); b != nil {
+			text = fmt.Sprintf("want true or false, got %q", b[1])
+			if where := keyAt(root, line, b[1]); where != "" {
+				text = where + ": " + text
+			}
+		}
 		return &Error{File: path, Line: line, Msg: text}
 	}
 	return &Error{File: path, Msg: strings.TrimPrefix(msg, "yaml: ")}
 }
 
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+
+// notBool is yaml.v3's message for a value a true-or-false key cannot take.
+var notBool = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into bool$")
 
 // moved says where keys that earlier releases read went.
 var moved = map[string]string{
@@ -465,4 +475,68 @@ func (s *Source) Limits() Limits {
 		l.Reason = DefaultMaxReasonBytes
 	}
 	return l
+}
+
+// keyAt names, as the checks name what they find wrong ("source tx:
+// immutable"), the key whose scalar value is value on line; "" when none
+// is.
+func keyAt(n *yaml.Node, line int, value string) string {
+	if n == nil {
+		return ""
+	}
+	var find func(n *yaml.Node, where []string) []string
+	find = func(n *yaml.Node, where []string) []string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if w := find(c, where); w != nil {
+					return w
+				}
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				label := "item"
+				if name := child(c, "name"); name != nil && len(where) > 0 {
+					label = strings.TrimSuffix(where[len(where)-1], "s") + " " + name.Value
+				}
+				if w := find(c, append(where[:len(where):len(where)], label)); w != nil {
+					return w
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				here := append(where[:len(where):len(where)], k.Value)
+				if v.Kind == yaml.ScalarNode && v.Line == line && v.Value == value {
+					return here
+				}
+				if w := find(v, here); w != nil {
+					return w
+				}
+			}
+		}
+		return nil
+	}
+	return describe(find(n, nil))
+}
+
+// describe says a path of keys as the checks do: "pipelines: cafe:
+// sources: tx: immutable" is "source tx: immutable", and a column named
+// total in a list of columns is "column total".
+func describe(path []string) string {
+	var out []string
+	for i := 0; i < len(path); i++ {
+		switch {
+		case path[i] == "pipelines" && i+1 < len(path):
+			i++ // one pipeline's keys are said as its own
+		case path[i] == "sources" && i+1 < len(path):
+			out = append(out, "source "+path[i+1])
+			i++
+		case path[i] == "columns" || path[i] == "fields":
+			// The item after says "column total".
+		default:
+			out = append(out, path[i])
+		}
+	}
+	return strings.Join(out, ": ")
 }

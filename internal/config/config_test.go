@@ -122,6 +122,8 @@ func TestParseErrors(t *testing.T) {
 		{"optional items", strings.Replace(valid, "scale: 2\n", "scale: 2\n"+strings.Replace(basket, "type: items", "type: items\n            null_values: [none]", 1)+"\n", 1), `pipelines.yaml:19: source tx: column basket: null_values applies to columns that may be left empty, not this one: an items column holds a list`},
 		{"null_values not a list", strings.Replace(valid, "scale: 2", "scale: 2\n            null_values: NA", 1), `pipelines.yaml:17:`},
 		{"distributed by an optional column", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        distributed_by: shop", 1) + "          - {name: shop, optional: true}\n", `pipelines.yaml:9: source tx: distributed_by: "shop" is optional`},
+		{"immutable neither true nor false", strings.Replace(valid, "table: staging.tx", "table: staging.tx\n        immutable: maybe", 1), `pipelines.yaml:9: source tx: immutable: want true or false, got "maybe"`},
+		{"optional a number", strings.Replace(valid, "scale: 2", "scale: 2\n            optional: 2", 1), `pipelines.yaml:17: source tx: column total: optional: want true or false, got "2"`},
 		{"not yaml", "version: [1\n", "pipelines.yaml:"},
 	}
 	for _, tt := range tests {

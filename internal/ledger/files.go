@@ -234,39 +234,14 @@ const probeAtMost = 20_000
 // not read. A copy (see Touch) counts while the content it copies is
 // known. A few files are looked up by path; the history's every file,
 // listed every night, by one scan of the source's recorded local files.
-func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, files []File) (map[string]Known, error) {
-	out := map[string]Known{}
-	if len(files) == 0 {
-		return out, nil
-	}
+func (st Store) Unchanged(ctx context.Context, q Querier, source, contract string, files []File) (map[string]Known, error) {
 	listed := make(map[string]File, len(files))
-	paths := make([]string, 0, len(files))
 	for _, f := range files {
 		listed[f.Path] = f
-		paths = append(paths, f.Path)
 	}
-	of, args := "", []any{source, contract}
-	if len(files) <= probeAtMost {
-		of, args = " AND f.path = ANY($3)", append(args, paths)
-	}
-	rows, err := q.Query(ctx, `SELECT f.path, f.size, f.modified_at, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
-		WHERE f.source = $1 AND f.modified_at IS NOT NULL AND `+known("$2")+of+`
-		UNION ALL
-		SELECT c.path, c.size, c.modified_at, f.status = 'refused', coalesce(f.reason, '')
-		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
-		WHERE c.source = $1 AND `+known("$2")+strings.ReplaceAll(of, "f.path", "c.path"), args...)
-	if err != nil {
-		return nil, wrap("find unchanged files", err)
-	}
-	var path string
-	var size int64
-	var modified time.Time
-	var k Known
-	_, err = pgx.ForEachRow(rows, []any{&path, &size, &modified, &k.Refused, &k.Reason}, func() error {
-		if f, ok := listed[path]; ok && f.Size == size && f.Modified.Equal(modified) {
-			out[path] = k
-		}
-		return nil
+	out, err := st.recorded(ctx, q, source, contract, listed, func(r File, f File) bool {
+		// A record without a time (an object's) is no local file's.
+		return !r.Modified.IsZero() && f.Size == r.Size && f.Modified.Equal(r.Modified)
 	})
 	return out, wrap("find unchanged files", err)
 }
@@ -274,21 +249,56 @@ func (Store) Unchanged(ctx context.Context, q Querier, source, contract string, 
 // KnownPaths returns which of paths of a source whose files are never
 // rewritten hold content that need not be read again under contract (see
 // Known), by path alone: such a file, once read, is not read again.
-func (Store) KnownPaths(ctx context.Context, q Querier, source, contract string, paths []string) (map[string]Known, error) {
-	if len(paths) == 0 {
-		return map[string]Known{}, nil
+func (st Store) KnownPaths(ctx context.Context, q Querier, source, contract string, paths []string) (map[string]Known, error) {
+	listed := make(map[string]File, len(paths))
+	for _, p := range paths {
+		listed[p] = File{Path: p}
 	}
-	rows, err := q.Query(ctx, `SELECT f.path, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
-		WHERE f.source = $1 AND f.path = ANY($3) AND `+known("$2")+`
+	out, err := st.recorded(ctx, q, source, contract, listed, func(File, File) bool { return true })
+	return out, wrap("find known paths", err)
+}
+
+// recorded returns which of the listed files of source are recorded (or
+// recorded as a copy, see Touch) with content that need not be read again
+// under contract (see Known), and that same says are the same file as the
+// record (recorded, listed): by path, by an index probe apiece up to
+// probeAtMost files, else by one scan of the source's records.
+func (Store) recorded(ctx context.Context, q Querier, source, contract string, listed map[string]File, same func(recorded, listed File) bool) (map[string]Known, error) {
+	out := map[string]Known{}
+	if len(listed) == 0 {
+		return out, nil
+	}
+	of, args := "", []any{source, contract}
+	if len(listed) <= probeAtMost {
+		paths := make([]string, 0, len(listed))
+		for p := range listed {
+			paths = append(paths, p)
+		}
+		of, args = " AND f.path = ANY($3)", append(args, paths)
+	}
+	rows, err := q.Query(ctx, `SELECT f.path, f.size, f.modified_at, f.status = 'refused', coalesce(f.reason, '') FROM percolate.files f
+		WHERE f.source = $1 AND `+known("$2")+of+`
 		UNION ALL
-		SELECT c.path, f.status = 'refused', coalesce(f.reason, '')
+		SELECT c.path, c.size, c.modified_at, f.status = 'refused', coalesce(f.reason, '')
 		FROM percolate.file_copies c JOIN percolate.files f ON f.source = c.source AND f.content_hash = c.content_hash
-		WHERE c.source = $1 AND c.path = ANY($3) AND `+known("$2"), source, contract, paths)
+		WHERE c.source = $1 AND `+known("$2")+strings.ReplaceAll(of, "f.path", "c.path"), args...)
 	if err != nil {
-		return nil, wrap("find known paths", err)
+		return nil, err
 	}
-	known, err := collectKnown(rows)
-	return known, wrap("find known paths", err)
+	var r File
+	var modified *time.Time
+	var k Known
+	_, err = pgx.ForEachRow(rows, []any{&r.Path, &r.Size, &modified, &k.Refused, &k.Reason}, func() error {
+		r.Modified = time.Time{}
+		if modified != nil {
+			r.Modified = *modified
+		}
+		if f, ok := listed[r.Path]; ok && same(r, f) {
+			out[r.Path] = k
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Touch records the size and modification time of local files read again

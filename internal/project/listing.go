@@ -60,12 +60,7 @@ func (p *Folder) runPaths(ctx context.Context, pool *pgxpool.Pool, src *config.S
 			files = append(files, e.Path)
 			continue
 		}
-		why := e.Err
-		var pe *fs.PathError
-		if errors.As(why, &pe) {
-			why = pe.Err // the path is said already
-		}
-		unreadable = append(unreadable, fmt.Sprintf("source %s: %s matches the path but cannot be loaded: %v", src.Name, p.rel(e.Path), why))
+		unreadable = append(unreadable, p.unreadableWarning(src, e.Path, e.Err))
 	}
 	p.listedMu.Lock()
 	if p.unreadable == nil {
@@ -78,6 +73,21 @@ func (p *Folder) runPaths(ctx context.Context, pool *pgxpool.Pool, src *config.S
 	p.listedMu.Unlock()
 	sortByDay(src, files)
 	return files, nil
+}
+
+// errNotFile is why an entry a glob matches that is not a regular file
+// is not loaded, in loaders.List's words.
+var errNotFile = errors.New("not a file (a folder, say)")
+
+// unreadableWarning is the warning for the entry at path, which src's glob
+// matches but which cannot be loaded, and why: in the same words whichever
+// listing found it (Paths, or runPaths's of folders).
+func (p *Folder) unreadableWarning(src *config.Source, path string, why error) string {
+	var pe *fs.PathError
+	if errors.As(why, &pe) {
+		why = pe.Err // the path is said already
+	}
+	return fmt.Sprintf("source %s: %s matches the path but cannot be loaded: %v", src.Name, p.rel(path), why)
 }
 
 // passedOver is how many folders the last listing of source passed over,

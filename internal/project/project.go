@@ -226,13 +226,9 @@ func (p *Folder) Paths(ctx context.Context, src *config.Source, override string)
 		st, ok, err := loaders.StatFile(f)
 		switch {
 		case err != nil: // a broken link, a symlink loop, no permission
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is said already
-			}
-			unreadable = append(unreadable, fmt.Sprintf("source %s: %s matches the path but cannot be read, so it was not loaded: %v", src.Name, p.rel(f), err))
+			unreadable = append(unreadable, p.unreadableWarning(src, f, err))
 		case !ok:
-			unreadable = append(unreadable, fmt.Sprintf("source %s: %s matches the path but is not a file (a folder, say), so it was not loaded", src.Name, p.rel(f)))
+			unreadable = append(unreadable, p.unreadableWarning(src, f, errNotFile))
 		default:
 			files = append(files, f)
 			p.listed[f] = st

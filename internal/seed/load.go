@@ -52,6 +52,21 @@ func Plan(ctx context.Context, q ledger.Querier, seeds []*Seed) ([]Status, error
 	return out, nil
 }
 
+// Changed returns the seeds Plan says a run would load.
+func Changed(ctx context.Context, q ledger.Querier, seeds []*Seed) ([]*Seed, error) {
+	todo, err := Plan(ctx, q, seeds)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Seed
+	for i, st := range todo {
+		if st.Load {
+			out = append(out, seeds[i])
+		}
+	}
+	return out, nil
+}
+
 // Load loads the seeds Plan says to, each in a transaction of its own
 // that also records it in the ledger, under runID.
 func Load(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, seeds []*Seed, runID int64) ([]Status, error) {

@@ -14,29 +14,17 @@ import (
 // while a load or a diff has them there.
 const NextSuffix = "__next"
 
-// Stage makes, for a diff on Citus, NAME__next of each seed whose content
-// changed, with its rows, a reference table as the live seed is, that the
-// models' role may read; in a transaction of its own, committed before
-// the diff's begins: Citus will not read, in the transaction that made
-// it and as another role, a reference table the connected user made
-// (SQLSTATE 25001). It returns the seeds staged: the caller drops them
-// with Unstage, whatever the diff does. On one server it stages nothing:
-// the diff loads the rows in the transaction it rolls back.
-func Stage(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, seeds []*Seed) ([]*Seed, error) {
-	if !eng.IsCitus() {
-		return nil, nil
-	}
-	todo, err := Plan(ctx, pool, seeds)
-	if err != nil {
-		return nil, err
-	}
-	var changed []*Seed
-	for i, st := range todo {
-		if st.Load {
-			changed = append(changed, seeds[i])
-		}
-	}
-	if len(changed) == 0 {
+// Stage makes, for a diff on Citus, NAME__next of each of the seeds
+// changed (see Changed), with its rows, a reference table as the live
+// seed is, that the models' role may read; in a transaction of its own,
+// committed before the diff's begins: Citus will not read, in the
+// transaction that made it and as another role, a reference table the
+// connected user made (SQLSTATE 25001). It returns the seeds staged: the
+// caller drops them with Unstage, whatever the diff does. On one server it
+// stages nothing: the diff loads the rows in the transaction it rolls
+// back.
+func Stage(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, changed []*Seed) ([]*Seed, error) {
+	if !eng.IsCitus() || len(changed) == 0 {
 		return nil, nil
 	}
 	tx, err := pool.Begin(ctx)
