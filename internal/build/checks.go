@@ -113,10 +113,13 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 			}
 		}()
 	}
-	if from, err = uniqueCandidates(ctx, q, plan, m, c, quoted(m.Name), from); err != nil {
-		return r, err
+	sql, held := shardedUnique(plan, s, c, from)
+	if !held {
+		if from, err = uniqueCandidates(ctx, q, plan, m, c, quoted(m.Name), from); err != nil {
+			return r, err
+		}
+		sql = c.SQLWithin(from, quoted, shardOf(plan, m, c))
 	}
-	sql := c.SQLWithin(from, quoted, shardOf(plan, m, c))
 	if c.Kind == "sql" {
 		if sql, err = dag.Rewrite(sql, func(rel string) (string, bool) { return name(rel), name(rel) != rel }); err != nil {
 			return r, err

@@ -133,3 +133,73 @@ SELECT ` + ids + ` AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 4000
 		})
 	}
 }
+
+// TestCitusUniqueByShard: on Citus a unique check whose columns leave out
+// the distribution column, but one of which is checked (error severity)
+// to match, shard for shard, a unique column of a table sharded alike, is
+// grouped by shard; a repeat in one shop, or of NULL across shops, is
+// still found, and so is a repeat across shops when the match is only a
+// warning (the check is then grouped across shards, as any).
+func TestCitusUniqueByShard(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pg.Connect(ctx, pgtest.CitusURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := warehouseSchema(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
+		t.Fatal(err)
+	}
+	models := func(severity, extra string) fstest.MapFS {
+		return fstest.MapFS{
+			"models/core/orders.sql": {Data: []byte(`-- materialized: table
+-- key: id
+-- distributed_by: shop
+-- check: unique(id)
+SELECT i AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 1000) AS i
+`)},
+			"models/core/lines.sql": {Data: []byte(`-- materialized: table
+-- key: order_id, n
+-- distributed_by: shop
+-- check: unique(order_id, n)
+-- check: relationships(order_id -> core.orders.id)` + severity + `
+SELECT o.id AS order_id, n, o.shop FROM core.orders AS o, generate_series(1, 3) AS n
+` + extra)},
+		}
+	}
+	for _, tc := range []struct {
+		name, severity, extra string
+		want                  []string // in the error; none for a build
+		not                   string   // not in the error
+	}{
+		{"held", "", "", nil, ""},
+		{"repeated in a shop", "", "UNION ALL SELECT 1, 1, 'shop1'", []string{"unique", `"order_id": 1`}, ""},
+		{"repeated NULL", "", "UNION ALL SELECT NULL, 1, 'shop0' UNION ALL SELECT NULL, 1, 'shop2'", []string{"unique", `"order_id": null`}, ""},
+		// The line in shop2 matches no order of shop2: the match fails,
+		// which is what the build reports; grouped by shop, the unique
+		// check itself finds nothing (grouped across shards, it would).
+		{"repeated across shops", "", "UNION ALL SELECT 1, 1, 'shop2'", []string{"relationships"}, "unique(order_id, n)"},
+		{"repeated across shops, matched as a warning", " [warn]", "UNION ALL SELECT 1, 1, 'shop2'", []string{"unique", `"order_id": 1`}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, pool, graph(t, models(tc.severity, tc.extra)), Options{})
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("got %v, want a build", err)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("got %v, want a failing check saying %s", err, w)
+				}
+			}
+			if tc.not != "" && strings.Contains(err.Error(), tc.not) {
+				t.Errorf("got %v, want %s not failing (grouped by shard)", err, tc.not)
+			}
+		})
+	}
+}

@@ -178,6 +178,9 @@ func (c *Check) SQL(from string, rename func(string) string) string {
 // Target is the relation a relationships check reads ("" for another kind).
 func (c *Check) Target() string { return c.target }
 
+// TargetColumn is the column of Target a relationships check matches.
+func (c *Check) TargetColumn() string { return c.tcol }
+
 // SQLWithin is SQL for a relationships check between two tables sharded by
 // the column shard: the parent is looked for on the same value of it too,
 // which is what a distributed engine can join (a shard's rows only). ""
