@@ -150,6 +150,8 @@ type hooks struct {
 	split func(ranges int, err error)
 	// maxSeen, when set, replaces maxSeen for every file.
 	maxSeen int
+	// groupFiles, when set, replaces groupFiles.
+	groupFiles int
 }
 
 // New returns a loader writing through pool.
