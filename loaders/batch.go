@@ -83,7 +83,7 @@ func (ld *loading) loadGroup(ctx context.Context, unit []int, buf *arenas) error
 	// The database refused the group: each file alone, so that the fault
 	// stays with its file.
 	for _, f := range send {
-		if ld.results[f.i], err = ld.loadAlone(ctx, f.i); err != nil {
+		if ld.results[f.i], err = ld.loadAlone(ctx, f.i, 0); err != nil {
 			return err
 		}
 	}

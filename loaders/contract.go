@@ -449,16 +449,23 @@ func (c *contract) keep(cols []int) []value {
 // nameFile tells the contract the name of the file it reads next: what the
 // columns declaring file_name must agree with.
 func (c *contract) nameFile(path string) {
-	base := filepath.Base(path)
 	for i, col := range c.src.Columns {
-		c.named[i] = ""
-		if col.FileNameRe == nil {
-			continue
-		}
-		if m := col.FileNameRe.FindStringSubmatch(base); m != nil {
-			c.named[i] = string(appendWords(nil, m[1]))
-		}
+		c.named[i] = nameSays(col, path)
 	}
+}
+
+// nameSays is what the name of the file at path says column col holds,
+// by its file_name rule, as words (see appendWords); "" when the column
+// has no such rule or the name does not match it.
+func nameSays(col *config.Column, path string) string {
+	if col.FileNameRe == nil {
+		return ""
+	}
+	m := col.FileNameRe.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return ""
+	}
+	return string(appendWords(nil, m[1]))
 }
 
 // agrees reports whether f is what the file's name says column i holds,

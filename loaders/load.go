@@ -150,6 +150,8 @@ type hooks struct {
 	split func(ranges int, err error)
 	// maxSeen, when set, replaces maxSeen for every file.
 	maxSeen int
+	// groupFiles, when set, replaces groupFiles.
+	groupFiles int
 }
 
 // New returns a loader writing through pool.
@@ -246,38 +248,29 @@ type loading struct {
 type unit struct {
 	files []int
 	alone bool
+	parts int // of a file alone: the ranges it is split into (see splits); 0: whole
 }
 
 // units sorts the paths into units of work; a file unchanged since it
 // was recorded is passed over here, without one.
 func (ld *loading) units(unchanged map[int]ledger.Known) []unit {
 	var units []unit
-	var group []int
-	var groupSize int64
-	flush := func() {
-		if len(group) > 0 {
-			units = append(units, unit{files: group})
-			group, groupSize = nil, 0
-		}
-	}
+	var small []int
 	for i, p := range ld.paths {
 		k, same := unchanged[i]
-		switch {
-		case same:
+		if same {
 			ld.results[i] = Result{Source: ld.src.Name, Path: ld.record(p)}
 			passOver(&ld.results[i], k)
-		case IsS3(p) || ld.infos[i].Size > smallFile || ld.splits(p, ld.infos[i]) > 1:
-			units = append(units, unit{files: []int{i}, alone: true})
-		default:
-			if len(group) == groupFiles || groupSize+ld.infos[i].Size > groupBytes {
-				flush()
-			}
-			group = append(group, i)
-			groupSize += ld.infos[i].Size
+			continue
 		}
+		parts := ld.splits(p, ld.infos[i])
+		if IsS3(p) || ld.infos[i].Size > smallFile || parts > 1 {
+			units = append(units, unit{files: []int{i}, alone: true, parts: parts})
+			continue
+		}
+		small = append(small, i)
 	}
-	flush()
-	return units
+	return append(units, ld.groups(small)...)
 }
 
 // report tells Options.OnFile of finished files, one call at a time.
@@ -340,7 +333,7 @@ func (ld *loading) do(ctx context.Context, u unit, buf *arenas) error {
 	var err error
 	if u.alone {
 		i := u.files[0]
-		ld.results[i], err = ld.loadAlone(ctx, i)
+		ld.results[i], err = ld.loadAlone(ctx, i, u.parts)
 	} else {
 		err = ld.loadGroup(ctx, u.files, buf)
 	}
@@ -382,10 +375,11 @@ func (ld *loading) recordRefused(ctx context.Context, unit []int) error {
 	return nil
 }
 
-// loadAlone loads one file in a transaction of its own (see loadFile); a
-// file or object that cannot be read fails alone, the others go on.
-func (ld *loading) loadAlone(ctx context.Context, i int) (Result, error) {
-	r, err := ld.loadFile(ctx, ld.paths[i], ld.infos[i])
+// loadAlone loads one file in a transaction of its own (see loadFile),
+// split into parts ranges when there are more than one; a file or object
+// that cannot be read fails alone, the others go on.
+func (ld *loading) loadAlone(ctx context.Context, i, parts int) (Result, error) {
+	r, err := ld.loadFile(ctx, ld.paths[i], ld.infos[i], parts)
 	var se *SourceError
 	switch {
 	case errors.As(err, &se) && ctx.Err() == nil:

@@ -3,8 +3,6 @@ package loaders
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -67,29 +65,17 @@ func scanRanges(ctx context.Context, path string, size int64, n int, seed maphas
 		return "", 0, nil, err
 	}
 	defer f.Close()
-	h := sha256.New()
 	var rh maphash.Hash
 	rh.SetSeed(seed)
 	s := &rangeScan{n: n, size: size, h: &rh}
-	buf := make([]byte, 1<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", 0, nil, err
-		}
-		m, err := f.Read(buf)
-		h.Write(buf[:m])
-		s.scan(buf[:m])
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", 0, nil, err
-		}
+	sum, _, err := hashStream(ctx, f, s)
+	if err != nil {
+		return "", 0, nil, err
 	}
 	if s.start < s.off || len(s.ranges) == 0 {
 		s.ranges = append(s.ranges, fileRange{start: s.start, end: s.off, line: s.startLine, sum: rh.Sum64()})
 	}
-	return hex.EncodeToString(h.Sum(nil)), s.off, s, nil
+	return sum, s.off, s, nil
 }
 
 // rangeScan finds a file's ranges in its bytes, read in order.
@@ -110,6 +96,12 @@ type rangeScan struct {
 // target is the offset the next range should start at or after.
 func (s *rangeScan) target() int64 {
 	return s.size * int64(len(s.ranges)+1) / int64(s.n)
+}
+
+// Write scans b, the next bytes of the file.
+func (s *rangeScan) Write(b []byte) (int, error) {
+	s.scan(b)
+	return len(b), nil
 }
 
 func (s *rangeScan) scan(b []byte) {
@@ -151,10 +143,9 @@ func (s *rangeScan) scan(b []byte) {
 
 // rangeReader reads one range of a file, hashing what it reads.
 type rangeReader struct {
-	r  io.Reader
-	at fileRange
-	h  maphash.Hash
-	n  int64
+	hashReader
+	at  fileRange
+	sum *maphash.Hash // hashReader's hash
 }
 
 // newRangeReader reads at of f; the last range reads on to the end of
@@ -164,25 +155,18 @@ func newRangeReader(f *os.File, at fileRange, last bool, seed maphash.Seed) *ran
 	if last {
 		n = math.MaxInt64 - at.start
 	}
-	rr := &rangeReader{r: io.NewSectionReader(f, at.start, n), at: at}
-	rr.h.SetSeed(seed)
-	return rr
-}
-
-func (r *rangeReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.h.Write(p[:n])
-	r.n += int64(n)
-	return n, err
+	sum := &maphash.Hash{}
+	sum.SetSeed(seed)
+	return &rangeReader{hashReader: hashReader{r: io.NewSectionReader(f, at.start, n), h: sum}, at: at, sum: sum}
 }
 
 // same reads what is left of the range and returns ErrChanged unless it
 // held the bytes that were hashed.
 func (r *rangeReader) same() error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	if _, err := io.Copy(io.Discard, &r.hashReader); err != nil {
 		return err
 	}
-	if r.n != r.at.end-r.at.start || r.h.Sum64() != r.at.sum {
+	if r.n != r.at.end-r.at.start || r.sum.Sum64() != r.at.sum {
 		return fmt.Errorf("%w (bytes %d to %d differ from those hashed)", ErrChanged, r.at.start, r.at.end)
 	}
 	return nil

@@ -18,9 +18,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// splitPlan is how a file is split: its ranges, hashed with seed.
+// splitPlan is how a file is split: into parts ranges (fewer when it has
+// too few lines), hashed with seed.
 type splitPlan struct {
 	seed   maphash.Seed
+	parts  int
 	ranges []fileRange
 	lines  int
 }
@@ -47,7 +49,7 @@ type splitLoad struct {
 // loadSplit loads a file split into ranges (see split.go), in the
 // transaction tx that claimed it, as loadOnce loads one whole.
 func (ld *loading) loadSplit(ctx context.Context, tx pgx.Tx, path string, res *Result, plan *splitPlan) error {
-	l, src := ld.CSV, ld.src
+	l := ld.CSV
 	fh, err := os.Open(path)
 	if err != nil {
 		return &SourceError{Path: res.Path, Err: err}
@@ -62,24 +64,10 @@ func (ld *loading) loadSplit(ctx context.Context, tx pgx.Tx, path string, res *R
 	if l.test.split != nil {
 		l.test.split(len(sp.fls), err)
 	}
-	fl := sp.fls[0] // holds the merged counts
 	if errors.Is(err, errSplit) && ctx.Err() == nil {
 		return err
 	}
-	if err == nil || refusal(res.Path, err, src) != nil || refusedByServer(res.Path, err, src) != nil {
-		if cerr := sp.same(); errors.Is(cerr, ErrChanged) {
-			return cerr
-		} else if cerr != nil {
-			return &SourceError{Path: res.Path, Err: cerr}
-		}
-	}
-	if err != nil {
-		return l.copyFailed(ctx, res, fl, src, err)
-	}
-	if verdict(res, fl, src) {
-		return nil
-	}
-	return l.finishStream(ctx, tx, fl.c, fl, res)
+	return ld.finishCopy(ctx, tx, res, sp.fls[0], err, sp.same) // the first range holds the merged counts
 }
 
 // newSplit makes the fileLoads of plan's ranges of the open file fh.

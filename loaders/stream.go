@@ -33,14 +33,14 @@ var ErrChanged = errors.New("it changed while it was read")
 const readAttempts = 3
 
 // loadFile loads one file in one transaction, streaming it (see
-// loadOnce); a file that changed while it was read is read again whole,
-// and so is a split file whose split was given up (errSplit).
-func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result, error) {
-	whole := false
+// loadOnce), split into parts ranges when there are more than one; a file
+// that changed while it was read is read again whole, and so is a split
+// file whose split was given up (errSplit).
+func (ld *loading) loadFile(ctx context.Context, path string, info Stat, parts int) (Result, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := ld.loadOnce(ctx, path, info, whole)
+		res, err := ld.loadOnce(ctx, path, info, parts)
 		if errors.Is(err, errSplit) && ctx.Err() == nil {
-			whole, attempt = true, attempt-1 // read again, whole
+			parts, attempt = 0, attempt-1 // read again, whole
 			continue
 		}
 		if !errors.Is(err, ErrChanged) {
@@ -65,14 +65,14 @@ func (ld *loading) loadFile(ctx context.Context, path string, info Stat) (Result
 // size. The file is read twice, for its hash and then for its rows: the
 // second read is hashed too, and the load is given up (ErrChanged) unless
 // both saw the same bytes, so that the manifest never records a hash of
-// other bytes than those loaded. A big local file is parsed in ranges by
-// every job, unless whole (see split.go).
-func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, whole bool) (Result, error) {
+// other bytes than those loaded. A big local file is parsed in parts
+// ranges by every job when parts is more than one (see split.go).
+func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, parts int) (Result, error) {
 	l, src := ld.CSV, ld.src
 	res := Result{Source: src.Name, Path: l.record(path)}
 	var plan *splitPlan
-	if n := ld.splits(path, info); n > 1 && !whole {
-		plan = &splitPlan{seed: maphash.MakeSeed()}
+	if parts > 1 {
+		plan = &splitPlan{seed: maphash.MakeSeed(), parts: parts}
 	}
 	if known, err := ld.surveyOne(ctx, path, info, &res, plan); known || err != nil {
 		return res, err
@@ -114,21 +114,30 @@ func (ld *loading) loadOnce(ctx context.Context, path string, info Stat, whole b
 	fl := l.test.newFileLoad(c, in, res.LoadID, res.Path)
 	defer fl.release()
 	err = copyFile(ctx, tx.Conn().PgConn(), fl)
+	return res, ld.finishCopy(ctx, tx, &res, fl, err, func() error { return read.same(sum, size) })
+}
+
+// finishCopy ends the load of a streamed file whose copy returned err.
+// What was loaded, or refused, must be what was hashed: unless same says
+// so, the file changed (ErrChanged) or could not be read again (a
+// SourceError). Then the file is refused, or stops the load (see
+// copyFailed), or is recorded and committed (see finishStream).
+func (ld *loading) finishCopy(ctx context.Context, tx pgx.Tx, res *Result, fl *fileLoad, err error, same func() error) error {
+	src := ld.src
 	if err == nil || refusal(res.Path, err, src) != nil || refusedByServer(res.Path, err, src) != nil {
-		// What was loaded, or refused, must be what was hashed.
-		if cerr := read.same(sum, size); errors.Is(cerr, ErrChanged) {
-			return res, cerr
+		if cerr := same(); errors.Is(cerr, ErrChanged) {
+			return cerr
 		} else if cerr != nil {
-			return res, &SourceError{Path: res.Path, Err: cerr}
+			return &SourceError{Path: res.Path, Err: cerr}
 		}
 	}
 	if err != nil {
-		return res, l.copyFailed(ctx, &res, fl, src, err)
+		return ld.copyFailed(ctx, res, fl, src, err)
 	}
-	if verdict(&res, fl, src) {
-		return res, nil
+	if verdict(res, fl, src) {
+		return nil
 	}
-	return res, l.finishStream(ctx, tx, c, fl, &res)
+	return ld.finishStream(ctx, tx, fl.c, fl, res)
 }
 
 // finishStream records what a streamed file's copy loaded (its rejects,
@@ -167,7 +176,7 @@ func (ld *loading) surveyOne(ctx context.Context, path string, info Stat, res *R
 	var err error
 	if plan != nil { // its ranges are found as it is hashed
 		var scan *rangeScan
-		if sum, size, scan, err = scanRanges(ctx, path, info.Size, ld.splits(path, info), plan.seed); err == nil {
+		if sum, size, scan, err = scanRanges(ctx, path, info.Size, plan.parts, plan.seed); err == nil {
 			plan.ranges, plan.lines = scan.ranges, scan.lines
 		}
 	} else {

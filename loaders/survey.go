@@ -141,12 +141,36 @@ func (l *CSV) hash(ctx context.Context, src *config.Source, path string) (string
 		return "", 0, err
 	}
 	defer f.Close()
+	return hashStream(ctx, f, nil)
+}
+
+// hashStream reads r to its end for its content hash and size, writing
+// what it reads to also as well when it is not nil; it stops when ctx is
+// done.
+func hashStream(ctx context.Context, r io.Reader, also io.Writer) (string, int64, error) {
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	var w io.Writer = h
+	if also != nil {
+		w = io.MultiWriter(h, also)
+	}
+	n, err := io.Copy(w, &ctxReader{ctx: ctx, r: r})
 	if err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// ctxReader reads r until ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // Pending returns the paths whose content is not loaded for src yet: what
