@@ -260,8 +260,8 @@ func materialize(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, whole
 		}
 		rows = tag.RowsAffected()
 	}
-	if _, err := tx.Exec(ctx, "ANALYZE "+next); err != nil {
-		return 0, fmt.Errorf("%s: analyze: %w", m.Path, err)
+	if err := plan.Engine.AnalyzeBuilt(ctx, tx, next); err != nil {
+		return 0, fmt.Errorf("%s: %w", m.Path, err)
 	}
 	return rows, nil
 }

@@ -16,7 +16,8 @@ import (
 // indexed: each shard's key index is built in one pass over its rows, its
 // leaves packed as CREATE INDEX packs them (90%), where an index there
 // before the rows, split page by page as random keys came in, is left
-// about two thirds full.
+// about two thirds full. Each shard is then analyzed from its share of
+// one server's sample.
 func TestCitusIndexesAfterTheRows(t *testing.T) {
 	ctx := context.Background()
 	u := pgtest.CitusURL(t)
@@ -48,7 +49,7 @@ SELECT md5(i::text)::uuid AS id, 'shop' || (i % 4) AS shop FROM generate_series(
 		t.Fatalf("got workers %v, %v", workers, err)
 	}
 	shards := 0
-	for _, w := range workers {
+	for i, w := range workers {
 		conn, err := pgx.Connect(ctx, w)
 		if err != nil {
 			t.Fatal(err)
@@ -57,6 +58,16 @@ SELECT md5(i::text)::uuid AS id, 'shop' || (i % 4) AS shop FROM generate_series(
 		// A worker hides the shards from a client unless told not to.
 		if _, err := conn.Exec(ctx, "SET citus.override_table_visibility = off"); err != nil {
 			t.Fatal(err)
+		}
+		// Each shard sampled for its share of one server's statistics:
+		// a histogram of 11 bounds (a target of 10), not the default's 101.
+		var bounds int
+		if err := conn.QueryRow(ctx, `SELECT coalesce(max(cardinality(histogram_bounds::text::text[])), 0) FROM pg_stats
+			WHERE schemaname = 'core' AND tablename LIKE 'items\_%' AND attname = 'id'`).Scan(&bounds); err != nil {
+			t.Fatal(err)
+		}
+		if bounds == 0 || bounds > 11 {
+			t.Errorf("worker %d: shards' histograms of id have up to %d bounds, want 1 to 11 (sampled for a share of one server's statistics)", i+1, bounds)
 		}
 		rows, err := conn.Query(ctx, `SELECT c.relname, (pgstatindex(c.oid)).avg_leaf_density
 			FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid

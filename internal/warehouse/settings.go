@@ -95,3 +95,33 @@ func (e *Engine) AnalyzeSample(ctx context.Context, pool *pgxpool.Pool, rel stri
 		return nil
 	})
 }
+
+// AnalyzeBuilt analyzes rel, a table a build made, in the build's
+// transaction tx. On Citus each shard is sampled apart, by the worker
+// that has it, and at the default target each took the sample one server
+// takes of the whole table: on the year's items, 30,000 rows of each of
+// eight shards, 1.9–2.8 s where 3,000 of each took 0.7 s. So each shard
+// takes its share of the default sample (default_statistics_target 100
+// divided among the shards, 10 at least, the staging tables' sample), and
+// the table's sample is about one server's. A reference table, whole on
+// each node, is sampled as on one server.
+func (e *Engine) AnalyzeBuilt(ctx context.Context, tx pgx.Tx, rel string) error {
+	if e.IsCitus() {
+		var shards int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_dist_shard AS s JOIN pg_dist_partition AS p USING (logicalrelid)
+			WHERE s.logicalrelid = $1::regclass AND p.partmethod = 'h'`, rel).Scan(&shards); err != nil {
+			return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
+		}
+		if shards > 0 {
+			set := fmt.Sprintf("%sSET LOCAL default_statistics_target = %d%s", citusPropagate, max(10, 100/shards), citusPropagated)
+			if _, err := tx.Exec(ctx, set); err != nil {
+				return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
+			}
+			defer func() { _, _ = tx.Exec(ctx, citusPropagate+"RESET default_statistics_target"+citusPropagated) }()
+		}
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE "+rel); err != nil {
+		return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
+	}
+	return nil
+}
