@@ -113,7 +113,7 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 			}
 		}()
 	}
-	if from, err = uniqueCandidates(ctx, q, plan, m, c, from); err != nil {
+	if from, err = uniqueCandidates(ctx, q, plan, m, c, quoted(m.Name), from); err != nil {
 		return r, err
 	}
 	sql := c.SQLWithin(from, quoted, shardOf(plan, m, c))

@@ -105,22 +105,25 @@ const mostCandidates = 10_000
 // one-server time nothing, the unique index holding it); grouped as
 // integers, half the time. Rows with equal columns have equal hashes, so
 // the exact check, on the rows of a repeated hash alone, finds every
-// repeat: none, and it reads nothing, when the check passes.
-func uniqueCandidates(ctx context.Context, q ledger.Querier, plan *Plan, m *dag.Model, c *dag.Check, from string) (string, error) {
+// repeat: none, and it reads nothing, when the check passes. rel is the
+// model's relation, whose columns' types choose the hash (see keyHash).
+func uniqueCandidates(ctx context.Context, q ledger.Querier, plan *Plan, m *dag.Model, c *dag.Check, rel, from string) (string, error) {
 	dist := m.Config.DistributedBy
 	if c.Kind != "unique" || !plan.Engine.IsCitus() || dist == "" || slices.Contains(c.Columns(), dist) {
 		return from, nil
 	}
-	cols := make([]string, len(c.Columns()))
-	for i, col := range c.Columns() {
-		cols[i] = "c." + pg.Ident(col)
+	fail := func(err error) (string, error) {
+		return "", fmt.Errorf("%s:%d: check %s: %w", m.Path, c.Line, c.Name, pg.Explain(err))
 	}
-	hash := fmt.Sprintf("hashtextextended(ROW(%s)::text, 0)", strings.Join(cols, ", "))
+	hash, err := keyHash(ctx, q, rel, c.Columns())
+	if err != nil {
+		return fail(err)
+	}
 	var repeated []int64
-	err := q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(array_agg(h), '{}') FROM (SELECT %s AS h FROM %s AS c GROUP BY 1 HAVING count(*) > 1) AS r`,
+	err = q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(array_agg(h), '{}') FROM (SELECT %s AS h FROM %s AS c GROUP BY 1 HAVING count(*) > 1) AS r`,
 		hash, from)).Scan(&repeated)
 	if err != nil {
-		return "", fmt.Errorf("%s:%d: check %s: %w", m.Path, c.Line, c.Name, pg.Explain(err))
+		return fail(err)
 	}
 	if len(repeated) > mostCandidates {
 		return from, nil
@@ -130,4 +133,35 @@ func uniqueCandidates(ctx context.Context, q ledger.Querier, plan *Plan, m *dag.
 		list[i] = strconv.FormatInt(h, 10)
 	}
 	return fmt.Sprintf("(SELECT * FROM %s AS c WHERE %s = ANY('{%s}'::bigint[]))", from, hash, strings.Join(list, ",")), nil
+}
+
+// keyHash is the 64-bit hash of the columns cols of c, a row of rel.
+// Where every column's type has a hash function of its own (a default
+// hash operator class, a domain's by its base type, varchar's by text's),
+// they are hashed as they are (hash_record_extended): on a shard of the
+// year's items, 0.7 s where hashing their text took 1.7 s, most of it
+// spent writing each uuid as text. Any other type (an array, an enum, a
+// type without hashing) makes the row hashed as its text.
+func keyHash(ctx context.Context, q ledger.Querier, rel string, cols []string) (string, error) {
+	var hashable bool
+	err := q.QueryRow(ctx, `SELECT count(*) = cardinality($2::text[]) FROM pg_attribute AS a
+		JOIN pg_type AS t ON t.oid = a.atttypid
+		WHERE a.attrelid = $1::regclass AND a.attname = ANY($2) AND NOT a.attisdropped
+		  AND EXISTS (SELECT FROM pg_opclass AS o JOIN pg_am AS am ON am.oid = o.opcmethod
+		              WHERE am.amname = 'hash' AND o.opcdefault
+		                AND (o.opcintype = coalesce(nullif(t.typbasetype, 0), t.oid)
+		                     OR EXISTS (SELECT FROM pg_cast WHERE castsource = coalesce(nullif(t.typbasetype, 0), t.oid)
+		                                AND casttarget = o.opcintype AND castmethod = 'b')))`,
+		rel, cols).Scan(&hashable)
+	if err != nil {
+		return "", err
+	}
+	row := make([]string, len(cols))
+	for i, col := range cols {
+		row[i] = "c." + pg.Ident(col)
+	}
+	if hashable {
+		return fmt.Sprintf("hash_record_extended(ROW(%s), 0)", strings.Join(row, ", ")), nil
+	}
+	return fmt.Sprintf("hashtextextended(ROW(%s)::text, 0)", strings.Join(row, ", ")), nil
 }

@@ -118,6 +118,9 @@ SELECT ` + ids + ` AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 4000
 		{"held", "i", ""},
 		{"repeated on two shards", "CASE WHEN i IN (1, 2) THEN 0 ELSE i END", `"id": 0`},
 		{"repeated NULL", "CASE WHEN i IN (5, 10) THEN NULL ELSE i END", `"id": null`},
+		// A uuid hashes as it is; an array, hashed as its text, too.
+		{"repeated uuid", "md5((CASE WHEN i IN (3, 6) THEN 0 ELSE i END)::text)::uuid", `"id": "cfcd2084-95d5-65ef-66e7-dff9f98764da"`},
+		{"repeated array", "ARRAY[CASE WHEN i IN (7, 9) THEN 0 ELSE i END]", `"id": [0]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := run(t, pool, graph(t, model(tc.ids)), Options{})

@@ -8,16 +8,30 @@ import (
 )
 
 // Distribute shards the empty table rel by its column by
-// (create_distributed_table): tables sharded by columns of one type share
-// shards (co-located), so their joins and sums by that column run on the
-// workers. A table is distributed while empty and filled after, by INSERT
-// … SELECT that the workers run shard by shard. It does nothing on plain
-// PostgreSQL.
+// (create_distributed_table), co-located with the oldest table sharded by
+// a column of by's type (the sources' staging tables, distributed first),
+// so that their joins and sums by that column run on the workers. Only
+// when there is none does the cluster's citus.shard_count choose its
+// shards: a model, made again at every whole build, would otherwise land
+// in a group of its own once the setting changed, and every statement
+// joining it to the staging tables would be repartitioned. A table is
+// distributed while empty and filled after, by INSERT … SELECT that the
+// workers run shard by shard. It does nothing on plain PostgreSQL.
 func (e *Engine) Distribute(ctx context.Context, q Querier, rel, by string) error {
 	if !e.IsCitus() {
 		return nil
 	}
-	if _, err := q.Exec(ctx, "SELECT create_distributed_table($1::regclass, $2)", rel, by); err != nil {
+	var with string
+	err := q.QueryRow(ctx, `SELECT coalesce((
+		SELECT p.logicalrelid::text FROM pg_dist_partition AS p
+		JOIN pg_attribute AS a ON a.attrelid = p.logicalrelid AND a.attname = column_to_column_name(p.logicalrelid, p.partkey)
+		WHERE p.partmethod = 'h' AND p.logicalrelid <> $1::regclass
+		  AND a.atttypid = (SELECT atttypid FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2)
+		ORDER BY p.colocationid, p.logicalrelid::oid LIMIT 1), 'default')`, rel, by).Scan(&with)
+	if err != nil {
+		return fmt.Errorf("distribute %s by %s: %w", rel, by, pg.Explain(err))
+	}
+	if _, err := q.Exec(ctx, "SELECT create_distributed_table($1::regclass, $2, colocate_with => $3)", rel, by, with); err != nil {
 		return fmt.Errorf("distribute %s by %s: %w", rel, by, pg.Explain(err))
 	}
 	return nil

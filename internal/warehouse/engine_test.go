@@ -283,3 +283,33 @@ func TestCitusSetPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestCitusColocation: a model's table joins the shards of the tables
+// already sharded by a column of its type, whatever citus.shard_count
+// says now; a column of a type none is sharded by takes the setting.
+func TestCitusColocation(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := citus(t)
+	e := detect(t, pool)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	exec(t, conn, `SET citus.shard_count = 4; CREATE TABLE staged (k text); CREATE TABLE model (k text, n int); CREATE TABLE other (n int)`)
+	if err := e.DistributeLoaded(ctx, conn, "staged", "k"); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, conn, "SET citus.shard_count = 6")
+	for _, tc := range [][2]string{{"model", "k"}, {"other", "n"}} {
+		if err := e.Distribute(ctx, conn, tc[0], tc[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := scalar[string](t, conn, `SELECT string_agg(format('%s:%s', logicalrelid, (SELECT count(*) FROM pg_dist_shard s WHERE s.logicalrelid = p.logicalrelid)), ' ' ORDER BY logicalrelid::text)
+		|| ' ' || (SELECT count(DISTINCT colocationid) FROM pg_dist_partition WHERE logicalrelid IN ('staged'::regclass, 'model'::regclass))
+		FROM pg_dist_partition AS p WHERE logicalrelid IN ('staged'::regclass, 'model'::regclass, 'other'::regclass)`)
+	if want := "model:4 other:6 staged:4 1"; got != want {
+		t.Errorf("got %s, want %s (tables:shards, then the groups of staged and model)", got, want)
+	}
+}
