@@ -16,6 +16,7 @@ import (
 
 func (a *app) checkSourcesCmd() *cobra.Command {
 	var asOf, since, output string
+	var full bool
 	var pl pipelineArg
 	cmd := &cobra.Command{
 		Use:   "check-sources [PIPELINE]",
@@ -40,8 +41,10 @@ too, after publishing). A group is a value of the column expect names in per
       store's same weekday over the 4 weeks before
 
 --as-of takes another day for today, to check history; --since lists missing
-days from that day only. The check and what it found go to the ledger
-(health.expectations). It exits 1 when an expectation of severity error is
+days from that day only. A check reads of the sources' tables only the days
+of the files loaded since the last check; --full reads them whole, after their
+rows were changed other than by a load. The check and what it found go to the
+ledger (health.expectations). It exits 1 when an expectation of severity error is
 unmet.`,
 		Example: `  percolate check-sources
   percolate check-sources --since 2022-03-01
@@ -69,7 +72,7 @@ unmet.`,
 			if c.pipeline, err = pl.name(args); err != nil {
 				return err
 			}
-			c.output = output
+			c.output, c.full = output, full
 			return a.checkSources(cmd.Context(), c)
 		},
 	}
@@ -77,6 +80,7 @@ unmet.`,
 	cmd.Flags().StringVar(&asOf, "as-of", "", "the day to take for today, YYYY-MM-DD (default: today)")
 	cmd.Flags().StringVar(&since, "since", "", "list missing days from this day on, YYYY-MM-DD (default: each group's first day)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmd.Flags().BoolVar(&full, "full", false, "read every day of the sources' tables, not only those of the files loaded since the last check")
 	return cmd
 }
 
@@ -84,6 +88,7 @@ unmet.`,
 type sourcesCheck struct {
 	pipeline, output string
 	asOf, since      time.Time
+	full             bool
 }
 
 // checkSources checks the deliveries of a pipeline's sources and prints
@@ -98,7 +103,7 @@ func (a *app) checkSources(ctx context.Context, c sourcesCheck) error {
 	if err != nil {
 		return err
 	}
-	found, day, err := p.CheckSources(ctx, pool, pl, c.asOf, c.since)
+	found, day, err := p.CheckSources(ctx, pool, pl, c.asOf, c.since, c.full)
 	if err != nil {
 		return err
 	}

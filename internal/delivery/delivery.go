@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/ledger"
 )
@@ -71,10 +73,26 @@ type Options struct {
 	// Now is the instant freshness is measured at when AsOf is today;
 	// for an earlier day, the end of that day.
 	Now time.Time
+	// Keep keeps what the check read of the sources' tables in the
+	// ledger, for the next to start from (see refresh): only a caller
+	// holding the run lock may, since a load that commits while it reads
+	// would be taken as read.
+	Keep bool
+	// Full reads the sources' tables whole, not only the days loaded
+	// since the last check kept: after their rows were changed other
+	// than by a load.
+	Full bool
+}
+
+// DB is what Check needs of a connection: a pool, or a transaction (its
+// Begin makes a savepoint).
+type DB interface {
+	ledger.Querier
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // Check checks every source of pl that declares expectations.
-func Check(ctx context.Context, q ledger.Querier, pl *config.Pipeline, opt Options) ([]Finding, error) {
+func Check(ctx context.Context, q DB, pl *config.Pipeline, opt Options) ([]Finding, error) {
 	var out []Finding
 	for _, name := range pl.SourceNames() {
 		src := pl.Sources[name]
@@ -82,7 +100,7 @@ func Check(ctx context.Context, q ledger.Querier, pl *config.Pipeline, opt Optio
 			continue
 		}
 		day, at := clock(src, opt)
-		fs, err := checkSource(ctx, q, src, day, at, opt.Since)
+		fs, err := checkSource(ctx, q, src, day, at, opt)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: expectations: %w", name, err)
 		}
@@ -124,9 +142,9 @@ type gap struct {
 	day  time.Time
 }
 
-func checkSource(ctx context.Context, q ledger.Querier, src *config.Source, asOf, at, since time.Time) ([]Finding, error) {
+func checkSource(ctx context.Context, q DB, src *config.Source, asOf, at time.Time, opt Options) ([]Finding, error) {
 	e := src.Expect
-	groups, missing, err := deliveries(ctx, q, src, asOf, since)
+	groups, missing, err := deliveries(ctx, q, src, asOf, opt)
 	if err != nil {
 		return nil, err
 	}

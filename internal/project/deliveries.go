@@ -11,6 +11,7 @@ import (
 
 	"github.com/percolate/percolate/internal/config"
 	"github.com/percolate/percolate/internal/delivery"
+	"github.com/percolate/percolate/internal/pg"
 )
 
 // ErrExpectations is wrapped by the error of a run that found a delivery
@@ -28,9 +29,10 @@ func Unmet(found []Expectation) error {
 
 // CheckDeliveries checks the expectations of pl's sources as of a day
 // (zero: today), records the check under runID (0: none) and returns what
-// it found unmet.
+// it found unmet. The caller holds the run lock: what the check read of
+// the sources' tables is kept for the next (delivery.Options.Keep).
 func (p *Folder) CheckDeliveries(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, runID int64, asOf time.Time) ([]Expectation, error) {
-	found, err := delivery.Check(ctx, pool, pl, delivery.Options{AsOf: asOf, Now: time.Now()})
+	found, err := delivery.Check(ctx, pool, pl, delivery.Options{AsOf: asOf, Now: time.Now(), Keep: true})
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +44,21 @@ func (p *Folder) CheckDeliveries(ctx context.Context, pool *pgxpool.Pool, pl *co
 }
 
 // CheckSources is CheckDeliveries by no run, listing missing days from
-// since (zero: each group's first day) only; it returns too the day it
-// took for today.
-func (p *Folder) CheckSources(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, asOf, since time.Time) ([]Expectation, time.Time, error) {
-	opt := delivery.Options{AsOf: asOf, Since: since, Now: time.Now()}
+// since (zero: each group's first day) only, the sources' tables read
+// whole with full; it returns too the day it took for today. What it read
+// of the tables is kept when no run holds the run lock (a run loading
+// may commit a file while it reads).
+func (p *Folder) CheckSources(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, asOf, since time.Time, full bool) ([]Expectation, time.Time, error) {
+	opt := delivery.Options{AsOf: asOf, Since: since, Now: time.Now(), Full: full}
 	day := cmp.Or(opt.AsOf, opt.Now)
+	held, err := p.lock(ctx, pool, false)
+	switch {
+	case err == nil:
+		defer held.Release()
+		opt.Keep = true
+	case !errors.Is(err, pg.ErrBusy):
+		return nil, day, err
+	}
 	found, err := delivery.Check(ctx, pool, pl, opt)
 	if err != nil {
 		return nil, day, err
