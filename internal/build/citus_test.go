@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/pgtest"
@@ -102,18 +103,7 @@ SELECT md5(i::text)::uuid AS id, 'shop' || (i % 4) AS shop FROM generate_series(
 // hashes to a repeated value; a key repeated on two shards (two shops),
 // or twice NULL, is still found, whole, and a key held builds.
 func TestCitusUniqueAcrossShards(t *testing.T) {
-	ctx := context.Background()
-	pool, err := pg.Connect(ctx, pgtest.CitusURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := warehouseSchema(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
-		t.Fatal(err)
-	}
+	pool := citusWarehouse(t)
 	model := func(ids string) fstest.MapFS {
 		return fstest.MapFS{"models/core/items.sql": {Data: []byte(`-- materialized: table
 -- key: id
@@ -152,18 +142,7 @@ SELECT ` + ids + ` AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 4000
 // still found, and so is a repeat across shops when the match is only a
 // warning (the check is then grouped across shards, as any).
 func TestCitusUniqueByShard(t *testing.T) {
-	ctx := context.Background()
-	pool, err := pg.Connect(ctx, pgtest.CitusURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := warehouseSchema(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
-		t.Fatal(err)
-	}
+	pool := citusWarehouse(t)
 	models := func(severity, extra string) fstest.MapFS {
 		return fstest.MapFS{
 			"models/core/orders.sql": {Data: []byte(`-- materialized: table
@@ -213,4 +192,23 @@ SELECT o.id AS order_id, n, o.shop FROM core.orders AS o, generate_series(1, 3) 
 			}
 		})
 	}
+}
+
+// citusWarehouse connects to a new Citus database holding the warehouse's
+// schemas and a staging table.
+func citusWarehouse(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pg.Connect(ctx, pgtest.CitusURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := warehouseSchema(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }
