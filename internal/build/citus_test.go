@@ -21,18 +21,7 @@ import (
 // one server's sample.
 func TestCitusIndexesAfterTheRows(t *testing.T) {
 	ctx := context.Background()
-	u := pgtest.CitusURL(t)
-	pool, err := pg.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := warehouseSchema(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
-		t.Fatal(err)
-	}
+	pool, u := citusWarehouse(t)
 	g := graph(t, fstest.MapFS{"models/core/items.sql": {Data: []byte(`-- materialized: table
 -- key: id
 -- distributed_by: shop
@@ -103,7 +92,7 @@ SELECT md5(i::text)::uuid AS id, 'shop' || (i % 4) AS shop FROM generate_series(
 // hashes to a repeated value; a key repeated on two shards (two shops),
 // or twice NULL, is still found, whole, and a key held builds.
 func TestCitusUniqueAcrossShards(t *testing.T) {
-	pool := citusWarehouse(t)
+	pool, _ := citusWarehouse(t)
 	model := func(ids string) fstest.MapFS {
 		return fstest.MapFS{"models/core/items.sql": {Data: []byte(`-- materialized: table
 -- key: id
@@ -142,7 +131,7 @@ SELECT ` + ids + ` AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 4000
 // still found, and so is a repeat across shops when the match is only a
 // warning (the check is then grouped across shards, as any).
 func TestCitusUniqueByShard(t *testing.T) {
-	pool := citusWarehouse(t)
+	pool, _ := citusWarehouse(t)
 	models := func(severity, extra string) fstest.MapFS {
 		return fstest.MapFS{
 			"models/core/orders.sql": {Data: []byte(`-- materialized: table
@@ -195,11 +184,12 @@ SELECT o.id AS order_id, n, o.shop FROM core.orders AS o, generate_series(1, 3) 
 }
 
 // citusWarehouse connects to a new Citus database holding the warehouse's
-// schemas and a staging table.
-func citusWarehouse(t *testing.T) *pgxpool.Pool {
+// schemas and a staging table, and returns its URL too.
+func citusWarehouse(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pg.Connect(ctx, pgtest.CitusURL(t))
+	u := pgtest.CitusURL(t)
+	pool, err := pg.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,5 +200,5 @@ func citusWarehouse(t *testing.T) *pgxpool.Pool {
 	if _, err := pool.Exec(ctx, `CREATE TABLE staging.sales (load_id bigint, sales_date date, shop text, total numeric(10,2))`); err != nil {
 		t.Fatal(err)
 	}
-	return pool
+	return pool, u
 }
