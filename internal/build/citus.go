@@ -93,32 +93,31 @@ func fill(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next, sql st
 	return tag.RowsAffected(), nil
 }
 
-// shardedUnique is, on Citus, a unique check of m whose columns leave out
-// m's distribution column but that the model's other checks let group by
-// it too, so that each shard checks its own rows: none of its rows is sent
-// to the coordinator. It is so when one of the columns, ref, is checked
-// (error severity) to match, on the distribution column as well, a column
-// of a model sharded alike whose values are unique (its unique check, of
-// error severity, or its key, held by an index). Two rows with equal
-// columns have equal refs, so match rows of the target with equal values:
-// the same row, which has one distribution value, theirs. Were either
-// check broken, it fails the build. Rows whose ref is NULL match nothing;
-// they are checked across shards, as any unique check (the index on the
-// columns finds them). The year's items: the key's check took 6–7 s of
-// Citus's checks, each order id hashed and grouped on the coordinator.
-// The relationships check must read every row the unique check reads: on
-// an incremental build, the days built, unless either is new or edited
-// and reads the whole table.
+// shardedUnique is, on Citus, a unique check of s's model whose columns
+// leave out its distribution column but that the model's other checks let
+// group by it too, so that each shard checks its own rows: none of its
+// rows is sent to the coordinator. It is so when one of the columns, ref,
+// is checked in this plan (error severity) to match, on the distribution
+// column as well, a column of a model sharded alike whose values are known
+// unique (see uniqueIn). Two rows with equal columns have equal refs, so
+// match rows of the target with equal values: the same row, which has one
+// distribution value, theirs. Were either check broken, it fails the
+// build. Rows whose ref is NULL match nothing; they are checked across
+// shards, as any unique check (the index on the columns finds them). The
+// relationships check must read every row the unique check reads: on an
+// incremental build, the days built, unless the unique check is new or
+// edited and reads the whole table. The year's items: the key's check
+// took 6–7 s of Citus's checks, each order id hashed and grouped on the
+// coordinator.
 func shardedUnique(plan *Plan, s *Step, c *dag.Check, from string) (string, bool) {
 	m := s.Model
-	whole := func(c *dag.Check) bool { return s.Full || s.changed[c] || len(s.Days) == 0 }
 	dist := m.Config.DistributedBy
 	if c.Kind != "unique" || !plan.Engine.IsCitus() || dist == "" || slices.Contains(c.Columns(), dist) {
 		return "", false
 	}
-	for _, rc := range m.Config.Checks {
-		if rc.Kind != "relationships" || rc.Severity != dag.SeverityError || !slices.Contains(c.Columns(), rc.Columns()[0]) ||
-			(whole(c) && !whole(rc)) || shardOf(plan, m, rc) != dist || !uniqueIn(plan, plan.graph.Model(rc.Target()), rc.TargetColumn()) {
+	for _, rc := range matchesByShard(plan, m, c) {
+		runs := s.Build || s.changed[rc]
+		if !runs || (readsWhole(s, c) && !readsWhole(s, rc)) || !uniqueIn(plan, rc.Target(), rc.TargetColumn()) {
 			continue
 		}
 		cols := make([]string, len(c.Columns()))
@@ -134,18 +133,44 @@ SELECT %s, count(*) AS copies FROM %s AS c WHERE %s IS NULL GROUP BY %s HAVING c
 	return "", false
 }
 
-// uniqueIn reports whether model t's column col holds unique values
-// across the whole table, enforced: by a unique check of error severity
-// or by its key's index.
-func uniqueIn(plan *Plan, t *dag.Model, col string) bool {
+// matchesByShard lists m's relationships checks of error severity on one
+// of c's columns that match on m's distribution column too.
+func matchesByShard(plan *Plan, m *dag.Model, c *dag.Check) []*dag.Check {
+	var out []*dag.Check
+	for _, rc := range m.Config.Checks {
+		if rc.Kind == "relationships" && rc.Severity == dag.SeverityError && slices.Contains(c.Columns(), rc.Columns()[0]) &&
+			shardOf(plan, m, rc) == m.Config.DistributedBy {
+			out = append(out, rc)
+		}
+	}
+	return out
+}
+
+// readsWhole reports whether check c of step s reads its whole relation,
+// as runCheck narrows it: not an incremental build's days alone.
+func readsWhole(s *Step, c *dag.Check) bool { return s.Full || s.changed[c] || len(s.Days) == 0 }
+
+// uniqueIn reports whether the values of column col of model name are
+// known unique across the relation this plan publishes: held by its key's
+// index, or checked whole in this plan by a unique check of error
+// severity that runs exactly, not grouped by shard itself (two checks each
+// trusting the other's would check nothing). An incremental model's
+// unique check on the days built says nothing of the days before.
+func uniqueIn(plan *Plan, name, col string) bool {
+	t := plan.graph.Model(name)
 	if t == nil {
 		return false
 	}
 	if slices.Equal(t.Config.Key, []string{col}) && t.Config.KeyEnforced(plan.Engine.IsCitus()) {
 		return true
 	}
+	s := plan.step(name)
+	if s == nil {
+		return false
+	}
 	for _, c := range t.Config.Checks {
-		if c.Kind == "unique" && c.Severity == dag.SeverityError && slices.Equal(c.Columns(), []string{col}) {
+		if c.Kind == "unique" && c.Severity == dag.SeverityError && slices.Equal(c.Columns(), []string{col}) &&
+			(s.Build || s.changed[c]) && readsWhole(s, c) && len(matchesByShard(plan, t, c)) == 0 {
 			return true
 		}
 	}
@@ -165,7 +190,8 @@ const mostCandidates = 10_000
 // integers, half the time. Rows with equal columns have equal hashes, so
 // the exact check, on the rows of a repeated hash alone, finds every
 // repeat: none, and it reads nothing, when the check passes. rel is the
-// model's relation, whose columns' types choose the hash (see keyHash).
+// model's relation, whose columns' types choose the hash (see keyHash);
+// columns without one are checked whole.
 func uniqueCandidates(ctx context.Context, q ledger.Querier, plan *Plan, m *dag.Model, c *dag.Check, rel, from string) (string, error) {
 	dist := m.Config.DistributedBy
 	if c.Kind != "unique" || !plan.Engine.IsCitus() || dist == "" || slices.Contains(c.Columns(), dist) {
@@ -177,6 +203,9 @@ func uniqueCandidates(ctx context.Context, q ledger.Querier, plan *Plan, m *dag.
 	hash, err := keyHash(ctx, q, rel, c.Columns())
 	if err != nil {
 		return fail(err)
+	}
+	if hash == "" {
+		return from, nil
 	}
 	var repeated []int64
 	err = q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(array_agg(h), '{}') FROM (SELECT %s AS h FROM %s AS c GROUP BY 1 HAVING count(*) > 1) AS r`,
@@ -199,33 +228,39 @@ func uniqueCandidates(ctx context.Context, q ledger.Querier, plan *Plan, m *dag.
 	return fmt.Sprintf("(SELECT * FROM %s AS c WHERE %s = ANY('{%s}'::bigint[]))", from, hash, strings.Join(list, ",")), nil
 }
 
-// keyHash is the 64-bit hash of the columns cols of c, a row of rel.
+// keyHash is the 64-bit hash of the columns cols of c, a row of rel, or
+// "" when a column's type has no hashing consistent with its equality.
 // Where every column's type has a hash function of its own (a default
-// hash operator class, a domain's by its base type, varchar's by text's),
-// they are hashed as they are (hash_record_extended): on a shard of the
-// year's items, 0.7 s where hashing their text took 1.7 s, most of it
-// spent writing each uuid as text. Any other type (an array, an enum, a
-// type without hashing) makes the row hashed as its text.
+// hash operator class with an extended hash function; a domain's by its
+// base type, varchar's by text's, an array's by its element type's; an
+// enum), they are hashed as they are (hash_record_extended), as equality
+// sees them: 1.0 and 1.00 alike. On a shard of the year's items, 0.7 s
+// where hashing their text took 1.7 s. Text is no hash for the rest: two
+// equal values can be written differently ({1.0} and {1.00}), so such a
+// check is not narrowed.
 func keyHash(ctx context.Context, q ledger.Querier, rel string, cols []string) (string, error) {
 	var hashable bool
-	err := q.QueryRow(ctx, `SELECT count(*) = cardinality($2::text[]) FROM pg_attribute AS a
-		JOIN pg_type AS t ON t.oid = a.atttypid
-		WHERE a.attrelid = $1::regclass AND a.attname = ANY($2) AND NOT a.attisdropped
-		  AND EXISTS (SELECT FROM pg_opclass AS o JOIN pg_am AS am ON am.oid = o.opcmethod
-		              WHERE am.amname = 'hash' AND o.opcdefault
-		                AND (o.opcintype = coalesce(nullif(t.typbasetype, 0), t.oid)
-		                     OR EXISTS (SELECT FROM pg_cast WHERE castsource = coalesce(nullif(t.typbasetype, 0), t.oid)
-		                                AND casttarget = o.opcintype AND castmethod = 'b')))`,
+	err := q.QueryRow(ctx, `WITH c AS (
+		    SELECT t.typtype, coalesce(nullif(t.typbasetype, 0), t.oid) AS typ FROM pg_attribute AS a
+		    JOIN pg_type AS t ON t.oid = a.atttypid
+		    WHERE a.attrelid = $1::regclass AND a.attname = ANY($2) AND NOT a.attisdropped
+		), e AS (
+		    SELECT c.typtype, CASE WHEN b.typcategory = 'A' AND b.typelem <> 0 THEN b.typelem ELSE c.typ END AS typ
+		    FROM c JOIN pg_type AS b ON b.oid = c.typ
+		)
+		SELECT count(*) = cardinality($2::text[]) FROM e
+		WHERE e.typtype = 'e' OR EXISTS (
+		    SELECT FROM pg_opclass AS o JOIN pg_am AS am ON am.oid = o.opcmethod
+		    JOIN pg_amproc AS p ON p.amprocfamily = o.opcfamily AND p.amprocnum = 2
+		    WHERE am.amname = 'hash' AND o.opcdefault
+		      AND (o.opcintype = e.typ OR EXISTS (SELECT FROM pg_cast WHERE castsource = e.typ AND casttarget = o.opcintype AND castmethod = 'b')))`,
 		rel, cols).Scan(&hashable)
-	if err != nil {
+	if err != nil || !hashable {
 		return "", err
 	}
 	row := make([]string, len(cols))
 	for i, col := range cols {
 		row[i] = "c." + pg.Ident(col)
 	}
-	if hashable {
-		return fmt.Sprintf("hash_record_extended(ROW(%s), 0)", strings.Join(row, ", ")), nil
-	}
-	return fmt.Sprintf("hashtextextended(ROW(%s)::text, 0)", strings.Join(row, ", ")), nil
+	return fmt.Sprintf("hash_record_extended(ROW(%s), 0)", strings.Join(row, ", ")), nil
 }

@@ -93,6 +93,9 @@ SELECT md5(i::text)::uuid AS id, 'shop' || (i % 4) AS shop FROM generate_series(
 // or twice NULL, is still found, whole, and a key held builds.
 func TestCitusUniqueAcrossShards(t *testing.T) {
 	pool, _ := citusWarehouse(t)
+	if _, err := pool.Exec(context.Background(), "CREATE DOMAIN public.amount AS numeric; CREATE DOMAIN public.amount2 AS public.amount"); err != nil {
+		t.Fatal(err)
+	}
 	model := func(ids string) fstest.MapFS {
 		return fstest.MapFS{"models/core/items.sql": {Data: []byte(`-- materialized: table
 -- key: id
@@ -108,9 +111,14 @@ SELECT ` + ids + ` AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 4000
 		{"held", "i", ""},
 		{"repeated on two shards", "CASE WHEN i IN (1, 2) THEN 0 ELSE i END", `"id": 0`},
 		{"repeated NULL", "CASE WHEN i IN (5, 10) THEN NULL ELSE i END", `"id": null`},
-		// A uuid hashes as it is; an array, hashed as its text, too.
+		// Hashed as they are: a uuid, an array; equal values written two
+		// ways (text would hash them apart).
 		{"repeated uuid", "md5((CASE WHEN i IN (3, 6) THEN 0 ELSE i END)::text)::uuid", `"id": "cfcd2084-95d5-65ef-66e7-dff9f98764da"`},
 		{"repeated array", "ARRAY[CASE WHEN i IN (7, 9) THEN 0 ELSE i END]", `"id": [0]`},
+		{"repeated numeric written two ways", "CASE i WHEN 3 THEN 1.0 WHEN 6 THEN 1.00 ELSE i + 10 END", `"copies": 2`},
+		{"repeated array written two ways", "ARRAY[CASE i WHEN 3 THEN 1.0 WHEN 6 THEN 1.00 ELSE i + 10 END]", `"copies": 2`},
+		// No hash of its own (a domain over a domain): checked whole.
+		{"repeated domain over a domain", "(CASE i WHEN 3 THEN 1.0 WHEN 6 THEN 1.00 ELSE i + 10 END)::public.amount2", `"copies": 2`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := run(t, pool, graph(t, model(tc.ids)), Options{})
@@ -126,19 +134,22 @@ SELECT ` + ids + ` AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 4000
 
 // TestCitusUniqueByShard: on Citus a unique check whose columns leave out
 // the distribution column, but one of which is checked (error severity)
-// to match, shard for shard, a unique column of a table sharded alike, is
-// grouped by shard; a repeat in one shop, or of NULL across shops, is
-// still found, and so is a repeat across shops when the match is only a
-// warning (the check is then grouped across shards, as any).
+// to match, shard for shard, a column of a table sharded alike whose
+// unique check runs whole in the same build, is grouped by shard; a
+// repeat in one shop, or of NULL across shops, is still found, and so is
+// a repeat across shops when the match is only a warning, or when the
+// orders are not built again (their uniqueness then unchecked by this
+// build): the check is then grouped across shards, as any.
 func TestCitusUniqueByShard(t *testing.T) {
 	pool, _ := citusWarehouse(t)
-	models := func(severity, extra string) fstest.MapFS {
+	// version makes the orders' SQL new, so that they are built again.
+	models := func(version, severity, extra string) fstest.MapFS {
 		return fstest.MapFS{
 			"models/core/orders.sql": {Data: []byte(`-- materialized: table
 -- key: id
 -- distributed_by: shop
 -- check: unique(id)
-SELECT i AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 1000) AS i
+SELECT i AS id, 'shop' || (i % 4) AS shop FROM generate_series(1, 1000) AS i WHERE '` + version + `' <> ''
 `)},
 			"models/core/lines.sql": {Data: []byte(`-- materialized: table
 -- key: order_id, n
@@ -150,21 +161,23 @@ SELECT o.id AS order_id, n, o.shop FROM core.orders AS o, generate_series(1, 3) 
 		}
 	}
 	for _, tc := range []struct {
-		name, severity, extra string
-		want                  []string // in the error; none for a build
-		not                   string   // not in the error
+		name, version, severity, extra string
+		want                           []string // in the error; none for a build
+		not                            string   // not in the error
 	}{
-		{"held", "", "", nil, ""},
-		{"repeated in a shop", "", "UNION ALL SELECT 1, 1, 'shop1'", []string{"unique", `"order_id": 1`}, ""},
-		{"repeated NULL", "", "UNION ALL SELECT NULL, 1, 'shop0' UNION ALL SELECT NULL, 1, 'shop2'", []string{"unique", `"order_id": null`}, ""},
+		{"held", "a", "", "", nil, ""},
+		{"repeated in a shop", "b", "", "UNION ALL SELECT 1, 1, 'shop1'", []string{"unique", `"order_id": 1`}, ""},
+		{"repeated NULL", "c", "", "UNION ALL SELECT NULL, 1, 'shop0' UNION ALL SELECT NULL, 1, 'shop2'", []string{"unique", `"order_id": null`}, ""},
 		// The line in shop2 matches no order of shop2: the match fails,
 		// which is what the build reports; grouped by shop, the unique
 		// check itself finds nothing (grouped across shards, it would).
-		{"repeated across shops", "", "UNION ALL SELECT 1, 1, 'shop2'", []string{"relationships"}, "unique(order_id, n)"},
-		{"repeated across shops, matched as a warning", " [warn]", "UNION ALL SELECT 1, 1, 'shop2'", []string{"unique", `"order_id": 1`}, ""},
+		{"repeated across shops", "d", "", "UNION ALL SELECT 1, 1, 'shop2'", []string{"relationships"}, "unique(order_id, n)"},
+		// The orders as published ("a"): not built, not checked here.
+		{"repeated across shops, orders not built", "a", "", "UNION ALL SELECT 1, 1, 'shop2'", []string{"relationships", "unique(order_id, n)", `"copies": 2`}, ""},
+		{"repeated across shops, matched as a warning", "e", " [warn]", "UNION ALL SELECT 1, 1, 'shop2'", []string{"unique", `"order_id": 1`}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := run(t, pool, graph(t, models(tc.severity, tc.extra)), Options{})
+			_, err := run(t, pool, graph(t, models(tc.version, tc.severity, tc.extra)), Options{})
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("got %v, want a build", err)

@@ -262,7 +262,7 @@ func buildOne(ctx context.Context, pool *pgxpool.Pool, plan *Plan, s *Step, whol
 	b := &earlyBuild{built: Built{Model: s.Model, Rows: rows, Duration: time.Since(start), Reason: s.Reason}}
 	checking := time.Now()
 	one := *plan // the step alone, with everything else the plan knows
-	one.Steps = []*Step{s}
+	one.Steps, one.every = []*Step{s}, plan.Steps
 	b.checks, err = runSomeChecks(ctx, tx, &one, whole.name,
 		func(s *Step, c *dag.Check) bool { return !readsOthersBuilt(s, c, whole) })
 	if err != nil {

@@ -106,6 +106,21 @@ type Plan struct {
 	// distributed tables as models declare them (see citus.go).
 	Engine *wh.Engine
 	graph  *dag.Graph
+	// every is the whole plan's steps, where Steps is a part of them (an
+	// early build's one step); nil when Steps is the whole.
+	every []*Step
+}
+
+// step is the plan's step for the model name, nil when it has none.
+func (p *Plan) step(name string) *Step {
+	steps := p.Steps
+	if p.every != nil {
+		steps = p.every
+	}
+	if i := slices.IndexFunc(steps, func(s *Step) bool { return s.Name == name }); i >= 0 {
+		return steps[i]
+	}
+	return nil
 }
 
 // Builds counts the steps that build.

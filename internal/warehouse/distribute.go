@@ -9,7 +9,8 @@ import (
 
 // Distribute shards the empty table rel by its column by
 // (create_distributed_table), co-located with the oldest table sharded by
-// a column of by's type (the sources' staging tables, distributed first),
+// a column of by's type and collation (the sources' staging tables,
+// distributed first; Citus co-locates no other),
 // so that their joins and sums by that column run on the workers. Only
 // when there is none does the cluster's citus.shard_count choose its
 // shards: a model, made again at every whole build, would otherwise land
@@ -26,7 +27,7 @@ func (e *Engine) Distribute(ctx context.Context, q Querier, rel, by string) erro
 		SELECT p.logicalrelid::text FROM pg_dist_partition AS p
 		JOIN pg_attribute AS a ON a.attrelid = p.logicalrelid AND a.attname = column_to_column_name(p.logicalrelid, p.partkey)
 		WHERE p.partmethod = 'h' AND p.logicalrelid <> $1::regclass
-		  AND a.atttypid = (SELECT atttypid FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2)
+		  AND (a.atttypid, a.attcollation) = (SELECT atttypid, attcollation FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2)
 		ORDER BY p.colocationid, p.logicalrelid::oid LIMIT 1), 'default')`, rel, by).Scan(&with)
 	if err != nil {
 		return fmt.Errorf("distribute %s by %s: %w", rel, by, pg.Explain(err))

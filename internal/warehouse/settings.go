@@ -101,27 +101,34 @@ func (e *Engine) AnalyzeSample(ctx context.Context, pool *pgxpool.Pool, rel stri
 // that has it, and at the default target each took the sample one server
 // takes of the whole table: on the year's items, 30,000 rows of each of
 // eight shards, 1.9–2.8 s where 3,000 of each took 0.7 s. So each shard
-// takes its share of the default sample (default_statistics_target 100
-// divided among the shards, 10 at least, the staging tables' sample), and
-// the table's sample is about one server's. A reference table, whole on
-// each node, is sampled as on one server.
+// takes its share of the default sample (default_statistics_target, 100
+// unless set, divided among the shards, 10 at least, the staging tables'
+// sample), and the table's sample is about one server's. A reference
+// table, whole on each node, is sampled as on one server.
 func (e *Engine) AnalyzeBuilt(ctx context.Context, tx pgx.Tx, rel string) error {
+	fail := func(err error) error { return fmt.Errorf("warehouse: analyze %s: %w", rel, err) }
+	var target int
 	if e.IsCitus() {
-		var shards int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_dist_shard AS s JOIN pg_dist_partition AS p USING (logicalrelid)
-			WHERE s.logicalrelid = $1::regclass AND p.partmethod = 'h'`, rel).Scan(&shards); err != nil {
-			return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
-		}
-		if shards > 0 {
-			set := fmt.Sprintf("%sSET LOCAL default_statistics_target = %d%s", citusPropagate, max(10, 100/shards), citusPropagated)
-			if _, err := tx.Exec(ctx, set); err != nil {
-				return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
-			}
-			defer func() { _, _ = tx.Exec(ctx, citusPropagate+"RESET default_statistics_target"+citusPropagated) }()
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(current_setting('default_statistics_target')::int / n), 0)
+			FROM (SELECT count(*) AS n FROM pg_dist_shard AS s JOIN pg_dist_partition AS p USING (logicalrelid)
+			      WHERE s.logicalrelid = $1::regclass AND p.partmethod = 'h') AS s WHERE n > 0`, rel).Scan(&target); err != nil {
+			return fail(err)
 		}
 	}
-	if _, err := tx.Exec(ctx, "ANALYZE "+rel); err != nil {
-		return fmt.Errorf("warehouse: analyze %s: %w", rel, err)
+	if target == 0 {
+		if _, err := tx.Exec(ctx, "ANALYZE "+rel); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
+	for _, sql := range []string{
+		fmt.Sprintf("%sSET LOCAL default_statistics_target = %d%s", citusPropagate, max(10, target), citusPropagated),
+		"ANALYZE " + rel,
+		citusPropagate + "RESET default_statistics_target" + citusPropagated,
+	} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fail(err)
+		}
 	}
 	return nil
 }
