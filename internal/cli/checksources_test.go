@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -135,5 +136,25 @@ func TestSilenceIsAFinding(t *testing.T) {
 	}
 	if r := percolate(t, dir, url, "check-sources"); !strings.Contains(r.stdout, "note:    transactions: its deliveries ended on 2022-04-05 (expect: ended), so it is checked as of the day after") {
 		t.Errorf("check-sources does not say the source is checked as of its end:\n%s", r.stdout)
+	}
+
+	// A routine check-sources keeps nothing of what it read (it takes no
+	// run lock, which would turn away a run starting meanwhile); runs keep
+	// it, and so does --full.
+	pool := connect(t, url)
+	if _, err := pool.Exec(context.Background(), "DELETE FROM percolate.delivered_marks"); err != nil {
+		t.Fatal(err)
+	}
+	marks := func() int64 {
+		t.Helper()
+		return scalar[int64](t, pool, "SELECT count(*) FROM percolate.delivered_marks")
+	}
+	percolate(t, dir, url, "check-sources")
+	if got := marks(); got != 0 {
+		t.Errorf("a routine check-sources kept what it read (%d sources' marks), want nothing kept", got)
+	}
+	percolate(t, dir, url, "check-sources", "--full")
+	if got := marks(); got == 0 {
+		t.Errorf("check-sources --full kept nothing, want its sources' marks")
 	}
 }

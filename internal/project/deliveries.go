@@ -45,19 +45,24 @@ func (p *Folder) CheckDeliveries(ctx context.Context, pool *pgxpool.Pool, pl *co
 
 // CheckSources is CheckDeliveries by no run, listing missing days from
 // since (zero: each group's first day) only, the sources' tables read
-// whole with full; it returns too the day it took for today. What it read
-// of the tables is kept when no run holds the run lock (a run loading
-// may commit a file while it reads).
+// whole with full; it returns too the day it took for today. What a check
+// read of the tables is kept by runs, which hold the run lock (a run
+// loading may commit a file while a check reads), and by a full check when
+// no run holds it; a routine check takes no lock and keeps nothing: a
+// check from a monitor, holding the run lock, would turn away the nightly
+// run that starts meanwhile (exit 3).
 func (p *Folder) CheckSources(ctx context.Context, pool *pgxpool.Pool, pl *config.Pipeline, asOf, since time.Time, full bool) ([]Expectation, time.Time, error) {
 	opt := delivery.Options{AsOf: asOf, Since: since, Now: time.Now(), Full: full}
 	day := cmp.Or(opt.AsOf, opt.Now)
-	held, err := p.lock(ctx, pool, false)
-	switch {
-	case err == nil:
-		defer held.Release()
-		opt.Keep = true
-	case !errors.Is(err, pg.ErrBusy):
-		return nil, day, err
+	if full {
+		held, err := p.lock(ctx, pool, false)
+		switch {
+		case err == nil:
+			defer held.Release()
+			opt.Keep = true
+		case !errors.Is(err, pg.ErrBusy):
+			return nil, day, err
+		}
 	}
 	found, err := delivery.Check(ctx, pool, pl, opt)
 	if err != nil {
