@@ -77,7 +77,8 @@ func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, p
 		if IsS3(p) {
 			continue
 		}
-		if k, ok := byPath[l.record(p)]; ok {
+		rec := l.record(p)
+		if k, ok := byPath[rec]; ok {
 			unchanged[i] = k
 			continue
 		}
@@ -92,7 +93,7 @@ func (l *CSV) survey(ctx context.Context, src *config.Source, contract string, p
 			}
 		}
 		infos[i] = st
-		local = append(local, ledger.File{Path: l.record(p), Size: st.Size, Modified: st.Modified})
+		local = append(local, ledger.File{Path: rec, Size: st.Size, Modified: st.Modified})
 		at = append(at, i)
 	}
 	if l.opt.Rehash || len(local) == 0 {

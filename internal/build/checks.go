@@ -97,7 +97,7 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 	}
 	from := quoted(m.Name)
 	var start, end string // the days built, for the interval functions
-	if !s.Full && !s.changed[c] && len(s.Days) > 0 {
+	if !readsWhole(s, c) {
 		// Custom checks can narrow themselves to the days built, as models do.
 		last, _ := time.Parse(time.DateOnly, s.Days[len(s.Days)-1])
 		start, end = s.Days[0], last.AddDate(0, 0, 1).Format(time.DateOnly)

@@ -111,8 +111,7 @@ func fill(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next, sql st
 // coordinator.
 func shardedUnique(plan *Plan, s *Step, c *dag.Check, from string) (string, bool) {
 	m := s.Model
-	dist := m.Config.DistributedBy
-	if c.Kind != "unique" || !plan.Engine.IsCitus() || dist == "" || slices.Contains(c.Columns(), dist) {
+	if !acrossShards(plan, m, c) {
 		return "", false
 	}
 	for _, rc := range matchesByShard(plan, m, c) {
@@ -120,22 +119,29 @@ func shardedUnique(plan *Plan, s *Step, c *dag.Check, from string) (string, bool
 		if !runs || (readsWhole(s, c) && !readsWhole(s, rc)) || !uniqueIn(plan, rc.Target(), rc.TargetColumn()) {
 			continue
 		}
-		cols := make([]string, len(c.Columns()))
-		for i, col := range c.Columns() {
-			cols[i] = pg.Ident(col)
-		}
-		list, ref := strings.Join(cols, ", "), pg.Ident(rc.Columns()[0])
+		list, ref := identList(c.Columns(), ""), pg.Ident(rc.Columns()[0])
 		return fmt.Sprintf(`SELECT %s, count(*) AS copies FROM %s AS c WHERE %s IS NOT NULL GROUP BY %s, %s HAVING count(*) > 1
 UNION ALL
 SELECT %s, count(*) AS copies FROM %s AS c WHERE %s IS NULL GROUP BY %s HAVING count(*) > 1`,
-			list, from, ref, list, pg.Ident(dist), list, from, ref, list), true
+			list, from, ref, list, pg.Ident(m.Config.DistributedBy), list, from, ref, list), true
 	}
 	return "", false
+}
+
+// acrossShards reports whether, on Citus, c is a unique check of m whose
+// repeats may lie on different shards: its columns leave out m's
+// distribution column, so no index on a shard keeps it.
+func acrossShards(plan *Plan, m *dag.Model, c *dag.Check) bool {
+	dist := m.Config.DistributedBy
+	return c.Kind == "unique" && plan.Engine.IsCitus() && dist != "" && !slices.Contains(c.Columns(), dist)
 }
 
 // matchesByShard lists m's relationships checks of error severity on one
 // of c's columns that match on m's distribution column too.
 func matchesByShard(plan *Plan, m *dag.Model, c *dag.Check) []*dag.Check {
+	if m.Config.DistributedBy == "" {
+		return nil
+	}
 	var out []*dag.Check
 	for _, rc := range m.Config.Checks {
 		if rc.Kind == "relationships" && rc.Severity == dag.SeverityError && slices.Contains(c.Columns(), rc.Columns()[0]) &&
@@ -193,8 +199,7 @@ const mostCandidates = 10_000
 // model's relation, whose columns' types choose the hash (see keyHash);
 // columns without one are checked whole.
 func uniqueCandidates(ctx context.Context, q ledger.Querier, plan *Plan, m *dag.Model, c *dag.Check, rel, from string) (string, error) {
-	dist := m.Config.DistributedBy
-	if c.Kind != "unique" || !plan.Engine.IsCitus() || dist == "" || slices.Contains(c.Columns(), dist) {
+	if !acrossShards(plan, m, c) {
 		return from, nil
 	}
 	fail := func(err error) (string, error) {
@@ -258,9 +263,5 @@ func keyHash(ctx context.Context, q ledger.Querier, rel string, cols []string) (
 	if err != nil || !hashable {
 		return "", err
 	}
-	row := make([]string, len(cols))
-	for i, col := range cols {
-		row[i] = "c." + pg.Ident(col)
-	}
-	return fmt.Sprintf("hash_record_extended(ROW(%s), 0)", strings.Join(row, ", ")), nil
+	return fmt.Sprintf("hash_record_extended(ROW(%s), 0)", identList(cols, "c.")), nil
 }

@@ -93,6 +93,8 @@ func portOf(u *url.URL) string {
 	return "5432"
 }
 
+// Literal is s as an SQL string literal, for the statements that take no
+// parameters (DDL, COMMENT, a Citus command run on another node).
 func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // execOn runs sql on a connection of its own to db.

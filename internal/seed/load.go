@@ -142,7 +142,7 @@ func loadOne(ctx context.Context, pool *pgxpool.Pool, eng *warehouse.Engine, s *
 		return err
 	}
 	if s.Description != "" {
-		if _, err := tx.Exec(ctx, "COMMENT ON TABLE "+live+" IS "+literal(s.Description)); err != nil {
+		if _, err := tx.Exec(ctx, "COMMENT ON TABLE "+live+" IS "+pg.Literal(s.Description)); err != nil {
 			return err
 		}
 	}
@@ -195,5 +195,3 @@ func Fill(ctx context.Context, q ledger.Querier, s *Seed, rel string) (int64, er
 	}
 	return tag.RowsAffected(), nil
 }
-
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
