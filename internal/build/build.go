@@ -129,7 +129,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, g *dag.Graph, runID int64, opt
 	for _, s := range plan.Steps {
 		whole[s.Name] = s.Build && s.Full
 	}
-	if err := sweep(ctx, pool, g); err != nil {
+	if err := sweep(ctx, pool, plan, g); err != nil {
 		return nil, fmt.Errorf("drop what an earlier build left: %w", err)
 	}
 	if err := plan.Engine.Freshen(ctx, pool, builtTables(plan)); err != nil {

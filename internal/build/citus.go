@@ -76,8 +76,16 @@ func fill(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next, sql st
 	if _, err := tx.Exec(ctx, prefix+sql+"\nWITH NO DATA"); err != nil {
 		return 0, ErrorAt(m, err, prefix, sql)
 	}
-	if err := distribute(ctx, tx, plan, m, next); err != nil {
+	// A spare kept from the last build is filled again, or the empty
+	// table is distributed.
+	reused, err := reuse(ctx, tx, plan, m, next)
+	if err != nil {
 		return 0, err
+	}
+	if !reused {
+		if err := distribute(ctx, tx, plan, m, next); err != nil {
+			return 0, err
+		}
 	}
 	prefix = "INSERT INTO " + next + "\n"
 	tag, err := tx.Exec(ctx, prefix+sql+"\n")

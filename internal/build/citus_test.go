@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/pg"
 	"github.com/percolate/percolate/internal/pgtest"
 )
@@ -214,4 +215,123 @@ func citusWarehouse(t *testing.T) (*pgxpool.Pool, string) {
 		t.Fatal(err)
 	}
 	return pool, u
+}
+
+// TestCitusSpares: on Citus a distributed or reference model's table that
+// a publish replaces is kept, emptied, as its spare, where readers cannot
+// see it, and the next whole build fills it again rather than making a
+// table anew (no shard made, one index, not two); a model whose columns
+// changed gets a table made anew; a table a view outside the models reads
+// is not kept, and the publish fails on it as before; a spare no model
+// takes any more is dropped.
+func TestCitusSpares(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := citusWarehouse(t)
+	for _, stmt := range []string{
+		"SELECT create_distributed_table('staging.sales', 'shop')",
+		"INSERT INTO staging.sales VALUES (1, '2024-01-01', 'a', 10), (1, '2024-01-01', 'b', 20), (1, '2024-01-02', 'a', 5)",
+	} {
+		if _, err := pool.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	models := func(cols string) fstest.MapFS {
+		return fstest.MapFS{
+			"models/marts/by_shop.sql": {Data: []byte(`-- materialized: table
+-- distributed_by: shop
+-- index: total
+SELECT shop, sum(total) AS total` + cols + ` FROM staging.sales GROUP BY shop
+`)},
+			"models/core/shops.sql": {Data: []byte(`-- materialized: table
+-- distribution: reference
+SELECT DISTINCT shop FROM staging.sales
+`)},
+		}
+	}
+	build := func(g *dag.Graph) {
+		t.Helper()
+		if _, err := run(t, pool, g, Options{FullRefresh: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oid := func(rel string) uint32 {
+		t.Helper()
+		return scalarOf[uint32](t, pool, "SELECT coalesce(to_regclass($1)::oid, 0)", rel)
+	}
+	const bySpare, shopsSpare = `percolate_spare."marts.by_shop"`, `percolate_spare."core.shops"`
+	g := graph(t, models(""))
+	build(g)
+	live, ref := oid("marts.by_shop"), oid("core.shops")
+	if got := oid(bySpare); got != 0 {
+		t.Fatalf("first build: a spare of marts.by_shop (%d) before any was replaced", got)
+	}
+	build(g)
+	if oid(bySpare) != live || oid(shopsSpare) != ref {
+		t.Fatalf("second build: spares %d and %d, want the replaced tables %d and %d", oid(bySpare), oid(shopsSpare), live, ref)
+	}
+	if n := scalarOf[int64](t, pool, "SELECT (SELECT count(*) FROM "+bySpare+") + (SELECT count(*) FROM "+shopsSpare+")"); n != 0 {
+		t.Errorf("the spares hold %d rows, want none", n)
+	}
+	second, shards := oid("marts.by_shop"), scalarOf[int64](t, pool, "SELECT count(*) FROM pg_dist_shard")
+	build(g)
+	if oid("marts.by_shop") != live || oid("core.shops") != ref {
+		t.Errorf("third build: tables %d and %d, want the spares %d and %d taken back", oid("marts.by_shop"), oid("core.shops"), live, ref)
+	}
+	if oid(bySpare) != second {
+		t.Errorf("third build: spare %d, want the second build's table %d", oid(bySpare), second)
+	}
+	if got := scalarOf[int64](t, pool, "SELECT count(*) FROM pg_dist_shard"); got != shards {
+		t.Errorf("third build: %d shards, want the %d there were (none made)", got, shards)
+	}
+	if got := scalarOf[string](t, pool, "SELECT string_agg(shop || ' ' || total, ', ' ORDER BY shop) FROM marts.by_shop"); got != "a 15.00, b 20.00" {
+		t.Errorf("marts.by_shop: %s, want a 15.00, b 20.00", got)
+	}
+	if got := scalarOf[int64](t, pool, "SELECT count(*) FROM pg_index WHERE indrelid = 'marts.by_shop'::regclass"); got != 1 {
+		t.Errorf("marts.by_shop has %d indexes, want 1 (the spare's dropped before it is filled)", got)
+	}
+	if scalarOf[bool](t, pool, "SELECT has_schema_privilege('percolate_grafana', 'percolate_spare', 'USAGE') OR EXISTS (SELECT FROM pg_namespace, aclexplode(nspacl) AS a WHERE nspname = 'percolate_spare' AND a.grantee = 0)") {
+		t.Error("readers may look into percolate_spare")
+	}
+
+	// A column more: the spare does not fit, a table is made anew.
+	g = graph(t, models(", count(*) AS sales"))
+	build(g)
+	if got := oid("marts.by_shop"); got == live || got == second {
+		t.Errorf("a changed model's table is %d, a spare (%d or %d), want one made anew", got, live, second)
+	}
+	if got := scalarOf[int64](t, pool, "SELECT sum(sales) FROM marts.by_shop"); got != 3 {
+		t.Errorf("the changed model counts %d sales, want 3", got)
+	}
+
+	// A view the models do not make keeps the table from being kept, and
+	// the publish fails, naming it, as it does on one server.
+	if _, err := pool.Exec(ctx, "CREATE VIEW public.shops_seen AS SELECT * FROM core.shops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, pool, g, Options{FullRefresh: true}); err == nil || !strings.Contains(err.Error(), "shops_seen") {
+		t.Errorf("a publish replacing a table a view reads: %v, want it refused, naming the view", err)
+	}
+	if _, err := pool.Exec(ctx, "DROP VIEW public.shops_seen"); err != nil {
+		t.Fatal(err)
+	}
+
+	// marts.by_shop gone from the project: its spare goes at the next run.
+	g = graph(t, fstest.MapFS{"models/core/shops.sql": models("")["models/core/shops.sql"]})
+	build(g)
+	if got := oid(bySpare); got != 0 {
+		t.Errorf("the spare of a model gone is still there (%d)", got)
+	}
+	if oid(shopsSpare) == 0 {
+		t.Error("core.shops's spare went with marts.by_shop's")
+	}
+}
+
+// scalarOf is the one value query returns.
+func scalarOf[T any](t *testing.T, pool *pgxpool.Pool, query string, args ...any) T {
+	t.Helper()
+	var v T
+	if err := pool.QueryRow(context.Background(), query, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return v
 }

@@ -37,7 +37,7 @@ var ErrReaders = errors.New("readers held the relations to replace")
 // fixed order. A deadlock all the same (a reader holding one relation the
 // swap replaces while it waits on another, on an engine whose writes lock
 // tables) is tried again like a lock timeout.
-func swapWhenFree(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes, wait time.Duration) error {
+func swapWhenFree(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes, keeps func(*dag.Model) bool, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	pause := 50 * time.Millisecond
 	contended := ""
@@ -49,7 +49,7 @@ func swapWhenFree(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes,
 		err := waitFor(ctx, tx, contended, min(swapLockWait, left))
 		if err == nil {
 			if _, err = tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", grabWait.Milliseconds())); err == nil {
-				err = swap(ctx, tx, g, building)
+				err = swap(ctx, tx, g, building, keeps)
 			}
 		}
 		if err == nil {
@@ -145,11 +145,12 @@ func holders(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) stri
 }
 
 // swap publishes the built relations: model views that depend on them are
-// dropped children-first, the old tables dropped, the new renamed into
-// place, and the views recreated parents-first from their own SQL. No
+// dropped children-first, the old tables dropped (or, those keeps says,
+// parked as spares and emptied, see park), the new renamed into place, and
+// the views recreated parents-first from their own SQL. No
 // CASCADE: an object outside the models that depends on a model stops the
 // swap with the database's message, and nothing is published.
-func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
+func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes, keeps func(*dag.Model) bool) error {
 	isTable := func(m *dag.Model) bool { return m.Config.Materialized != dag.View }
 	// Views to recreate: rebuilt ones, and views reading anything swapped.
 	recreate := map[string]bool{}
@@ -167,6 +168,7 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 			}
 		}
 	}
+	var spares []*dag.Model
 	for i := len(g.Models) - 1; i >= 0; i-- {
 		m := g.Models[i]
 		if !recreate[m.Name] && !building[m.Name] {
@@ -175,7 +177,16 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 		if err := dropEnvReaders(ctx, tx, m.Schema, m.Rel); err != nil {
 			return fmt.Errorf("publish %s: drop the environments' views of it: %w", m.Name, pg.Explain(err))
 		}
-		if err := dropRelation(ctx, tx, m.Schema, m.Rel, false); err != nil {
+		parked := false
+		if building[m.Name] && keeps(m) {
+			var err error
+			if parked, err = park(ctx, tx, m); err != nil {
+				return contention(fmt.Errorf("publish %s: keep its table: %w", m.Name, pg.Explain(err)), pg.Ident(m.Schema, m.Rel), true)
+			}
+		}
+		if parked {
+			spares = append(spares, m)
+		} else if err := dropRelation(ctx, tx, m.Schema, m.Rel, false); err != nil {
 			return contention(fmt.Errorf("publish %s: %w", m.Name, pg.Explain(err)), pg.Ident(m.Schema, m.Rel), isTable(m))
 		}
 		// A view built beside its live one is recreated from its SQL: its
@@ -202,7 +213,7 @@ func swap(ctx context.Context, tx pgx.Tx, g *dag.Graph, building wholes) error {
 			}
 		}
 	}
-	return nil
+	return emptySpares(ctx, tx, spares)
 }
 
 // dropRelation drops a relation of any kind if it exists: its kind is
@@ -243,10 +254,11 @@ var dropKinds = map[string]string{
 
 // sweep drops the models' NAME__next relations that are there before a
 // build: what a killed run (or a crashed server) left beside the live
-// relations. Only one run builds at a time (the caller holds the run lock),
-// so whatever is there now belongs to no one. Left in place, a leftover
-// view of a live table would stop that table's next swap.
-func sweep(ctx context.Context, q ledger.Querier, g *dag.Graph) error {
+// relations; and the spares no model takes back (see sweepSpares). Only
+// one run builds at a time (the caller holds the run lock), so whatever is
+// there now belongs to no one. Left in place, a leftover view of a live
+// table would stop that table's next swap.
+func sweep(ctx context.Context, q ledger.Querier, plan *Plan, g *dag.Graph) error {
 	var schemas, rels []string
 	for _, m := range g.Models {
 		schemas, rels = append(schemas, m.Schema), append(rels, m.Rel+nextSuffix)
@@ -268,5 +280,5 @@ func sweep(ctx context.Context, q ledger.Querier, g *dag.Graph) error {
 			return fmt.Errorf("drop %s, left by a killed run: %w", pg.Ident(r.Schema, r.Rel), err)
 		}
 	}
-	return nil
+	return sweepSpares(ctx, q, plan, g)
 }

@@ -22,13 +22,7 @@ func (e *Engine) Distribute(ctx context.Context, q Querier, rel, by string) erro
 	if !e.IsCitus() {
 		return nil
 	}
-	var with string
-	err := q.QueryRow(ctx, `SELECT coalesce((
-		SELECT p.logicalrelid::text FROM pg_dist_partition AS p
-		JOIN pg_attribute AS a ON a.attrelid = p.logicalrelid AND a.attname = column_to_column_name(p.logicalrelid, p.partkey)
-		WHERE p.partmethod = 'h' AND p.logicalrelid <> $1::regclass
-		  AND (a.atttypid, a.attcollation) = (SELECT atttypid, attcollation FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2)
-		ORDER BY p.colocationid, p.logicalrelid::oid LIMIT 1), 'default')`, rel, by).Scan(&with)
+	with, err := colocation(ctx, q, rel, by)
 	if err != nil {
 		return fmt.Errorf("distribute %s by %s: %w", rel, by, pg.Explain(err))
 	}
@@ -36,6 +30,47 @@ func (e *Engine) Distribute(ctx context.Context, q Querier, rel, by string) erro
 		return fmt.Errorf("distribute %s by %s: %w", rel, by, pg.Explain(err))
 	}
 	return nil
+}
+
+// colocation is the table Distribute co-locates rel with when it shards it
+// by its column by: the oldest other table sharded by a column of by's type
+// and collation, or "default" when there is none.
+func colocation(ctx context.Context, q Querier, rel, by string) (string, error) {
+	var with string
+	err := q.QueryRow(ctx, `SELECT coalesce((
+		SELECT p.logicalrelid::text FROM pg_dist_partition AS p
+		JOIN pg_attribute AS a ON a.attrelid = p.logicalrelid AND a.attname = column_to_column_name(p.logicalrelid, p.partkey)
+		WHERE p.partmethod = 'h' AND p.logicalrelid <> $1::regclass
+		  AND (a.atttypid, a.attcollation) = (SELECT atttypid, attcollation FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2)
+		ORDER BY p.colocationid, p.logicalrelid::oid LIMIT 1), 'default')`, rel, by).Scan(&with)
+	return with, err
+}
+
+// Shaped reports whether the table rel is distributed as Distribute would
+// shard it by by today (co-located alike), or, by "", a reference table as
+// Reference makes it: a table kept from an earlier build may then be
+// filled again as it is. It is false on plain PostgreSQL.
+func (e *Engine) Shaped(ctx context.Context, q Querier, rel, by string) (bool, error) {
+	if !e.IsCitus() {
+		return false, nil
+	}
+	with := "default"
+	if by != "" {
+		var err error
+		if with, err = colocation(ctx, q, rel, by); err != nil {
+			return false, fmt.Errorf("read how %s is distributed: %w", rel, err)
+		}
+	}
+	var shaped bool
+	err := q.QueryRow(ctx, `SELECT coalesce((
+		SELECT CASE WHEN $2 = '' THEN p.partmethod = 'n' AND p.repmodel = 't'
+		       ELSE p.partmethod = 'h' AND column_to_column_name(p.logicalrelid, p.partkey) = $2
+		            AND ($3 = 'default' OR p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = $3::regclass)) END
+		FROM pg_dist_partition AS p WHERE p.logicalrelid = $1::regclass), false)`, rel, by, with).Scan(&shaped)
+	if err != nil {
+		return false, fmt.Errorf("read how %s is distributed: %w", rel, err)
+	}
+	return shaped, nil
 }
 
 // Reference makes the empty table rel a reference table, copied whole to
