@@ -12,13 +12,21 @@ import (
 )
 
 // onShards is the statement that sums what a command says of every
-// placement of table d on Citus (%1$s is the shard), and of d itself on
-// one server.
-func onShards(e *Engine, command string) string {
-	if e.IsCitus() {
-		return "SELECT sum(result::bigint)::bigint FROM run_command_on_placements('d', $$" + command + "$$)"
+// placement of table d (or those named) on Citus (%1$s is the shard), and
+// of d itself on one server.
+func onShards(e *Engine, command string, tables ...string) string {
+	if len(tables) == 0 {
+		tables = []string{"d"}
 	}
-	return "SELECT (" + strings.ReplaceAll(command, "%1$s", "d") + ")::bigint"
+	var sums []string
+	for _, d := range tables {
+		if e.IsCitus() {
+			sums = append(sums, "(SELECT sum(result::bigint)::bigint FROM run_command_on_placements('"+d+"', $$"+command+"$$))")
+		} else {
+			sums = append(sums, "("+strings.ReplaceAll(command, "%1$s", d)+")::bigint")
+		}
+	}
+	return "SELECT " + strings.Join(sums, " + ")
 }
 
 // unsummarized summarizes what Freshen left unsummarized of d's BRIN
@@ -53,6 +61,13 @@ func TestFreshen(t *testing.T) {
 				t.Fatalf("%d of d's tables without autovacuum, want all %d", got, shards(t, pool, e))
 			}
 			exec(t, pool, "CREATE INDEX d_day ON d USING brin (day) WITH (pages_per_range = 2)")
+			// A second table beside d, freshened in the same call (on
+			// Citus, asked of its shards in the same statement a node).
+			exec(t, pool, "CREATE TABLE d2 (k int, day date) WITH (autovacuum_enabled = false)")
+			if err := e.Distribute(ctx, pool, "d2", "k"); err != nil {
+				t.Fatal(err)
+			}
+			exec(t, pool, "CREATE INDEX d2_day ON d2 USING brin (day) WITH (pages_per_range = 2)")
 			// The rows go in over connections to the workers that close
 			// after each insert, so that the workers report what they
 			// changed as they close: one kept open reports it once idle,
@@ -67,15 +82,26 @@ func TestFreshen(t *testing.T) {
 				if _, err := conn.Exec(ctx, "INSERT INTO d SELECT i, date '2024-01-01' + i / 1000 FROM generate_series(1, $1::int) AS i", rows); err != nil {
 					t.Fatal(err)
 				}
+				if load == 1 {
+					if _, err := conn.Exec(ctx, "INSERT INTO d2 SELECT i, date '2024-01-01' + i / 1000 FROM generate_series(1, 50000) AS i"); err != nil {
+						t.Fatal(err)
+					}
+					changed(t, pool, e, 50000, "d2")
+				}
 				// The rows counted as changed, where the next analysis is decided.
 				changed(t, pool, e, int64(rows))
-				if err := e.Freshen(ctx, pool, []string{"d", "missing"}); err != nil {
+				if err := e.Freshen(ctx, pool, []string{"d", "missing", "d2"}); err != nil {
 					t.Fatal(err)
+				}
+				// d2, never analyzed, is at the first; changed by more than a
+				// tenth, at the second.
+				if got := scalar[int64](t, pool, onShards(e, "SELECT pg_stat_get_analyze_count('%1$s'::regclass)", "d2")); got != int64(load+1)*shards(t, pool, e) {
+					t.Errorf("load %d: %d analyses of d2's tables, want %d on each", load+1, got, load+1)
 				}
 				if got := scalar[int64](t, pool, onShards(e, "SELECT pg_stat_get_analyze_count('%1$s'::regclass)")); got != int64(load+1)*shards(t, pool, e) {
 					t.Errorf("load %d: %d analyses of d's tables, want %d on each", load+1, got, load+1)
 				}
-				if got := scalar[int64](t, pool, onShards(e, unsummarized)); got != 0 {
+				if got := scalar[int64](t, pool, onShards(e, unsummarized, "d", "d2")); got != 0 {
 					t.Errorf("load %d: %d ranges of d's BRIN index left unsummarized, want 0", load+1, got)
 				}
 			}
@@ -93,14 +119,14 @@ func shards(t *testing.T, q Querier, e *Engine) int64 {
 }
 
 // changed waits, a minute at most, until the statistics of d's tables
-// count at least n rows changed since they were analyzed: a server
-// reports a connection's counts when it is idle, a second at most after
-// its last report.
-func changed(t *testing.T, q Querier, e *Engine, n int64) {
+// (or those named) count at least n rows changed since they were
+// analyzed: a server reports a connection's counts when it is idle, a
+// second at most after its last report.
+func changed(t *testing.T, q Querier, e *Engine, n int64, tables ...string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		got := scalar[int64](t, q, onShards(e, "SELECT pg_stat_get_mod_since_analyze('%1$s'::regclass)"))
+		got := scalar[int64](t, q, onShards(e, "SELECT pg_stat_get_mod_since_analyze('%1$s'::regclass)", tables...))
 		if got >= n {
 			return
 		}
