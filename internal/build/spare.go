@@ -159,10 +159,10 @@ func makeSpareSchema(ctx context.Context, tx pgx.Tx, plan *Plan, g *dag.Graph, b
 	for _, m := range g.Models {
 		need = need || building[m.Name] && plan.keeps(m)
 	}
-	var have bool
 	if !need {
 		return nil
 	}
+	var have bool
 	if err := tx.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", spareSchema).Scan(&have); err != nil || have {
 		return err
 	}
