@@ -132,11 +132,11 @@ func runCheck(ctx context.Context, q ledger.Querier, plan *Plan, s *Step, c *dag
 		// nightly run after a year. More days are hashed: a year of new
 		// days, not in the statistics yet, looked 2.7 million items up one
 		// by one in 13.6 s.
-		if _, err := q.Exec(ctx, "SET LOCAL enable_nestloop = on"); err != nil {
+		if err := plan.Engine.SetLookups(ctx, q, true); err != nil {
 			return r, err
 		}
 		defer func() {
-			if _, uerr := q.Exec(ctx, "SET LOCAL enable_nestloop = off"); uerr != nil && err == nil {
+			if uerr := plan.Engine.SetLookups(ctx, q, false); uerr != nil && err == nil {
 				err = uerr
 			}
 		}()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -57,9 +58,27 @@ type app struct {
 // Main runs percolate with args (without the program name) and returns the
 // exit code. Ctrl-C cancels the context: the command stops cleanly.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	limitMemory(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, args, stdin, stdout, stderr)
+}
+
+// memoryLimit is the process's soft memory limit (debug.SetMemoryLimit)
+// unless GOMEMLIMIT sets one. The collector then runs more often as the
+// heap nears it instead of letting it grow to twice what is live: the
+// year's backfill and run peaked at 169–194 MiB resident without it, at
+// 164–180 MiB with it, in no more time (bench --shape year, two runs
+// each). It is soft: a load that needs more gets more, the collector using
+// at most half the CPU meanwhile.
+const memoryLimit = 150 << 20
+
+// limitMemory sets memoryLimit, unless the environment (getenv) has
+// GOMEMLIMIT, which the runtime has read already.
+func limitMemory(getenv func(string) (string, bool)) {
+	if _, set := getenv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 }
 
 // Run is Main with a context of the caller's.

@@ -63,7 +63,8 @@ func TestCitusSettings(t *testing.T) {
 
 // TestCitusSettingsReachTheWorkers: the build's settings hold on the
 // workers' connections of a build transaction, where the shards are read
-// (a multi-shard query's target list runs there). (That the role a build
+// (a multi-shard query's target list runs there), and so do the lookups a
+// check of a few days turns on and off (SetLookups). (That the role a build
 // takes after them stays the coordinator's, the cli's Citus tests show:
 // their reference tables are made as the models' role.)
 func TestCitusSettingsReachTheWorkers(t *testing.T) {
@@ -86,6 +87,17 @@ func TestCitusSettingsReachTheWorkers(t *testing.T) {
 	const on = `SELECT string_agg(DISTINCT current_setting('enable_nestloop') || ' ' || current_setting('jit') || ' ' || current_setting('work_mem'), ',') FROM d`
 	if got, want := scalar[string](t, tx, on), "off off 128MB"; got != want {
 		t.Errorf("the shards' settings: got %s, want %s", got, want)
+	}
+	// A check of a few days looks its references up one by one, on the
+	// workers too; and then no longer.
+	for _, lookups := range []bool{true, false} {
+		if err := e.SetLookups(ctx, tx, lookups); err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]string{true: "on off 128MB", false: "off off 128MB"}[lookups]
+		if got := scalar[string](t, tx, on); got != want {
+			t.Errorf("the shards' settings after SetLookups(%t): got %s, want %s", lookups, got, want)
+		}
 	}
 }
 
