@@ -48,6 +48,13 @@ func comment(ctx context.Context, q ledger.Querier, g *dag.Graph) error {
 		for _, c := range m.Config.Columns {
 			want[c.Name] = c.Text
 		}
+		// A column no longer described loses its comment: a table kept
+		// from an earlier build (a spare, on Citus) has it still.
+		for k, text := range have {
+			if _, ok := want[k.col]; !ok && k.rel == rels[i] && text != "" {
+				want[k.col] = ""
+			}
+		}
 		for col, text := range want {
 			got, ok := have[key{rels[i], col}]
 			if !ok || got == text {

@@ -33,10 +33,12 @@ func (j *job) publish(ctx context.Context, built map[string]*earlyBuild, res *Re
 	j.opt.tell(j.plan, Event{Kind: Publishing})
 	publishing := time.Now()
 	defer func() { res.Publishing = time.Since(publishing) }()
-	if err := makeSpareSchema(ctx, tx, j.plan, j.g, j.whole); err != nil {
+	spares, err := makeSpareSchema(ctx, tx, j.plan, j.g, j.whole)
+	if err != nil {
 		return err
 	}
-	if err := swapWhenFree(ctx, tx, j.g, j.whole, j.plan.keeps, cmp.Or(j.opt.PublishWait, time.Minute)); err != nil {
+	keeps := func(m *dag.Model) bool { return spares && j.plan.keeps(m) }
+	if err := swapWhenFree(ctx, tx, j.g, j.whole, keeps, cmp.Or(j.opt.PublishWait, time.Minute)); err != nil {
 		return err // it says publish
 	}
 	if err := comment(ctx, tx, j.g); err != nil {

@@ -29,7 +29,7 @@ import (
 
 // spareSchema holds the spares; the models' role may use it and create in
 // it (to move its tables in), no one else.
-const spareSchema = "percolate_spare"
+const spareSchema = pg.SpareSchema
 
 // spareName is the name of m's spare in spareSchema: its qualified name,
 // which no other model has.
@@ -39,28 +39,30 @@ func spareName(m *dag.Model) string { return m.Schema + "." + m.Rel }
 // replaces it: on Citus, a table distributed or copied to every node whose
 // spare's name fits an identifier.
 func (p *Plan) keeps(m *dag.Model) bool {
-	return p.Engine.IsCitus() && m.Config.Materialized != dag.View &&
+	return p.Engine.IsCitus() && m.Config.Materialized != dag.View && m.Config.Materialized != dag.Snapshot &&
 		(m.Config.DistributedBy != "" || m.Config.Reference) && len(spareName(m)) <= 63
 }
 
 // reuse takes back m's spare as next, the table a whole build fills, when
-// its columns are those of next, which has just been made empty from the
-// model's SQL, and it is distributed as m says: next is dropped and the
-// spare takes its place, without its indexes (the build makes them after
-// the rows). A spare that does not fit is dropped. It reports whether the
-// spare was taken; when not, next is left to be distributed.
+// it is what a table made anew would be: the columns of next, which has
+// just been made empty from the model's SQL, the same owner and
+// privileges (those granted by default today), nothing added by hand (row
+// security, policies, triggers, constraints, indexes, defaults, storage
+// options), and distributed as m says. next is then dropped and the spare
+// takes its place. A spare that does not fit is dropped. It reports whether the
+// spare was taken; when not, next is left to be distributed. Where the
+// models' role may not use spareSchema, nothing is kept.
 func reuse(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next string) (bool, error) {
 	if !plan.keeps(m) {
 		return false, nil
 	}
+	var usable bool
+	if err := tx.QueryRow(ctx, "SELECT coalesce(has_schema_privilege(to_regnamespace($1), 'USAGE, CREATE'), false)", spareSchema).Scan(&usable); err != nil || !usable {
+		return false, spareError(m, "read", err)
+	}
 	spare := pg.Ident(spareSchema, spareName(m))
 	var found, same bool
-	err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, (
-		SELECT string_agg(format('%I %s %s %s', attname, atttypid, atttypmod, attcollation), ', ' ORDER BY attnum)
-		FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
-		) IS NOT DISTINCT FROM (
-		SELECT string_agg(format('%I %s %s %s', attname, atttypid, atttypmod, attcollation), ', ' ORDER BY attnum)
-		FROM pg_attribute WHERE attrelid = to_regclass($2) AND attnum > 0 AND NOT attisdropped)`, spare, next).Scan(&found, &same)
+	err := tx.QueryRow(ctx, spareFits, spare, next).Scan(&found, &same)
 	if err != nil || !found {
 		return false, spareError(m, "read", err)
 	}
@@ -70,30 +72,38 @@ func reuse(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next string
 		}
 	}
 	if !same {
-		// Made for an earlier version of the model: made anew.
+		// Made for an earlier version of the model, or changed by hand:
+		// made anew.
 		_, err := tx.Exec(ctx, "DROP TABLE "+spare)
 		return false, spareError(m, "drop", err)
 	}
-	var indexes []string
-	if err := tx.QueryRow(ctx, "SELECT coalesce(array_agg(indexrelid::regclass::text), '{}') FROM pg_index WHERE indrelid = $1::regclass", spare).Scan(&indexes); err != nil {
-		return false, spareError(m, "read", err)
-	}
-	// One statement an index, named where they are (Citus drops no more
-	// than one distributed index in a statement); then the move.
-	var stmts []string
-	for _, ix := range indexes {
-		stmts = append(stmts, "DROP INDEX "+ix)
-	}
-	stmts = append(stmts, "DROP TABLE "+next,
+	for _, stmt := range []string{
+		"DROP TABLE " + next,
 		fmt.Sprintf("ALTER TABLE %s SET SCHEMA %s", spare, pg.Ident(m.Schema)),
-		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", pg.Ident(m.Schema, spareName(m)), pg.Ident(m.Rel+nextSuffix)))
-	for _, stmt := range stmts {
+		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", pg.Ident(m.Schema, spareName(m)), pg.Ident(m.Rel+nextSuffix)),
+	} {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return false, spareError(m, "take back", err)
 		}
 	}
 	return true, nil
 }
+
+// spareFits says whether the spare $1 exists, and whether it is what the
+// table $2, made anew, is (see reuse).
+const spareFits = `WITH t (rel, made) AS (VALUES (to_regclass($1), false), (to_regclass($2), true))
+	SELECT count(*) FILTER (WHERE NOT made) > 0,
+	       count(DISTINCT shape) = 1 AND coalesce(bool_and(NOT added), false) FROM (
+	    SELECT made, (c.relowner, c.relacl, c.relrowsecurity, c.reloptions, (
+	               SELECT string_agg(format('%I %s %s %s', attname, atttypid, atttypmod, attcollation), ', ' ORDER BY attnum)
+	               FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped))::text AS shape,
+	           c.reloptions IS NOT NULL OR c.relrowsecurity
+	           OR EXISTS (SELECT FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped AND (attnotnull OR atthasdef OR attstattarget >= 0))
+	           OR EXISTS (SELECT FROM pg_index WHERE indrelid = c.oid)
+	           OR EXISTS (SELECT FROM pg_constraint WHERE conrelid = c.oid)
+	           OR EXISTS (SELECT FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal)
+	           OR EXISTS (SELECT FROM pg_policy WHERE polrelid = c.oid) AS added
+	    FROM t JOIN pg_class AS c ON c.oid = t.rel) AS s`
 
 // spareError is err, when there is one, saying what became of m's spare.
 func spareError(m *dag.Model, what string, err error) error {
@@ -104,16 +114,23 @@ func spareError(m *dag.Model, what string, err error) error {
 }
 
 // park moves m's live table, which a publish is about to replace, into
-// spareSchema as its spare (emptied by the caller, see emptySpares), and
-// reports whether it did: it does not when the table is not distributed
-// or a reference table, or other relations depend on it (a view the
-// models do not make, a foreign key), which the caller's DROP then names.
+// spareSchema as its spare, without its indexes (every index name there
+// must be unique, and the next build makes them after the rows), and
+// reports whether it did; the caller empties it (emptySpares). It does
+// not when the table is not distributed or a reference table, or other
+// objects depend on it or on its row type (a view or a function the
+// models do not make, a foreign key, a publication), which the caller's
+// DROP then names, as on one server.
 func park(ctx context.Context, tx pgx.Tx, m *dag.Model) (bool, error) {
 	live := pg.Ident(m.Schema, m.Rel)
 	var parkable bool
+	var indexes []string
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = c.oid)
-		AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.deptype = 'n')
-		FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind = 'r'`, live).Scan(&parkable)
+		AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.refobjid IN (c.oid, c.reltype) AND d.deptype = 'n'
+		                AND d.refclassid IN ('pg_class'::regclass, 'pg_type'::regclass))
+		AND NOT EXISTS (SELECT FROM pg_publication_rel WHERE prrelid = c.oid),
+		coalesce((SELECT array_agg(indexrelid::regclass::text) FROM pg_index WHERE indrelid = c.oid), '{}')
+		FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind = 'r'`, live).Scan(&parkable, &indexes)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && !parkable {
 		return false, nil
 	}
@@ -125,10 +142,15 @@ func park(ctx context.Context, tx pgx.Tx, m *dag.Model) (bool, error) {
 	if err := dropRelation(ctx, tx, spareSchema, spareName(m), false); err != nil {
 		return false, err
 	}
-	for _, stmt := range []string{
-		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", live, pg.Ident(spareName(m))),
-		fmt.Sprintf("ALTER TABLE %s SET SCHEMA %s", pg.Ident(m.Schema, spareName(m)), pg.Ident(spareSchema)),
-	} {
+	// One statement an index (Citus drops no more than one distributed
+	// index in a statement), then the move.
+	var stmts []string
+	for _, ix := range indexes {
+		stmts = append(stmts, "DROP INDEX "+ix)
+	}
+	stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s RENAME TO %s", live, pg.Ident(spareName(m))),
+		fmt.Sprintf("ALTER TABLE %s SET SCHEMA %s", pg.Ident(m.Schema, spareName(m)), pg.Ident(spareSchema)))
+	for _, stmt := range stmts {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return false, err
 		}
@@ -146,39 +168,53 @@ func emptySpares(ctx context.Context, tx pgx.Tx, parked []*dag.Model) error {
 		names[i] = pg.Ident(spareSchema, spareName(m))
 	}
 	if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(names, ", ")); err != nil {
-		return fmt.Errorf("publish: empty the spare tables: %w", pg.Explain(err))
+		return contention(fmt.Errorf("publish: empty the spare tables: %w", pg.Explain(err)), "", false)
 	}
 	return nil
 }
 
 // makeSpareSchema makes spareSchema, as the role percolate connected as,
-// when a publish in tx may park a table and it is missing; tx goes on as
-// the models' role.
-func makeSpareSchema(ctx context.Context, tx pgx.Tx, plan *Plan, g *dag.Graph, building wholes) error {
+// when a publish in tx may park a table and it is missing, and reports
+// whether tables may be parked there: not when the role may not create
+// the schema (a warehouse whose schemas an administrator made), nor when
+// the models' role may not use it; then every replaced table is dropped,
+// as before spares. tx goes on as the models' role.
+func makeSpareSchema(ctx context.Context, tx pgx.Tx, plan *Plan, g *dag.Graph, building wholes) (bool, error) {
 	need := false
 	for _, m := range g.Models {
 		need = need || building[m.Name] && plan.keeps(m)
 	}
 	if !need {
-		return nil
+		return false, nil
 	}
-	var have bool
-	if err := tx.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", spareSchema).Scan(&have); err != nil || have {
-		return err
+	fail := func(err error) (bool, error) {
+		return false, fmt.Errorf("publish: schema %s for the spare tables: %w", spareSchema, pg.Explain(err))
+	}
+	var have, usable, may bool
+	if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL,
+		coalesce(has_schema_privilege($2, to_regnamespace($1), 'USAGE, CREATE'), false),
+		has_database_privilege(session_user, current_database(), 'CREATE')`, spareSchema, pg.ModelsRole).Scan(&have, &usable, &may); err != nil {
+		return fail(err)
+	}
+	if have || !may {
+		return usable, nil
 	}
 	if err := pg.AsConnected(ctx, tx); err != nil {
-		return err
+		return fail(err)
 	}
 	s := pg.Ident(spareSchema)
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+s+"; GRANT USAGE, CREATE ON SCHEMA "+s+" TO "+pg.Ident(pg.ModelsRole)); err != nil {
-		return fmt.Errorf("publish: make schema %s for the spare tables: %w", spareSchema, pg.Explain(err))
+		return fail(err)
 	}
-	return pg.AsModels(ctx, tx)
+	return true, pg.AsModels(ctx, tx)
 }
 
 // sweepSpares drops the spares no model of g would take back (a model
 // removed, renamed, or no longer distributed).
 func sweepSpares(ctx context.Context, q ledger.Querier, plan *Plan, g *dag.Graph) error {
+	if !plan.Engine.IsCitus() {
+		return nil
+	}
 	var want []string
 	for _, m := range g.Models {
 		if plan.keeps(m) {

@@ -41,6 +41,8 @@ func TestModelsWriteNothing(t *testing.T) {
 		{"a model in the ledger's schema", map[string]string{"percolate/settings.sql": "SELECT 'a' AS name, 'b' AS value"},
 			"models/percolate/settings.sql: schema percolate is the ledger's"},
 		{"a model in pg_catalog", map[string]string{"pg_catalog/x.sql": "SELECT 1 AS n"}, "models/pg_catalog/x.sql: schema pg_catalog is PostgreSQL's"},
+		{"a model in the spares' schema", map[string]string{"percolate_spare/x.sql": "SELECT 1 AS n"},
+			"models/percolate_spare/x.sql: schema percolate_spare is Percolate's (where a build on Citus keeps emptied tables)"},
 		{"words in strings and names are no writes", map[string]string{"core/a.sql": "-- check: sql SELECT * FROM core.a WHERE note = 'DELETE FROM x FOR UPDATE'\nSELECT 'UPDATE percolate.settings' AS note, 1 AS \"delete\", o.* FROM staging.orders AS o"}, ""},
 		{"a check that reads the ledger", map[string]string{"core/a.sql": "-- check: sql SELECT * FROM percolate.runs WHERE false\nSELECT 1 AS n"}, ""},
 	}

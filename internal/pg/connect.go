@@ -251,6 +251,11 @@ func SplitPassword(conn string) (string, string) {
 // Migrations make it; the role percolate connects as is a member.
 const ModelsRole = "percolate_models"
 
+// SpareSchema is where a build on Citus keeps the tables a publish
+// replaced, emptied, for the models' next builds (see build's spare.go):
+// the models' role uses it, no one else, and no model may build there.
+const SpareSchema = "percolate_spare"
+
 // AsModels makes the rest of tx run as ModelsRole, until AsConnected.
 func AsModels(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+Ident(ModelsRole)); err != nil {

@@ -120,5 +120,5 @@ func (p *Folder) schemas() (sources, models []string, err error) {
 // reservedSchema is a folder under models/ that cannot be a model's
 // schema: the models' checks refuse it, with its model's name.
 func reservedSchema(s string) bool {
-	return s == "percolate" || s == "public" || strings.HasPrefix(s, "pg_") || strings.HasPrefix(s, ".")
+	return s == "percolate" || s == pg.SpareSchema || s == "public" || strings.HasPrefix(s, "pg_") || strings.HasPrefix(s, ".")
 }

@@ -22,7 +22,7 @@ func (e *Engine) Distribute(ctx context.Context, q Querier, rel, by string) erro
 	if !e.IsCitus() {
 		return nil
 	}
-	with, err := colocation(ctx, q, rel, by)
+	with, _, err := colocation(ctx, q, rel, by)
 	if err != nil {
 		return fmt.Errorf("distribute %s by %s: %w", rel, by, pg.Explain(err))
 	}
@@ -33,17 +33,21 @@ func (e *Engine) Distribute(ctx context.Context, q Querier, rel, by string) erro
 }
 
 // colocation is the table Distribute co-locates rel with when it shards it
-// by its column by: the oldest other table sharded by a column of by's type
-// and collation, or "default" when there is none.
-func colocation(ctx context.Context, q Querier, rel, by string) (string, error) {
+// by its column by, and its group: the oldest other table sharded by a
+// column of by's type and collation, or "default" (and 0) when there is
+// none. A spare table (pg.SpareSchema) is never chosen: a build beside
+// this one may be moving it out, or dropping it.
+func colocation(ctx context.Context, q Querier, rel, by string) (string, int64, error) {
 	var with string
-	err := q.QueryRow(ctx, `SELECT coalesce((
-		SELECT p.logicalrelid::text FROM pg_dist_partition AS p
+	var group int64
+	err := q.QueryRow(ctx, `SELECT coalesce(min(p.logicalrelid::text), 'default'), coalesce(min(p.colocationid), 0) FROM (
+		SELECT p.logicalrelid, p.colocationid FROM pg_dist_partition AS p
+		JOIN pg_class AS c ON c.oid = p.logicalrelid
 		JOIN pg_attribute AS a ON a.attrelid = p.logicalrelid AND a.attname = column_to_column_name(p.logicalrelid, p.partkey)
-		WHERE p.partmethod = 'h' AND p.logicalrelid <> $1::regclass
+		WHERE p.partmethod = 'h' AND p.logicalrelid <> $1::regclass AND c.relnamespace <> coalesce(to_regnamespace($3)::oid, 0)
 		  AND (a.atttypid, a.attcollation) = (SELECT atttypid, attcollation FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2)
-		ORDER BY p.colocationid, p.logicalrelid::oid LIMIT 1), 'default')`, rel, by).Scan(&with)
-	return with, err
+		ORDER BY p.colocationid, p.logicalrelid::oid LIMIT 1) AS p`, rel, by, pg.SpareSchema).Scan(&with, &group)
+	return with, group, err
 }
 
 // Shaped reports whether the table rel is distributed as Distribute would
@@ -54,19 +58,18 @@ func (e *Engine) Shaped(ctx context.Context, q Querier, rel, by string) (bool, e
 	if !e.IsCitus() {
 		return false, nil
 	}
-	with := "default"
+	var group int64
 	if by != "" {
 		var err error
-		if with, err = colocation(ctx, q, rel, by); err != nil {
+		if _, group, err = colocation(ctx, q, rel, by); err != nil {
 			return false, fmt.Errorf("read how %s is distributed: %w", rel, err)
 		}
 	}
 	var shaped bool
 	err := q.QueryRow(ctx, `SELECT coalesce((
 		SELECT CASE WHEN $2 = '' THEN p.partmethod = 'n' AND p.repmodel = 't'
-		       ELSE p.partmethod = 'h' AND column_to_column_name(p.logicalrelid, p.partkey) = $2
-		            AND ($3 = 'default' OR p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = $3::regclass)) END
-		FROM pg_dist_partition AS p WHERE p.logicalrelid = $1::regclass), false)`, rel, by, with).Scan(&shaped)
+		       ELSE p.partmethod = 'h' AND column_to_column_name(p.logicalrelid, p.partkey) = $2 AND ($3 = 0 OR p.colocationid = $3) END
+		FROM pg_dist_partition AS p WHERE p.logicalrelid = $1::regclass), false)`, rel, by, group).Scan(&shaped)
 	if err != nil {
 		return false, fmt.Errorf("read how %s is distributed: %w", rel, err)
 	}

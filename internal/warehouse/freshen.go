@@ -136,8 +136,8 @@ const nodeFreshness = `WITH t AS (
 	)
 	SELECT coalesce(string_agg(stale::text || ' ' || big::text || ' ' || n || ' ' || tab, chr(10)), '')
 	FROM (SELECT t.tab, b.big,
-	             bool_or(pg_stat_get_mod_since_analyze(t.r) > 0.1 * greatest(pg_stat_get_live_tuples(t.r), 1)
-	                     OR pg_stat_get_last_analyze_time(t.r) IS NULL AND pg_stat_get_last_autoanalyze_time(t.r) IS NULL) AS stale,
+	             coalesce(bool_or(pg_stat_get_mod_since_analyze(t.r) > 0.1 * greatest(pg_stat_get_live_tuples(t.r), 1)
+	                     OR pg_stat_get_last_analyze_time(t.r) IS NULL AND pg_stat_get_last_autoanalyze_time(t.r) IS NULL), true) AS stale,
 	             sum((SELECT count(brin_summarize_new_values(i.indexrelid)) FROM pg_index i
 	                  WHERE i.indrelid = t.r AND NOT b.big AND pg_get_indexdef(i.indexrelid) ~ ' USING brin ')) AS n
 	      FROM t JOIN b USING (tab) GROUP BY t.tab, b.big) AS s`
@@ -176,6 +176,7 @@ func freshenShards(ctx context.Context, pool *pgxpool.Pool, list []freshTable) e
 	}
 	var ok bool
 	var result string
+	answered := map[string]bool{}
 	_, err = pgx.ForEachRow(rows, []any{&ok, &result}, func() error {
 		if !ok {
 			return fmt.Errorf("a node: %s", result)
@@ -195,11 +196,19 @@ func freshenShards(ctx context.Context, pool *pgxpool.Pool, list []freshTable) e
 				return fmt.Errorf("a node said %q", line)
 			}
 			t.stale, t.big = t.stale || stale, t.big || big
+			answered[t.name] = true
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("warehouse: freshen the shards: %w", err)
+	}
+	for _, name := range sharded {
+		if !answered[name] {
+			// Its shards found on no node: freshened, it would be left
+			// unanalyzed and unsummarized without a word.
+			return fmt.Errorf("warehouse: freshen the shards: no node has a shard of %s", name)
+		}
 	}
 	return nil
 }

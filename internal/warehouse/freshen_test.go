@@ -21,7 +21,7 @@ func onShards(e *Engine, command string, tables ...string) string {
 	var sums []string
 	for _, d := range tables {
 		if e.IsCitus() {
-			sums = append(sums, "(SELECT sum(result::bigint)::bigint FROM run_command_on_placements('"+d+"', $$"+command+"$$))")
+			sums = append(sums, "(SELECT sum(result::bigint)::bigint FROM run_command_on_placements('"+strings.ReplaceAll(d, "'", "''")+"', $$"+command+"$$))")
 		} else {
 			sums = append(sums, "("+strings.ReplaceAll(command, "%1$s", d)+")::bigint")
 		}
@@ -62,12 +62,14 @@ func TestFreshen(t *testing.T) {
 			}
 			exec(t, pool, "CREATE INDEX d_day ON d USING brin (day) WITH (pages_per_range = 2)")
 			// A second table beside d, freshened in the same call (on
-			// Citus, asked of its shards in the same statement a node).
-			exec(t, pool, "CREATE TABLE d2 (k int, day date) WITH (autovacuum_enabled = false)")
-			if err := e.Distribute(ctx, pool, "d2", "k"); err != nil {
+			// Citus, asked of its shards in the same statement a node),
+			// whose name must be quoted.
+			const d2 = `"d 2"`
+			exec(t, pool, "CREATE TABLE "+d2+" (k int, day date) WITH (autovacuum_enabled = false)")
+			if err := e.Distribute(ctx, pool, d2, "k"); err != nil {
 				t.Fatal(err)
 			}
-			exec(t, pool, "CREATE INDEX d2_day ON d2 USING brin (day) WITH (pages_per_range = 2)")
+			exec(t, pool, "CREATE INDEX d2_day ON "+d2+" USING brin (day) WITH (pages_per_range = 2)")
 			// The rows go in over connections to the workers that close
 			// after each insert, so that the workers report what they
 			// changed as they close: one kept open reports it once idle,
@@ -83,25 +85,25 @@ func TestFreshen(t *testing.T) {
 					t.Fatal(err)
 				}
 				if load == 1 {
-					if _, err := conn.Exec(ctx, "INSERT INTO d2 SELECT i, date '2024-01-01' + i / 1000 FROM generate_series(1, 50000) AS i"); err != nil {
+					if _, err := conn.Exec(ctx, "INSERT INTO "+d2+" SELECT i, date '2024-01-01' + i / 1000 FROM generate_series(1, 50000) AS i"); err != nil {
 						t.Fatal(err)
 					}
-					changed(t, pool, e, 50000, "d2")
+					changed(t, pool, e, 50000, d2)
 				}
 				// The rows counted as changed, where the next analysis is decided.
 				changed(t, pool, e, int64(rows))
-				if err := e.Freshen(ctx, pool, []string{"d", "missing", "d2"}); err != nil {
+				if err := e.Freshen(ctx, pool, []string{"d", "missing", d2}); err != nil {
 					t.Fatal(err)
 				}
 				// d2, never analyzed, is at the first; changed by more than a
 				// tenth, at the second.
-				if got := scalar[int64](t, pool, onShards(e, "SELECT pg_stat_get_analyze_count('%1$s'::regclass)", "d2")); got != int64(load+1)*shards(t, pool, e) {
+				if got := scalar[int64](t, pool, onShards(e, "SELECT pg_stat_get_analyze_count('%1$s'::regclass)", d2)); got != int64(load+1)*shards(t, pool, e) {
 					t.Errorf("load %d: %d analyses of d2's tables, want %d on each", load+1, got, load+1)
 				}
 				if got := scalar[int64](t, pool, onShards(e, "SELECT pg_stat_get_analyze_count('%1$s'::regclass)")); got != int64(load+1)*shards(t, pool, e) {
 					t.Errorf("load %d: %d analyses of d's tables, want %d on each", load+1, got, load+1)
 				}
-				if got := scalar[int64](t, pool, onShards(e, unsummarized, "d", "d2")); got != 0 {
+				if got := scalar[int64](t, pool, onShards(e, unsummarized, "d", d2)); got != 0 {
 					t.Errorf("load %d: %d ranges of d's BRIN index left unsummarized, want 0", load+1, got)
 				}
 			}
