@@ -20,11 +20,11 @@ import (
 // the year's marts.hourly_sales builds in 0.12–0.17 s on one server. So a
 // distributed or reference model's table, replaced at a publish, is not
 // dropped but emptied and kept, as its spare, in schema spareSchema; the
-// next whole build of the model takes it back, as its NAME__next, when its
-// columns and distribution are still what the model makes, and fills it
-// again: a move, a rename and a TRUNCATE of 2–7 ms each. The spare keeps
-// its comments (the publish writes only those that changed) and grants.
-// The schema is not the readers': they see no spare. On plain PostgreSQL
+// next whole build of the model takes it back, as its NAME__next, when it
+// is what a table made anew would be (see reuse), and fills it again: a
+// move, a rename and a TRUNCATE of 2–7 ms each. The spare keeps its
+// comments, so the publish writes only those that changed. The schema is
+// not the readers': they see no spare. On plain PostgreSQL
 // none of this applies (a table is made in one CREATE TABLE AS).
 
 // spareSchema holds the spares; the models' role may use it and create in
@@ -49,9 +49,9 @@ func (p *Plan) keeps(m *dag.Model) bool {
 // privileges (those granted by default today), nothing added by hand (row
 // security, policies, triggers, constraints, indexes, defaults, storage
 // options), and distributed as m says. next is then dropped and the spare
-// takes its place. A spare that does not fit is dropped. It reports whether the
-// spare was taken; when not, next is left to be distributed. Where the
-// models' role may not use spareSchema, nothing is kept.
+// takes its place. A spare that does not fit is dropped. It reports
+// whether the spare was taken; when not, next is left to be distributed.
+// Where the models' role may not use spareSchema, nothing is kept.
 func reuse(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next string) (bool, error) {
 	if !plan.keeps(m) {
 		return false, nil
@@ -90,11 +90,12 @@ func reuse(ctx context.Context, tx pgx.Tx, plan *Plan, m *dag.Model, next string
 }
 
 // spareFits says whether the spare $1 exists, and whether it is what the
-// table $2, made anew, is (see reuse).
+// table $2, made anew, is (see reuse): the same owner, privileges and
+// columns, and neither has anything added (a table made anew has none).
 const spareFits = `WITH t (rel, made) AS (VALUES (to_regclass($1), false), (to_regclass($2), true))
 	SELECT count(*) FILTER (WHERE NOT made) > 0,
 	       count(DISTINCT shape) = 1 AND coalesce(bool_and(NOT added), false) FROM (
-	    SELECT made, (c.relowner, c.relacl, c.relrowsecurity, c.reloptions, (
+	    SELECT made, (c.relowner, c.relacl, (
 	               SELECT string_agg(format('%I %s %s %s', attname, atttypid, atttypmod, attcollation), ', ' ORDER BY attnum)
 	               FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped))::text AS shape,
 	           c.reloptions IS NOT NULL OR c.relrowsecurity
