@@ -1,7 +1,7 @@
 -- materialized: incremental
 -- time_column: sales_date
 -- key: order_id
--- index: branch
+-- index: branch, sales_date
 -- distributed_by: branch
 -- description: One row per order from both layouts, once however often it was delivered (its first delivery, by file then line). Keyed by order_id.
 -- tags: core
