@@ -121,7 +121,7 @@ func printVersus(w io.Writer, sides []*Server) {
 		if x > 0 {
 			ratio = fmt.Sprintf("%.2f×", y.Seconds()/x.Seconds())
 		}
-		fmt.Fprintf(w, "  %-40s %12s %16s %8s\n", name, secs(x), secs(y), ratio)
+		fmt.Fprintf(w, "  %-40s %12s %16s %8s\n", name, secs3(x), secs3(y), ratio)
 	}
 	fmt.Fprintf(w, "  %-40s %12s %16s %8s\n", "medians", a.Name, b.Name, "ratio")
 	row("psql \\copy, one stream", median(a.Copy).Wall, median(b.Copy).Wall)
@@ -134,6 +134,9 @@ func printVersus(w io.Writer, sides []*Server) {
 	fmt.Fprintf(w, "  %-40s %8d MiB %12d MiB\n", "client peak RSS (backfill)", ra, rb)
 }
 
+// secs3 writes d to the millisecond: the small models take tens of them.
+func secs3(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
+
 // phaseMedians is each phase's median duration over runs.
 func phaseMedians(ts []Timing) map[string]time.Duration {
 	all := map[string][]time.Duration{}
@@ -144,7 +147,7 @@ func phaseMedians(ts []Timing) map[string]time.Duration {
 	}
 	out := map[string]time.Duration{}
 	for name, ds := range all {
-		for len(ds) < len(ts) { // a phase under phases' threshold in a run
+		for len(ds) < len(ts) { // a model a run did not build
 			ds = append(ds, 0)
 		}
 		slices.Sort(ds)

@@ -48,10 +48,12 @@ type Timing struct {
 	PeakRSS int64
 }
 
-// Phase is a named part of a job.
+// Phase is a named part of a job: loading, a model's build, the checks
+// or the publish.
 type Phase struct {
 	Name     string
 	Duration time.Duration
+	Model    bool
 }
 
 // YearResult is what Year measured, per job, one Timing per run.
@@ -172,6 +174,9 @@ func (r *YearResult) print(w io.Writer) {
 		fmt.Fprintf(w, "  %-58s %8s   %s, client peak RSS %d MiB   = %.2f× psql\n", job.name, secs(m.Wall), cpuLine(m), m.PeakRSS>>20, m.Wall.Seconds()/cp.Wall.Seconds())
 		var parts []string
 		for _, p := range m.Phases {
+			if p.Model && p.Duration < 50*time.Millisecond {
+				continue // the small models, to keep the line short
+			}
 			parts = append(parts, p.Name+" "+secs(p.Duration))
 		}
 		fmt.Fprintf(w, "      %s\n", strings.Join(parts, " · "))
@@ -405,7 +410,8 @@ func orders(runs []*project.Summary) int64 {
 	return n
 }
 
-// phases adds up where runs spent their time: loading, each model,
+// phases adds up where runs spent their time: loading, each model
+// (however short: a distributed engine is compared model by model),
 // checks, publish.
 func phases(runs []*project.Summary) []Phase {
 	var load, check, publish time.Duration
@@ -425,13 +431,11 @@ func phases(runs []*project.Summary) []Phase {
 			models[b.Model.Name] += b.Duration
 		}
 	}
-	out := []Phase{{"load", load}}
+	out := []Phase{{Name: "load", Duration: load}}
 	for _, m := range order {
-		if models[m] >= 50*time.Millisecond {
-			out = append(out, Phase{m, models[m]})
-		}
+		out = append(out, Phase{Name: m, Duration: models[m], Model: true})
 	}
-	return append(out, Phase{"checks", check}, Phase{"publish", publish})
+	return append(out, Phase{Name: "checks", Duration: check}, Phase{Name: "publish", Duration: publish})
 }
 
 // yearFiles writes the year's files once and lists them.
