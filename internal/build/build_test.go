@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -317,4 +318,49 @@ func warehouseSchema(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	return migrate.EnsureSchemas(ctx, pool, []string{"staging"}, []string{"core", "marts"})
+}
+
+// sideBySide builds g and returns the most models its events had building
+// at once, and how many it built.
+func sideBySide(t *testing.T, pool *pgxpool.Pool, g *dag.Graph, opt Options) (most, built int) {
+	t.Helper()
+	var mu sync.Mutex
+	running := 0
+	opt.OnEvent = func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Kind {
+		case ModelStarted:
+			running++
+			most = max(most, running)
+		case ModelBuilt:
+			running--
+			built++
+		}
+	}
+	if _, err := run(t, pool, g, opt); err != nil {
+		t.Fatal(err)
+	}
+	return most, built
+}
+
+// apart is three models read from the staging table and from no other
+// model: a build could make all three at once.
+func apart() fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for _, name := range []string{"a", "b", "c"} {
+		fsys["models/marts/"+name+".sql"] = &fstest.MapFile{Data: []byte("-- materialized: table\nSELECT shop, sum(total) AS total FROM staging.sales GROUP BY shop\n")}
+	}
+	return fsys
+}
+
+// TestBuildJobs: Options.Workers bounds how many models are built side
+// by side.
+func TestBuildJobs(t *testing.T) {
+	pool := warehouse(t)
+	deliver(t, pool, "a.csv", sale{"2022-03-01", "leeds", 10})
+	most, built := sideBySide(t, pool, graph(t, apart()), Options{Workers: 1})
+	if built != 3 || most != 1 {
+		t.Errorf("built %d models, at most %d at once; want 3, one at a time", built, most)
+	}
 }

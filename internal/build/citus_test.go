@@ -367,3 +367,17 @@ func scalarOf[T any](t *testing.T, pool *pgxpool.Pool, query string, args ...any
 	}
 	return v
 }
+
+// TestCitusBuildsOneAtATime: on Citus a build makes one model at a time
+// by default (warehouse.Engine.BuildsAtOnce), since each statement runs on
+// every worker already.
+func TestCitusBuildsOneAtATime(t *testing.T) {
+	pool, _ := citusWarehouse(t)
+	if _, err := pool.Exec(context.Background(), `INSERT INTO staging.sales VALUES (1, '2022-03-01', 'leeds', 10)`); err != nil {
+		t.Fatal(err)
+	}
+	most, built := sideBySide(t, pool, graph(t, apart()), Options{})
+	if built != 3 || most != 1 {
+		t.Errorf("built %d models, at most %d at once; want 3, one at a time", built, most)
+	}
+}

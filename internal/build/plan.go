@@ -28,7 +28,8 @@ type Options struct {
 	// change to those on or after it (zero: all days, as a full build).
 	From time.Time
 	// Workers is how many models are built whole at once, each on its own
-	// connection; 0 means one per core.
+	// connection; 0 means the engine's default (Engine.BuildsAtOnce: one
+	// per core, one at a time on Citus).
 	Workers int
 	// OnEvent, when set, is told what the build is doing (see Event).
 	OnEvent func(Event)

@@ -179,6 +179,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`},
 		{"unknown flag", []string{"run", "--jbos", "2"}, ExitUsage, "unknown flag: --jbos"},
 		{"bad --source", []string{"run", "--source", "transactions"}, ExitUsage, "want NAME=GLOB"},
+		{"bad --build-jobs", []string{"backfill", "--from", "2022-03-01", "--to", "2022-03-02", "--build-jobs", "-1"}, ExitUsage, "--build-jobs -1: want 1 or more"},
 		{"unknown source", []string{"run", "--source", "nope=x.csv"}, ExitUsage, "--source nope: pipeline cafe has no such source"},
 		{"unknown pipeline", []string{"run", "shop"}, ExitUsage, `no pipeline "shop"`},
 		{"bad database", []string{"run", "--database-url", "postgres://nobody@127.0.0.1:1/x"}, ExitFailure, "connect to 127.0.0.1:1/x"},

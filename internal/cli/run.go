@@ -18,6 +18,7 @@ type runFlags struct {
 	pipeline    pipelineArg
 	sources     []string
 	jobs        int
+	buildJobs   int
 	wait        bool
 	rehash      bool
 	selectors   []string
@@ -38,6 +39,7 @@ func (f *runFlags) register(cmd *cobra.Command, models bool) {
 	cmd.Flags().BoolVar(&f.rehash, "rehash", false, "read every file to learn its content, even one loaded before with the same path, size and modification time")
 	if models {
 		registerSelect(cmd, &f.selectors, &f.exclude)
+		cmd.Flags().IntVar(&f.buildJobs, "build-jobs", 0, "models built side by side, each on its own connection (default: the number of cores; on Citus 1, since every statement already runs on every worker)")
 		cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "rebuild the selected models whatever their state")
 		cmd.Flags().StringVar(&f.asOf, "as-of", "", "the day the delivery checks (expect, freshness, volume) take for today, YYYY-MM-DD (default: today)")
 		cmd.Flags().DurationVar(&f.publishWait, "publish-wait", time.Minute, "how long the publish waits for readers holding a table it replaces (a dashboard query is held up 2s at most at a time); past it the run exits 1, nothing published")
@@ -58,7 +60,12 @@ func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
 }
 
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
-	opt := project.RunOptions{Jobs: f.jobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},
+	for name, n := range map[string]int{"--jobs": f.jobs, "--build-jobs": f.buildJobs} {
+		if n < 0 {
+			return project.RunOptions{}, usagef("%s %d: want 1 or more (0: the default)", name, n)
+		}
+	}
+	opt := project.RunOptions{Jobs: f.jobs, BuildJobs: f.buildJobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},
 		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, PublishWait: f.publishWait}
 	var err error
 	if opt.Pipeline, err = f.pipeline.name(args); err != nil {

@@ -26,6 +26,9 @@ type RunOptions struct {
 	Sources map[string]string
 	// Jobs is how many files load at once; 0 means one per core.
 	Jobs int
+	// BuildJobs is how many models are built side by side; 0 means the
+	// engine's default (one per core; one at a time on Citus).
+	BuildJobs int
 	// Rehash reads every local file again to learn its content, even one
 	// loaded before at the same path, size and modification time.
 	Rehash bool
@@ -349,7 +352,7 @@ func runIDs(ids []int64) string {
 
 // buildOptions are the build options of a run of pl.
 func (p *Folder) buildOptions(pl *config.Pipeline, opt RunOptions) build.Options {
-	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl), PublishWait: opt.PublishWait, OnEvent: opt.OnBuild}
+	return build.Options{Select: opt.Select, Exclude: opt.Exclude, FullRefresh: opt.FullRefresh, From: opt.From, Sources: SourceOf(pl), PublishWait: opt.PublishWait, OnEvent: opt.OnBuild, Workers: opt.BuildJobs}
 }
 
 // SourceOf maps each staging table of pl to the name of its source.
