@@ -381,3 +381,50 @@ func TestCitusBuildsOneAtATime(t *testing.T) {
 		t.Errorf("built %d models, at most %d at once; want 3, one at a time", built, most)
 	}
 }
+
+// TestCitusSparesInAnOlderWarehouse: a warehouse built before spares has
+// no percolate_spare. Its next publish replaces an incremental model's
+// days on every shard, then parks a table it replaces: the schema is made
+// before the publish (Citus makes a schema on the workers only in a
+// transaction that has run no multi-shard statement yet), and the table
+// moves there on every node.
+func TestCitusSparesInAnOlderWarehouse(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := citusWarehouse(t)
+	if _, err := pool.Exec(ctx, "SELECT create_distributed_table('staging.sales', 'shop')"); err != nil {
+		t.Fatal(err)
+	}
+	g := graph(t, fstest.MapFS{
+		"models/core/sales.sql": {Data: []byte(`-- materialized: incremental
+-- time_column: sales_date
+-- distributed_by: shop
+SELECT sales_date, shop, total FROM staging.sales
+WHERE sales_date >= percolate.interval_start() AND sales_date < percolate.interval_end()
+`)},
+		"models/marts/by_shop.sql": {Data: []byte(`-- materialized: table
+-- distributed_by: shop
+SELECT shop, sum(total) AS total FROM staging.sales GROUP BY shop
+`)},
+	})
+	deliver(t, pool, "a.csv", sale{"2024-01-01", "a", 10}, sale{"2024-01-01", "b", 20})
+	if _, err := run(t, pool, g, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS percolate_spare CASCADE"); err != nil {
+		t.Fatal(err)
+	}
+	live := scalarOf[uint32](t, pool, "SELECT 'marts.by_shop'::regclass::oid")
+	deliver(t, pool, "b.csv", sale{"2024-01-02", "a", 5})
+	if _, err := run(t, pool, g, Options{}); err != nil {
+		t.Fatalf("the publish after the schema was dropped: %v", err)
+	}
+	if got := scalarOf[uint32](t, pool, `SELECT coalesce(to_regclass('percolate_spare."marts.by_shop"')::oid, 0)`); got != live {
+		t.Errorf("spare %d, want the replaced table %d", got, live)
+	}
+	if got := scalarOf[string](t, pool, "SELECT string_agg(shop || ' ' || total, ', ' ORDER BY shop) FROM marts.by_shop"); got != "a 15.00, b 20.00" {
+		t.Errorf("marts.by_shop: %s, want a 15.00, b 20.00", got)
+	}
+	if got := scalarOf[int64](t, pool, "SELECT count(*) FROM core.sales"); got != 3 {
+		t.Errorf("core.sales: %d rows, want 3", got)
+	}
+}

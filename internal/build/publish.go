@@ -19,6 +19,10 @@ import (
 // and the ledger's record of everything built. built are the early
 // steps' builds.
 func (j *job) publish(ctx context.Context, built map[string]*earlyBuild, res *Result) error {
+	spares, err := makeSpareSchema(ctx, j.pool, j.plan, j.g, j.whole)
+	if err != nil {
+		return err
+	}
 	tx, err := begin(ctx, j.pool, j.plan)
 	if err != nil {
 		return fmt.Errorf("begin the publish: %w", err)
@@ -33,10 +37,6 @@ func (j *job) publish(ctx context.Context, built map[string]*earlyBuild, res *Re
 	j.opt.tell(j.plan, Event{Kind: Publishing})
 	publishing := time.Now()
 	defer func() { res.Publishing = time.Since(publishing) }()
-	spares, err := makeSpareSchema(ctx, tx, j.plan, j.g, j.whole)
-	if err != nil {
-		return err
-	}
 	keeps := func(m *dag.Model) bool { return spares && j.plan.keeps(m) }
 	if err := swapWhenFree(ctx, tx, j.g, j.whole, keeps, cmp.Or(j.opt.PublishWait, time.Minute)); err != nil {
 		return err // it says publish

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/percolate/percolate/internal/dag"
 	"github.com/percolate/percolate/internal/ledger"
@@ -175,12 +176,16 @@ func emptySpares(ctx context.Context, tx pgx.Tx, parked []*dag.Model) error {
 }
 
 // makeSpareSchema makes spareSchema, as the role percolate connected as,
-// when a publish in tx may park a table and it is missing, and reports
-// whether tables may be parked there: not when the role may not create
-// the schema (a warehouse whose schemas an administrator made), nor when
-// the models' role may not use it; then every replaced table is dropped,
-// as before spares. tx goes on as the models' role.
-func makeSpareSchema(ctx context.Context, tx pgx.Tx, plan *Plan, g *dag.Graph, building wholes) (bool, error) {
+// when a publish may park a table and it is missing, and reports whether
+// tables may be parked there: not when the role may not create the schema
+// (a warehouse whose schemas an administrator made), nor when the models'
+// role may not use it; then every replaced table is dropped, as before
+// spares. It is made in a transaction of its own, committed before the
+// publish begins: Citus makes a schema on the workers too only in a
+// transaction that has run no multi-shard statement yet, and the publish
+// has replaced days on every shard by then (a table moved into a schema
+// made there failed on the workers: schema does not exist).
+func makeSpareSchema(ctx context.Context, pool *pgxpool.Pool, plan *Plan, g *dag.Graph, building wholes) (bool, error) {
 	need := false
 	for _, m := range g.Models {
 		need = need || building[m.Name] && plan.keeps(m)
@@ -191,6 +196,11 @@ func makeSpareSchema(ctx context.Context, tx pgx.Tx, plan *Plan, g *dag.Graph, b
 	fail := func(err error) (bool, error) {
 		return false, fmt.Errorf("publish: schema %s for the spare tables: %w", spareSchema, pg.Explain(err))
 	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback(context.Background())
 	var have, usable, may bool
 	if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL,
 		coalesce(has_schema_privilege($2, to_regnamespace($1), 'USAGE, CREATE'), false),
@@ -200,14 +210,14 @@ func makeSpareSchema(ctx context.Context, tx pgx.Tx, plan *Plan, g *dag.Graph, b
 	if have || !may {
 		return usable, nil
 	}
-	if err := pg.AsConnected(ctx, tx); err != nil {
-		return fail(err)
-	}
 	s := pg.Ident(spareSchema)
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+s+"; GRANT USAGE, CREATE ON SCHEMA "+s+" TO "+pg.Ident(pg.ModelsRole)); err != nil {
 		return fail(err)
 	}
-	return true, pg.AsModels(ctx, tx)
+	if err := pg.Commit(ctx, tx); err != nil {
+		return fail(err)
+	}
+	return true, nil
 }
 
 // sweepSpares drops the spares no model of g would take back (a model
