@@ -51,9 +51,9 @@ func earlySteps(g *dag.Graph, plan *Plan) map[string]bool {
 }
 
 // buildEarly builds the early steps on up to Options.Workers connections
-// at once (0: as many as the engine's BuildsAtOnce), each as soon as the early steps it reads are
-// committed, and runs each one's checks right after it. It returns what it
-// built, also on error, so that the caller can drop it.
+// at once (0: the engine's BuildsAtOnce), each as soon as the early steps
+// it reads are committed, and runs each one's checks right after it. It
+// returns what it built, also on error, so that the caller can drop it.
 func (j *job) buildEarly(ctx context.Context) (map[string]*earlyBuild, error) {
 	workers := j.opt.Workers
 	if workers <= 0 {

@@ -60,9 +60,12 @@ func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
 }
 
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
-	for name, n := range map[string]int{"--jobs": f.jobs, "--build-jobs": f.buildJobs} {
-		if n < 0 {
-			return project.RunOptions{}, usagef("%s %d: want 1 or more (0: the default)", name, n)
+	for _, c := range []struct {
+		flag string
+		n    int
+	}{{"--jobs", f.jobs}, {"--build-jobs", f.buildJobs}} {
+		if c.n < 0 {
+			return project.RunOptions{}, usagef("%s %d: want 1 or more (0: the default)", c.flag, c.n)
 		}
 	}
 	opt := project.RunOptions{Jobs: f.jobs, BuildJobs: f.buildJobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},

@@ -80,11 +80,12 @@ func (e *Engine) IsCitus() bool { return e.Kind == Citus }
 // runs on every worker, shard after shard over one connection a worker
 // (see SetBuild), so one model at a time: a second beside it only shares
 // the workers' cores. The year on a coordinator and two workers sharing
-// two cores, three runs by turns: built two at a time, core.product_days
-// took 3.5× its time on one server, core.order_sums 2.1×,
-// marts.hourly_sales 2.2×; one at a time, none over 1.8×, and the
-// backfill as long (1.07× one server either way). Workers with cores to
-// spare build faster with more (run --build-jobs).
+// two cores, by turns with one server: built two at a time (three runs),
+// core.product_days took 3.5× its time on one server, core.order_sums
+// 2.1×, marts.hourly_sales 2.2×; one at a time (five runs), none of the
+// year's size over 1.6×, and the backfill as long (0.99–1.07× one server
+// either way). Workers with cores to spare build faster with more (run
+// --build-jobs).
 func (e *Engine) BuildsAtOnce(cores int) int {
 	if e.IsCitus() {
 		return 1
