@@ -47,7 +47,7 @@ func AppendDay(ctx context.Context, opt Options) error {
 	b := &appendBench{opt: opt, history: history, byDay: filesByDay(files), start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)}
 	sources := map[string]string{"transactions": filepath.Join(history, "*.csv"), "legacy_transactions": filepath.Join(history, "none-*.csv")}
 	b.run = func() (*project.Summary, error) {
-		return opt.Project.Run(ctx, pool, project.RunOptions{Jobs: opt.Jobs, Sources: sources})
+		return opt.Project.Run(ctx, pool, project.RunOptions{Jobs: opt.Jobs, BuildJobs: opt.BuildJobs, Sources: sources})
 	}
 	var noop, oneDay []time.Duration
 	for i, n := range []int{30, 365} {

@@ -51,7 +51,10 @@ type Options struct {
 	URL     string // a server to create the benchmark databases on
 	Project *project.Folder
 	Jobs    int
-	Out     io.Writer
+	// BuildJobs is how many models the year's and the new day's runs
+	// build side by side (0: the engine's default).
+	BuildJobs int
+	Out       io.Writer
 }
 
 // Run generates the shape's files (once), then loads them with psql's \copy

@@ -106,7 +106,7 @@ func (s *Server) run(ctx context.Context, opt Options, files []string) error {
 // backfillYear backfills the year's files into pool.
 func backfillYear(ctx context.Context, opt Options, pool *pgxpool.Pool) ([]*project.Summary, error) {
 	rep, err := opt.Project.Backfill(ctx, pool, project.BackfillOptions{From: yearShape.From, To: yearShape.To,
-		RunOptions: project.RunOptions{Jobs: opt.Jobs, Sources: yearSources(filepath.Join(opt.DataDir, "year"))}})
+		RunOptions: project.RunOptions{Jobs: opt.Jobs, BuildJobs: opt.BuildJobs, Sources: yearSources(filepath.Join(opt.DataDir, "year"))}})
 	if err != nil {
 		return nil, err
 	}

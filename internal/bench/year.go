@@ -53,7 +53,7 @@ type Timing struct {
 type Phase struct {
 	Name     string
 	Duration time.Duration
-	Model    bool
+	Model    bool // a model's build, where the others are a job's parts
 }
 
 // YearResult is what Year measured, per job, one Timing per run.
@@ -100,14 +100,14 @@ func Year(ctx context.Context, opt Options, runs int) (*YearResult, error) {
 		}{
 			{"bench_backfill", func(pool *pgxpool.Pool) ([]*project.Summary, error) {
 				rep, err := opt.Project.Backfill(ctx, pool, project.BackfillOptions{From: yearShape.From, To: yearShape.To,
-					RunOptions: project.RunOptions{Jobs: opt.Jobs, Sources: sources}})
+					RunOptions: project.RunOptions{Jobs: opt.Jobs, BuildJobs: opt.BuildJobs, Sources: sources}})
 				if err != nil {
 					return nil, err
 				}
 				return rep.Runs, nil
 			}, &res.Backfill},
 			{"bench_run", func(pool *pgxpool.Pool) ([]*project.Summary, error) {
-				sum, err := opt.Project.Run(ctx, pool, project.RunOptions{Jobs: opt.Jobs, Sources: sources})
+				sum, err := opt.Project.Run(ctx, pool, project.RunOptions{Jobs: opt.Jobs, BuildJobs: opt.BuildJobs, Sources: sources})
 				return []*project.Summary{sum}, err
 			}, &res.Run},
 		} {

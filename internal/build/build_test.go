@@ -364,3 +364,26 @@ func TestBuildJobs(t *testing.T) {
 		t.Errorf("built %d models, at most %d at once; want 3, one at a time", built, most)
 	}
 }
+
+// TestParallelHelpers: a step alone uses the idle cores; otherwise each of
+// the builds at once has its share of them, the whole machine when they
+// go one at a time.
+func TestParallelHelpers(t *testing.T) {
+	for _, tc := range []struct {
+		cores, workers int
+		alone          bool
+		want           int
+	}{
+		{2, 2, false, 0},
+		{2, 2, true, 1},
+		{4, 1, false, 3},
+		{8, 2, false, 3},
+		{2, 16, false, 0},
+		{2, 16, true, 1},
+		{1, 1, true, 0},
+	} {
+		if got := parallelHelpers(tc.cores, tc.workers, tc.alone); got != tc.want {
+			t.Errorf("parallelHelpers(%d cores, %d at once, alone %v) = %d, want %d", tc.cores, tc.workers, tc.alone, got, tc.want)
+		}
+	}
+}

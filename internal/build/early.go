@@ -100,7 +100,8 @@ func (j *job) buildEarly(ctx context.Context) (map[string]*earlyBuild, error) {
 // that starts with no other running or ready to run is alone on the
 // machine, and may use the idle cores for parallel workers of its own.
 type schedule struct {
-	workers int
+	workers int // how many steps build at once
+	cores   int // the machine's, shared among them
 	j       *job
 	chain   map[string]time.Duration
 	// done is closed when a step is committed (or gave up); waits are,
@@ -119,7 +120,7 @@ type schedule struct {
 }
 
 func newSchedule(j *job, workers int, cancel func()) *schedule {
-	sc := &schedule{workers: workers, j: j, chain: chains(j.g, j.plan, j.early), cancel: cancel,
+	sc := &schedule{workers: workers, cores: runtime.NumCPU(), j: j, chain: chains(j.g, j.plan, j.early), cancel: cancel,
 		done: map[string]chan struct{}{}, waits: map[string][]string{},
 		ready: map[string]bool{}, started: map[string]bool{}, finished: map[string]bool{}, built: map[string]*earlyBuild{}}
 	sc.cond = sync.NewCond(&sc.mu)
@@ -139,7 +140,7 @@ func newSchedule(j *job, workers int, cancel func()) *schedule {
 // take waits until the steps s reads are committed and a connection is
 // free for s, and returns how many parallel helpers s may use; ok is
 // false when the build stopped meanwhile.
-func (sc *schedule) take(ctx context.Context, s *Step) (helpers int, ok bool) {
+func (sc *schedule) take(ctx context.Context, s *Step) (n int, ok bool) {
 	for _, a := range sc.waits[s.Name] {
 		select {
 		case <-sc.done[a]:
@@ -162,10 +163,18 @@ func (sc *schedule) take(ctx context.Context, s *Step) (helpers int, ok bool) {
 	}
 	sc.running++
 	sc.started[s.Name] = true
-	if sc.alone(s) {
-		helpers = sc.workers - 1
+	return parallelHelpers(sc.cores, sc.workers, sc.alone(s)), true
+}
+
+// parallelHelpers is how many parallel workers a step may use beside its
+// own backend, on a machine of cores cores where up to workers steps build
+// at once: the cores no other build uses when it is alone, else its share
+// of them. Built one at a time (--build-jobs 1), each has the machine.
+func parallelHelpers(cores, workers int, alone bool) int {
+	if alone {
+		return max(0, cores-1)
 	}
-	return helpers, true
+	return max(0, cores/max(1, workers)-1)
 }
 
 // finish records what the build of s made and frees its connection; the

@@ -196,13 +196,8 @@ func makeSpareSchema(ctx context.Context, pool *pgxpool.Pool, plan *Plan, g *dag
 	fail := func(err error) (bool, error) {
 		return false, fmt.Errorf("publish: schema %s for the spare tables: %w", spareSchema, pg.Explain(err))
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	defer tx.Rollback(context.Background())
 	var have, usable, may bool
-	if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL,
+	if err := pool.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL,
 		coalesce(has_schema_privilege($2, to_regnamespace($1), 'USAGE, CREATE'), false),
 		has_database_privilege(session_user, current_database(), 'CREATE')`, spareSchema, pg.ModelsRole).Scan(&have, &usable, &may); err != nil {
 		return fail(err)
@@ -211,10 +206,8 @@ func makeSpareSchema(ctx context.Context, pool *pgxpool.Pool, plan *Plan, g *dag
 		return usable, nil
 	}
 	s := pg.Ident(spareSchema)
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+s+"; GRANT USAGE, CREATE ON SCHEMA "+s+" TO "+pg.Ident(pg.ModelsRole)); err != nil {
-		return fail(err)
-	}
-	if err := pg.Commit(ctx, tx); err != nil {
+	// One statement, one implicit transaction: the schema and its grant.
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+s+"; GRANT USAGE, CREATE ON SCHEMA "+s+" TO "+pg.Ident(pg.ModelsRole)); err != nil {
 		return fail(err)
 	}
 	return true, nil

@@ -110,6 +110,7 @@ with --versus, on the server at its URL).`,
 	cmd.Flags().StringVar(&f.queries, "queries", filepath.Join("testdata", "bench", "reads.sql"), "reads: the query set, relative to the project folder")
 	cmd.Flags().StringVar(&f.data, "data", filepath.Join(".percolate", "bench"), "folder for the generated files")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files percolate loads at once")
+	cmd.Flags().IntVar(&f.buildJobs, "build-jobs", 0, "year and append-day: models built side by side, on both servers of --versus (default: one per core; on Citus 1)")
 	cmd.Flags().DurationVar(&f.spread, "spread", time.Minute, "watch: how long the first ten files take to arrive")
 	cmd.Flags().DurationVar(&f.settle, "settle", project.DefaultSettle, "watch: the watch's --settle")
 	cmd.Flags().IntVar(&f.files, "files", 10_000, "watch: files the memory phase delivers in all (0: none)")
@@ -124,6 +125,7 @@ type benchFlags struct {
 	data, queries string
 	versus        string
 	jobs, runs    int
+	buildJobs     int
 	spread        time.Duration
 	settle        time.Duration
 	files         int
@@ -134,6 +136,9 @@ type benchFlags struct {
 
 // bench runs the benchmarks of each shape asked for, in turn.
 func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
+	if err := count("--build-jobs", f.buildJobs); err != nil {
+		return err
+	}
 	ctx := cmd.Context()
 	p, err := a.project()
 	if err != nil {
@@ -143,7 +148,7 @@ func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return err
 	}
-	opt := bench.Options{DataDir: f.data, URL: u, Project: p, Jobs: f.jobs, Out: a.stdout}
+	opt := bench.Options{DataDir: f.data, URL: u, Project: p, Jobs: f.jobs, BuildJobs: f.buildJobs, Out: a.stdout}
 	for _, name := range f.shapes {
 		if err := a.benchShape(cmd, opt, f, name); err != nil {
 			return err

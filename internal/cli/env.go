@@ -128,6 +128,9 @@ func (a *app) openEnv(ctx context.Context, f *runFlags, args []string, env strin
 // runEnv is `run --env NAME`: the environment's build, under the run lock
 // (it reads live relations a live publish replaces).
 func (a *app) runEnv(cmd *cobra.Command, f *runFlags, args []string, env string) error {
+	if f.buildJobs != 0 {
+		return usagef("--build-jobs: an environment's build makes its models one at a time; leave it out with --env")
+	}
 	ctx := cmd.Context()
 	_, p, g, pool, err := a.openEnv(ctx, f, args, env)
 	if err != nil {

@@ -59,14 +59,20 @@ func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
 	cmd.Flags().StringArrayVar(exclude, "exclude", nil, "models to leave out, same syntax as --select")
 }
 
+// count checks a flag counting connections (--jobs, --build-jobs).
+func count(flag string, n int) error {
+	if n < 0 {
+		return usagef("%s %d: want a count of 1 or more, or 0 for the default", flag, n)
+	}
+	return nil
+}
+
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
-	for _, c := range []struct {
-		flag string
-		n    int
-	}{{"--jobs", f.jobs}, {"--build-jobs", f.buildJobs}} {
-		if c.n < 0 {
-			return project.RunOptions{}, usagef("%s %d: want 1 or more (0: the default)", c.flag, c.n)
-		}
+	if err := count("--jobs", f.jobs); err != nil {
+		return project.RunOptions{}, err
+	}
+	if err := count("--build-jobs", f.buildJobs); err != nil {
+		return project.RunOptions{}, err
 	}
 	opt := project.RunOptions{Jobs: f.jobs, BuildJobs: f.buildJobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},
 		Select: f.selectors, Exclude: f.exclude, FullRefresh: f.fullRefresh, PublishWait: f.publishWait}

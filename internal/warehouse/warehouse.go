@@ -83,9 +83,10 @@ func (e *Engine) IsCitus() bool { return e.Kind == Citus }
 // two cores, by turns with one server: built two at a time (three runs),
 // core.product_days took 3.5× its time on one server, core.order_sums
 // 2.1×, marts.hourly_sales 2.2×; one at a time (five runs), none of the
-// year's size over 1.6×, and the backfill as long (0.99–1.07× one server
-// either way). Workers with cores to spare build faster with more (run
-// --build-jobs).
+// year's size over 1.61× in the medians, and the backfill as long
+// (0.99–1.07× one server either way). Workers whose cores one build
+// leaves idle might build faster with more (run --build-jobs); not
+// measured.
 func (e *Engine) BuildsAtOnce(cores int) int {
 	if e.IsCitus() {
 		return 1

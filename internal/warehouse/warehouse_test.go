@@ -119,3 +119,22 @@ func TestCitusDetect(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildsAtOnce: one model per core on PostgreSQL (one at least), one
+// at a time on Citus whatever the cores.
+func TestBuildsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		e     Engine
+		cores int
+		want  int
+	}{
+		{Engine{}, 4, 4},
+		{Engine{}, 0, 1},
+		{Engine{Kind: Citus, Workers: 2}, 4, 1},
+		{Engine{Kind: Citus, Workers: 2}, 1, 1},
+	} {
+		if got := tc.e.BuildsAtOnce(tc.cores); got != tc.want {
+			t.Errorf("%s, %d cores: %d at once, want %d", tc.e.Kind, tc.cores, got, tc.want)
+		}
+	}
+}

@@ -37,4 +37,4 @@ SELECT sales_date,
        core.product_id(size, product) AS product_id,
        size,
        product
-FROM (SELECT DISTINCT unnest(days) AS sales_date, size, product FROM sold) AS days
+FROM (SELECT DISTINCT unnest(days) AS sales_date, size, product FROM sold) AS sold_days
