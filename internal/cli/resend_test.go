@@ -191,7 +191,10 @@ func TestResentAsIs(t *testing.T) {
 }
 
 // initPlanRows runs sql under EXPLAIN ANALYZE, with a build's settings,
-// and returns the rows each of its InitPlans returned.
+// and returns the rows each of its InitPlans returned. A materialized
+// CTE's plan is an InitPlan too, but its rows are read as a relation, not
+// into an array: it is left out (core.product_days' arrays of days, a
+// row a branch and product, however often the days were delivered).
 func initPlanRows(t *testing.T, pool *pgxpool.Pool, sql string) []int {
 	t.Helper()
 	ctx := context.Background()
@@ -209,6 +212,7 @@ func initPlanRows(t *testing.T, pool *pgxpool.Pool, sql string) []int {
 	}
 	type node struct {
 		Relationship string  `json:"Parent Relationship"`
+		Name         string  `json:"Subplan Name"`
 		Rows         float64 `json:"Actual Rows"`
 		Plans        []node  `json:"Plans"`
 	}
@@ -219,7 +223,7 @@ func initPlanRows(t *testing.T, pool *pgxpool.Pool, sql string) []int {
 	var rows []int
 	var walk func(n node)
 	walk = func(n node) {
-		if n.Relationship == "InitPlan" {
+		if n.Relationship == "InitPlan" && !strings.HasPrefix(n.Name, "CTE ") {
 			rows = append(rows, int(n.Rows))
 		}
 		for _, c := range n.Plans {
