@@ -55,13 +55,13 @@ func earlySteps(g *dag.Graph, plan *Plan) map[string]bool {
 // it reads are committed, and runs each one's checks right after it. It
 // returns what it built, also on error, so that the caller can drop it.
 func (j *job) buildEarly(ctx context.Context) (map[string]*earlyBuild, error) {
-	workers := j.opt.Workers
+	cores, workers := runtime.NumCPU(), j.opt.Workers
 	if workers <= 0 {
-		workers = j.plan.Engine.BuildsAtOnce(runtime.NumCPU())
+		workers = j.plan.Engine.BuildsAtOnce(cores)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sc := newSchedule(j, workers, cancel)
+	sc := newSchedule(j, cores, workers, cancel)
 	stop := context.AfterFunc(ctx, func() {
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
@@ -119,8 +119,8 @@ type schedule struct {
 	cancel                   func() // stops the others when one fails
 }
 
-func newSchedule(j *job, workers int, cancel func()) *schedule {
-	sc := &schedule{workers: workers, cores: runtime.NumCPU(), j: j, chain: chains(j.g, j.plan, j.early), cancel: cancel,
+func newSchedule(j *job, cores, workers int, cancel func()) *schedule {
+	sc := &schedule{workers: workers, cores: cores, j: j, chain: chains(j.g, j.plan, j.early), cancel: cancel,
 		done: map[string]chan struct{}{}, waits: map[string][]string{},
 		ready: map[string]bool{}, started: map[string]bool{}, finished: map[string]bool{}, built: map[string]*earlyBuild{}}
 	sc.cond = sync.NewCond(&sc.mu)
@@ -140,7 +140,7 @@ func newSchedule(j *job, workers int, cancel func()) *schedule {
 // take waits until the steps s reads are committed and a connection is
 // free for s, and returns how many parallel helpers s may use; ok is
 // false when the build stopped meanwhile.
-func (sc *schedule) take(ctx context.Context, s *Step) (n int, ok bool) {
+func (sc *schedule) take(ctx context.Context, s *Step) (helpers int, ok bool) {
 	for _, a := range sc.waits[s.Name] {
 		select {
 		case <-sc.done[a]:

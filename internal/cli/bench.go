@@ -136,7 +136,7 @@ type benchFlags struct {
 
 // bench runs the benchmarks of each shape asked for, in turn.
 func (a *app) bench(cmd *cobra.Command, f benchFlags) error {
-	if err := count("--build-jobs", f.buildJobs); err != nil {
+	if err := checkCount("--build-jobs", f.buildJobs); err != nil {
 		return err
 	}
 	ctx := cmd.Context()

@@ -59,8 +59,8 @@ func registerSelect(cmd *cobra.Command, sel, exclude *[]string) {
 	cmd.Flags().StringArrayVar(exclude, "exclude", nil, "models to leave out, same syntax as --select")
 }
 
-// count checks a flag counting connections (--jobs, --build-jobs).
-func count(flag string, n int) error {
+// checkCount checks a flag counting connections (--jobs, --build-jobs).
+func checkCount(flag string, n int) error {
 	if n < 0 {
 		return usagef("%s %d: want a count of 1 or more, or 0 for the default", flag, n)
 	}
@@ -68,10 +68,10 @@ func count(flag string, n int) error {
 }
 
 func (f *runFlags) options(args []string, loadOnly bool) (project.RunOptions, error) {
-	if err := count("--jobs", f.jobs); err != nil {
+	if err := checkCount("--jobs", f.jobs); err != nil {
 		return project.RunOptions{}, err
 	}
-	if err := count("--build-jobs", f.buildJobs); err != nil {
+	if err := checkCount("--build-jobs", f.buildJobs); err != nil {
 		return project.RunOptions{}, err
 	}
 	opt := project.RunOptions{Jobs: f.jobs, BuildJobs: f.buildJobs, Wait: f.wait, Rehash: f.rehash, LoadOnly: loadOnly, Sources: map[string]string{},

@@ -45,7 +45,7 @@ exits 0. Each batch logs one line on stderr (JSON with --log-format json).`,
 			if opt.Pipeline, err = pipeline.name(args); err != nil {
 				return err
 			}
-			if err := count("--jobs", opt.Jobs); err != nil {
+			if err := checkCount("--jobs", opt.Jobs); err != nil {
 				return err
 			}
 			opt.Sources = map[string]string{}

@@ -108,7 +108,7 @@ func reservedSchema(schema string, sources, external []string) string {
 		return "the ledger's"
 	case schema == "pg_catalog" || schema == "information_schema" || strings.HasPrefix(schema, "pg_"):
 		return "PostgreSQL's"
-	case schema == "percolate_spare": // pg.SpareSchema
+	case schema == "percolate_spare": // pg.SpareSchema, written out: dag imports no database package
 		return "Percolate's (where a build on Citus keeps emptied tables)"
 	}
 	for _, s := range sources {
